@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs every Debian package Shoal needs to build, run and test.
+# Idempotent and quick when everything is present: apt-get runs only for what is missing.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build ccache pkg-config git
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev
+  # libraries
+  libboost-dev libsodium-dev libmsgpack-cxx-dev libleveldb-dev libsnappy-dev
+  libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev libssl-dev
+  nlohmann-json3-dev libtomlplusplus-dev catch2
+  # real peers the tests and benchmarks run beside Shoal
+  serf
+  # protocol specification (read, never linked)
+  golang-github-hashicorp-memberlist-dev golang-github-hashicorp-serf-dev
+  # test harness tools
+  iproute2 procps curl python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps: missing packages (${missing[*]}); run as root or install them" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
