@@ -1,0 +1,92 @@
+// gossip/config.h
+//
+// Timing and limits of the memberlist protocol and the Serf layer. The three profiles carry
+// the values HashiCorp memberlist uses for its LAN, WAN and local configs, so a mixed
+// cluster of Shoal and serf agents agrees on how fast things happen. Each formula below is
+// the protocol's; changing a default here changes behaviour visible to serf peers.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "base/time.h"
+#include "base/version.h"
+#include "gossip/address.h"
+
+namespace shoal::gossip {
+
+using namespace std::chrono_literals;
+
+struct Config {
+  std::string profile_name = "lan";
+
+  Duration tcp_timeout = 10s;          // connect + exchange deadline of a stream
+  int indirect_checks = 3;             // helpers asked to ping a member we cannot reach
+  int retransmit_mult = 4;             // broadcasts go out mult * ceil(log10(N+1)) times
+  int suspicion_mult = 4;              // min suspicion = mult * max(1, log10(N)) * probe
+  int suspicion_max_timeout_mult = 6;  // max suspicion = min * this
+  Duration push_pull_interval = 30s;   // full state sync; scaled up past 32 members
+  Duration probe_interval = 1s;
+  Duration probe_timeout = 500ms;      // direct ack deadline before indirect probes
+  bool disable_tcp_pings = false;
+  int awareness_max_multiplier = 8;    // Lifeguard: worst local health stretches timeouts
+  int gossip_nodes = 3;
+  Duration gossip_interval = 200ms;
+  Duration gossip_to_the_dead_time = 30s;
+  size_t udp_buffer_size = 1400;       // largest packet we send
+  bool enable_compression = false;    // we decode LZW always; sending it is optional
+
+  static Config lan() { return Config{}; }
+  static Config wan() {
+    Config c;
+    c.profile_name = "wan";
+    c.tcp_timeout = 30s;
+    c.suspicion_mult = 6;
+    c.push_pull_interval = 60s;
+    c.probe_timeout = 3s;
+    c.probe_interval = 5s;
+    c.gossip_nodes = 4;
+    c.gossip_interval = 500ms;
+    c.gossip_to_the_dead_time = 60s;
+    return c;
+  }
+  static Config local() {
+    Config c;
+    c.profile_name = "local";
+    c.tcp_timeout = 1s;
+    c.indirect_checks = 1;
+    c.retransmit_mult = 2;
+    c.suspicion_mult = 3;
+    c.push_pull_interval = 15s;
+    c.probe_timeout = 200ms;
+    c.probe_interval = 1s;
+    c.gossip_interval = 100ms;
+    c.gossip_to_the_dead_time = 15s;
+    return c;
+  }
+  // "lan", "wan" or "local"; anything else is an invalid_argument naming the choices.
+  static Result<Config> by_name(std::string_view name);
+};
+
+struct SerfConfig {
+  std::string node_name;
+  Address advertise;  // what peers use to reach us (UDP and TCP, same port)
+  std::map<std::string, std::string> tags;
+  Config memberlist = Config::lan();
+
+  uint8_t protocol_version = kSerfProtocolCur;  // Serf delegate protocol
+
+  Duration broadcast_timeout = 5s;       // how long a leave waits for its broadcast
+  Duration leave_propagate_delay = 1s;   // then lingers so peers hear it
+  Duration reap_interval = 15s;
+  Duration reconnect_interval = 30s;
+  Duration reconnect_timeout = std::chrono::hours(24);
+  Duration tombstone_timeout = std::chrono::hours(24);
+  Duration recent_intent_timeout = std::chrono::minutes(5);
+  Duration flap_timeout = 60s;
+  size_t recent_intent_buffer = 128;  // intents for members we have not met yet
+};
+
+}  // namespace shoal::gossip

@@ -1,0 +1,328 @@
+// Packets and streams: decoding what arrives (each layer of framing checked), answering
+// pings, relaying indirect probes, and framing what we send. The rules about members live
+// in memberlist_state.cc; this file only carries messages to and from them.
+#include <spdlog/spdlog.h>
+
+#include "gossip/memberlist.h"
+#include "gossip/lzw.h"
+#include "gossip/wire.h"
+
+namespace shoal::gossip {
+
+namespace {
+constexpr int kMaxNesting = 4;  // compound-in-compress-in-... deeper than this is hostile
+constexpr size_t kMaxDecompressed = 10 * 1024 * 1024;
+}  // namespace
+
+void Memberlist::drop(std::string_view reason, const Address& from, const Status& why) {
+  ++counters_.dropped;
+  ++counters_.drop_reasons[std::string(reason)];
+  spdlog::debug("memberlist: dropped input from {}: {}: {}", from.to_string(), reason,
+                why.to_string());
+}
+
+void Memberlist::handle_packet(const Address& from, ByteView data, TimePoint now) {
+  ++counters_.packets_received;
+  counters_.bytes_received += data.size();
+  if (data.empty()) {
+    drop("empty packet", from, Status::corruption("zero bytes"));
+    return;
+  }
+  auto inner = check_crc(data);
+  if (!inner.ok()) {
+    drop("bad checksum", from, inner.status());
+    return;
+  }
+  handle_command(from, *inner, now, 0);
+}
+
+void Memberlist::handle_command(const Address& from, ByteView buf, TimePoint now, int depth) {
+  if (buf.empty()) {
+    drop("empty message", from, Status::corruption("no type byte"));
+    return;
+  }
+  if (depth > kMaxNesting) {
+    drop("nesting too deep", from, Status::corruption("framing nested past 4 levels"));
+    return;
+  }
+  const auto type = static_cast<MessageType>(buf[0]);
+  const ByteView body = buf.subspan(1);
+  switch (type) {
+    case MessageType::compound: {
+      auto parts = split_compound(body);
+      if (!parts.ok()) {
+        drop("bad compound", from, parts.status());
+        return;
+      }
+      for (ByteView part : *parts) handle_command(from, part, now, depth + 1);
+      return;
+    }
+    case MessageType::compress: {
+      auto plain = decode_compress(body, kMaxDecompressed);
+      if (!plain.ok()) {
+        drop("bad compression", from, plain.status());
+        return;
+      }
+      handle_command(from, *plain, now, depth + 1);
+      return;
+    }
+    case MessageType::ping: return handle_ping(from, body);
+    case MessageType::indirect_ping: return handle_indirect_ping(from, body, now);
+    case MessageType::ack: return handle_ack(body, now);
+    case MessageType::nack: return handle_nack(body);
+    case MessageType::suspect: {
+      auto s = decode_suspect(body);
+      if (!s.ok()) return drop("bad suspect", from, s.status());
+      return suspect_node(*s, now);
+    }
+    case MessageType::alive: {
+      auto a = decode_alive(body);
+      if (!a.ok()) return drop("bad alive", from, a.status());
+      // Protocol 1 peers omit the port; they use ours.
+      if (a->port == 0) a->port = opt_.advertise.port;
+      return alive_node(*a, false, now);
+    }
+    case MessageType::dead: {
+      auto d = decode_dead(body);
+      if (!d.ok()) return drop("bad dead", from, d.status());
+      return dead_node(*d, now);
+    }
+    case MessageType::user:
+      delegate_->notify_msg(body, now);
+      return;
+    default:
+      drop("unknown message type", from,
+           Status::corruption(fmt::format("type {} is not a packet message", buf[0])));
+  }
+}
+
+void Memberlist::handle_ping(const Address& from, ByteView body) {
+  auto p = decode_ping(body);
+  if (!p.ok()) return drop("bad ping", from, p.status());
+  if (!p->node.empty() && p->node != opt_.name) {
+    // A ping meant for whoever had our address before us (a restart under a new name).
+    drop("ping for another node", from, Status::invalid_argument(p->node));
+    return;
+  }
+  Address reply_to = from;
+  if (!p->source_addr.empty() && p->source_port > 0) {
+    if (auto a = Address::from_bytes(p->source_addr, p->source_port); a.ok()) reply_to = *a;
+  }
+  send_msg(reply_to, encode(Ack{p->seq_no, delegate_->ack_payload()}));
+}
+
+void Memberlist::handle_indirect_ping(const Address& from, ByteView body, TimePoint now) {
+  auto ind = decode_indirect_ping(body);
+  if (!ind.ok()) return drop("bad indirect ping", from, ind.status());
+  if (ind->port == 0) ind->port = opt_.advertise.port;
+  auto target = Address::from_bytes(ind->target, ind->port);
+  if (!target.ok()) return drop("bad indirect ping target", from, target.status());
+  Address requester = from;
+  if (!ind->source_addr.empty() && ind->source_port > 0) {
+    if (auto a = Address::from_bytes(ind->source_addr, ind->source_port); a.ok()) requester = *a;
+  }
+  const uint32_t seq = next_seq();
+  relays_[seq] = Relay{ind->seq_no, requester, ind->nack, now + opt_.config.probe_timeout};
+  Ping ping{seq, ind->node, opt_.advertise.ip_vector(), opt_.advertise.port, opt_.name};
+  send_msg(*target, encode(ping));
+}
+
+void Memberlist::handle_ack(ByteView body, TimePoint now) {
+  auto ack = decode_ack(body);
+  if (!ack.ok()) return drop("bad ack", Address{}, ack.status());
+  if (auto it = relays_.find(ack->seq_no); it != relays_.end()) {
+    // The target answered our relayed ping: pass the good news to whoever asked.
+    send_msg(it->second.requester, encode(Ack{it->second.their_seq, {}}));
+    relays_.erase(it);
+    return;
+  }
+  if (probe_ && probe_->seq == ack->seq_no) {
+    if (NodeState* n = find(probe_->node)) {
+      delegate_->notify_ping_complete(*n, now - probe_->sent, ack->payload);
+    }
+    probe_finish(true, now);
+  }
+  // Anything else is a late ack for a probe that already concluded: harmless.
+}
+
+void Memberlist::handle_nack(ByteView body) {
+  auto nack = decode_nack(body);
+  if (!nack.ok()) return drop("bad nack", Address{}, nack.status());
+  if (probe_ && probe_->seq == nack->seq_no) ++probe_->nacks;
+}
+
+std::vector<Bytes> Memberlist::get_broadcasts(size_t overhead, size_t limit) {
+  const int transmit_limit = retransmit_limit(opt_.config.retransmit_mult, nodes_.size());
+  std::vector<Bytes> out = broadcasts_.take(overhead, limit, transmit_limit);
+  size_t used = 0;
+  for (const auto& m : out) used += m.size() + overhead;
+  if (limit > used && limit - used > overhead + kUserMsgOverhead) {
+    for (auto& msg : delegate_->get_broadcasts(overhead + kUserMsgOverhead, limit - used)) {
+      Bytes framed;
+      framed.reserve(msg.size() + 1);
+      framed.push_back(static_cast<uint8_t>(MessageType::user));
+      framed.insert(framed.end(), msg.begin(), msg.end());
+      out.push_back(std::move(framed));
+    }
+  }
+  return out;
+}
+
+void Memberlist::send_msg(const Address& to, Bytes msg, const NodeState* node) {
+  if (msg.size() + kCompoundHeaderOverhead >= opt_.config.udp_buffer_size) {
+    send_raw(to, std::move(msg), node);
+    return;
+  }
+  const size_t avail = opt_.config.udp_buffer_size - msg.size() - kCompoundHeaderOverhead;
+  auto extra = get_broadcasts(kCompoundOverhead, avail);
+  if (extra.empty()) {
+    send_raw(to, std::move(msg), node);
+    return;
+  }
+  extra.insert(extra.begin(), std::move(msg));
+  send_raw(to, make_compound(extra), node);
+}
+
+void Memberlist::send_raw(const Address& to, Bytes msg, const NodeState* node) {
+  if (opt_.config.enable_compression) {
+    Bytes packed = encode_compress(msg);
+    if (packed.size() < msg.size()) msg = std::move(packed);
+  }
+  if (node != nullptr && node->pmax() >= 5) msg = add_crc(msg);
+  ++counters_.packets_sent;
+  counters_.bytes_sent += msg.size();
+  out_->push_back(SendPacket{to, std::move(msg)});
+}
+
+void Memberlist::send_user_packet(const Address& to, ByteView msg) {
+  Bytes framed;
+  framed.reserve(msg.size() + 1);
+  framed.push_back(static_cast<uint8_t>(MessageType::user));
+  framed.insert(framed.end(), msg.begin(), msg.end());
+  send_raw(to, std::move(framed), nullptr);
+}
+
+uint64_t Memberlist::open_stream(const Address& to, Bytes data, bool expect_reply,
+                                 PendingStream pending, Duration timeout) {
+  const uint64_t id = ++next_stream_id_;
+  if (expect_reply) streams_.emplace(id, std::move(pending));
+  out_->push_back(StreamRequest{id, to, std::move(data), expect_reply, timeout});
+  return id;
+}
+
+Result<Bytes> Memberlist::unwrap_stream(ByteView message) const {
+  if (message.empty()) return Status::corruption("empty stream message");
+  if (message[0] == static_cast<uint8_t>(MessageType::encrypt)) {
+    return Status::failed_precondition(
+        "remote state is encrypted and encryption is not configured");
+  }
+  if (message[0] == static_cast<uint8_t>(MessageType::compress)) {
+    auto plain = decode_compress(message.subspan(1), kMaxPushStateBytes);
+    if (!plain.ok()) return plain.status();
+    if (plain->empty()) return Status::corruption("empty compressed stream message");
+    return std::move(*plain);
+  }
+  return Bytes(message.begin(), message.end());
+}
+
+std::optional<Bytes> Memberlist::handle_stream(const Address& from, ByteView message,
+                                               TimePoint now) {
+  ++counters_.streams_received;
+  auto plain = unwrap_stream(message);
+  if (!plain.ok()) {
+    drop("bad stream", from, plain.status());
+    return encode(ErrResp{plain.status().message()});
+  }
+  const ByteView buf = *plain;
+  const ByteView body = buf.subspan(1);
+  switch (static_cast<MessageType>(buf[0])) {
+    case MessageType::push_pull: {
+      // Answer with our state first, as memberlist does, then merge theirs.
+      auto pp = decode_push_pull(body);
+      if (!pp.ok()) {
+        drop("bad push-pull", from, pp.status());
+        return encode(ErrResp{pp.status().message()});
+      }
+      Bytes reply = local_push_pull(pp->join);
+      if (Status s = verify_protocol(pp->nodes); !s.ok()) {
+        spdlog::error("memberlist: push-pull from {} refused: {}", from.to_string(),
+                      s.to_string());
+        return reply;
+      }
+      merge_state(pp->nodes, now);
+      if (!pp->user_state.empty()) delegate_->merge_remote_state(pp->user_state, pp->join, now);
+      return reply;
+    }
+    case MessageType::ping: {
+      auto p = decode_ping(body);
+      if (!p.ok()) {
+        drop("bad stream ping", from, p.status());
+        return std::nullopt;
+      }
+      if (!p->node.empty() && p->node != opt_.name) {
+        drop("stream ping for another node", from, Status::invalid_argument(p->node));
+        return std::nullopt;
+      }
+      return encode(Ack{p->seq_no, {}});
+    }
+    case MessageType::user: {
+      auto payload = decode_user_stream(body);
+      if (!payload.ok()) {
+        drop("bad stream user message", from, payload.status());
+        return std::nullopt;
+      }
+      if (!payload->empty()) delegate_->notify_msg(*payload, now);
+      return std::nullopt;
+    }
+    default:
+      drop("unexpected stream message", from,
+           Status::corruption(fmt::format("type {} is not a stream message", buf[0])));
+      return encode(ErrResp{fmt::format("received invalid msgType ({})", buf[0])});
+  }
+}
+
+bool Memberlist::handle_stream_reply(uint64_t id, const Result<Bytes>& reply, TimePoint now) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return false;
+  PendingStream pending = std::move(it->second);
+  streams_.erase(it);
+
+  Status result;
+  Bytes plain_storage;
+  if (!reply.ok()) {
+    result = reply.status();
+  } else if (auto plain = unwrap_stream(*reply); !plain.ok()) {
+    result = plain.status();
+  } else {
+    plain_storage = std::move(*plain);
+    const ByteView buf = plain_storage;
+    const auto type = static_cast<MessageType>(buf[0]);
+    if (type == MessageType::err) {
+      auto e = decode_err(buf.subspan(1));
+      result = Status::unavailable("remote error: " + (e.ok() ? e->error : "(undecodable)"));
+    } else if (pending.kind == StreamKind::tcp_ping) {
+      if (type != MessageType::ack) {
+        result = Status::corruption("unexpected reply to TCP ping");
+      } else if (auto ack = decode_ack(buf.subspan(1)); !ack.ok()) {
+        result = ack.status();
+      } else if (probe_ && probe_->tcp_stream == id && ack->seq_no == probe_->seq) {
+        probe_->tcp_ok = true;
+      }
+    } else if (type != MessageType::push_pull) {
+      result = Status::corruption(fmt::format("expected push-pull reply, got type {}", buf[0]));
+    } else {
+      result = merge_remote_push_pull(buf.subspan(1), pending.kind == StreamKind::join_push_pull,
+                                      now);
+    }
+  }
+
+  if (!result.ok() && pending.kind != StreamKind::tcp_ping) {
+    spdlog::warn("memberlist: push/pull with {} failed: {}", pending.address, result.to_string());
+  }
+  if (pending.kind == StreamKind::join_push_pull) {
+    finish_join_stream(pending.join_op, pending.address, result);
+  }
+  return true;
+}
+
+}  // namespace shoal::gossip
