@@ -182,6 +182,10 @@ class Network {
     }
   }
 
+  // Lets time pass without ticking anyone, so that followers' leader leases run out and
+  // they will vote for a new candidate (the shell simply did not wake them).
+  void expire_leases() { now_ += config_.election_timeout_min; }
+
   // Proposes on `id` and delivers until quiet; returns where the entry landed.
   LogPosition propose(const NodeId& id, std::string_view data) {
     Actions a = step(id, Propose{to_bytes(data)});
