@@ -435,7 +435,9 @@ void Core::check_invariants() const {
     fail("leader or candidate did not vote for itself");
   }
   if (role_ == Role::leader) {
-    if (!log_.matches(term_start_index_, term_)) fail("no-op of this term missing");
+    if (term_start_index_ >= log_.first_index() && !log_.matches(term_start_index_, term_)) {
+      fail("no-op of this term missing");
+    }
     for (const auto& id : config_.voters) {
       if (id != self_ && !progress_.count(id)) fail("no progress for voter " + id);
     }

@@ -343,6 +343,8 @@ Status Core::transfer_leadership(const NodeId& target) {
     t.term = term_, t.from = self_, t.to = target;
     send(std::move(t));
   } else {
+    // Resend from its match index now rather than wait for a retransmission timer.
+    if (pr.state != ProgressState::snapshot) pr.become_probe();
     send_appends(target, pr);  // TimeoutNow follows once it has caught up
   }
   return Status::ok_status();
