@@ -1,12 +1,14 @@
 // The `shoal` command: `shoal agent` runs a node; every other verb is an HTTP client of one.
+// Exit codes: 0 success, 1 the request failed, 2 usage error (see cli/commands.h).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
 #include "base/version.h"
+#include "cli/commands.h"
 
-int main(int argc, char** argv) {
-  CLI::App app{"Shoal: a peer-to-peer PaaS"};
-  app.require_subcommand(1);
+namespace shoal::cli {
+
+void add_version_command(CLI::App& app, Cli&) {
   auto* version = app.add_subcommand("version", "Print the version and protocol range");
   version->callback([] {
     std::printf("shoal %s\n", shoal::kVersion);
@@ -14,6 +16,28 @@ int main(int argc, char** argv) {
                 shoal::kMemberlistProtocolMin, shoal::kMemberlistProtocolMax,
                 shoal::kSerfProtocolMin, shoal::kSerfProtocolMax);
   });
-  CLI11_PARSE(app, argc, argv);
-  return 0;
+}
+
+}  // namespace shoal::cli
+
+int main(int argc, char** argv) {
+  using namespace shoal::cli;
+  Cli cli;
+  CLI::App app{"Shoal: a peer-to-peer PaaS"};
+  app.require_subcommand(1);
+  app.fallthrough();  // `shoal members --addr X` reaches the top-level --addr
+  app.add_option("--addr", cli.addr, "HTTP address of the agent to talk to")
+      ->envname("SHOAL_ADDR")
+      ->capture_default_str();
+  add_agent_command(app, cli);
+  add_members_command(app, cli);
+  add_membership_commands(app, cli);
+  add_version_command(app, cli);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);  // prints help, or the error with a usage hint
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  return cli.exit_code;
 }

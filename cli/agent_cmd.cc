@@ -1,0 +1,56 @@
+// `shoal agent`: run a node in the foreground until SIGINT/SIGTERM (graceful leave) or
+// POST /v1/leave. Flags and config file: node/agent_config.h.
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.h"
+#include "node/agent.h"
+#include "node/agent_config.h"
+#include "node/http_api.h"
+#include "node/logging.h"
+
+namespace shoal::cli {
+namespace {
+
+int run_agent(const node::AgentFlags& flags) {
+  auto config = node::resolve_agent_config(flags, node::AgentEnvironment::current());
+  if (!config.ok()) {
+    std::fprintf(stderr, "error: %s\n", config.status().message().c_str());
+    return kExitUsage;
+  }
+  node::setup_logging(config->log_level);
+  std::signal(SIGPIPE, SIG_IGN);  // a peer closing a socket is an error code, not a death
+
+  auto agent = node::Agent::create(*config);
+  if (!agent.ok()) {
+    spdlog::error("agent-start-failed reason=\"{}\"", agent.status().to_string());
+    std::fprintf(stderr, "error: %s\n", agent.status().message().c_str());
+    return kExitFailed;
+  }
+  auto api = node::HttpApi::start(config->http, **agent);
+  if (!api.ok()) {
+    spdlog::error("agent-start-failed reason=\"{}\"", api.status().to_string());
+    std::fprintf(stderr, "error: %s\n", api.status().message().c_str());
+    return kExitFailed;
+  }
+  Status st = (*agent)->run();
+  (*api)->stop();  // answers in flight (e.g. POST /v1/leave) are written before this returns
+  if (!st.ok()) {
+    std::fprintf(stderr, "error: %s\n", st.message().c_str());
+    return kExitFailed;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_agent_command(CLI::App& app, Cli& cli) {
+  auto* cmd = app.add_subcommand("agent", "Run a Shoal node in the foreground");
+  auto flags = std::make_shared<node::AgentFlags>();
+  node::add_agent_flags(*cmd, *flags);
+  cmd->callback([&cli, flags] { cli.exit_code = run_agent(*flags); });
+}
+
+}  // namespace shoal::cli

@@ -1,0 +1,393 @@
+#include "node/agent.h"
+
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <random>
+
+#include "node/loop_call.h"
+#include "node/member_filter.h"
+
+namespace shoal::node {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr Duration kJoinBackoffMin = std::chrono::seconds(1);
+constexpr Duration kJoinBackoffMax = std::chrono::seconds(30);
+constexpr Duration kReadTimeout = std::chrono::seconds(5);
+
+asio::steady_timer::time_point to_steady(TimePoint t) {
+  return asio::steady_timer::time_point(
+      std::chrono::duration_cast<asio::steady_timer::duration>(t.time_since_epoch()));
+}
+
+uint64_t random_seed() {
+  if (sodium_init() >= 0) {
+    uint64_t seed = 0;
+    randombytes_buf(&seed, sizeof seed);
+    return seed;
+  }
+  spdlog::warn("agent libsodium unavailable; seeding gossip from std::random_device");
+  std::random_device rd;
+  return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+}
+
+std::string tags_string(const std::map<std::string, std::string>& tags) {
+  std::string out;
+  for (const auto& [k, v] : tags) {
+    if (!out.empty()) out += ',';
+    out += k + "=" + v;
+  }
+  return out;
+}
+
+}  // namespace
+
+Agent::Agent(AgentConfig config, std::unique_ptr<DataDir> data_dir)
+    : config_(std::move(config)), data_dir_(std::move(data_dir)), io_(1), wake_timer_(io_),
+      retry_timer_(io_), leave_deadline_(io_), signals_(io_) {}
+
+Agent::~Agent() {
+  stopped_ = true;
+  if (transport_) transport_->close();
+}
+
+Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
+  auto dir = DataDir::open(config.data_dir);
+  if (!dir.ok()) return dir.status();
+  std::unique_ptr<Agent> agent(new Agent(std::move(config), std::move(*dir)));
+  Agent* a = agent.get();
+
+  auto serf = gossip::Serf::create(a->config_.serf_config(), Rng(random_seed()), steady_now());
+  if (!serf.ok()) return serf.status().with_context("cannot start gossip");
+  a->serf_ = std::move(*serf);
+
+  GossipTransport::Callbacks cb;
+  cb.on_packet = [a](const gossip::Address& from, ByteView data) {
+    a->serf_->handle_packet(from, data, steady_now());
+    a->after_core_call();
+  };
+  cb.on_stream = [a](const gossip::Address& from, ByteView msg) {
+    auto reply = a->serf_->handle_stream(from, msg, steady_now());
+    a->after_core_call();
+    return reply;
+  };
+  cb.on_stream_reply = [a](uint64_t id, Result<Bytes> reply) {
+    a->serf_->handle_stream_reply(id, std::move(reply), steady_now());
+    a->after_core_call();
+  };
+  auto transport = GossipTransport::open(a->io_, a->config_.bind,
+                                         a->config_.serf_config().memberlist.tcp_timeout,
+                                         std::move(cb));
+  if (!transport.ok()) return transport.status();
+  a->transport_ = std::move(*transport);
+  // Catch the signals from now on: one that arrives before run() waits for it there.
+  boost::system::error_code ec;
+  a->signals_.add(SIGINT, ec);
+  if (!ec) a->signals_.add(SIGTERM, ec);
+  if (ec) return Status::internal("cannot install signal handlers: " + ec.message());
+  return agent;
+}
+
+Status Agent::run() {
+  spdlog::info("agent-start node={} id={} gossip={} advertise={} http={} profile={} "
+               "data_dir={} tags={}",
+               config_.node_name, node_id(), config_.bind.to_string(),
+               config_.advertise.to_string(), config_.http.to_string(), config_.profile,
+               data_dir_->path().string(), tags_string(config_.tags));
+  signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+    on_signal(ec, signo);
+  });
+  transport_->start();
+  asio::post(io_, [this] {
+    after_core_call();  // the core may have work from create() (e.g. its own alive)
+    if (!config_.join.empty()) start_retry_join();
+  });
+  io_.run();
+  stopped_ = true;
+  // Complete what HTTP handlers posted after the loop stopped: they see `stopped_` and
+  // answer "shutting down" at once, instead of waiting for their timeout.
+  io_.restart();
+  io_.poll();
+  spdlog::info("agent-stop node={} status=\"{}\"", config_.node_name, exit_status_.to_string());
+  return exit_status_;
+}
+
+void Agent::request_leave() {
+  asio::post(io_, [this] { begin_leave("requested"); });
+}
+
+// ---- the loop --------------------------------------------------------------------------
+
+void Agent::after_core_call() {
+  std::vector<gossip::Action> actions = serf_->take_actions();
+  for (auto& action : actions) perform(action);
+  arm_wakeup();
+}
+
+void Agent::perform(gossip::Action& action) {
+  std::visit(
+      [this](auto& a) {
+        using T = std::decay_t<decltype(a)>;
+        if constexpr (std::is_same_v<T, gossip::SendPacket>) {
+          transport_->send_packet(a.to, std::move(a.data));
+        } else if constexpr (std::is_same_v<T, gossip::StreamRequest>) {
+          transport_->stream_request(std::move(a));
+        } else if constexpr (std::is_same_v<T, gossip::MemberEvent>) {
+          on_member_event(a);
+        } else if constexpr (std::is_same_v<T, gossip::JoinDone>) {
+          on_join_done(a);
+        } else if constexpr (std::is_same_v<T, gossip::LeaveDone>) {
+          finish_leave("done");
+        }
+      },
+      action);
+}
+
+void Agent::on_member_event(const gossip::MemberEvent& ev) {
+  const auto& m = ev.member;
+  const auto level = ev.type == gossip::MemberEventType::failed ? spdlog::level::warn
+                                                                 : spdlog::level::info;
+  spdlog::log(level, "{} name={} addr={} status={} tags={}", member_event_name(ev.type), m.name,
+              m.addr.to_string(), member_status_name(m.status), tags_string(m.tags));
+  RecentEvent rec;
+  rec.at = std::chrono::system_clock::now();
+  rec.type = ev.type;
+  rec.node = m.name;
+  rec.addr = m.addr;
+  rec.status = m.status;
+  events_.add(std::move(rec));
+}
+
+void Agent::on_join_done(const gossip::JoinDone& done) {
+  auto it = pending_joins_.find(done.id);
+  if (it == pending_joins_.end()) {
+    spdlog::warn("agent join-done for unknown request id={}", done.id);
+    return;
+  }
+  auto callback = std::move(it->second);
+  pending_joins_.erase(it);
+  callback(done);
+}
+
+void Agent::arm_wakeup() {
+  if (stopped_ || left_) return;
+  TimePoint next = serf_->next_wakeup();
+  if (next == wake_armed_for_) return;
+  wake_armed_for_ = next;
+  if (next == kTimeNever) {
+    wake_timer_.cancel();
+    return;
+  }
+  // Never spin: a deadline already past fires after a millisecond.
+  const TimePoint now = steady_now();
+  const TimePoint at = std::max(next, now + std::chrono::milliseconds(1));
+  wake_timer_.expires_at(to_steady(at));
+  wake_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopped_ || left_) return;
+    wake_armed_for_ = kTimeNever;
+    serf_->tick(steady_now());
+    after_core_call();
+  });
+}
+
+void Agent::on_signal(const boost::system::error_code& ec, int signo) {
+  if (ec) return;  // cancelled at shutdown
+  const char* name = signo == SIGINT ? "SIGINT" : "SIGTERM";
+  if (leaving_) {
+    spdlog::warn("agent-signal signal={} second signal: stopping without waiting for the leave",
+                 name);
+    finish_leave("interrupted");
+    return;
+  }
+  begin_leave(name);
+  signals_.async_wait([this](const boost::system::error_code& e, int s) { on_signal(e, s); });
+}
+
+void Agent::start_retry_join() {
+  if (leaving_) return;
+  ++join_attempts_;
+  std::vector<gossip::Address> addrs;
+  for (const auto& text : config_.join) {
+    auto a = gossip::Address::parse(text, kDefaultGossipPort);
+    if (a.ok()) addrs.push_back(*a);  // validated when the config was loaded
+  }
+  const int attempt = join_attempts_;
+  spdlog::info("join-attempt attempt={} peers={}", attempt, addrs.size());
+  const uint64_t id = serf_->join(addrs, /*ignore_old=*/true, steady_now());
+  pending_joins_[id] = [this, attempt](const gossip::JoinDone& done) {
+    if (done.joined > 0) {
+      spdlog::info("join-ok attempt={} joined={} failed={}", attempt, done.joined,
+                   done.errors.size());
+      return;
+    }
+    std::string why;
+    for (const auto& e : done.errors) why += (why.empty() ? "" : "; ") + e;
+    if (config_.retry_max > 0 && attempt >= config_.retry_max) {
+      spdlog::error("join-failed attempt={} retry_max={} errors=\"{}\" giving up", attempt,
+                    config_.retry_max, why);
+      exit_status_ = Status::unavailable("could not join any of the --join peers in " +
+                                         std::to_string(attempt) + " attempts: " + why);
+      begin_leave("join failed");
+      return;
+    }
+    // Exponential backoff with jitter: 1 s, 2 s, 4 s ... capped at 30 s.
+    Duration backoff = kJoinBackoffMin * (1LL << std::min(attempt - 1, 5));
+    backoff = std::min(backoff, kJoinBackoffMax);
+    backoff += std::chrono::milliseconds(randombytes_uniform(500));
+    spdlog::warn("join-failed attempt={} errors=\"{}\" retry_in_ms={}", attempt, why,
+                 to_millis(backoff));
+    retry_timer_.expires_after(backoff);
+    retry_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) start_retry_join();
+    });
+  };
+  after_core_call();
+}
+
+void Agent::begin_leave(std::string_view reason) {
+  if (leaving_ || left_) return;
+  leaving_ = true;
+  retry_timer_.cancel();
+  const auto& sc = serf_->config();
+  const Duration bound = sc.broadcast_timeout + sc.leave_propagate_delay + std::chrono::seconds(1);
+  spdlog::info("agent-leave reason=\"{}\" bound_ms={}", reason, to_millis(bound));
+  serf_->leave(steady_now());
+  leave_deadline_.expires_after(bound);
+  leave_deadline_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    spdlog::warn("agent-leave the leave did not complete in time; stopping anyway");
+    finish_leave("deadline");
+  });
+  after_core_call();
+}
+
+void Agent::finish_leave(std::string_view how) {
+  if (left_) return;
+  left_ = true;
+  spdlog::info("agent-left how={}", how);
+  for (auto& waiter : leave_waiters_) waiter();
+  leave_waiters_.clear();
+  stop_loop();
+}
+
+void Agent::stop_loop() {
+  stopped_ = true;
+  boost::system::error_code ignored;
+  wake_timer_.cancel();
+  retry_timer_.cancel();
+  leave_deadline_.cancel();
+  signals_.cancel(ignored);
+  transport_->close();
+  pending_joins_.clear();  // their HTTP callers hear "stopped before answering"
+  io_.stop();
+}
+
+Duration Agent::call_timeout() const { return kReadTimeout; }
+
+// ---- AgentControl: posted onto the loop -------------------------------------------------
+
+Result<std::vector<gossip::Member>> Agent::members() {
+  return call_on_loop<std::vector<gossip::Member>>(
+      io_, stopped_, call_timeout(),
+      [this](Completion<std::vector<gossip::Member>> done) { done(serf_->members()); });
+}
+
+Result<SelfInfo> Agent::self() {
+  return call_on_loop<SelfInfo>(io_, stopped_, call_timeout(), [this](Completion<SelfInfo> done) {
+    SelfInfo s;
+    s.member = serf_->local_member();
+    s.node_id = node_id();
+    s.profile = config_.profile;
+    s.http = config_.http;
+    s.data_dir = data_dir_->path().string();
+    s.stats = serf_->stats();
+    s.packets_send_failed = transport_->stats().packets_send_failed;
+    s.streams_failed = transport_->stats().streams_failed;
+    done(std::move(s));
+  });
+}
+
+Result<size_t> Agent::num_alive() {
+  return call_on_loop<size_t>(io_, stopped_, call_timeout(),
+                              [this](Completion<size_t> done) { done(serf_->num_alive()); });
+}
+
+Result<std::vector<RecentEvent>> Agent::recent_events() {
+  return call_on_loop<std::vector<RecentEvent>>(
+      io_, stopped_, call_timeout(),
+      [this](Completion<std::vector<RecentEvent>> done) { done(events_.snapshot()); });
+}
+
+Result<JoinOutcome> Agent::join(const std::vector<gossip::Address>& addrs, bool replay) {
+  const Duration tcp = config_.serf_config().memberlist.tcp_timeout;
+  const Duration bound = tcp * 2 + std::chrono::seconds(5);
+  return call_on_loop<JoinOutcome>(
+      io_, stopped_, bound, [this, addrs, replay](Completion<JoinOutcome> done) {
+        if (leaving_) {
+          done(Status::unavailable("the agent is leaving the cluster"));
+          return;
+        }
+        const uint64_t id = serf_->join(addrs, /*ignore_old=*/!replay, steady_now());
+        pending_joins_[id] = [done](const gossip::JoinDone& d) {
+          done(JoinOutcome{d.joined, d.errors});
+        };
+        after_core_call();
+      });
+}
+
+Status Agent::leave() {
+  const auto sc = config_.serf_config();
+  const Duration bound =
+      sc.broadcast_timeout + sc.leave_propagate_delay + std::chrono::seconds(3);
+  auto r = call_on_loop<bool>(io_, stopped_, bound, [this](Completion<bool> done) {
+    if (left_) {
+      done(true);
+      return;
+    }
+    leave_waiters_.push_back([done] { done(true); });
+    begin_leave("api");
+  });
+  return r.ok() ? Status() : r.status();
+}
+
+Status Agent::force_leave(const std::string& node, bool prune) {
+  auto r = call_on_loop<bool>(io_, stopped_, call_timeout(),
+                              [this, node, prune](Completion<bool> done) {
+                                Status st = serf_->force_leave(node, prune, steady_now());
+                                after_core_call();
+                                if (st.ok()) {
+                                  spdlog::info("force-leave node={} prune={}", node, prune);
+                                  done(true);
+                                } else {
+                                  done(st);
+                                }
+                              });
+  return r.ok() ? Status() : r.status();
+}
+
+Result<std::map<std::string, std::string>> Agent::update_tags(const TagUpdate& update) {
+  using Tags = std::map<std::string, std::string>;
+  return call_on_loop<Tags>(io_, stopped_, call_timeout(), [this, update](Completion<Tags> done) {
+    if (leaving_) {
+      done(Status::unavailable("the agent is leaving the cluster"));
+      return;
+    }
+    Tags tags = serf_->local_member().tags;
+    for (const auto& key : update.remove) tags.erase(key);
+    for (const auto& [k, v] : update.set) tags[k] = v;
+    Status st = serf_->set_tags(tags, steady_now());
+    after_core_call();
+    if (!st.ok()) {
+      done(st);
+      return;
+    }
+    spdlog::info("tags-updated tags={}", tags_string(tags));
+    done(std::move(tags));
+  });
+}
+
+}  // namespace shoal::node

@@ -1,0 +1,349 @@
+#include "node/agent_config.h"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <cstdlib>
+#include <toml++/toml.h>
+
+namespace shoal::node {
+namespace {
+
+Status flag_error(std::string_view flag, std::string_view detail) {
+  return Status::invalid_argument(std::string(flag) + ": " + std::string(detail));
+}
+
+// An address we listen on or advertise: IP[:PORT], no DNS, no port 0.
+Result<gossip::Address> parse_listen_address(std::string_view flag, std::string_view text,
+                                             uint16_t default_port) {
+  auto addr = gossip::Address::parse(text, default_port);
+  if (!addr.ok()) return flag_error(flag, addr.status().message());
+  if (addr->port == 0) {
+    return flag_error(flag, "'" + std::string(text) + "': port 0 is not allowed (peers and "
+                            "clients must know the port)");
+  }
+  return addr;
+}
+
+bool is_unspecified(const gossip::Address& a) {
+  for (uint8_t i = 0; i < a.ip_len; ++i) {
+    if (a.ip[i] != 0) return false;
+  }
+  return true;
+}
+
+Status check_node_name(const std::string& flag, std::string_view name) {
+  if (name.empty()) return flag_error(flag, "the node name must not be empty");
+  if (name.size() > 128) return flag_error(flag, "the node name is longer than 128 bytes");
+  for (char c : name) {
+    if (c == '/' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return flag_error(flag, "'" + std::string(name) +
+                                      "': a node name may not contain '/' or control characters");
+    }
+  }
+  if (name == "." || name == "..") return flag_error(flag, "'.' and '..' are not node names");
+  return Status();
+}
+
+// Reads one TOML value of the expected type, or an error naming the key.
+template <typename T>
+Result<T> toml_get(const toml::node& value, std::string_view key, std::string_view origin,
+                   std::string_view type_name) {
+  if (auto v = value.value_exact<T>()) return *v;
+  return Status::invalid_argument(std::string(origin) + ": key '" + std::string(key) +
+                                  "' must be " + std::string(type_name));
+}
+
+}  // namespace
+
+std::string_view to_string(LogLevel level) {
+  switch (level) {
+    case LogLevel::trace: return "trace";
+    case LogLevel::debug: return "debug";
+    case LogLevel::info: return "info";
+    case LogLevel::warn: return "warn";
+    case LogLevel::error: return "error";
+  }
+  return "info";
+}
+
+Result<LogLevel> parse_log_level(std::string_view text) {
+  for (LogLevel l : {LogLevel::trace, LogLevel::debug, LogLevel::info, LogLevel::warn,
+                     LogLevel::error}) {
+    if (text == to_string(l)) return l;
+  }
+  return Status::invalid_argument("unknown log level '" + std::string(text) +
+                                  "' (choose trace, debug, info, warn or error)");
+}
+
+gossip::SerfConfig AgentConfig::serf_config() const {
+  gossip::SerfConfig c;
+  c.node_name = node_name;
+  c.advertise = advertise;
+  c.tags = tags;
+  auto profile_config = gossip::Config::by_name(profile);
+  c.memberlist = profile_config.ok() ? *profile_config : gossip::Config::lan();
+  return c;
+}
+
+AgentEnvironment AgentEnvironment::current() {
+  AgentEnvironment env;
+  char host[HOST_NAME_MAX + 1] = {};
+  if (gethostname(host, sizeof host - 1) == 0) env.hostname = host;
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') env.home = home;
+  return env;
+}
+
+Result<std::pair<std::string, std::string>> parse_tag(std::string_view text) {
+  auto eq = text.find('=');
+  if (eq == std::string_view::npos) {
+    return Status::invalid_argument("tag '" + std::string(text) + "' must look like key=value");
+  }
+  if (eq == 0) {
+    return Status::invalid_argument("tag '" + std::string(text) + "' has an empty key");
+  }
+  return std::pair{std::string(text.substr(0, eq)), std::string(text.substr(eq + 1))};
+}
+
+void add_agent_flags(CLI::App& cmd, AgentFlags& f) {
+  cmd.add_option("--config", f.config_file, "TOML file with the same keys as these flags");
+  cmd.add_option("--node", f.node, "Node name, unique in the cluster (default: host name)");
+  cmd.add_option("--bind", f.bind, "Gossip address, UDP and TCP (default 127.0.0.1:7946)");
+  cmd.add_option("--advertise", f.advertise, "Address peers use to reach us (default: --bind)");
+  cmd.add_option("--join", f.join, "Peer to join, IP[:PORT]; repeatable; retried with backoff");
+  cmd.add_option("--retry-max", f.retry_max, "Join attempts before giving up (0: forever)");
+  cmd.add_option("--tag", f.tags, "Node tag key=value; repeatable");
+  cmd.add_option("--data-dir", f.data_dir,
+                 "State directory (default: $HOME/.shoal/NODE, or ./data/NODE)");
+  cmd.add_option("--profile", f.profile, "Gossip timings: lan, wan or local (default lan)");
+  cmd.add_option("--http", f.http, "HTTP API address (default 127.0.0.1:8080)");
+  cmd.add_option("--log-level", f.log_level, "trace, debug, info, warn or error (default info)");
+}
+
+Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view origin) {
+  toml::table table;
+  try {
+    table = toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    return Status::invalid_argument(
+        std::string(origin) + ":" + std::to_string(e.source().begin.line) + ":" +
+        std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
+  }
+  AgentFlags out;
+  const std::string where(origin);
+  auto get_string = [&](const toml::node& v, std::string_view key,
+                        std::optional<std::string>& into) -> Status {
+    auto s = toml_get<std::string>(v, key, origin, "a string");
+    if (!s.ok()) return s.status();
+    into = std::move(*s);
+    return Status();
+  };
+  for (const auto& [key_node, value] : table) {
+    const std::string key(key_node.str());
+    Status st;
+    if (key == "node") {
+      st = get_string(value, key, out.node);
+    } else if (key == "bind") {
+      st = get_string(value, key, out.bind);
+    } else if (key == "advertise") {
+      st = get_string(value, key, out.advertise);
+    } else if (key == "data_dir") {
+      st = get_string(value, key, out.data_dir);
+    } else if (key == "profile") {
+      st = get_string(value, key, out.profile);
+    } else if (key == "http") {
+      st = get_string(value, key, out.http);
+    } else if (key == "log_level") {
+      st = get_string(value, key, out.log_level);
+    } else if (key == "retry_max") {
+      auto n = toml_get<int64_t>(value, key, origin, "an integer");
+      if (!n.ok()) return n.status();
+      if (*n < 0 || *n > INT_MAX) {
+        return Status::invalid_argument(where + ": key 'retry_max' must be between 0 and " +
+                                        std::to_string(INT_MAX));
+      }
+      out.retry_max = static_cast<int>(*n);
+    } else if (key == "join") {
+      const auto* arr = value.as_array();
+      if (arr == nullptr) {
+        return Status::invalid_argument(where + ": key 'join' must be an array of strings");
+      }
+      for (const auto& item : *arr) {
+        auto s = item.value_exact<std::string>();
+        if (!s) {
+          return Status::invalid_argument(where + ": key 'join' must be an array of strings");
+        }
+        out.join.push_back(*s);
+      }
+    } else if (key == "tags") {
+      const auto* tags = value.as_table();
+      if (tags == nullptr) {
+        return Status::invalid_argument(where + ": key 'tags' must be a table of strings, "
+                                                "like tags = { role = \"web\" }");
+      }
+      for (const auto& [tag_key, tag_value] : *tags) {
+        auto s = tag_value.value_exact<std::string>();
+        if (!s) {
+          return Status::invalid_argument(where + ": tag '" + std::string(tag_key.str()) +
+                                          "' must be a string");
+        }
+        out.tags.push_back(std::string(tag_key.str()) + "=" + *s);
+      }
+    } else {
+      return Status::invalid_argument(
+          where + ": unknown key '" + key +
+          "' (known: node, bind, advertise, join, retry_max, tags, data_dir, profile, http, "
+          "log_level)");
+    }
+    if (!st.ok()) return st;
+  }
+  return out;
+}
+
+namespace {
+
+Result<AgentFlags> load_config_file(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return Status::invalid_argument("--config: '" + path + "' is not a readable file");
+  }
+  auto size = std::filesystem::file_size(path, ec);
+  if (ec || size > (1u << 20)) {
+    return Status::invalid_argument("--config: '" + path + "' is larger than 1 MiB");
+  }
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    return Status::io_error("--config: cannot open '" + path + "': " + std::strerror(errno));
+  }
+  std::string text(size, '\0');
+  size_t got = std::fread(text.data(), 1, size, f);
+  std::fclose(f);
+  text.resize(got);
+  return parse_config_toml(text, path);
+}
+
+// Layer `over` on top of `base`: set scalars win, lists are concatenated.
+AgentFlags merge(AgentFlags base, const AgentFlags& over) {
+  auto take = [](auto& into, const auto& from) {
+    if (from) into = from;
+  };
+  take(base.node, over.node);
+  take(base.bind, over.bind);
+  take(base.advertise, over.advertise);
+  take(base.retry_max, over.retry_max);
+  take(base.data_dir, over.data_dir);
+  take(base.profile, over.profile);
+  take(base.http, over.http);
+  take(base.log_level, over.log_level);
+  base.join.insert(base.join.end(), over.join.begin(), over.join.end());
+  base.tags.insert(base.tags.end(), over.tags.begin(), over.tags.end());  // later wins
+  return base;
+}
+
+}  // namespace
+
+Result<AgentConfig> resolve_agent_config(const AgentFlags& flags, const AgentEnvironment& env) {
+  // Errors name where the bad value came from: the flag, or the file and its key.
+  auto src = [&](std::string_view flag, bool from_flag) -> std::string {
+    if (from_flag || !flags.config_file) return std::string(flag);
+    std::string key(flag.substr(2));
+    for (char& ch : key) {
+      if (ch == '-') ch = '_';
+    }
+    return *flags.config_file + ": key '" + key + "'";
+  };
+  auto in = [](const std::vector<std::string>& list, const std::string& v) {
+    return std::find(list.begin(), list.end(), v) != list.end();
+  };
+  AgentFlags merged;
+  if (flags.config_file) {
+    auto file = load_config_file(*flags.config_file);
+    if (!file.ok()) return file.status();
+    merged = merge(std::move(*file), flags);
+  } else {
+    merged = flags;
+  }
+
+  AgentConfig c;
+  c.node_name = merged.node.value_or(env.hostname);
+  if (!merged.node && c.node_name.empty()) {
+    return flag_error("--node", "no host name to default to; give the node a name");
+  }
+  SHOAL_RETURN_IF_ERROR(check_node_name(src("--node", flags.node.has_value()), c.node_name));
+
+  auto bind = parse_listen_address(src("--bind", flags.bind.has_value()), merged.bind.value_or("127.0.0.1"),
+                                   kDefaultGossipPort);
+  if (!bind.ok()) return bind.status();
+  c.bind = *bind;
+
+  if (merged.advertise) {
+    auto adv = parse_listen_address(src("--advertise", flags.advertise.has_value()), *merged.advertise, c.bind.port);
+    if (!adv.ok()) return adv.status();
+    if (is_unspecified(*adv)) {
+      return flag_error(src("--advertise", flags.advertise.has_value()), "'" + *merged.advertise +
+                                           "' is not an address peers can reach");
+    }
+    c.advertise = *adv;
+  } else {
+    if (is_unspecified(c.bind)) {
+      return flag_error("--advertise", "required when --bind is " + c.bind.to_string() +
+                                           " (peers cannot reach an unspecified address)");
+    }
+    c.advertise = c.bind;
+  }
+
+  for (const auto& j : merged.join) {
+    auto addr = gossip::Address::parse(j, kDefaultGossipPort);
+    const std::string name = src("--join", in(flags.join, j));
+    if (!addr.ok()) return flag_error(name, addr.status().message());
+    if (addr->port == 0) return flag_error(name, "'" + j + "': port 0 is not a peer");
+    c.join.push_back(j);
+  }
+
+  c.retry_max = merged.retry_max.value_or(0);
+  if (c.retry_max < 0) {
+    return flag_error(src("--retry-max", flags.retry_max.has_value()), std::to_string(c.retry_max) + " is negative (0 = forever)");
+  }
+
+  for (const auto& t : merged.tags) {
+    auto kv = parse_tag(t);
+    if (!kv.ok()) return flag_error(src("--tag", in(flags.tags, t)), kv.status().message());
+    c.tags[kv->first] = kv->second;
+  }
+
+  if (merged.data_dir) {
+    if (merged.data_dir->empty()) return flag_error(src("--data-dir", flags.data_dir.has_value()), "must not be empty");
+    c.data_dir = *merged.data_dir;
+  } else if (env.home) {
+    c.data_dir = std::filesystem::path(*env.home) / ".shoal" / c.node_name;
+  } else {
+    c.data_dir = std::filesystem::path("data") / c.node_name;
+  }
+
+  c.profile = merged.profile.value_or("lan");
+  if (auto p = gossip::Config::by_name(c.profile); !p.ok()) {
+    return flag_error(src("--profile", flags.profile.has_value()), p.status().message());
+  }
+
+  auto http = parse_listen_address(src("--http", flags.http.has_value()), merged.http.value_or("127.0.0.1"),
+                                   kDefaultHttpPort);
+  if (!http.ok()) return http.status();
+  c.http = *http;
+  if (c.http.port == c.bind.port && (c.http.ip_bytes().size() == c.bind.ip_bytes().size())) {
+    // Different protocols on one port only clash on the TCP side, which both use.
+    if (c.http == c.bind || is_unspecified(c.http) || is_unspecified(c.bind)) {
+      return flag_error("--http", c.http.to_string() + " is the gossip port (--bind)");
+    }
+  }
+
+  auto level = parse_log_level(merged.log_level.value_or("info"));
+  if (!level.ok()) return flag_error(src("--log-level", flags.log_level.has_value()), level.status().message());
+  c.log_level = *level;
+  return c;
+}
+
+}  // namespace shoal::node

@@ -1,0 +1,101 @@
+// node/agent_config.h
+//
+// AgentConfig: everything `shoal agent` needs to start, resolved from three layers, each
+// overriding the one before: built-in defaults, a TOML file (--config FILE), command-line
+// flags. The same keys exist in both places:
+//
+//   flag                 TOML key     default
+//   --node NAME          node         the host name
+//   --bind ADDR:PORT     bind         127.0.0.1:7946   (gossip, UDP and TCP)
+//   --advertise ADDR:PORT advertise   = bind
+//   --join ADDR          join = [..]  none; repeatable; file and flag lists are concatenated
+//   --retry-max N        retry_max    0 (retry joining forever)
+//   --tag k=v            tags = {k="v"}  none; a flag tag replaces a file tag of the same key
+//   --data-dir DIR       data_dir     $HOME/.shoal/<node>, or ./data/<node> without HOME
+//   --profile P          profile      lan  (lan | wan | local)
+//   --http ADDR:PORT     http         127.0.0.1:8080
+//   --log-level L        log_level    info (trace | debug | info | warn | error)
+//
+// Contract:
+//  - Pure: reads the config file and the environment given to it, nothing else.
+//  - Every error is invalid_argument (io_error for an unreadable file) and names the flag
+//    or key and the bad value, so the CLI can print it as is and exit with a usage code.
+//  - Not thread-safe; called once at startup.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "gossip/address.h"
+#include "gossip/config.h"
+
+namespace CLI {
+class App;
+}
+
+namespace shoal::node {
+
+inline constexpr uint16_t kDefaultGossipPort = 7946;
+inline constexpr uint16_t kDefaultHttpPort = 8080;
+
+enum class LogLevel { trace, debug, info, warn, error };
+std::string_view to_string(LogLevel level);
+Result<LogLevel> parse_log_level(std::string_view text);
+
+struct AgentConfig {
+  std::string node_name;
+  gossip::Address bind;
+  gossip::Address advertise;
+  std::vector<std::string> join;  // as given: "IP[:PORT]"; checked to parse at load time
+  int retry_max = 0;              // join attempts before giving up; 0 = forever
+  std::map<std::string, std::string> tags;
+  std::filesystem::path data_dir;
+  std::string profile = "lan";
+  gossip::Address http;
+  LogLevel log_level = LogLevel::info;
+
+  // The gossip core's configuration for this agent (profile timings, name, tags).
+  gossip::SerfConfig serf_config() const;
+};
+
+// The raw flag values, before merging: unset flags stay empty so the file can fill them.
+struct AgentFlags {
+  std::optional<std::string> config_file;
+  std::optional<std::string> node;
+  std::optional<std::string> bind;
+  std::optional<std::string> advertise;
+  std::vector<std::string> join;
+  std::optional<int> retry_max;
+  std::vector<std::string> tags;
+  std::optional<std::string> data_dir;
+  std::optional<std::string> profile;
+  std::optional<std::string> http;
+  std::optional<std::string> log_level;
+};
+
+// What the defaults depend on, injected so tests do not depend on the machine.
+struct AgentEnvironment {
+  std::string hostname;
+  std::optional<std::string> home;  // $HOME
+  static AgentEnvironment current();
+};
+
+// Registers the flags above on `cmd`, writing into `flags` (which must outlive `cmd`).
+void add_agent_flags(CLI::App& cmd, AgentFlags& flags);
+
+// Merges defaults, the file named by flags.config_file (if any) and the flags, and
+// validates the result.
+Result<AgentConfig> resolve_agent_config(const AgentFlags& flags, const AgentEnvironment& env);
+
+// Parses the TOML text of a config file into flag form (`origin` names it in errors).
+// Unknown keys and wrongly typed values are errors naming the key.
+Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view origin);
+
+// "k=v" -> {k, v}. The key must be non-empty; the value may be empty or contain '='.
+Result<std::pair<std::string, std::string>> parse_tag(std::string_view text);
+
+}  // namespace shoal::node

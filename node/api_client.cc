@@ -1,0 +1,164 @@
+#include "node/api_client.h"
+
+#include <httplib.h>
+
+#include <charconv>
+
+namespace shoal::node {
+namespace {
+
+Status status_for_http(int status, const std::string& message) {
+  switch (status) {
+    case 400:
+    case 405:
+    case 413: return Status::invalid_argument(message);
+    case 404: return Status::not_found(message);
+    case 409: return Status::failed_precondition(message);
+    case 403: return Status::permission_denied(message);
+    case 502:
+    case 503: return Status::unavailable(message);
+    case 504: return Status::timeout(message);
+    default: return Status::internal(message);
+  }
+}
+
+}  // namespace
+
+std::string HttpResponse::header(const std::string& name) const {
+  for (const auto& [k, v] : headers) {
+    if (k.size() == name.size() &&
+        std::equal(k.begin(), k.end(), name.begin(),
+                   [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+      return v;
+    }
+  }
+  return {};
+}
+
+ApiClient::ApiClient(std::string host, int port, Duration timeout)
+    : host_(std::move(host)), port_(port), timeout_(timeout) {
+  const bool v6 = host_.find(':') != std::string::npos;
+  base_url_ = "http://" + (v6 ? "[" + host_ + "]" : host_) + ":" + std::to_string(port_);
+}
+
+Result<ApiClient> ApiClient::create(std::string_view base, Duration timeout) {
+  std::string_view rest = base;
+  if (rest.starts_with("http://")) {
+    rest.remove_prefix(7);
+  } else if (rest.find("://") != std::string_view::npos) {
+    return Status::invalid_argument("agent address '" + std::string(base) +
+                                    "': only http:// is supported");
+  }
+  while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  if (rest.find('/') != std::string_view::npos) {
+    return Status::invalid_argument("agent address '" + std::string(base) +
+                                    "' must be http://HOST:PORT, without a path");
+  }
+  std::string host;
+  std::string_view port_text;
+  if (rest.starts_with("[")) {
+    auto close = rest.find(']');
+    if (close == std::string_view::npos) {
+      return Status::invalid_argument("agent address '" + std::string(base) + "': missing ']'");
+    }
+    host = std::string(rest.substr(1, close - 1));
+    if (close + 1 < rest.size()) {
+      if (rest[close + 1] != ':') {
+        return Status::invalid_argument("agent address '" + std::string(base) +
+                                        "': expected ':' after ']'");
+      }
+      port_text = rest.substr(close + 2);
+    }
+  } else if (auto colon = rest.rfind(':'); colon != std::string_view::npos) {
+    host = std::string(rest.substr(0, colon));
+    port_text = rest.substr(colon + 1);
+  } else {
+    host = std::string(rest);
+  }
+  int port = 8080;
+  if (!port_text.empty()) {
+    auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port <= 0 ||
+        port > 65535) {
+      return Status::invalid_argument("agent address '" + std::string(base) + "': bad port '" +
+                                      std::string(port_text) + "'");
+    }
+  }
+  if (host.empty()) {
+    return Status::invalid_argument("agent address '" + std::string(base) + "' has no host");
+  }
+  return ApiClient(std::move(host), port, timeout);
+}
+
+std::string ApiClient::url_encode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+Result<HttpResponse> ApiClient::send(const std::string& method, const std::string& path_and_query,
+                                     const std::string& body,
+                                     const std::string& content_type) const {
+  httplib::Client client(host_, port_);
+  const auto timeout = std::chrono::duration_cast<std::chrono::microseconds>(timeout_);
+  client.set_connection_timeout(std::min(timeout, std::chrono::microseconds(3'000'000)));
+  client.set_read_timeout(timeout);
+  client.set_write_timeout(timeout);
+  client.set_keep_alive(false);
+  httplib::Request req;
+  req.method = method;
+  req.path = path_and_query;
+  if (!body.empty() || method == "POST" || method == "PUT") {
+    req.body = body;
+    req.set_header("Content-Type", content_type);
+  }
+  auto res = client.send(req);
+  if (!res) {
+    return Status::unavailable("cannot reach the agent at " + base_url_ + ": " +
+                               httplib::to_string(res.error()));
+  }
+  HttpResponse out;
+  out.status = res->status;
+  out.body = res->body;
+  for (const auto& [k, v] : res->headers) out.headers.emplace(k, v);
+  return out;
+}
+
+Result<nlohmann::json> ApiClient::call(const std::string& method, const std::string& path,
+                                       const QueryParams& query,
+                                       const nlohmann::json* body) const {
+  std::string target = path;
+  for (size_t i = 0; i < query.size(); ++i) {
+    target += (i == 0 ? '?' : '&');
+    target += url_encode(query[i].first) + "=" + url_encode(query[i].second);
+  }
+  auto res = send(method, target, body ? body->dump() : std::string());
+  if (!res.ok()) return res.status();
+  auto json = nlohmann::json::parse(res->body, nullptr, /*allow_exceptions=*/false);
+  if (res->status >= 400) {
+    std::string message;
+    if (!json.is_discarded() && json.is_object() && json.contains("error") &&
+        json["error"].is_string()) {
+      message = json["error"].get<std::string>();
+    } else {
+      message = "HTTP " + std::to_string(res->status) + " from " + base_url_ + path;
+    }
+    return status_for_http(res->status, message);
+  }
+  if (json.is_discarded()) {
+    return Status::corruption("the agent at " + base_url_ + " answered " + path +
+                              " with something that is not JSON");
+  }
+  return json;
+}
+
+}  // namespace shoal::node

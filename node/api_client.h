@@ -1,0 +1,66 @@
+// node/api_client.h
+//
+// ApiClient: a client of one node's /v1 HTTP API — what the `shoal` CLI verbs, the tests
+// and (later) node-to-node forwarding use to talk to an agent.
+//
+// Contract:
+//  - Blocking; each call opens its own connection and is bounded by the timeout (connect
+//    bounded by min(timeout, 3 s)). A client object may be used from one thread at a time.
+//  - call() turns the API's answers into Status/Result: a 2xx JSON body is the result; a
+//    4xx/5xx becomes a Status carrying the API's {"error": ...} message (400 ->
+//    invalid_argument, 404 -> not_found, 405 -> invalid_argument, 409 ->
+//    failed_precondition, 502/503 -> unavailable, others -> internal); no connection is
+//    unavailable naming the address; a body that is not JSON is corruption.
+//  - send() is the raw form (any method, any body) for tests; only transport failures are
+//    errors there.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+#include "base/time.h"
+
+namespace shoal::node {
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+  std::multimap<std::string, std::string> headers;
+  std::string header(const std::string& name) const;
+};
+
+using QueryParams = std::vector<std::pair<std::string, std::string>>;
+
+class ApiClient {
+ public:
+  // `base`: "http://HOST:PORT", "HOST:PORT" or "HOST" (port 8080). HOST may be a name.
+  static Result<ApiClient> create(std::string_view base,
+                                  Duration timeout = std::chrono::seconds(30));
+
+  Result<nlohmann::json> call(const std::string& method, const std::string& path,
+                              const QueryParams& query = {},
+                              const nlohmann::json* body = nullptr) const;
+  Result<HttpResponse> send(const std::string& method, const std::string& path_and_query,
+                            const std::string& body = "",
+                            const std::string& content_type = "application/json") const;
+
+  const std::string& base_url() const { return base_url_; }
+  void set_timeout(Duration timeout) { timeout_ = timeout; }
+
+  // Percent-encodes for a query string: unreserved characters pass, the rest become %XX.
+  static std::string url_encode(std::string_view text);
+
+ private:
+  ApiClient(std::string host, int port, Duration timeout);
+  std::string host_;
+  int port_ = 0;
+  std::string base_url_;
+  Duration timeout_;
+};
+
+}  // namespace shoal::node

@@ -1,0 +1,191 @@
+// Tests of node/agent_config: flags, the TOML file, defaults, and the errors bad values get.
+#include <catch2/catch.hpp>
+
+#include <CLI/CLI.hpp>
+#include <fstream>
+
+#include "node/agent_config.h"
+#include "tests/support/process.h"
+
+using namespace shoal;
+using namespace shoal::node;
+
+namespace {
+
+AgentEnvironment test_env() {
+  AgentEnvironment env;
+  env.hostname = "box1";
+  env.home = "/home/ann";
+  return env;
+}
+
+// Parses `shoal agent ARGS...` flags the way the CLI does and resolves them.
+Result<AgentConfig> parse(std::vector<std::string> args, AgentEnvironment env = test_env()) {
+  CLI::App app;
+  AgentFlags flags;
+  add_agent_flags(app, flags);
+  std::reverse(args.begin(), args.end());  // CLI11 wants them last-first
+  app.parse(args);
+  return resolve_agent_config(flags, env);
+}
+
+std::string error_of(const Result<AgentConfig>& r) {
+  REQUIRE_FALSE(r.ok());
+  return r.status().message();
+}
+
+struct TempFile {
+  explicit TempFile(const std::string& text) {
+    dir = test::make_temp_dir("shoal-config");
+    path = dir / "agent.toml";
+    std::ofstream(path) << text;
+  }
+  ~TempFile() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  std::filesystem::path dir;
+  std::filesystem::path path;
+};
+
+}  // namespace
+
+TEST_CASE("agent config defaults", "[node][config]") {
+  auto c = parse({});
+  REQUIRE(c.ok());
+  CHECK(c->node_name == "box1");
+  CHECK(c->bind.to_string() == "127.0.0.1:7946");
+  CHECK(c->advertise == c->bind);
+  CHECK(c->http.to_string() == "127.0.0.1:8080");
+  CHECK(c->data_dir == "/home/ann/.shoal/box1");
+  CHECK(c->profile == "lan");
+  CHECK(c->log_level == LogLevel::info);
+  CHECK(c->join.empty());
+  CHECK(c->retry_max == 0);
+  CHECK(c->tags.empty());
+  CHECK(c->serf_config().memberlist.profile_name == "lan");
+}
+
+TEST_CASE("agent config: data dir falls back to ./data/NODE without HOME", "[node][config]") {
+  AgentEnvironment env = test_env();
+  env.home.reset();
+  auto c = parse({"--node", "n7"}, env);
+  REQUIRE(c.ok());
+  CHECK(c->data_dir == std::filesystem::path("data") / "n7");
+}
+
+TEST_CASE("agent config: every flag", "[node][config]") {
+  auto c = parse({"--node", "web-1", "--bind", "127.0.0.2:8000", "--advertise", "10.0.0.5",
+                  "--join", "127.0.0.1:7947", "--join", "127.0.0.3", "--retry-max", "5",
+                  "--tag", "role=web", "--tag", "expr=a=b", "--tag", "empty=", "--data-dir",
+                  "/tmp/x", "--profile", "local", "--http", "127.0.0.1:9090", "--log-level",
+                  "debug"});
+  REQUIRE(c.ok());
+  CHECK(c->node_name == "web-1");
+  CHECK(c->bind.to_string() == "127.0.0.2:8000");
+  CHECK(c->advertise.to_string() == "10.0.0.5:8000");  // port defaults to the bind port
+  CHECK(c->join == std::vector<std::string>{"127.0.0.1:7947", "127.0.0.3"});
+  CHECK(c->retry_max == 5);
+  CHECK(c->tags == std::map<std::string, std::string>{{"role", "web"}, {"expr", "a=b"},
+                                                      {"empty", ""}});
+  CHECK(c->data_dir == "/tmp/x");
+  CHECK(c->profile == "local");
+  CHECK(c->serf_config().memberlist.profile_name == "local");
+  CHECK(c->serf_config().node_name == "web-1");
+  CHECK(c->serf_config().tags.at("role") == "web");
+  CHECK(c->http.to_string() == "127.0.0.1:9090");
+  CHECK(c->log_level == LogLevel::debug);
+}
+
+TEST_CASE("agent config: bad flag values name the flag", "[node][config]") {
+  CHECK_THAT(error_of(parse({"--bind", "example.com:7946"})), Catch::Contains("--bind"));
+  CHECK_THAT(error_of(parse({"--bind", "127.0.0.1:99999"})), Catch::Contains("bad port"));
+  CHECK_THAT(error_of(parse({"--bind", "127.0.0.1:0"})), Catch::Contains("port 0"));
+  CHECK_THAT(error_of(parse({"--bind", "0.0.0.0:7946"})), Catch::Contains("--advertise"));
+  CHECK_THAT(error_of(parse({"--advertise", "0.0.0.0"})), Catch::Contains("--advertise"));
+  CHECK_THAT(error_of(parse({"--join", "nope:x"})), Catch::Contains("--join"));
+  CHECK_THAT(error_of(parse({"--retry-max", "-1"})), Catch::Contains("--retry-max"));
+  CHECK_THAT(error_of(parse({"--tag", "novalue"})), Catch::Contains("--tag"));
+  CHECK_THAT(error_of(parse({"--tag", "=v"})), Catch::Contains("empty key"));
+  CHECK_THAT(error_of(parse({"--profile", "fast"})), Catch::Contains("--profile") &&
+                                                         Catch::Contains("lan, wan or local"));
+  CHECK_THAT(error_of(parse({"--http", "127.0.0.1:7946"})), Catch::Contains("--http"));
+  CHECK_THAT(error_of(parse({"--log-level", "loud"})), Catch::Contains("--log-level"));
+  CHECK_THAT(error_of(parse({"--node", "a/b"})), Catch::Contains("--node"));
+  CHECK_THAT(error_of(parse({"--node", ""})), Catch::Contains("--node"));
+  CHECK_THAT(error_of(parse({"--data-dir", ""})), Catch::Contains("--data-dir"));
+  CHECK_THAT(error_of(parse({"--config", "/nonexistent/shoal.toml"})),
+             Catch::Contains("--config"));
+}
+
+TEST_CASE("agent config: a TOML file sets every key; flags override it", "[node][config]") {
+  TempFile file(R"(
+node = "from-file"
+bind = "127.0.0.1:7000"
+advertise = "127.0.0.9:7000"
+join = ["127.0.0.1:7001", "127.0.0.1:7002"]
+retry_max = 3
+tags = { role = "db", zone = "a" }
+data_dir = "/var/lib/shoal"
+profile = "wan"
+http = "127.0.0.1:9000"
+log_level = "warn"
+)");
+  auto c = parse({"--config", file.path.string()});
+  REQUIRE(c.ok());
+  CHECK(c->node_name == "from-file");
+  CHECK(c->bind.to_string() == "127.0.0.1:7000");
+  CHECK(c->advertise.to_string() == "127.0.0.9:7000");
+  CHECK(c->join.size() == 2);
+  CHECK(c->retry_max == 3);
+  CHECK(c->tags == std::map<std::string, std::string>{{"role", "db"}, {"zone", "a"}});
+  CHECK(c->data_dir == "/var/lib/shoal");
+  CHECK(c->profile == "wan");
+  CHECK(c->http.to_string() == "127.0.0.1:9000");
+  CHECK(c->log_level == LogLevel::warn);
+
+  auto o = parse({"--config", file.path.string(), "--node", "from-flag", "--tag", "zone=b",
+                  "--join", "127.0.0.1:7003", "--profile", "local"});
+  REQUIRE(o.ok());
+  CHECK(o->node_name == "from-flag");
+  CHECK(o->tags.at("zone") == "b");  // the flag's value wins
+  CHECK(o->tags.at("role") == "db");
+  CHECK(o->join.size() == 3);  // lists add up
+  CHECK(o->profile == "local");
+}
+
+TEST_CASE("agent config: TOML errors name the file and key", "[node][config]") {
+  SECTION("syntax error has a line number") {
+    TempFile file("node = \"x\"\nbind = \n");
+    auto err = error_of(parse({"--config", file.path.string()}));
+    CHECK_THAT(err, Catch::Contains(file.path.string() + ":2"));
+  }
+  SECTION("unknown key") {
+    TempFile file("nodes = \"x\"\n");
+    CHECK_THAT(error_of(parse({"--config", file.path.string()})),
+               Catch::Contains("unknown key 'nodes'"));
+  }
+  SECTION("wrong type") {
+    TempFile file("retry_max = \"3\"\n");
+    CHECK_THAT(error_of(parse({"--config", file.path.string()})),
+               Catch::Contains("'retry_max' must be an integer"));
+  }
+  SECTION("tag that is not a string") {
+    TempFile file("tags = { n = 1 }\n");
+    CHECK_THAT(error_of(parse({"--config", file.path.string()})),
+               Catch::Contains("tag 'n' must be a string"));
+  }
+  SECTION("bad value names the key in the file") {
+    TempFile file("profile = \"fast\"\n");
+    CHECK_THAT(error_of(parse({"--config", file.path.string()})),
+               Catch::Contains("key 'profile'"));
+  }
+}
+
+TEST_CASE("parse_tag splits at the first '='", "[node][config]") {
+  auto kv = parse_tag("a=b=c");
+  REQUIRE(kv.ok());
+  CHECK(kv->first == "a");
+  CHECK(kv->second == "b=c");
+  CHECK_FALSE(parse_tag("abc").ok());
+}

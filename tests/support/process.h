@@ -1,0 +1,312 @@
+// tests/support/process.h
+//
+// Test helpers that run real `shoal` processes on loopback:
+//  - free_loopback_port(): a port free for both TCP and UDP on 127.0.0.1 right now.
+//  - AgentProcess: `SHOAL_BINARY agent` on free loopback ports (gossip + HTTP) with its own
+//    temporary directory (data dir + log file), health-checked over GET /v1/health, stopped
+//    by pid with SIGTERM or SIGKILL, restartable on the same ports and data dir.
+//  - run_command(): run the binary once (e.g. a CLI verb), capture stdout, stderr, exit code.
+//
+// Contract:
+//  - Only loopback addresses; only processes started here are signalled, by their pid.
+//  - Every wait is bounded by the timeout it is given; a child still running when its
+//    AgentProcess is destroyed gets SIGKILL and is reaped.
+//  - Header-only (inline) so any test binary can use it without build changes. Not
+//    thread-safe: one test thread drives each object.
+//  - Set SHOAL_KEEP_TEST_DIRS=1 to keep the temporary directories (logs) after the test.
+#pragma once
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "node/api_client.h"
+
+extern char** environ;
+
+namespace shoal::test {
+
+using namespace std::chrono_literals;
+
+#ifndef SHOAL_BINARY
+#error "SHOAL_BINARY must be defined by the build (tests/CMakeLists.txt)"
+#endif
+
+inline std::string shoal_binary() { return SHOAL_BINARY; }
+
+// Binds socket type `type` on 127.0.0.1:port (0: any); returns the fd (or -1) and the port.
+inline int bind_loopback(int type, int port, int* bound_port) {
+  int fd = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  if (bound_port) *bound_port = ntohs(addr.sin_port);
+  return fd;
+}
+
+// A port that is free on 127.0.0.1 for TCP and UDP at the time of the call. Ports handed
+// out by this process are not handed out again, so agents of one test never collide.
+inline int free_loopback_port() {
+  static std::vector<int> given;
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    int port = 0;
+    int tcp = bind_loopback(SOCK_STREAM, 0, &port);
+    if (tcp < 0) continue;
+    int udp = bind_loopback(SOCK_DGRAM, port, nullptr);
+    ::close(tcp);
+    if (udp < 0) continue;
+    ::close(udp);
+    if (std::find(given.begin(), given.end(), port) != given.end()) continue;
+    given.push_back(port);
+    return port;
+  }
+  throw std::runtime_error("no free loopback port after 200 attempts");
+}
+
+inline std::filesystem::path make_temp_dir(const std::string& prefix) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+  if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed: " + tmpl);
+  return tmpl;
+}
+
+inline std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Starts argv[0] with stdout and stderr redirected to files. Returns the pid.
+inline pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::path& out,
+                   const std::filesystem::path& err,
+                   const std::vector<std::string>& extra_env = {}) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                   0644);
+  if (err == out) {
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                     0644);
+  }
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::vector<std::string> env_store;
+  for (char** e = environ; *e != nullptr; ++e) env_store.emplace_back(*e);
+  for (const auto& e : extra_env) env_store.push_back(e);
+  std::vector<char*> envp;
+  for (auto& e : env_store) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error("posix_spawn " + argv[0] + " failed: " + std::to_string(rc));
+  return pid;
+}
+
+// Waits up to `timeout` for `pid` to exit. Returns its exit code (128+signal if killed),
+// or nullopt if it is still running.
+inline std::optional<int> wait_exit(pid_t pid, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int status = 0;
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) {
+      if (WIFEXITED(status)) return WEXITSTATUS(status);
+      if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+      return -1;
+    }
+    if (r < 0) return -1;
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(20ms);
+  }
+}
+
+struct CommandResult {
+  int exit_code = -1;  // -1: timed out and killed
+  std::string out;
+  std::string err;
+};
+
+// Runs `shoal ARGS...` to completion (bounded; killed past `timeout`).
+inline CommandResult run_command(const std::vector<std::string>& args,
+                                 std::chrono::milliseconds timeout = 30s,
+                                 const std::vector<std::string>& extra_env = {}) {
+  auto dir = make_temp_dir("shoal-cmd");
+  std::vector<std::string> argv = {shoal_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  pid_t pid = spawn(argv, dir / "stdout", dir / "stderr", extra_env);
+  CommandResult r;
+  auto code = wait_exit(pid, timeout);
+  if (!code) {
+    ::kill(pid, SIGKILL);
+    (void)wait_exit(pid, 5s);
+  }
+  r.exit_code = code.value_or(-1);
+  r.out = read_file(dir / "stdout");
+  r.err = read_file(dir / "stderr");
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  return r;
+}
+
+class AgentProcess {
+ public:
+  // Starts `shoal agent --node NAME` on fresh loopback ports with `extra_args` appended
+  // (e.g. {"--join", other.gossip_addr()}). Does not wait for health; see wait_healthy().
+  static std::unique_ptr<AgentProcess> start(const std::string& name,
+                                             std::vector<std::string> extra_args = {}) {
+    std::unique_ptr<AgentProcess> p(new AgentProcess);
+    p->name_ = name;
+    p->gossip_port_ = free_loopback_port();
+    p->http_port_ = free_loopback_port();
+    p->dir_ = make_temp_dir("shoal-agent-" + name);
+    p->extra_args_ = std::move(extra_args);
+    p->launch();
+    return p;
+  }
+
+  ~AgentProcess() {
+    if (running()) kill9();
+    if (std::getenv("SHOAL_KEEP_TEST_DIRS") == nullptr) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
+    }
+  }
+
+  // Starts the agent again (same name, ports, data dir) after it exited.
+  void restart() {
+    if (running()) throw std::logic_error("restart() of a running agent " + name_);
+    launch();
+  }
+
+  // Polls GET /v1/health until it answers 200 or `timeout` passes (or the process exits).
+  bool wait_healthy(std::chrono::milliseconds timeout = 15s) {
+    auto client = node::ApiClient::create(http_url(), 2s);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (!running()) return false;
+      if (client.ok() && client->call("GET", "/v1/health").ok()) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+
+  // SIGTERM, then wait up to `timeout` for exit; returns the exit code, or nullopt (then
+  // the process got SIGKILL).
+  std::optional<int> terminate(std::chrono::milliseconds timeout = 20s) {
+    if (!running()) return exit_code_;
+    ::kill(pid_, SIGTERM);
+    auto code = wait_exit(pid_, timeout);
+    if (!code) {
+      kill9();
+      return std::nullopt;
+    }
+    exit_code_ = *code;
+    pid_ = -1;
+    return code;
+  }
+
+  void kill9() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    exit_code_ = wait_exit(pid_, 10s);
+    pid_ = -1;
+  }
+
+  // Waits for an exit the agent makes on its own (e.g. after POST /v1/leave).
+  std::optional<int> wait_for_exit(std::chrono::milliseconds timeout) {
+    if (pid_ <= 0) return exit_code_;
+    auto code = wait_exit(pid_, timeout);
+    if (code) {
+      exit_code_ = code;
+      pid_ = -1;
+    }
+    return code;
+  }
+
+  bool running() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    if (r == 0) return true;
+    if (r == pid_) {
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    pid_ = -1;
+    return false;
+  }
+
+  node::ApiClient client(std::chrono::milliseconds timeout = 10s) const {
+    return *node::ApiClient::create(http_url(), timeout);
+  }
+
+  const std::string& name() const { return name_; }
+  pid_t pid() const { return pid_; }
+  int gossip_port() const { return gossip_port_; }
+  int http_port() const { return http_port_; }
+  std::string gossip_addr() const { return "127.0.0.1:" + std::to_string(gossip_port_); }
+  std::string http_addr() const { return "127.0.0.1:" + std::to_string(http_port_); }
+  std::string http_url() const { return "http://" + http_addr(); }
+  std::filesystem::path data_dir() const { return dir_ / "data"; }
+  std::filesystem::path log_path() const { return dir_ / "agent.log"; }
+  std::string log() const { return read_file(log_path()); }
+  std::optional<int> exit_code() const { return exit_code_; }
+
+ private:
+  AgentProcess() = default;
+
+  void launch() {
+    std::vector<std::string> argv = {shoal_binary(), "agent",       "--node",
+                                     name_,          "--bind",      gossip_addr(),
+                                     "--http",       http_addr(),   "--data-dir",
+                                     data_dir().string()};
+    auto has = [&](const char* flag) {
+      return std::find(extra_args_.begin(), extra_args_.end(), flag) != extra_args_.end();
+    };
+    if (!has("--profile")) argv.insert(argv.end(), {"--profile", "local"});
+    if (!has("--log-level")) argv.insert(argv.end(), {"--log-level", "debug"});
+    argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+    pid_ = spawn(argv, log_path(), log_path());
+    exit_code_.reset();
+  }
+
+  std::string name_;
+  int gossip_port_ = 0;
+  int http_port_ = 0;
+  std::filesystem::path dir_;
+  std::vector<std::string> extra_args_;
+  pid_t pid_ = -1;
+  std::optional<int> exit_code_;
+};
+
+}  // namespace shoal::test
