@@ -73,6 +73,8 @@ struct Member {
   std::vector<ReadState> reads;
   std::vector<ReadFailure> read_failures;
   Actions last;  // the Actions of the latest step, for tests that inspect them
+  // async_persist: Actions whose disk part has not been carried out yet, with when it will be.
+  std::deque<std::pair<TimePoint, Actions>> pending;
 };
 
 struct Envelope {
@@ -147,6 +149,7 @@ class Network {
       for (const auto& e : queue_) next = std::min(next, e.deliver_at);
       for (const auto& [id, m] : members_) {
         if (m->core) next = std::min(next, m->wake_at);
+        if (m->core && !m->pending.empty()) next = std::min(next, m->pending.front().first);
       }
       if (next > end) break;
       now_ = std::max(now_, next);
@@ -162,7 +165,14 @@ class Network {
         }
       }
       for (const auto& id : ids()) {
-        if (up(id) && member(id).wake_at <= now_) {
+        Member& m = member(id);
+        while (m.core && !m.pending.empty() && m.pending.front().first <= now_) {
+          Actions a = std::move(m.pending.front().second);
+          m.pending.pop_front();
+          complete(m, std::move(a));
+          acted = true;
+        }
+        if (up(id) && m.wake_at <= now_) {
           step(id, Tick{});
           acted = true;
         }
@@ -198,6 +208,10 @@ class Network {
   double drop_rate = 0;
   Duration latency_min = 0ms;
   Duration latency_max = 0ms;
+  // When set, the disk part of each Actions (and what must follow it) happens up to
+  // persist_delay_max later, as in a shell that syncs in the background; send_now goes at once.
+  bool async_persist = false;
+  Duration persist_delay_max = 10ms;
   // Return false to drop a message.
   std::function<bool(const Message&)> filter;
 
@@ -209,6 +223,7 @@ class Network {
   void crash(const NodeId& id) {
     Member& m = member(id);
     m.core.reset();
+    m.pending.clear();  // never written: lost with the process
     m.store->crash();
     std::erase_if(queue_, [&](const Envelope& e) { return header(e.message).to == id; });
   }
@@ -306,12 +321,30 @@ class Network {
   }
 
   void handle(Member& m, Actions a) {
+    m.wake_at = a.wake_at;
+    check_leaders(m);
+    max_commit_ = std::max(max_commit_, m.core->commit_index());
+    for (auto& msg : a.send_now) enqueue(std::move(msg));
+    a.send_now.clear();
+    const bool disk_work = !a.persist.empty() || !a.send_after_persist.empty() || a.restore ||
+                           !a.apply.empty() || !a.reads_ready.empty() || !a.reads_failed.empty();
+    if (async_persist && disk_work) {
+      TimePoint at = now_ + Duration(static_cast<Duration::rep>(
+                                rng_.uniform(static_cast<uint64_t>(persist_delay_max.count()) + 1)));
+      if (!m.pending.empty()) at = std::max(at, m.pending.back().first);
+      m.pending.emplace_back(at, std::move(a));
+      return;
+    }
+    complete(m, std::move(a));
+  }
+
+  // Carries out the part of an Actions that follows the disk: write, sync, send, apply, ack.
+  void complete(Member& m, Actions a) {
     if (!a.persist.empty()) {
       Status s = m.store->write(a.persist, a.must_sync);
       if (!s.ok()) throw std::logic_error("store write: " + s.to_string());
     }
     for (auto& msg : a.send_after_persist) enqueue(std::move(msg));
-    for (auto& msg : a.send_now) enqueue(std::move(msg));
     if (a.restore) m.machine.restore(*a.restore->data, a.restore->meta.index);
     for (const Entry& e : a.apply) {
       if (e.index != m.machine.index + 1) {
@@ -328,15 +361,11 @@ class Network {
     }
     for (auto& r : a.reads_ready) m.reads.push_back(r);
     for (auto& f : a.reads_failed) m.read_failures.push_back(std::move(f));
-    m.wake_at = a.wake_at;
-    check_leaders(m);
-    const Core& c = *m.core;
-    max_commit_ = std::max(max_commit_, c.commit_index());
     if (!a.persist.entries.empty()) {
       const Entry& last = a.persist.entries.back();
       step(m.id, Persisted{{last.term, last.index}});
     }
-    if (!a.apply.empty() && m.core) step(m.id, Applied{m.machine.index});
+    if ((!a.apply.empty() || a.restore) && m.core) step(m.id, Applied{m.machine.index});
   }
 
   void check_leaders(const Member& m) {
