@@ -1,0 +1,143 @@
+// Timeline faults: what each entry of a scenario's [[events]] does to the simulated world.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "simulations/sim_engine.h"
+
+namespace shoal::sim {
+
+NodeSet SimEngine::to_set(const std::vector<size_t>& nodes) const {
+  NodeSet s(n_);
+  for (size_t i : nodes) s.add(i);
+  return s;
+}
+
+// prefer_up: +1 random picks come from up nodes, -1 from down nodes, 0 from any.
+std::vector<size_t> SimEngine::resolve(const NodeSelector& sel, const std::vector<size_t>& exclude,
+                                       int prefer_up) {
+  std::vector<size_t> out;
+  auto excluded = [&](size_t i) { return std::find(exclude.begin(), exclude.end(), i) != exclude.end(); };
+  switch (sel.kind) {
+    case NodeSelector::Kind::list:
+      for (int64_t i : sel.indices) {
+        const size_t idx = i < 0 ? size_t(int64_t(n_) + i) : size_t(i);
+        if (idx < n_ && std::find(out.begin(), out.end(), idx) == out.end()) out.push_back(idx);
+      }
+      return out;
+    case NodeSelector::Kind::all:
+    case NodeSelector::Kind::rest:
+      for (size_t i = 0; i < n_; ++i) {
+        if (sel.kind == NodeSelector::Kind::all || !excluded(i)) out.push_back(i);
+      }
+      return out;
+    case NodeSelector::Kind::random:
+    case NodeSelector::Kind::fraction: {
+      std::vector<size_t> pool;
+      for (size_t i = 0; i < n_; ++i) {
+        if (excluded(i)) continue;
+        if (prefer_up > 0 && !slots_[i].up) continue;
+        if (prefer_up < 0 && slots_[i].up) continue;
+        pool.push_back(i);
+      }
+      size_t want = sel.kind == NodeSelector::Kind::random
+                        ? size_t(sel.count)
+                        : size_t(std::llround(sel.fraction * double(n_)));
+      want = std::min(want, pool.size());
+      for (size_t k = 0; k < want; ++k) {  // partial Fisher-Yates from the run's Rng
+        std::swap(pool[k], pool[k + rng_.uniform(pool.size() - k)]);
+      }
+      pool.resize(want);
+      std::sort(pool.begin(), pool.end());
+      return pool;
+    }
+  }
+  return out;
+}
+
+void SimEngine::apply_fault(const FaultEvent& f) {
+  using K = FaultEvent::Kind;
+  const int prefer = f.kind == K::restart ? -1 : (f.kind == K::partition || f.kind == K::link) ? 0 : 1;
+  const std::vector<size_t> nodes = resolve(f.nodes, {}, prefer);
+  std::string label = fmt::format("{} {}", to_string(f.kind),
+                                  nodes.size() <= 4 ? fmt::format("n{}", fmt::join(nodes, ",n"))
+                                                    : fmt::format("{} nodes", nodes.size()));
+  switch (f.kind) {
+    case K::kill:
+      observer_.disturbed();
+      for (size_t i : nodes) crash_node(i, /*killed=*/true);
+      break;
+    case K::restart:
+      observer_.disturbed();
+      for (size_t i : nodes) {
+        crash_node(i, /*killed=*/false);  // a reboot of a running node: down, then up
+        start_node(i);
+      }
+      observer_.recovered(label);
+      break;
+    case K::leave:
+      observer_.disturbed();
+      for (size_t i : nodes) {
+        Slot& s = slots_[i];
+        if (!s.up) continue;
+        s.core->leave(local(i));
+        observer_.node_down(i, /*killed=*/false);
+        after_call(i);
+      }
+      break;
+    case K::partition: {
+      observer_.disturbed();
+      const auto others = resolve(f.others, nodes, 0);
+      net_.add_partition(Partition{f.name, to_set(nodes), to_set(others), f.one_way});
+      label = fmt::format("partition {}{}", f.name.empty() ? "" : f.name + " ", label.substr(10));
+      break;
+    }
+    case K::heal:
+      net_.heal(f.name);
+      label = "heal " + (f.name.empty() ? std::string("all") : f.name);
+      observer_.recovered(label);
+      break;
+    case K::slow:
+      observer_.disturbed();
+      for (size_t i : nodes) slots_[i].slow = f.delay;
+      label += " by " + format_duration(f.delay);
+      break;
+    case K::unslow:
+      for (size_t i : nodes) slots_[i].slow = Duration::zero();
+      observer_.recovered(label);
+      break;
+    case K::pause:
+      observer_.disturbed();
+      for (size_t i : nodes) slots_[i].frozen_until = now_ + f.delay;
+      label += " for " + format_duration(f.delay);
+      break;
+    case K::link: {
+      observer_.disturbed();
+      const auto others = resolve(f.others, nodes, 0);
+      net_.add_rule(LinkRule{f.name, to_set(nodes), to_set(others), !f.one_way, f.link});
+      if (f.link.loss) label = fmt::format("loss {:.0f}% {}", *f.link.loss * 100, label.substr(5));
+      break;
+    }
+    case K::clear_link:
+      net_.remove_rules(f.name);
+      label = "clear link " + (f.name.empty() ? std::string("all") : f.name);
+      observer_.recovered(label);
+      break;
+    case K::skew:
+      for (size_t i : nodes) {
+        slots_[i].clock.set(now_, f.drift_ppm, f.delay);
+        if (slots_[i].up) {
+          slots_[i].wake_at = kTimeNever;  // the old wake was in the old time scale
+          reschedule(i);
+        }
+      }
+      break;
+    case K::bandwidth:
+      for (size_t i : nodes) net_.set_bandwidth(i, f.rate);
+      break;
+  }
+  report_.faults.emplace_back(to_seconds(now_ - kTimeZero), label);
+}
+
+}  // namespace shoal::sim
