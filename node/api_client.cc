@@ -22,6 +22,18 @@ Status status_for_http(int status, const std::string& message) {
   }
 }
 
+// httplib names its errors in one word ("Connection"); say what happened.
+std::string describe(httplib::Error e) {
+  switch (e) {
+    case httplib::Error::Connection: return "connection refused or unreachable";
+    case httplib::Error::ConnectionTimeout: return "connection timed out";
+    case httplib::Error::Read: return "no complete answer (read failed or timed out)";
+    case httplib::Error::Write: return "could not send the request";
+    case httplib::Error::BindIPAddress: return "cannot bind the local address";
+    default: return "request failed (" + httplib::to_string(e) + ")";
+  }
+}
+
 }  // namespace
 
 std::string HttpResponse::header(const std::string& name) const {
@@ -124,7 +136,7 @@ Result<HttpResponse> ApiClient::send(const std::string& method, const std::strin
   auto res = client.send(req);
   if (!res) {
     return Status::unavailable("cannot reach the agent at " + base_url_ + ": " +
-                               httplib::to_string(res.error()));
+                               describe(res.error()) + " (is `shoal agent` running there?)");
   }
   HttpResponse out;
   out.status = res->status;

@@ -1,0 +1,112 @@
+// One real `shoal agent` process at a time: its API, its signals, its data dir lock.
+#include <catch2/catch.hpp>
+
+#include "node/data_dir.h"
+#include "tests/support/process.h"
+
+using namespace shoal;
+using namespace shoal::test;
+using nlohmann::json;
+
+namespace {
+
+void require_healthy(AgentProcess& a) {
+  INFO(a.log());
+  REQUIRE(a.wait_healthy(15s));
+}
+
+}  // namespace
+
+TEST_CASE("agent: answers the API, and SIGTERM leaves and exits 0", "[node][agent][process]") {
+  auto a = AgentProcess::start("solo", {"--tag", "role=web"});
+  require_healthy(*a);
+  auto client = a->client();
+
+  auto self = client.call("GET", "/v1/agent/self");
+  REQUIRE(self.ok());
+  CHECK((*self)["name"] == "solo");
+  CHECK((*self)["addr"] == a->gossip_addr());
+  CHECK((*self)["tags"]["role"] == "web");
+  CHECK((*self)["status"] == "alive");
+  CHECK((*self)["id"].get<std::string>().size() == 32);
+  CHECK((*self)["profile"] == "local");
+
+  auto members = client.call("GET", "/v1/members");
+  REQUIRE(members.ok());
+  REQUIRE((*members)["members"].size() == 1);
+
+  // Error shapes from the real agent, not a fake.
+  auto bad = client.send("POST", "/v1/join", "{nope");
+  REQUIRE(bad.ok());
+  CHECK(bad->status == 400);
+  CHECK_THAT(json::parse(bad->body)["error"].get<std::string>(), Catch::Contains("not valid JSON"));
+  auto refused = client.call("POST", "/v1/join", {},
+                             std::make_unique<json>(json{{"addrs", {"127.0.0.1:1"}}}).get());
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == Status::Code::unavailable);  // 502: nobody answered
+  CHECK_THAT(refused.status().message(), Catch::Contains("127.0.0.1:1"));
+  auto unknown = client.call("POST", "/v1/force-leave", {},
+                             std::make_unique<json>(json{{"node", "ghost"}}).get());
+  CHECK(unknown.status().code() == Status::Code::not_found);
+
+  json tags = {{"set", {{"zone", "z1"}}}, {"delete", {"role"}}};
+  auto updated = client.call("PUT", "/v1/agent/tags", {}, &tags);
+  REQUIRE(updated.ok());
+  CHECK((*updated)["tags"] == json{{"zone", "z1"}});
+  auto self2 = client.call("GET", "/v1/agent/self");
+  REQUIRE(self2.ok());
+  CHECK((*self2)["tags"] == json{{"zone", "z1"}});
+
+  auto code = a->terminate(20s);
+  INFO(a->log());
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  CHECK_THAT(a->log(), Catch::Contains("agent-leave reason=\"SIGTERM\""));
+}
+
+TEST_CASE("agent: POST /v1/leave answers, then the agent exits 0", "[node][agent][process]") {
+  auto a = AgentProcess::start("leaver");
+  require_healthy(*a);
+  auto client = a->client();
+  auto r = client.call("POST", "/v1/leave");
+  REQUIRE(r.ok());
+  CHECK((*r)["left"] == true);
+  auto code = a->wait_for_exit(15s);
+  INFO(a->log());
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+}
+
+TEST_CASE("agent: a held data dir is refused; kill -9 leaves nothing behind",
+          "[node][agent][process]") {
+  auto a = AgentProcess::start("locked");
+  require_healthy(*a);
+  const auto id = (*a->client().call("GET", "/v1/agent/self"))["id"];
+
+  // A second agent on the same data dir (other ports) refuses, naming the dir.
+  auto other = run_command({"agent", "--node", "locked", "--bind",
+                            "127.0.0.1:" + std::to_string(free_loopback_port()), "--http",
+                            "127.0.0.1:" + std::to_string(free_loopback_port()), "--data-dir",
+                            a->data_dir().string()},
+                           20s);
+  CHECK(other.exit_code == 1);
+  CHECK_THAT(other.err, Catch::Contains("is in use by another agent"));
+
+  a->kill9();
+  a->restart();
+  require_healthy(*a);
+  CHECK((*a->client().call("GET", "/v1/agent/self"))["id"] == id);  // same node id
+  CHECK(a->terminate(20s) == 0);
+}
+
+TEST_CASE("agent: a --join peer that never answers ends in an error after --retry-max",
+          "[node][agent][process]") {
+  const int dead_port = free_loopback_port();
+  auto a = AgentProcess::start(
+      "lonely", {"--join", "127.0.0.1:" + std::to_string(dead_port), "--retry-max", "2"});
+  auto code = a->wait_for_exit(30s);
+  INFO(a->log());
+  REQUIRE(code.has_value());
+  CHECK(*code == 1);
+  CHECK_THAT(a->log(), Catch::Contains("join-failed attempt=2"));
+}
