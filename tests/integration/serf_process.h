@@ -1,0 +1,177 @@
+// tests/integration/serf_process.h
+//
+// SerfProcess: a real HashiCorp `serf agent` (Debian's serf package) on loopback ports,
+// the reference peer for Shoal's gossip. Members are read through `serf members -format
+// json` against its RPC port. Only loopback; stopped by pid; every wait is bounded.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/support/process.h"
+
+namespace shoal::test {
+
+// A member as a peer reports it: name -> {status, tags}.
+struct SeenMember {
+  std::string status;
+  std::map<std::string, std::string> tags;
+};
+using MemberView = std::map<std::string, SeenMember>;
+
+// The serf binary on PATH (posix_spawn does not search PATH); "serf" if none is found, so
+// the spawn error names what is missing.
+inline std::string serf_binary() {
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= dirs.size()) {
+    size_t end = dirs.find(':', start);
+    if (end == std::string::npos) end = dirs.size();
+    std::filesystem::path candidate = std::filesystem::path(dirs.substr(start, end - start)) / "serf";
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+    start = end + 1;
+  }
+  return "serf";
+}
+
+class SerfProcess {
+ public:
+  static std::unique_ptr<SerfProcess> start(const std::string& name,
+                                            std::vector<std::string> extra = {}) {
+    std::unique_ptr<SerfProcess> p(new SerfProcess);
+    p->name_ = name;
+    p->bind_port_ = free_loopback_port();
+    p->rpc_port_ = free_loopback_port();
+    p->dir_ = make_temp_dir("serf-" + name);
+    std::vector<std::string> argv = {serf_binary(), "agent", "-node=" + name,
+                                     "-bind=" + p->gossip_addr(), "-rpc-addr=" + p->rpc_addr(),
+                                     "-profile=local", "-log-level=debug"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    p->pid_ = spawn(argv, p->dir_ / "serf.log", p->dir_ / "serf.log");
+    return p;
+  }
+
+  ~SerfProcess() {
+    kill9();
+    if (std::getenv("SHOAL_KEEP_TEST_DIRS") == nullptr) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
+    }
+  }
+
+  // Runs `serf SUBCOMMAND -rpc-addr=... ARGS` against this agent.
+  CommandResult cli(const std::string& sub, std::vector<std::string> args = {}) const {
+    std::vector<std::string> argv = {serf_binary(), sub, "-rpc-addr=" + rpc_addr()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command_argv(argv);
+  }
+
+  MemberView members() const {
+    MemberView out;
+    auto r = cli("members", {"-format=json"});
+    if (r.exit_code != 0) return out;
+    auto doc = nlohmann::json::parse(r.out, nullptr, false);
+    if (doc.is_discarded() || !doc.contains("members")) return out;
+    for (const auto& m : doc["members"]) {
+      SeenMember seen;
+      seen.status = m.value("status", "");
+      if (m.contains("tags") && m["tags"].is_object()) {
+        for (auto it = m["tags"].begin(); it != m["tags"].end(); ++it) {
+          seen.tags[it.key()] = it.value().get<std::string>();
+        }
+      }
+      out[m.value("name", "")] = seen;
+    }
+    return out;
+  }
+
+  bool wait_ready(std::chrono::milliseconds timeout = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (cli("members").exit_code == 0) return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  }
+
+  void kill9() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    wait_exit(pid_, 10s);
+    pid_ = -1;
+  }
+
+  const std::string& name() const { return name_; }
+  std::string gossip_addr() const { return "127.0.0.1:" + std::to_string(bind_port_); }
+  std::string rpc_addr() const { return "127.0.0.1:" + std::to_string(rpc_port_); }
+  std::string log() const { return read_file(dir_ / "serf.log"); }
+
+ private:
+  SerfProcess() = default;
+
+  static CommandResult run_command_argv(const std::vector<std::string>& argv) {
+    const auto dir = make_temp_dir("serf-cli");
+    pid_t pid = spawn(argv, dir / "out", dir / "err");
+    CommandResult r;
+    auto code = wait_exit(pid, 10s);
+    if (!code) {
+      ::kill(pid, SIGKILL);
+      wait_exit(pid, 5s);
+    }
+    r.exit_code = code.value_or(-1);
+    r.out = read_file(dir / "out");
+    r.err = read_file(dir / "err");
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    return r;
+  }
+
+  std::string name_;
+  int bind_port_ = 0;
+  int rpc_port_ = 0;
+  std::filesystem::path dir_;
+  pid_t pid_ = -1;
+};
+
+// What a Shoal agent reports through GET /v1/members.
+inline MemberView shoal_members(const AgentProcess& agent) {
+  MemberView out;
+  auto r = agent.client(3s).call("GET", "/v1/members");
+  if (!r.ok()) return out;
+  const nlohmann::json& doc = *r;
+  const nlohmann::json& list = doc.is_object() && doc.contains("members") ? doc["members"] : doc;
+  for (const auto& m : list) {
+    SeenMember seen;
+    seen.status = m.value("status", "");
+    if (m.contains("tags") && m["tags"].is_object()) {
+      for (auto it = m["tags"].begin(); it != m["tags"].end(); ++it) {
+        seen.tags[it.key()] = it.value().get<std::string>();
+      }
+    }
+    out[m.value("name", "")] = seen;
+  }
+  return out;
+}
+
+// Polls `view` until `pred` holds or `timeout` passes; returns whether it held.
+template <typename View, typename Pred>
+bool eventually(View view, Pred pred, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (pred(view())) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(100ms);
+  }
+}
+
+inline bool has_status(const MemberView& v, const std::string& name, const std::string& status) {
+  auto it = v.find(name);
+  return it != v.end() && it->second.status == status;
+}
+
+}  // namespace shoal::test
