@@ -66,7 +66,12 @@ void ClusterObserver::set(size_t o, size_t m, uint8_t v) {
   if (up_[o] && up_[m] && o != m) {
     if (v == kFailed) {
       false_failed_.emplace(key(o, m), now_);
-      if (reachable_(o, m)) ++false_positives_;
+      if (reachable_(o, m)) {
+        ++false_positives_;
+        if (fp_log_.size() < 10) {
+          fp_log_.push_back(fmt::format("t={:.3f}s n{} declared n{} failed", to_seconds(now_ - kTimeZero), o, m));
+        }
+      }
     } else if (old == kFailed) {
       close_pair(o, m);
     }

@@ -89,6 +89,8 @@ class ClusterObserver final : public ViewSink {
   Duration max_false_failed() const { return max_false_failed_; }
   std::string max_false_failed_pair() const { return max_pair_; }
   uint64_t view_changes() const { return view_changes_; }
+  // The first few false positives, as "t=12.3s n4 declared n9 failed".
+  const std::vector<std::string>& false_positive_log() const { return fp_log_; }
 
   static size_t index_of(const std::string& name);  // "n42" -> 42; npos if not ours
 
@@ -122,6 +124,7 @@ class ClusterObserver final : public ViewSink {
   Duration max_false_failed_{};
   std::string max_pair_;
   uint64_t view_changes_ = 0;
+  std::vector<std::string> fp_log_;
 };
 
 }  // namespace shoal::sim

@@ -116,6 +116,7 @@ std::string format_summary(const Scenario& sc, const RunReport& r) {
   }
   line("false positives: {} (longest false failure: {})", r.false_positives,
        r.max_false_failed_pair.empty() ? "none" : r.max_false_failed_pair);
+  for (const auto& fp : r.false_positive_log) line("  false positive: {}", fp);
   if (r.past_wakeups > 0) line("core asked to be woken in the past {} times", r.past_wakeups);
   for (const auto& c : r.checks) line("check {:<28} {}  {}", c.name, c.passed ? "PASS" : "FAIL", c.detail);
   line("result: {}  digest {:016x}", r.passed ? "PASS" : "FAIL", r.digest);

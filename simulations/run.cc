@@ -48,6 +48,7 @@ Result<RunReport> run_scenario(const Scenario& scenario, const RunOptions& optio
   r.false_positives = obs.false_positives();
   r.max_false_failed = obs.max_false_failed();
   r.max_false_failed_pair = obs.max_false_failed_pair();
+  r.false_positive_log = obs.false_positive_log();
   evaluate_checks(sc, r);
   r.summary = format_summary(sc, r);
   if (options.svg) r.svg = render_run_svg(r);

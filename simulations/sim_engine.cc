@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace shoal::sim {
 
@@ -37,14 +38,27 @@ SimEngine::SimEngine(const Scenario& scenario, const RunOptions& options, NodeFa
       rng_(options.seed),
       net_rng_(rng_.fork()),
       net_(n_, scenario.network),
-      observer_(n_, [this](size_t o, size_t m) { return net_.connected(o, m) && !degraded(m); }),
+      observer_(n_, [this](size_t o, size_t m) { return fair(o, m); }),
       slots_(n_) {
   for (size_t i = 0; i < n_; ++i) {
     slots_[i].id = NodeIdentity{i, node_name(i), node_address(i)};
     if (sc_.bandwidth > 0) net_.set_bandwidth(i, sc_.bandwidth);
   }
+  // memberlist's suspicion bounds (memberlist_state.cc): min = mult * max(1, log10 n) *
+  // probe interval, max = min * max_timeout_mult.
+  const auto& g = sc_.gossip;
+  const double scale = std::max(1.0, std::log10(double(std::max<size_t>(n_, 1))));
+  grace_ = std::chrono::duration_cast<Duration>(g.probe_interval * g.suspicion_mult * scale *
+                                                g.suspicion_max_timeout_mult) +
+           g.probe_interval * g.awareness_max_multiplier;
   invariant_stride_ = opt_.invariant_stride != 0 ? opt_.invariant_stride
                                                  : std::max<uint64_t>(1, n_ / 64);
+}
+
+bool SimEngine::fair(size_t o, size_t m) const {
+  if (!net_.connected(o, m) || degraded(m)) return false;
+  const TimePoint recovered = std::max({slots_[m].recovered_at, slots_[m].frozen_until, net_recovered_at_});
+  return recovered == TimePoint{} || now_ - recovered >= grace_;
 }
 
 void SimEngine::mix(uint64_t v) {

@@ -43,6 +43,7 @@ class SimEngine {
     TimePoint wake_at = kTimeNever;
     Duration slow{};
     TimePoint frozen_until{};
+    TimePoint recovered_at{};  // last unslow or restart
     uint64_t msgs = 0, bytes = 0;  // sent, over all incarnations
     uint64_t suspicions_seen = 0;  // of the current incarnation, at the last sample
     uint64_t suspicions_total = 0;
@@ -70,6 +71,9 @@ class SimEngine {
   bool degraded(size_t i) const {
     return slots_[i].slow > Duration::zero() || now_ < slots_[i].frozen_until;
   }
+  // Can o judge m fairly? They are connected, m is healthy, and neither m nor the network
+  // recovered from a fault so recently that a suspicion raised during it may still expire.
+  bool fair(size_t o, size_t m) const;
 
   // ---- faults (sim_faults.cc) ----
   void apply_fault(const FaultEvent& f);
@@ -92,6 +96,8 @@ class SimEngine {
   std::vector<gossip::Action> actions_;
   std::vector<TimePoint> arrivals_;
   uint64_t invariant_stride_ = 1;
+  TimePoint net_recovered_at_{};  // last heal or clear_link
+  Duration grace_{};              // the longest a suspicion can last
   uint64_t last_msgs_ = 0, last_bytes_ = 0;
   RunReport report_;
 };

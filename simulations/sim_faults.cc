@@ -73,6 +73,7 @@ void SimEngine::apply_fault(const FaultEvent& f) {
       for (size_t i : nodes) {
         crash_node(i, /*killed=*/false);  // a reboot of a running node: down, then up
         start_node(i);
+        slots_[i].recovered_at = now_;
       }
       observer_.recovered(label);
       break;
@@ -95,6 +96,7 @@ void SimEngine::apply_fault(const FaultEvent& f) {
     }
     case K::heal:
       net_.heal(f.name);
+      net_recovered_at_ = now_;
       label = "heal " + (f.name.empty() ? std::string("all") : f.name);
       observer_.recovered(label);
       break;
@@ -104,7 +106,10 @@ void SimEngine::apply_fault(const FaultEvent& f) {
       label += " by " + format_duration(f.delay);
       break;
     case K::unslow:
-      for (size_t i : nodes) slots_[i].slow = Duration::zero();
+      for (size_t i : nodes) {
+        slots_[i].slow = Duration::zero();
+        slots_[i].recovered_at = now_;
+      }
       observer_.recovered(label);
       break;
     case K::pause:
@@ -121,6 +126,7 @@ void SimEngine::apply_fault(const FaultEvent& f) {
     }
     case K::clear_link:
       net_.remove_rules(f.name);
+      net_recovered_at_ = now_;
       label = "clear link " + (f.name.empty() ? std::string("all") : f.name);
       observer_.recovered(label);
       break;

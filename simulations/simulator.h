@@ -58,6 +58,7 @@ struct RunReport {
   uint64_t false_positives = 0;
   Duration max_false_failed{};
   std::string max_false_failed_pair;
+  std::vector<std::string> false_positive_log;  // the first few
   uint64_t events = 0;
   uint64_t packets_sent = 0, packets_delivered = 0, packets_lost = 0;
   uint64_t streams = 0, streams_failed = 0;
