@@ -16,7 +16,7 @@ packages=(
   # protocol specification (read, never linked)
   golang-github-hashicorp-memberlist-dev golang-github-hashicorp-serf-dev
   # test harness tools
-  iproute2 procps curl python3
+  iproute2 procps curl python3 python3-msgpack
 )
 
 missing=()

@@ -1,0 +1,351 @@
+#!/usr/bin/python3
+"""bench/gossip: Shoal agents beside real serf agents, same profile, same run.
+
+For each cluster size N it starts N serf agents, then N shoal agents (never both at once,
+so they do not compete for the 2 cores), and measures for each kind:
+  - convergence: from the first join request until every agent has seen N-1 joins;
+  - failure detection after kill -9 of one agent: first agent to mark it failed, and all;
+  - RSS per agent (median) after convergence, and idle CPU per agent over --idle seconds.
+
+Both kinds are observed the same way: one thread polls every agent's member list in turn
+over a persistent connection (serf: the agent RPC `members` command; shoal: GET
+/v1/members with keep-alive) and records when each agent first shows the expected view.
+(serf's own event stream is no use here: the serf agent coalesces member events for 1-3 s.)
+The resolution is one polling round, printed with the results. No polling runs while idle
+CPU is sampled. Everything runs on 127.0.0.1 inside a private network namespace.
+
+usage: bench/gossip/gossip_bench.py [--sizes 10,30,50] [--profile lan] [--idle 30]
+                                   [--shoal build/cli/shoal] [--serf serf]
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import http.client
+import time
+import urllib.request
+
+import msgpack
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def in_private_netns():
+    if os.environ.get("SHOAL_BENCH_NETNS") == "1":
+        return
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        print("gossip_bench: not root; running on the host's loopback", file=sys.stderr)
+        return
+    os.environ["SHOAL_BENCH_NETNS"] = "1"
+    cmd = ["unshare", "-n", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
+           sys.executable, os.path.abspath(__file__)] + sys.argv[1:]
+    os.execvp("unshare", cmd)
+
+
+class Ports:
+    def __init__(self, start=20000):
+        self.next = start
+
+    def take(self):
+        self.next += 1
+        return self.next
+
+
+def proc_status_kib(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def proc_cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+# ---------------------------------------------------------------- serf (reference peer)
+
+class SerfRpc:
+    """A serf agent RPC connection: handshake, then commands and an event stream."""
+
+    def __init__(self, addr):
+        host, port = addr.split(":")
+        self.sock = socket.create_connection((host, int(port)), timeout=5)
+        self.unpacker = msgpack.Unpacker(raw=True)
+        self.seq = 0
+        self.lock = threading.Lock()
+        self.call("handshake", {"Version": 1})
+
+    def _read_obj(self):
+        while True:
+            for obj in self.unpacker:
+                return obj
+            data = self.sock.recv(65536)
+            if not data:
+                raise EOFError("serf rpc closed")
+            self.unpacker.feed(data)
+
+    def call(self, command, body=None):
+        with self.lock:
+            self.seq += 1
+            msg = msgpack.packb({"Command": command, "Seq": self.seq})
+            if body is not None:
+                msg += msgpack.packb(body)
+            self.sock.sendall(msg)
+            header = self._read_obj()
+            err = header.get(b"Error", b"")
+            if err:
+                raise RuntimeError(f"serf {command}: {err.decode()}")
+            if command in ("join", "members"):
+                return self._read_obj()
+            return None
+
+    def members(self):
+        body = self.call("members")
+        return {m[b"Name"].decode(): m[b"Status"].decode() for m in body.get(b"Members", [])}
+
+
+class SerfCluster:
+    kind = "serf"
+
+    def __init__(self, n, profile, ports, workdir, serf_bin):
+        self.n, self.procs, self.rpcs, self.gossip, self.names = n, [], [], [], []
+        for i in range(n):
+            name = f"serf-{i}"
+            bind, rpc = ports.take(), ports.take()
+            log = open(os.path.join(workdir, name + ".log"), "w")
+            p = subprocess.Popen([serf_bin, "agent", f"-node={name}", f"-bind=127.0.0.1:{bind}",
+                                  f"-rpc-addr=127.0.0.1:{rpc}", f"-profile={profile}",
+                                  "-log-level=warn"], stdout=log, stderr=log)
+            self.procs.append(p)
+            self.names.append(name)
+            self.gossip.append(f"127.0.0.1:{bind}")
+            self.rpcs.append(f"127.0.0.1:{rpc}")
+        self.clients = [self._connect(a) for a in self.rpcs]
+
+    def _connect(self, addr):
+        deadline = time.time() + 20
+        while True:
+            try:
+                return SerfRpc(addr)
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def join_all(self):
+        for client in self.clients[1:]:
+            client.call("join", {"Existing": [self.gossip[0]], "Replay": False})
+
+    def members(self, i):
+        try:
+            return self.clients[i].members()
+        except (OSError, EOFError, RuntimeError):
+            return {}
+
+    def pids(self):
+        return [p.pid for p in self.procs if p.poll() is None]
+
+    def stop(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+        for p in self.procs:
+            p.wait()
+
+
+# ---------------------------------------------------------------- shoal
+
+def http_json(url, method="GET", body=None, timeout=10):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+class KeepAlive:
+    """GET over one persistent HTTP/1.1 connection, reconnecting when it drops."""
+
+    def __init__(self, url):
+        self.host, self.port = url.split("//")[1].split(":")
+        self.conn = None
+
+    def get_json(self, path):
+        for _ in range(2):
+            try:
+                if self.conn is None:
+                    self.conn = http.client.HTTPConnection(self.host, int(self.port), timeout=2)
+                self.conn.request("GET", path)
+                return json.loads(self.conn.getresponse().read())
+            except (OSError, http.client.HTTPException):
+                self.conn = None
+        return None
+
+
+class ShoalCluster:
+    kind = "shoal"
+
+    def __init__(self, n, profile, ports, workdir, shoal_bin):
+        self.n, self.procs, self.http, self.gossip, self.names = n, [], [], [], []
+        for i in range(n):
+            name = f"shoal-{i}"
+            bind, http = ports.take(), ports.take()
+            log = open(os.path.join(workdir, name + ".log"), "w")
+            p = subprocess.Popen([shoal_bin, "agent", "--node", name, "--bind", f"127.0.0.1:{bind}",
+                                  "--http", f"127.0.0.1:{http}", "--profile", profile,
+                                  "--data-dir", os.path.join(workdir, name), "--log-level", "warn"],
+                                 stdout=log, stderr=log)
+            self.procs.append(p)
+            self.names.append(name)
+            self.gossip.append(f"127.0.0.1:{bind}")
+            self.http.append(f"http://127.0.0.1:{http}")
+        for url in self.http:
+            deadline = time.time() + 20
+            while True:
+                try:
+                    http_json(url + "/v1/health", timeout=1)
+                    break
+                except OSError:
+                    if time.time() > deadline:
+                        raise
+                    time.sleep(0.05)
+
+    def join_all(self):
+        for url in self.http[1:]:
+            http_json(url + "/v1/join", "POST", {"addrs": [self.gossip[0]]})
+
+    def members(self, i):
+        if not hasattr(self, "conns"):
+            self.conns = [KeepAlive(u) for u in self.http]
+        doc = self.conns[i].get_json("/v1/members")
+        return {m["name"]: m["status"] for m in doc["members"]} if doc else {}
+
+    def pids(self):
+        return [p.pid for p in self.procs if p.poll() is None]
+
+    def stop(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+        for p in self.procs:
+            p.wait()
+
+
+# ---------------------------------------------------------------- measurements
+
+def observe(cluster, indices, holds, timeout):
+    """Polls agents `indices` round-robin until each shows a view for which holds(view) is
+    true; returns ({index: first time it held}, mean seconds per polling round)."""
+    seen = {}
+    rounds = 0
+    start = time.time()
+    deadline = start + timeout
+    while len(seen) < len(indices) and time.time() < deadline:
+        for i in indices:
+            if i in seen:
+                continue
+            if holds(cluster.members(i)):
+                seen[i] = time.time()
+        rounds += 1
+    return seen, (time.time() - start) / max(rounds, 1)
+
+
+def measure(cluster, idle_seconds):
+    n = cluster.n
+    everyone = list(range(n))
+    result = {}
+
+    t0 = time.time()
+    cluster.join_all()
+    seen, res = observe(cluster, everyone,
+                        lambda v: len(v) == n and all(s == "alive" for s in v.values()), 120)
+    result["converge_s"] = max(seen.values()) - t0 if len(seen) == n else float("nan")
+    result["poll_round_s"] = res
+
+    time.sleep(3)  # let the join burst settle before sampling
+    pids = cluster.pids()
+    result["rss_mib"] = statistics.median(proc_status_kib(p, "VmRSS") for p in pids) / 1024
+    # Private anonymous memory (heap, stacks): what each extra agent really costs, since
+    # file-backed pages of shared libraries are shared between processes.
+    result["anon_mib"] = statistics.median(proc_status_kib(p, "RssAnon") for p in pids) / 1024
+    cpu0 = {p: proc_cpu_seconds(p) for p in pids}
+    w0 = time.time()
+    time.sleep(idle_seconds)
+    wall = time.time() - w0
+    result["idle_cpu_pct"] = statistics.median(
+        (proc_cpu_seconds(p) - cpu0[p]) / wall * 100 for p in pids)
+
+    victim = cluster.names[-1]
+    t1 = time.time()
+    os.kill(cluster.procs[-1].pid, signal.SIGKILL)
+    cluster.procs[-1].wait()
+    seen, res = observe(cluster, everyone[:-1], lambda v: v.get(victim) == "failed", 120)
+    result["detect_first_s"] = min(seen.values()) - t1 if seen else float("nan")
+    result["detect_all_s"] = max(seen.values()) - t1 if len(seen) == n - 1 else float("nan")
+    result["poll_round_s"] = max(result["poll_round_s"], res)
+    return result
+
+
+def main():
+    in_private_netns()
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="10,30,50")
+    ap.add_argument("--profile", default="lan", choices=["lan", "wan", "local"])
+    ap.add_argument("--idle", type=float, default=30)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    ap.add_argument("--shoal", default=os.path.join(root, "build", "cli", "shoal"))
+    ap.add_argument("--serf", default=shutil.which("serf") or "serf")
+    args = ap.parse_args()
+
+    ports = Ports()
+    rows = []
+    for n in [int(x) for x in args.sizes.split(",")]:
+        for make in (lambda d: SerfCluster(n, args.profile, ports, d, args.serf),
+                     lambda d: ShoalCluster(n, args.profile, ports, d, args.shoal)):
+            workdir = tempfile.mkdtemp(prefix="gossip-bench-")
+            cluster = make(workdir)
+            try:
+                r = measure(cluster, args.idle)
+            finally:
+                cluster.stop()
+                shutil.rmtree(workdir, ignore_errors=True)
+            rows.append((n, cluster.kind, r))
+            print(f"# N={n} {cluster.kind}: {r}", file=sys.stderr, flush=True)
+
+    print(f"\nprofile {args.profile}, loopback, idle window {args.idle:.0f} s "
+          f"(convergence: first join request -> every agent saw N-1 joins)\n")
+    hdr = (f"{'N':>4} {'agent':<6} {'converge s':>10} {'detect first s':>14} {'detect all s':>12}"
+           f" {'RSS MiB':>8} {'anon MiB':>8} {'idle CPU %':>10} {'poll round s':>12}")
+    print(hdr)
+    print("-" * len(hdr))
+    for n, kind, r in rows:
+        print(f"{n:>4} {kind:<6} {r['converge_s']:>10.2f} {r['detect_first_s']:>14.2f} "
+              f"{r['detect_all_s']:>12.2f} {r['rss_mib']:>8.1f} {r['anon_mib']:>8.1f}"
+              f" {r['idle_cpu_pct']:>10.2f}"
+              f" {r['poll_round_s']:>12.3f}")
+    print()
+    by = {(n, k): r for n, k, r in rows}
+    print(f"{'N':>4} {'ratio shoal/serf':<18} {'converge':>9} {'detect all':>11} {'RSS':>6}"
+          f" {'anon':>6} {'idle CPU':>9}")
+    for n in sorted({n for n, _, _ in rows}):
+        s, h = by.get((n, "serf")), by.get((n, "shoal"))
+        if not s or not h:
+            continue
+        def ratio(key):
+            return h[key] / s[key] if s[key] else float("nan")
+        print(f"{n:>4} {'':<18} {ratio('converge_s'):>9.2f} {ratio('detect_all_s'):>11.2f} "
+              f"{ratio('rss_mib'):>6.2f} {ratio('anon_mib'):>6.2f} {ratio('idle_cpu_pct'):>9.2f}")
+
+
+if __name__ == "__main__":
+    main()
