@@ -67,6 +67,7 @@ Result<std::shared_ptr<LevelDb>> LevelDb::open(const Options& options) {
   return std::shared_ptr<LevelDb>(new LevelDb(std::unique_ptr<leveldb::DB>(raw)));
 }
 
+LevelDb::LevelDb(std::unique_ptr<leveldb::DB> db) : db_(std::move(db)) {}
 LevelDb::~LevelDb() = default;
 
 Status LevelDb::sync() {

@@ -53,7 +53,7 @@ class LevelDb {
   leveldb::DB* raw() { return db_.get(); }
 
  private:
-  explicit LevelDb(std::unique_ptr<leveldb::DB> db) : db_(std::move(db)) {}
+  explicit LevelDb(std::unique_ptr<leveldb::DB> db);
   std::unique_ptr<leveldb::DB> db_;
 };
 

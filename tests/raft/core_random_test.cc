@@ -7,6 +7,9 @@
 // SHOAL_RAFT_SEED=N runs one seed; SHOAL_RAFT_SEEDS=N changes how many (default 200).
 #include <catch2/catch.hpp>
 
+#include <leveldb/env.h>
+#include <leveldb/helpers/memenv.h>
+
 #include <cstdlib>
 #include <iostream>
 
@@ -23,6 +26,8 @@ struct RunStats {
   size_t crashes = 0;
   size_t snapshots = 0;
   size_t config_changes = 0;
+  size_t leveldb_runs = 0;
+  size_t async_runs = 0;
 };
 
 void run_seed(uint64_t seed, RunStats& stats) {
@@ -34,14 +39,21 @@ void run_seed(uint64_t seed, RunStats& stats) {
   cfg.max_inflight_appends = 1 + rng.uniform(8);
   cfg.max_append_entries = 1 + rng.uniform(16);
   cfg.snapshot_chunk_bytes = 1 + rng.uniform(20);
-  Network net(voters, seed, cfg);
-  for (const auto& id : voters) net.member(id).store->set_lose_unsynced(true);
-  net.add_empty("x").store->set_lose_unsynced(true);  // a spare the leader may add
+  // One seed in four keeps the logs in LevelDB (on a memenv) instead of memory.
+  std::unique_ptr<leveldb::Env> env;
+  if (rng.uniform(4) == 0) env.reset(leveldb::NewMemEnv(leveldb::Env::Default()));
+  stats.leveldb_runs += env != nullptr;
+  Network net(voters, seed, cfg, env.get());
+  net.add_empty("x");  // a spare the leader may add
+  for (const auto& id : net.ids()) {
+    if (auto* mem = net.member(id).memory) mem->set_lose_unsynced(true);
+  }
   net.latency_min = 1ms;
   net.latency_max = Duration(std::chrono::milliseconds(2 + rng.uniform(30)));
   const double loss = rng.uniform01() * 0.15;
   net.drop_rate = loss;
   net.async_persist = rng.uniform(2) == 1;
+  stats.async_runs += net.async_persist;
 
   // Reads: the read index must cover every write committed before the read was asked for.
   std::map<uint64_t, Index> read_floor;
@@ -167,9 +179,10 @@ TEST_CASE("random_safetyUnderFaults_seedSweep", "[raft][random]") {
   }
   std::cerr << fmt::format(
       "raft seed sweep: {} seeds, {} failed; {} entries committed, {} reads checked, "
-      "{} crashes, {} snapshots, {} membership changes\n",
+      "{} crashes, {} snapshots, {} membership changes; {} runs on LevelDB, {} with async "
+      "persistence\n",
       count, failures.size(), stats.commits, stats.reads, stats.crashes, stats.snapshots,
-      stats.config_changes);
+      stats.config_changes, stats.leveldb_runs, stats.async_runs);
   CHECK(failures.empty());
 }
 

@@ -29,6 +29,7 @@
 
 #include "raft/codec.h"
 #include "raft/core.h"
+#include "raft/leveldb_log_store.h"
 #include "raft/memory_log_store.h"
 
 namespace shoal::raft::test {
@@ -66,7 +67,12 @@ struct Machine {
 
 struct Member {
   NodeId id;
-  std::unique_ptr<MemoryLogStore> store = std::make_unique<MemoryLogStore>();
+  // The store: a MemoryLogStore (`memory` points at it), or a LevelDbLogStore in its own
+  // database on the network's LevelDB Env, closed on crash and reopened (and verified) on
+  // restart.
+  std::unique_ptr<LogStore> store;
+  MemoryLogStore* memory = nullptr;
+  std::shared_ptr<LevelDb> db;
   std::unique_ptr<Core> core;
   Machine machine;
   TimePoint wake_at = kTimeNever;
@@ -84,8 +90,10 @@ struct Envelope {
 
 class Network {
  public:
-  Network(std::vector<NodeId> voters, uint64_t seed, Config config = Config::local())
-      : config_(config), rng_(seed) {
+  // With `leveldb_env`, members keep their logs in LevelDB on that Env (e.g. a memenv).
+  Network(std::vector<NodeId> voters, uint64_t seed, Config config = Config::local(),
+          leveldb::Env* leveldb_env = nullptr)
+      : config_(config), rng_(seed), leveldb_env_(leveldb_env) {
     for (const auto& id : voters) {
       auto& m = add_member(id);
       if (Status s = bootstrap(*m.store, voters); !s.ok()) throw std::logic_error(s.to_string());
@@ -224,7 +232,11 @@ class Network {
     Member& m = member(id);
     m.core.reset();
     m.pending.clear();  // never written: lost with the process
-    m.store->crash();
+    if (m.memory) m.memory->crash();
+    if (m.db) {
+      m.store.reset();
+      m.db.reset();
+    }
     std::erase_if(queue_, [&](const Envelope& e) { return header(e.message).to == id; });
   }
   void restart(const NodeId& id) {
@@ -283,10 +295,27 @@ class Network {
     m->id = id;
     auto& ref = *m;
     members_[id] = std::move(m);
+    if (!leveldb_env_) {
+      auto mem = std::make_unique<MemoryLogStore>();
+      ref.memory = mem.get();
+      ref.store = std::move(mem);
+    } else {
+      open_leveldb(ref);
+    }
     return ref;
   }
 
+  void open_leveldb(Member& m) {
+    auto db = LevelDb::open({.path = "/raft-" + m.id, .env = leveldb_env_});
+    if (!db.ok()) throw std::logic_error(db.status().to_string());
+    m.db = *db;
+    auto store = LevelDbLogStore::open(m.db, 1);
+    if (!store.ok()) throw std::logic_error(store.status().to_string());
+    m.store = std::move(*store);
+  }
+
   void open(Member& m) {
+    if (!m.store) open_leveldb(m);
     auto snap = m.store->snapshot_meta();
     auto data = m.store->snapshot_data();
     m.machine.restore(*data, snap->index);
@@ -390,6 +419,7 @@ class Network {
 
   Config config_;
   Rng rng_;
+  leveldb::Env* leveldb_env_ = nullptr;
   TimePoint now_{};
   std::map<NodeId, std::unique_ptr<Member>> members_;
   std::deque<Envelope> queue_;
