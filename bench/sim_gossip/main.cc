@@ -73,14 +73,17 @@ Scenario slow_scenario(int64_t n, bool lifeguard) {
     s.gossip.suspicion_max_timeout_mult = 1;  // fixed suspicion timeout: no confirmations
   }
   s.join_window = std::max<Duration>(5s, std::chrono::milliseconds(n * 25));
-  s.duration = s.join_window + 130s;
+  s.duration = s.join_window + 130s;  // 120s of slowness
   s.network.latency = LatencyDist::normal(1ms, 250us);
   FaultEvent slow;
   slow.kind = FaultEvent::Kind::slow;
   slow.at = s.join_window + 10s;
   slow.nodes.kind = NodeSelector::Kind::fraction;
   slow.nodes.fraction = 0.1;  // a tenth of the cluster is overloaded
-  slow.delay = 8s;
+  // Lag beyond the (fixed, Lifeguard-off) suspicion timeout mult * log10(N) * probe interval,
+  // so a slow node's accusations can expire before the accused's refutation reaches it.
+  const double scale = std::max(1.0, std::log10(double(n)));
+  slow.delay = std::chrono::duration_cast<Duration>(s.gossip.probe_interval * 4 * scale * 1.5);
   slow.where = "bench";
   s.timeline.push_back(slow);
   return s;
