@@ -242,6 +242,8 @@ Result<Bytes> decode_compress(ByteView body, size_t max_output) {
   }
   auto plain = lzw_decompress(buf, max_output);
   if (!plain.ok()) return plain.status().with_context("compress");
+  // Go indexes the first byte of the result as the inner type; refuse instead of trusting.
+  if (plain->empty()) return Status::corruption("compress: empty message inside");
   return plain;
 }
 

@@ -29,8 +29,8 @@ Result<Bytes> lzw_decompress(ByteView input, size_t max_output);
 // [9][msgpack compress{Algo: 0, Buf: lzw(msg)}]: a whole memberlist compress message.
 Bytes encode_compress(ByteView msg);
 // `body` is a compress message without its type byte. Returns the decompressed message,
-// which starts with its own type byte. Errors: malformed struct, an Algo other than LZW,
-// and the lzw_decompress() errors.
+// which starts with its own type byte (never empty). Errors: malformed struct, an Algo
+// other than LZW, an empty result, and the lzw_decompress() errors.
 Result<Bytes> decode_compress(ByteView body, size_t max_output);
 
 }  // namespace shoal::gossip

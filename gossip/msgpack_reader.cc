@@ -130,6 +130,8 @@ Result<std::optional<size_t>> msgpack_value_length(ByteView data) {
     if (s.fixed > 0) next += s.fixed;
     if (next > data.size()) return std::optional<size_t>();
     pos = next;
+    // Each value still owed takes at least one byte: stop early (and keep `pending` small).
+    if (pending > data.size() - pos) return std::optional<size_t>();
   }
   return std::optional<size_t>(pos);
 }
