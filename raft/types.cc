@@ -1,5 +1,7 @@
 #include "raft/types.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace shoal::raft {
@@ -44,6 +46,45 @@ const char* message_name(const Message& m) {
       "TimeoutNow"};
   static_assert(std::size(kNames) == std::variant_size_v<Message>);
   return kNames[m.index()];
+}
+
+std::string describe(const Message& m) {
+  const MessageHeader& h = header(m);
+  std::string out = fmt::format("{}->{} {} t{}", h.from, h.to, message_name(m), h.term);
+  std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, RequestVote>) {
+          out += fmt::format(" last={}/{}{}{}", x.last.term, x.last.index,
+                             x.pre_vote ? " pre" : "", x.transfer ? " transfer" : "");
+        } else if constexpr (std::is_same_v<T, RequestVoteResponse>) {
+          out += fmt::format(" {}{}", x.granted ? "granted" : "rejected", x.pre_vote ? " pre" : "");
+        } else if constexpr (std::is_same_v<T, AppendEntries>) {
+          out += fmt::format(" prev={}/{} entries=[", x.prev.term, x.prev.index);
+          for (size_t i = 0; i < x.entries.size(); ++i) {
+            out += fmt::format("{}{}/{}", i ? " " : "", x.entries[i].term, x.entries[i].index);
+          }
+          out += fmt::format("] commit={}", x.commit);
+        } else if constexpr (std::is_same_v<T, AppendEntriesResponse>) {
+          if (x.success) {
+            out += fmt::format(" ok match={}", x.match);
+          } else {
+            out += fmt::format(" reject={} hint={}/{}", x.rejected, x.hint_term, x.hint_index);
+          }
+        } else if constexpr (std::is_same_v<T, Heartbeat>) {
+          out += fmt::format(" commit={} read={}", x.commit, x.read_seq);
+        } else if constexpr (std::is_same_v<T, HeartbeatResponse>) {
+          out += fmt::format(" read={} last={}", x.read_seq, x.last_index);
+        } else if constexpr (std::is_same_v<T, InstallSnapshot>) {
+          out += fmt::format(" snap={}/{} offset={} len={}/{}{}", x.meta.term, x.meta.index,
+                             x.offset, x.chunk.size(), x.total_bytes, x.done ? " done" : "");
+        } else if constexpr (std::is_same_v<T, InstallSnapshotResponse>) {
+          out += fmt::format(" snap={} next={}{}", x.snapshot_index, x.next_offset,
+                             x.installed ? " installed" : "");
+        }
+      },
+      m);
+  return out;
 }
 
 }  // namespace shoal::raft

@@ -186,5 +186,8 @@ const MessageHeader& header(const Message& m);
 MessageHeader& header(Message& m);
 // A short name for logs and test transcripts: "AppendEntries", ...
 const char* message_name(const Message& m);
+// One line with every field that matters, for logs and transcripts:
+// "a->b AppendEntries t1 prev=1/2 entries=[1/3] commit=2".
+std::string describe(const Message& m);
 
 }  // namespace shoal::raft

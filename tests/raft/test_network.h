@@ -220,6 +220,8 @@ class Network {
   // persist_delay_max later, as in a shell that syncs in the background; send_now goes at once.
   bool async_persist = false;
   Duration persist_delay_max = 10ms;
+  // When set, every message delivered is appended here as one line (describe()).
+  std::vector<std::string>* transcript = nullptr;
   // Return false to drop a message.
   std::function<bool(const Message&)> filter;
 
@@ -329,6 +331,7 @@ class Network {
   void deliver(Message msg) {
     const NodeId to = header(msg).to;
     if (!members_.count(to) || !up(to)) return;
+    if (transcript) transcript->push_back(describe(msg));
     step(to, MessageIn{std::move(msg)});
   }
 
