@@ -39,9 +39,14 @@ void run_seed(uint64_t seed, RunStats& stats) {
   cfg.max_inflight_appends = 1 + rng.uniform(8);
   cfg.max_append_entries = 1 + rng.uniform(16);
   cfg.snapshot_chunk_bytes = 1 + rng.uniform(20);
-  // One seed in four keeps the logs in LevelDB (on a memenv) instead of memory.
-  std::unique_ptr<leveldb::Env> env;
-  if (rng.uniform(4) == 0) env.reset(leveldb::NewMemEnv(leveldb::Env::Default()));
+  // One seed in four keeps the logs in LevelDB (on a memenv that loses unsynced writes when a
+  // member crashes) instead of memory.
+  std::unique_ptr<leveldb::Env> mem_env;
+  std::unique_ptr<test::FaultEnv> env;
+  if (rng.uniform(4) == 0) {
+    mem_env.reset(leveldb::NewMemEnv(leveldb::Env::Default()));
+    env = std::make_unique<test::FaultEnv>(mem_env.get());
+  }
   stats.leveldb_runs += env != nullptr;
   Network net(voters, seed, cfg, env.get());
   net.add_empty("x");  // a spare the leader may add

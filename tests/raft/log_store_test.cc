@@ -13,6 +13,7 @@
 #include "raft/core.h"
 #include "raft/leveldb_log_store.h"
 #include "raft/memory_log_store.h"
+#include "tests/raft/fault_env.h"
 
 namespace shoal::raft {
 namespace {
@@ -152,6 +153,39 @@ TEST_CASE("levelDbLogStore_reopenRecoversEverything", "[raft][store][leveldb]") 
   CHECK(s->snapshot_meta()->config.voters == std::vector<NodeId>{"a"});
   CHECK(*s->snapshot_data() == to_bytes("snap"));
   CHECK(*s->entries(6, 15, SIZE_MAX) == run(1, 6, 14));
+}
+
+TEST_CASE("levelDbLogStore_powerLossKeepsSyncedWritesAndDropsTheRest", "[raft][store][leveldb]") {
+  std::unique_ptr<leveldb::Env> mem(leveldb::NewMemEnv(leveldb::Env::Default()));
+  test::FaultEnv env(mem.get());
+  auto open_store = [&](std::shared_ptr<LevelDb>& db) {
+    auto d = LevelDb::open({.path = "/p", .env = &env});
+    REQUIRE(d.ok());
+    db = *d;
+    auto s = LevelDbLogStore::open(db, 1);
+    REQUIRE(s.ok());
+    return std::move(*s);
+  };
+  std::shared_ptr<LevelDb> db;
+  {
+    auto s = open_store(db);
+    REQUIRE(s->append(run(1, 1, 3), /*sync=*/true).ok());
+    REQUIRE(s->append(run(1, 4, 6), /*sync=*/false).ok());
+    REQUIRE(s->save_hard_state({1, "a", 3}, /*sync=*/false).ok());
+  }
+  db.reset();
+  env.drop_unsynced("/p/");
+  {
+    auto s = open_store(db);
+    CHECK(s->last_index() == 3);
+    CHECK(*s->hard_state() == HardState{});
+    REQUIRE(s->append(run(1, 4, 5), false).ok());
+    REQUIRE(db->sync().ok());  // an explicit sync covers the earlier unsynced write
+  }
+  db.reset();
+  env.drop_unsynced("/p/");
+  auto s = open_store(db);
+  CHECK(s->last_index() == 5);
 }
 
 TEST_CASE("levelDbLogStore_groupsShareADatabaseWithoutSeeingEachOther", "[raft][store][leveldb]") {

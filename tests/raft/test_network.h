@@ -31,6 +31,7 @@
 #include "raft/core.h"
 #include "raft/leveldb_log_store.h"
 #include "raft/memory_log_store.h"
+#include "tests/raft/fault_env.h"
 
 namespace shoal::raft::test {
 
@@ -90,10 +91,12 @@ struct Envelope {
 
 class Network {
  public:
-  // With `leveldb_env`, members keep their logs in LevelDB on that Env (e.g. a memenv).
+  // With `leveldb_env`, members keep their logs in LevelDB on that Env (e.g. a memenv). If it
+  // is a FaultEnv, a crash loses what the crashed member had not synced.
   Network(std::vector<NodeId> voters, uint64_t seed, Config config = Config::local(),
           leveldb::Env* leveldb_env = nullptr)
-      : config_(config), rng_(seed), leveldb_env_(leveldb_env) {
+      : config_(config), rng_(seed), leveldb_env_(leveldb_env),
+        fault_env_(dynamic_cast<FaultEnv*>(leveldb_env)) {
     for (const auto& id : voters) {
       auto& m = add_member(id);
       if (Status s = bootstrap(*m.store, voters); !s.ok()) throw std::logic_error(s.to_string());
@@ -238,6 +241,7 @@ class Network {
     if (m.db) {
       m.store.reset();
       m.db.reset();
+      if (fault_env_) fault_env_->drop_unsynced(db_path(id) + "/");
     }
     std::erase_if(queue_, [&](const Envelope& e) { return header(e.message).to == id; });
   }
@@ -307,8 +311,10 @@ class Network {
     return ref;
   }
 
+  static std::string db_path(const NodeId& id) { return "/raft-" + id; }
+
   void open_leveldb(Member& m) {
-    auto db = LevelDb::open({.path = "/raft-" + m.id, .env = leveldb_env_});
+    auto db = LevelDb::open({.path = db_path(m.id), .env = leveldb_env_});
     if (!db.ok()) throw std::logic_error(db.status().to_string());
     m.db = *db;
     auto store = LevelDbLogStore::open(m.db, 1);
@@ -423,6 +429,7 @@ class Network {
   Config config_;
   Rng rng_;
   leveldb::Env* leveldb_env_ = nullptr;
+  FaultEnv* fault_env_ = nullptr;
   TimePoint now_{};
   std::map<NodeId, std::unique_ptr<Member>> members_;
   std::deque<Envelope> queue_;
