@@ -16,7 +16,8 @@ struct JoinOptions {
 void run_join(Cli& cli, const JoinOptions& o) {
   auto client = make_client(cli);
   if (!client) return;
-  client->set_timeout(std::chrono::seconds(90));  // push-pull with each peer, TCP timeouts
+  // The agent bounds a join by its TCP timeout per address, at most 5 minutes.
+  client->set_timeout(std::chrono::minutes(5) + std::chrono::seconds(10));
   nlohmann::json body = {{"addrs", o.addrs}, {"replay", o.replay}};
   auto reply = client->call("POST", "/v1/join", {}, &body);
   if (!reply.ok()) return fail(cli, reply.status());

@@ -18,6 +18,7 @@ namespace {
 constexpr Duration kJoinBackoffMin = std::chrono::seconds(1);
 constexpr Duration kJoinBackoffMax = std::chrono::seconds(30);
 constexpr Duration kReadTimeout = std::chrono::seconds(5);
+constexpr Duration kJoinWaitMax = std::chrono::minutes(5);
 
 asio::steady_timer::time_point to_steady(TimePoint t) {
   return asio::steady_timer::time_point(
@@ -323,8 +324,12 @@ Result<std::vector<RecentEvent>> Agent::recent_events() {
 }
 
 Result<JoinOutcome> Agent::join(const std::vector<gossip::Address>& addrs, bool replay) {
+  // The core may try the addresses one after another, each up to the TCP timeout.
   const Duration tcp = config_.serf_config().memberlist.tcp_timeout;
-  const Duration bound = tcp * 2 + std::chrono::seconds(5);
+  const Duration bound =
+      std::min<Duration>(tcp * static_cast<int64_t>(std::max<size_t>(1, addrs.size())) +
+                             std::chrono::seconds(5),
+                         kJoinWaitMax);
   return call_on_loop<JoinOutcome>(
       io_, stopped_, bound, [this, addrs, replay](Completion<JoinOutcome> done) {
         if (leaving_) {

@@ -67,7 +67,8 @@ class AgentControl {
   virtual Result<std::vector<RecentEvent>> recent_events() = 0;
 
   // Push-pull with each address; joined == 0 is still a result (errors say why).
-  // replay: replay old user events. Bound: the gossip TCP timeout plus a few seconds.
+  // replay: replay old user events. Bound: the gossip TCP timeout per address plus a few
+  // seconds, at most 5 minutes.
   virtual Result<JoinOutcome> join(const std::vector<gossip::Address>& addrs, bool replay) = 0;
   // Graceful leave; returns once the leave has spread (or its deadline passed). The agent
   // stops afterwards. Bound: broadcast_timeout + leave_propagate_delay + a few seconds.

@@ -95,6 +95,11 @@ class InboundStream : public std::enable_shared_from_this<InboundStream> {
     if (owner_->closed_) return finish();
     if (!len.ok()) {
       ++owner_->stats_.streams_rejected;
+      if (used_ == 0 && !timed_out_) {
+        // Connected and closed without a byte: a port probe or health check, not an attack.
+        spdlog::debug("gossip-stream-in empty from={}", peer_.to_string());
+        return finish();
+      }
       spdlog::warn("gossip-stream-in rejected from={} bytes={} reason=\"{}\"",
                    peer_.to_string(), used_,
                    timed_out_ ? "no complete message within the TCP timeout"
