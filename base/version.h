@@ -9,9 +9,10 @@ inline constexpr const char* kVersion = "0.1.0";
 inline constexpr int kMemberlistProtocolMin = 1;
 inline constexpr int kMemberlistProtocolMax = 5;
 inline constexpr int kMemberlistProtocolCur = 2;  // what Serf 0.9 runs memberlist at
-// Serf's delegate protocol (Serf 0.9.4: 2..5, speaks 4 by default).
+// Serf's delegate protocol (Serf 0.9.4: 2..5). The serf agent speaks 5 (its -protocol
+// default is the maximum; captured from a real agent), so we do too.
 inline constexpr int kSerfProtocolMin = 2;
 inline constexpr int kSerfProtocolMax = 5;
-inline constexpr int kSerfProtocolCur = 4;
+inline constexpr int kSerfProtocolCur = 5;
 
 }  // namespace shoal

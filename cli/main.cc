@@ -5,6 +5,7 @@
 
 #include "base/version.h"
 #include "cli/commands.h"
+#include "simulations/sim_cli.h"
 
 namespace shoal::cli {
 
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   add_members_command(app, cli);
   add_membership_commands(app, cli);
   add_version_command(app, cli);
+  shoal::sim::add_sim_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -30,7 +30,8 @@ void BroadcastQueue::push(std::string name, Bytes msg, Finished on_finished) {
   if (items_.size() > max_size_) prune(max_size_);
 }
 
-std::vector<Bytes> BroadcastQueue::take(size_t overhead, size_t limit, int transmit_limit) {
+std::vector<Bytes> BroadcastQueue::take(size_t overhead, size_t limit, int transmit_limit,
+                                        size_t max_count) {
   std::vector<Bytes> out;
   if (items_.empty()) return out;
   std::vector<Item> reinsert;
@@ -38,7 +39,7 @@ std::vector<Bytes> BroadcastQueue::take(size_t overhead, size_t limit, int trans
   const int min_tr = items_.begin()->first.transmits;
   const int max_tr = std::prev(items_.end())->first.transmits;
   for (int tr = min_tr; tr <= max_tr;) {
-    if (used + overhead >= limit) break;
+    if (used + overhead >= limit || out.size() >= max_count) break;
     const size_t free = limit - used - overhead;
     // First item at this transmit count whose size fits: sizes are descending within a count.
     auto it = items_.lower_bound(Key{tr, free, std::numeric_limits<uint64_t>::max()});

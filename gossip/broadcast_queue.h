@@ -7,13 +7,15 @@
 // a member is worth spreading.
 //
 // Contract:
-//  - take(overhead, limit) returns messages whose sizes plus `overhead` each fit in `limit`
-//    bytes, counts one transmission for each, and drops those that reached the limit.
+//  - take(overhead, limit, transmit_limit, max_count) returns at most max_count messages
+//    whose sizes plus `overhead` each fit in `limit` bytes, counts one transmission for
+//    each, and drops those that reached the limit.
 //  - Bounded: past max_size the messages that went out most often are dropped first.
 //  - Not thread-safe; owned by one engine.
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <set>
@@ -35,7 +37,8 @@ class BroadcastQueue {
 
   // `name` non-empty: replaces the queued message with the same name (its on_finished runs).
   void push(std::string name, Bytes msg, Finished on_finished = nullptr);
-  std::vector<Bytes> take(size_t overhead, size_t limit, int transmit_limit);
+  std::vector<Bytes> take(size_t overhead, size_t limit, int transmit_limit,
+                          size_t max_count = SIZE_MAX);
 
   size_t size() const { return items_.size(); }
   bool empty() const { return items_.empty(); }

@@ -88,8 +88,14 @@ size_t Memberlist::num_alive() const {
 }
 
 TimePoint Memberlist::next_wakeup() const {
-  TimePoint t = std::min({next_probe_, next_gossip_, next_push_pull_});
-  if (probe_) t = std::min(t, probe_->indirect_sent ? probe_->final_deadline : probe_->direct_deadline);
+  TimePoint t = std::min(next_gossip_, next_push_pull_);
+  // One probe at a time: while one is in flight (Lifeguard may stretch it past the next
+  // probe slot), its deadline is what matters; the next probe starts when it ends.
+  if (probe_) {
+    t = std::min(t, probe_->indirect_sent ? probe_->final_deadline : probe_->direct_deadline);
+  } else {
+    t = std::min(t, next_probe_);
+  }
   for (const auto& [seq, relay] : relays_) t = std::min(t, relay.nack_at);
   for (const auto& [name, s] : suspicions_) t = std::min(t, s.deadline());
   return t;
@@ -264,7 +270,7 @@ void Memberlist::gossip(TimePoint now) {
   });
   const size_t avail = opt_.config.udp_buffer_size - kCompoundHeaderOverhead;
   for (NodeState* node : targets) {
-    auto msgs = get_broadcasts(kCompoundOverhead, avail);
+    auto msgs = get_broadcasts(kCompoundOverhead, avail, kMaxCompoundParts);
     if (msgs.empty()) return;
     if (msgs.size() == 1) {
       send_raw(node->addr, std::move(msgs[0]), node);

@@ -173,7 +173,8 @@ class Memberlist {
   void send_raw(const Address& to, Bytes msg, const NodeState* node);
   uint64_t open_stream(const Address& to, Bytes data, bool expect_reply, PendingStream pending,
                        Duration timeout);
-  std::vector<Bytes> get_broadcasts(size_t overhead, size_t limit);
+  // `max_count` leaves room in a compound for messages the caller adds itself.
+  std::vector<Bytes> get_broadcasts(size_t overhead, size_t limit, size_t max_count);
   void broadcast(const std::string& node, Bytes msg, BroadcastQueue::Finished notify = nullptr);
   void finish_join_stream(uint64_t op, const std::string& addr, const Status& result);
   Result<Bytes> unwrap_stream(ByteView message) const;

@@ -23,8 +23,9 @@ class MemberlistDelegate {
   virtual Bytes node_meta(size_t limit) = 0;
   // A user message (the byte after memberlist's userMsg type byte onward).
   virtual void notify_msg(ByteView msg, TimePoint now) = 0;
-  // Delegate broadcasts to piggyback; each plus `overhead` must fit in `limit`.
-  virtual std::vector<Bytes> get_broadcasts(size_t overhead, size_t limit) = 0;
+  // At most `max_count` delegate broadcasts to piggyback; each plus `overhead` must fit
+  // in `limit` bytes in all.
+  virtual std::vector<Bytes> get_broadcasts(size_t overhead, size_t limit, size_t max_count) = 0;
   // The delegate's state for a push-pull, and the remote's state to merge.
   virtual Bytes local_state(bool join) = 0;
   virtual void merge_remote_state(ByteView state, bool join, TimePoint now) = 0;

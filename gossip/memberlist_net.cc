@@ -151,13 +151,14 @@ void Memberlist::handle_nack(ByteView body) {
   if (probe_ && probe_->seq == nack->seq_no) ++probe_->nacks;
 }
 
-std::vector<Bytes> Memberlist::get_broadcasts(size_t overhead, size_t limit) {
+std::vector<Bytes> Memberlist::get_broadcasts(size_t overhead, size_t limit, size_t max_count) {
   const int transmit_limit = retransmit_limit(opt_.config.retransmit_mult, nodes_.size());
-  std::vector<Bytes> out = broadcasts_.take(overhead, limit, transmit_limit);
+  std::vector<Bytes> out = broadcasts_.take(overhead, limit, transmit_limit, max_count);
   size_t used = 0;
   for (const auto& m : out) used += m.size() + overhead;
   if (limit > used && limit - used > overhead + kUserMsgOverhead) {
-    for (auto& msg : delegate_->get_broadcasts(overhead + kUserMsgOverhead, limit - used)) {
+    for (auto& msg : delegate_->get_broadcasts(overhead + kUserMsgOverhead, limit - used,
+                                               max_count - out.size())) {
       Bytes framed;
       framed.reserve(msg.size() + 1);
       framed.push_back(static_cast<uint8_t>(MessageType::user));
@@ -174,7 +175,7 @@ void Memberlist::send_msg(const Address& to, Bytes msg, const NodeState* node) {
     return;
   }
   const size_t avail = opt_.config.udp_buffer_size - msg.size() - kCompoundHeaderOverhead;
-  auto extra = get_broadcasts(kCompoundOverhead, avail);
+  auto extra = get_broadcasts(kCompoundOverhead, avail, kMaxCompoundParts - 1);
   if (extra.empty()) {
     send_raw(to, std::move(msg), node);
     return;

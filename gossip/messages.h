@@ -54,6 +54,9 @@ inline constexpr size_t kMaxPushStateBytes = 20 * 1024 * 1024;
 inline constexpr size_t kCompoundHeaderOverhead = 2;  // type byte + count byte
 inline constexpr size_t kCompoundOverhead = 2;        // the uint16 length of each part
 inline constexpr size_t kUserMsgOverhead = 1;
+// Go's decoder does uint8 arithmetic on a compound's part count (count*2 overflows at
+// 128), so a compound for a Go peer holds at most 127 parts.
+inline constexpr size_t kMaxCompoundParts = 127;
 
 // Protocol versions: [pmin, pmax, pcur, dmin, dmax, dcur]. "p" is memberlist's own
 // protocol, "d" the delegate's (Serf's) protocol.

@@ -45,8 +45,9 @@ std::string_view to_string(MemberEventType t) {
 SerfState::SerfState(SerfConfig cfg, Rng r) : config(std::move(cfg)), rng(r) {}
 
 void SerfState::emit(MemberEventType type, const Member& m) {
-  spdlog::info("serf: {} name={} addr={} status={}", to_string(type), m.name, m.addr.to_string(),
-               to_string(m.status));
+  // The shell logs member events at info level; here they are only traced.
+  spdlog::debug("serf: {} name={} addr={} status={}", to_string(type), m.name,
+                m.addr.to_string(), to_string(m.status));
   outbox.push_back(MemberEvent{type, m});
 }
 
@@ -259,9 +260,10 @@ void SerfState::reconnect(TimePoint now) {
   }, now);
 }
 
-std::vector<Bytes> SerfState::get_broadcasts(size_t overhead, size_t limit) {
-  return intents.take(overhead, limit, retransmit_limit(config.memberlist.retransmit_mult,
-                                                        members.size()));
+std::vector<Bytes> SerfState::get_broadcasts(size_t overhead, size_t limit, size_t max_count) {
+  return intents.take(overhead, limit,
+                      retransmit_limit(config.memberlist.retransmit_mult, members.size()),
+                      max_count);
 }
 
 Bytes SerfState::local_state(bool /*join*/) {

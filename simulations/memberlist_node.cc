@@ -49,7 +49,7 @@ class MemberlistNode final : public SimNode, private gossip::MemberlistDelegate 
   // ---- MemberlistDelegate: the least a delegate can be ----
   Bytes node_meta(size_t) override { return {}; }
   void notify_msg(ByteView, TimePoint) override {}
-  std::vector<Bytes> get_broadcasts(size_t, size_t) override { return {}; }
+  std::vector<Bytes> get_broadcasts(size_t, size_t, size_t) override { return {}; }
   Bytes local_state(bool) override { return {}; }
   void merge_remote_state(ByteView, bool, TimePoint) override {}
   void notify_join(const gossip::NodeState& n, TimePoint) override {

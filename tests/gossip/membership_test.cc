@@ -149,5 +149,20 @@ TEST_CASE("failed members are reaped after the reconnect timeout", "[gossip][ser
   CHECK(c.status("n0", "n2") == MemberStatus::none);
 }
 
+TEST_CASE("next_wakeup never lies in the past after a tick, even while a probe is stretched",
+          "[gossip][lifeguard]") {
+  auto c = converged(4, 12);
+  // n0 hears nobody: its probes fail without nacks, so Lifeguard raises its health score
+  // and stretches its probes past the next probe slot.
+  for (const auto& other : {"n1", "n2", "n3"}) c.cut("n0", other);
+  int stretched = 0;
+  for (int i = 0; i < 100; ++i) {
+    c.run_for(std::chrono::milliseconds(100));
+    CHECK(c.serf("n0").next_wakeup() > c.now());
+    stretched = std::max(stretched, c.serf("n0").stats().health_score);
+  }
+  CHECK(stretched > 0);
+}
+
 }  // namespace
 }  // namespace shoal::gossip

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "gossip/broadcast_queue.h"
+#include "gossip/messages.h"
 
 namespace shoal::gossip {
 namespace {
@@ -65,6 +66,13 @@ TEST_CASE("a newer message about a node replaces the queued one", "[gossip]") {
   auto out = q.take(0, 100, 5);
   REQUIRE(out.size() == 1);
   CHECK(out[0] == Bytes(4, 2));
+}
+
+TEST_CASE("take respects the count limit, so compounds stay readable by Go peers", "[gossip]") {
+  BroadcastQueue q;
+  for (int i = 0; i < 200; ++i) q.push("", Bytes(3, 1));
+  auto out = q.take(2, 100000, 5, kMaxCompoundParts);
+  CHECK(out.size() == kMaxCompoundParts);
 }
 
 TEST_CASE("take respects the byte limit", "[gossip]") {
