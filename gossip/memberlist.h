@@ -32,27 +32,13 @@
 #include "gossip/awareness.h"
 #include "gossip/broadcast_queue.h"
 #include "gossip/config.h"
+#include "gossip/counters.h"
 #include "gossip/events.h"
 #include "gossip/memberlist_delegate.h"
 #include "gossip/node_state.h"
 #include "gossip/suspicion.h"
 
 namespace shoal::gossip {
-
-struct MemberlistCounters {
-  uint64_t packets_received = 0;
-  uint64_t packets_sent = 0;
-  uint64_t bytes_received = 0;
-  uint64_t bytes_sent = 0;
-  uint64_t dropped = 0;
-  std::map<std::string, uint64_t> drop_reasons;
-  uint64_t probes = 0;
-  uint64_t probe_failures = 0;
-  uint64_t suspicions = 0;
-  uint64_t refutations = 0;
-  uint64_t push_pulls = 0;
-  uint64_t streams_received = 0;
-};
 
 class Memberlist {
  public:

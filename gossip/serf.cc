@@ -210,18 +210,8 @@ const SerfConfig& Serf::config() const { return state_->config; }
 
 SerfStats Serf::stats() const {
   const SerfState& s = *state_;
-  const MemberlistCounters& c = s.memberlist->counters();
   SerfStats st;
-  st.packets_received = c.packets_received;
-  st.packets_dropped = c.dropped;
-  st.drop_reasons = c.drop_reasons;
-  st.packets_sent = c.packets_sent;
-  st.bytes_sent = c.bytes_sent;
-  st.bytes_received = c.bytes_received;
-  st.probes = c.probes;
-  st.probe_failures = c.probe_failures;
-  st.suspicions = c.suspicions;
-  st.push_pulls = c.push_pulls;
+  st.memberlist = s.memberlist->counters();
   st.health_score = s.memberlist->health_score();
   st.member_ltime = s.clock.time();
   return st;

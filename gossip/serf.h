@@ -25,6 +25,7 @@
 #include "base/status.h"
 #include "base/time.h"
 #include "gossip/config.h"
+#include "gossip/counters.h"
 #include "gossip/events.h"
 
 namespace shoal::gossip {
@@ -33,17 +34,8 @@ class Memberlist;
 class SerfState;
 
 struct SerfStats {
-  uint64_t packets_received = 0;
-  uint64_t packets_dropped = 0;  // malformed, bad checksum, undecodable
-  std::map<std::string, uint64_t> drop_reasons;
-  uint64_t packets_sent = 0;
-  uint64_t bytes_sent = 0;
-  uint64_t bytes_received = 0;
-  uint64_t probes = 0;
-  uint64_t probe_failures = 0;
-  uint64_t suspicions = 0;
-  uint64_t push_pulls = 0;
-  int health_score = 0;  // Lifeguard awareness: 0 is healthy
+  MemberlistCounters memberlist;  // packets, bytes, drops by reason, probes, suspicions
+  int health_score = 0;           // Lifeguard awareness: 0 is healthy
   uint64_t member_ltime = 0;
 };
 

@@ -296,12 +296,20 @@ void SerfState::merge_remote_state(ByteView buf, bool /*join*/, TimePoint now) {
     const LamportTime lt = st == pp->status_ltimes.end() ? 0 : st->second;
     handle_leave_intent(SerfLeave{lt + 1, name, false}, now);
   }
+  const auto self = members.find(config.node_name);
+  const LamportTime self_ltime = self == members.end() ? 0 : self->second.status_ltime;
   for (const auto& [name, ltime] : pp->status_ltimes) {
     if (std::find(pp->left_members.begin(), pp->left_members.end(), name) !=
         pp->left_members.end()) {
       continue;
     }
     handle_join_intent(SerfJoin{ltime, name}, now);
+    // A peer holds a newer intent about us than any we issued: a leave we never heard (it
+    // would keep us "leaving" in its view for good). Serf only refutes a leave it hears;
+    // we also refute one we can only infer, with a fresh join intent.
+    if (name == config.node_name && ltime > self_ltime && lifecycle == SerfLifecycle::alive) {
+      broadcast_join(clock.time(), now);
+    }
   }
 }
 

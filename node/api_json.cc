@@ -56,19 +56,19 @@ nlohmann::json self_to_json(const SelfInfo& s) {
   j["data_dir"] = s.data_dir;
   j["version"] = kVersion;
   nlohmann::json drops = nlohmann::json::object();
-  for (const auto& [reason, n] : s.stats.drop_reasons) drops[reason] = n;
+  for (const auto& [reason, n] : s.stats.memberlist.drop_reasons) drops[reason] = n;
   j["stats"] = {
-      {"packets_received", s.stats.packets_received},
-      {"packets_dropped", s.stats.packets_dropped},
+      {"packets_received", s.stats.memberlist.packets_received},
+      {"packets_dropped", s.stats.memberlist.dropped},
       {"drop_reasons", std::move(drops)},
-      {"packets_sent", s.stats.packets_sent},
+      {"packets_sent", s.stats.memberlist.packets_sent},
       {"packets_send_failed", s.packets_send_failed},
-      {"bytes_sent", s.stats.bytes_sent},
-      {"bytes_received", s.stats.bytes_received},
-      {"probes", s.stats.probes},
-      {"probe_failures", s.stats.probe_failures},
-      {"suspicions", s.stats.suspicions},
-      {"push_pulls", s.stats.push_pulls},
+      {"bytes_sent", s.stats.memberlist.bytes_sent},
+      {"bytes_received", s.stats.memberlist.bytes_received},
+      {"probes", s.stats.memberlist.probes},
+      {"probe_failures", s.stats.memberlist.probe_failures},
+      {"suspicions", s.stats.memberlist.suspicions},
+      {"push_pulls", s.stats.memberlist.push_pulls},
       {"streams_failed", s.streams_failed},
       {"health_score", s.stats.health_score},
       {"member_ltime", s.stats.member_ltime},

@@ -50,7 +50,7 @@ class SerfNode final : public SimNode {
       }
     }
   }
-  uint64_t suspicions() const override { return serf_->stats().suspicions; }
+  uint64_t suspicions() const override { return serf_->stats().memberlist.suspicions; }
   int health_score() const override { return serf_->stats().health_score; }
   void check_invariants() const override { serf_->check_invariants(); }
 

@@ -23,6 +23,23 @@ struct SeenMember {
 };
 using MemberView = std::map<std::string, SeenMember>;
 
+// serf's `members -format json` and Shoal's GET /v1/members list members in the same
+// shape: [{"name", "status", "tags": {...}}, ...].
+inline MemberView member_view(const nlohmann::json& list) {
+  MemberView out;
+  for (const auto& m : list) {
+    SeenMember seen;
+    seen.status = m.value("status", "");
+    if (m.contains("tags") && m["tags"].is_object()) {
+      for (auto it = m["tags"].begin(); it != m["tags"].end(); ++it) {
+        seen.tags[it.key()] = it.value().get<std::string>();
+      }
+    }
+    out[m.value("name", "")] = std::move(seen);
+  }
+  return out;
+}
+
 // The serf binary on PATH (posix_spawn does not search PATH); "serf" if none is found, so
 // the spawn error names what is missing.
 inline std::string serf_binary() {
@@ -72,22 +89,11 @@ class SerfProcess {
   }
 
   MemberView members() const {
-    MemberView out;
     auto r = cli("members", {"-format=json"});
-    if (r.exit_code != 0) return out;
+    if (r.exit_code != 0) return {};
     auto doc = nlohmann::json::parse(r.out, nullptr, false);
-    if (doc.is_discarded() || !doc.contains("members")) return out;
-    for (const auto& m : doc["members"]) {
-      SeenMember seen;
-      seen.status = m.value("status", "");
-      if (m.contains("tags") && m["tags"].is_object()) {
-        for (auto it = m["tags"].begin(); it != m["tags"].end(); ++it) {
-          seen.tags[it.key()] = it.value().get<std::string>();
-        }
-      }
-      out[m.value("name", "")] = seen;
-    }
-    return out;
+    if (doc.is_discarded() || !doc.contains("members")) return {};
+    return member_view(doc["members"]);
   }
 
   bool wait_ready(std::chrono::milliseconds timeout = 10s) {
@@ -140,22 +146,10 @@ class SerfProcess {
 
 // What a Shoal agent reports through GET /v1/members.
 inline MemberView shoal_members(const AgentProcess& agent) {
-  MemberView out;
   auto r = agent.client(3s).call("GET", "/v1/members");
-  if (!r.ok()) return out;
+  if (!r.ok()) return {};
   const nlohmann::json& doc = *r;
-  const nlohmann::json& list = doc.is_object() && doc.contains("members") ? doc["members"] : doc;
-  for (const auto& m : list) {
-    SeenMember seen;
-    seen.status = m.value("status", "");
-    if (m.contains("tags") && m["tags"].is_object()) {
-      for (auto it = m["tags"].begin(); it != m["tags"].end(); ++it) {
-        seen.tags[it.key()] = it.value().get<std::string>();
-      }
-    }
-    out[m.value("name", "")] = seen;
-  }
-  return out;
+  return member_view(doc.is_object() && doc.contains("members") ? doc["members"] : doc);
 }
 
 // Polls `view` until `pred` holds or `timeout` passes; returns whether it held.

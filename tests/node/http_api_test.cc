@@ -38,7 +38,7 @@ class FakeAgent : public AgentControl {
     s.member = list.front();
     s.node_id = "0123456789abcdef0123456789abcdef";
     s.profile = "local";
-    s.stats.packets_received = 7;
+    s.stats.memberlist.packets_received = 7;
     return s;
   }
   Result<size_t> num_alive() override {
