@@ -291,6 +291,22 @@ void Memberlist::push_pull(TimePoint /*now*/) {
               opt_.config.tcp_timeout);
 }
 
+// Gossip spreads a join (or a tag change) to everyone only with high probability: each
+// broadcast goes out a bounded number of times, and in a burst a member can miss one, then
+// list an alive peer as unknown (or with old tags) until the next push-pull (30 s on LAN;
+// more past 32 members). So after hearing such news we pull a peer's full state within two
+// probe intervals, at most once per push-pull interval. Push-pull is ordinary memberlist traffic: serf peers see
+// nothing new, just one extra sync per node after a burst of joins.
+void Memberlist::hasten_push_pull(TimePoint now) {
+  if (!started_) return;
+  const Duration interval = opt_.config.push_pull_interval;
+  if (last_hastened_push_pull_ != kTimeZero && now - last_hastened_push_pull_ < interval) return;
+  const TimePoint soon = now + opt_.config.probe_interval * 2;
+  if (soon >= next_push_pull_) return;
+  last_hastened_push_pull_ = soon;
+  next_push_pull_ = soon;
+}
+
 void Memberlist::join(const std::vector<Address>& addrs, JoinCallback done, TimePoint /*now*/) {
   const uint64_t op = ++next_join_op_;
   JoinOp& j = joins_[op];

@@ -144,6 +144,9 @@ class Memberlist {
   void probe_finish(bool success, TimePoint now);
   void gossip(TimePoint now);
   void push_pull(TimePoint now);
+  // A member joined or changed its meta: sync state with a peer soon rather than at the
+  // next periodic round.
+  void hasten_push_pull(TimePoint now);
   std::vector<NodeState*> random_nodes(size_t k, const std::function<bool(const NodeState&)>& skip);
 
   // ---- packets (memberlist_net.cc) ----
@@ -198,6 +201,7 @@ class Memberlist {
   TimePoint next_probe_ = kTimeNever;
   TimePoint next_gossip_ = kTimeNever;
   TimePoint next_push_pull_ = kTimeNever;
+  TimePoint last_hastened_push_pull_ = kTimeZero;
 
   MemberlistCounters counters_;
 };

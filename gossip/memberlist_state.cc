@@ -109,8 +109,10 @@ void Memberlist::alive_node(const Alive& a, bool bootstrap, TimePoint now,
   }
 
   if (old_state == NodeStateType::dead || old_state == NodeStateType::left) {
+    if (!is_local) hasten_push_pull(now);
     delegate_->notify_join(*state, now);
   } else if (old_meta != state->meta) {
+    if (!is_local) hasten_push_pull(now);
     delegate_->notify_update(*state, now);
   }
 }

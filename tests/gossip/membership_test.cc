@@ -78,7 +78,9 @@ TEST_CASE("a graceful leave is seen as left, not failed", "[gossip][serf]") {
 TEST_CASE("tag changes reach every member", "[gossip][serf]") {
   auto c = converged(5, 6);
   REQUIRE(c.serf("n1").set_tags({{"role", "changed"}}, c.now()).ok());
-  c.run_for(3s);
+  // Gossip reaches everyone with high probability (the local profile sends each broadcast
+  // only twice per node); push-pull, every 15 s here, makes sure of the rest.
+  c.run_for(20s);
   for (const auto& name : names(5)) {
     for (const auto& m : c.serf(name).members()) {
       if (m.name == "n1") CHECK(m.tags.at("role") == "changed");
