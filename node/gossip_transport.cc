@@ -62,6 +62,15 @@ void read_framed(std::shared_ptr<Self> self, tcp::socket& sock, std::vector<uint
       });
 }
 
+// Ends a stream in either direction: no more deadline, no more bytes, errors ignored
+// because the peer may already be gone.
+void close_stream(tcp::socket& sock, asio::steady_timer& deadline) {
+  deadline.cancel();
+  boost::system::error_code ignored;
+  sock.shutdown(tcp::socket::shutdown_both, ignored);
+  sock.close(ignored);
+}
+
 }  // namespace
 
 // ---- inbound: one accepted connection, one message, maybe one reply ----------------
@@ -119,12 +128,7 @@ class InboundStream : public std::enable_shared_from_this<InboundStream> {
                       });
   }
 
-  void finish() {
-    deadline_.cancel();
-    boost::system::error_code ignored;
-    sock_.shutdown(tcp::socket::shutdown_both, ignored);
-    sock_.close(ignored);
-  }
+  void finish() { close_stream(sock_, deadline_); }
 
   std::shared_ptr<GossipTransport> owner_;
   tcp::socket sock_;
@@ -205,12 +209,7 @@ class OutboundStream : public std::enable_shared_from_this<OutboundStream> {
     owner_->callbacks_.on_stream_reply(req_.id, std::move(r));
   }
 
-  void finish() {
-    deadline_.cancel();
-    boost::system::error_code ignored;
-    sock_.shutdown(tcp::socket::shutdown_both, ignored);
-    sock_.close(ignored);
-  }
+  void finish() { close_stream(sock_, deadline_); }
 
   std::shared_ptr<GossipTransport> owner_;
   gossip::StreamRequest req_;
