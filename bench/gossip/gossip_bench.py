@@ -114,43 +114,25 @@ class SerfRpc:
         return {m[b"Name"].decode(): m[b"Status"].decode() for m in body.get(b"Members", [])}
 
 
-class SerfCluster:
-    kind = "serf"
+class AgentCluster:
+    """N agents of one kind on 127.0.0.1, each with a gossip port and an API port.
+    Subclasses give the command line (argv), how to reach the API (connect), how to join
+    and how to read one agent's member list."""
 
-    def __init__(self, n, profile, ports, workdir, serf_bin):
-        self.n, self.procs, self.rpcs, self.gossip, self.names = n, [], [], [], []
+    kind = "?"
+
+    def __init__(self, n, ports, workdir):
+        self.n, self.procs, self.gossip, self.api, self.names = n, [], [], [], []
         for i in range(n):
-            name = f"serf-{i}"
-            bind, rpc = ports.take(), ports.take()
+            name = f"{self.kind}-{i}"
+            bind, api = ports.take(), ports.take()
             log = open(os.path.join(workdir, name + ".log"), "w")
-            p = subprocess.Popen([serf_bin, "agent", f"-node={name}", f"-bind=127.0.0.1:{bind}",
-                                  f"-rpc-addr=127.0.0.1:{rpc}", f"-profile={profile}",
-                                  "-log-level=warn"], stdout=log, stderr=log)
-            self.procs.append(p)
+            argv = self.argv(name, f"127.0.0.1:{bind}", f"127.0.0.1:{api}", workdir)
+            self.procs.append(subprocess.Popen(argv, stdout=log, stderr=log))
             self.names.append(name)
             self.gossip.append(f"127.0.0.1:{bind}")
-            self.rpcs.append(f"127.0.0.1:{rpc}")
-        self.clients = [self._connect(a) for a in self.rpcs]
-
-    def _connect(self, addr):
-        deadline = time.time() + 20
-        while True:
-            try:
-                return SerfRpc(addr)
-            except OSError:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def join_all(self):
-        for client in self.clients[1:]:
-            client.call("join", {"Existing": [self.gossip[0]], "Replay": False})
-
-    def members(self, i):
-        try:
-            return self.clients[i].members()
-        except (OSError, EOFError, RuntimeError):
-            return {}
+            self.api.append(f"127.0.0.1:{api}")
+        self.clients = [retry(lambda a=a: self.connect(a), 20) for a in self.api]
 
     def pids(self):
         return [p.pid for p in self.procs if p.poll() is None]
@@ -161,6 +143,43 @@ class SerfCluster:
                 p.kill()
         for p in self.procs:
             p.wait()
+
+
+def retry(fn, timeout):
+    """fn() until it stops raising OSError, for at most `timeout` seconds."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            return fn()
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+class SerfCluster(AgentCluster):
+    kind = "serf"
+
+    def __init__(self, n, profile, ports, workdir, serf_bin):
+        self.profile, self.binary = profile, serf_bin
+        super().__init__(n, ports, workdir)
+
+    def argv(self, name, bind, api, workdir):
+        return [self.binary, "agent", f"-node={name}", f"-bind={bind}", f"-rpc-addr={api}",
+                f"-profile={self.profile}", "-log-level=warn"]
+
+    def connect(self, api):
+        return SerfRpc(api)
+
+    def join_all(self):
+        for client in self.clients[1:]:
+            client.call("join", {"Existing": [self.gossip[0]], "Replay": False})
+
+    def members(self, i):
+        try:
+            return self.clients[i].members()
+        except (OSError, EOFError, RuntimeError):
+            return {}
 
 
 # ---------------------------------------------------------------- shoal
@@ -192,53 +211,29 @@ class KeepAlive:
         return None
 
 
-class ShoalCluster:
+class ShoalCluster(AgentCluster):
     kind = "shoal"
 
     def __init__(self, n, profile, ports, workdir, shoal_bin):
-        self.n, self.procs, self.http, self.gossip, self.names = n, [], [], [], []
-        for i in range(n):
-            name = f"shoal-{i}"
-            bind, http = ports.take(), ports.take()
-            log = open(os.path.join(workdir, name + ".log"), "w")
-            p = subprocess.Popen([shoal_bin, "agent", "--node", name, "--bind", f"127.0.0.1:{bind}",
-                                  "--http", f"127.0.0.1:{http}", "--profile", profile,
-                                  "--data-dir", os.path.join(workdir, name), "--log-level", "warn"],
-                                 stdout=log, stderr=log)
-            self.procs.append(p)
-            self.names.append(name)
-            self.gossip.append(f"127.0.0.1:{bind}")
-            self.http.append(f"http://127.0.0.1:{http}")
-        for url in self.http:
-            deadline = time.time() + 20
-            while True:
-                try:
-                    http_json(url + "/v1/health", timeout=1)
-                    break
-                except OSError:
-                    if time.time() > deadline:
-                        raise
-                    time.sleep(0.05)
+        self.profile, self.binary = profile, shoal_bin
+        super().__init__(n, ports, workdir)
+
+    def argv(self, name, bind, api, workdir):
+        return [self.binary, "agent", "--node", name, "--bind", bind, "--http", api,
+                "--profile", self.profile, "--data-dir", os.path.join(workdir, name),
+                "--log-level", "warn"]
+
+    def connect(self, api):
+        http_json(f"http://{api}/v1/health", timeout=1)  # raises OSError until it serves
+        return KeepAlive(f"http://{api}")
 
     def join_all(self):
-        for url in self.http[1:]:
-            http_json(url + "/v1/join", "POST", {"addrs": [self.gossip[0]]})
+        for api in self.api[1:]:
+            http_json(f"http://{api}/v1/join", "POST", {"addrs": [self.gossip[0]]})
 
     def members(self, i):
-        if not hasattr(self, "conns"):
-            self.conns = [KeepAlive(u) for u in self.http]
-        doc = self.conns[i].get_json("/v1/members")
+        doc = self.clients[i].get_json("/v1/members")
         return {m["name"]: m["status"] for m in doc["members"]} if doc else {}
-
-    def pids(self):
-        return [p.pid for p in self.procs if p.poll() is None]
-
-    def stop(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-        for p in self.procs:
-            p.wait()
 
 
 # ---------------------------------------------------------------- measurements
