@@ -15,7 +15,7 @@ The resolution is one polling round, printed with the results. No polling runs w
 CPU is sampled. Everything runs on 127.0.0.1 inside a private network namespace.
 
 usage: bench/gossip/gossip_bench.py [--sizes 10,30,50] [--profile lan] [--idle 30]
-                                   [--shoal build/cli/shoal] [--serf serf]
+                                   [--trials 1] [--shoal build/cli/shoal] [--serf serf]
 """
 import argparse
 import json
@@ -297,6 +297,8 @@ def main():
     ap.add_argument("--sizes", default="10,30,50")
     ap.add_argument("--profile", default="lan", choices=["lan", "wan", "local"])
     ap.add_argument("--idle", type=float, default=30)
+    ap.add_argument("--trials", type=int, default=1,
+                    help="fresh clusters per size and kind; the table shows medians")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     ap.add_argument("--shoal", default=os.path.join(root, "build", "cli", "shoal"))
     ap.add_argument("--serf", default=shutil.which("serf") or "serf")
@@ -307,17 +309,21 @@ def main():
     for n in [int(x) for x in args.sizes.split(",")]:
         for make in (lambda d: SerfCluster(n, args.profile, ports, d, args.serf),
                      lambda d: ShoalCluster(n, args.profile, ports, d, args.shoal)):
-            workdir = tempfile.mkdtemp(prefix="gossip-bench-")
-            cluster = make(workdir)
-            try:
-                r = measure(cluster, args.idle)
-            finally:
-                cluster.stop()
-                shutil.rmtree(workdir, ignore_errors=True)
+            trials = []
+            for _ in range(args.trials):
+                workdir = tempfile.mkdtemp(prefix="gossip-bench-")
+                cluster = make(workdir)
+                try:
+                    trials.append(measure(cluster, args.idle))
+                finally:
+                    cluster.stop()
+                    shutil.rmtree(workdir, ignore_errors=True)
+                print(f"# N={n} {cluster.kind}: {trials[-1]}", file=sys.stderr, flush=True)
+            r = {k: statistics.median(t[k] for t in trials) for k in trials[0]}
             rows.append((n, cluster.kind, r))
-            print(f"# N={n} {cluster.kind}: {r}", file=sys.stderr, flush=True)
 
-    print(f"\nprofile {args.profile}, loopback, idle window {args.idle:.0f} s "
+    print(f"\nprofile {args.profile}, loopback, {args.trials} trial(s) (medians), "
+          f"idle window {args.idle:.0f} s "
           f"(convergence: first join request -> every agent saw N-1 joins)\n")
     hdr = (f"{'N':>4} {'agent':<6} {'converge s':>10} {'detect first s':>14} {'detect all s':>12}"
            f" {'RSS MiB':>8} {'anon MiB':>8} {'idle CPU %':>10} {'poll round s':>12}")
