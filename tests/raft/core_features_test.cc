@@ -8,15 +8,7 @@ namespace shoal::raft {
 namespace {
 
 using test::Network;
-
-template <typename T>
-std::vector<T> of_type(const std::vector<Message>& msgs) {
-  std::vector<T> out;
-  for (const auto& m : msgs) {
-    if (const auto* x = std::get_if<T>(&m)) out.push_back(*x);
-  }
-  return out;
-}
+using test::of_type;
 
 void compact(Network& net, const NodeId& id) {
   auto& m = net.member(id);

@@ -37,6 +37,16 @@ namespace shoal::raft::test {
 
 using namespace std::chrono_literals;
 
+// The messages of one kind among `msgs`, in order.
+template <typename T>
+std::vector<T> of_type(const std::vector<Message>& msgs) {
+  std::vector<T> out;
+  for (const auto& m : msgs) {
+    if (const auto* x = std::get_if<T>(&m)) out.push_back(*x);
+  }
+  return out;
+}
+
 // The state machine: a running hash of every normal entry applied, and the last index.
 struct Machine {
   Index index = 0;
