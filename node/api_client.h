@@ -24,15 +24,9 @@
 
 #include "base/status.h"
 #include "base/time.h"
+#include "node/http_client.h"
 
 namespace shoal::node {
-
-struct HttpResponse {
-  int status = 0;
-  std::string body;
-  std::multimap<std::string, std::string> headers;
-  std::string header(const std::string& name) const;
-};
 
 using QueryParams = std::vector<std::pair<std::string, std::string>>;
 

@@ -1,0 +1,46 @@
+// node/http_client.h
+//
+// http_request: one blocking HTTP/1.1 exchange over a fresh connection (Boost.Beast),
+// for the CLI, the tests and node-to-node forwarding. Streams a chunked answer through a
+// callback as it arrives (event streams, query responses).
+//
+// Contract:
+//  - Connecting is bounded by min(timeout, 3 s); the whole exchange by `timeout`, except
+//    in stream mode, where `timeout` bounds the wait for each piece of the body.
+//  - Only transport failures are errors (unavailable, naming the address and what failed);
+//    any HTTP status is a response.
+//  - `host` may be a name or an IP literal.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "base/time.h"
+
+namespace shoal::node {
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;  // empty in stream mode: the body went to on_body
+  std::multimap<std::string, std::string> headers;  // names as sent
+  std::string header(const std::string& name) const;  // ignores case; "" if absent
+};
+
+struct HttpExchange {
+  std::string method = "GET";
+  std::string target = "/";  // path and query, already encoded
+  std::string body;
+  std::string content_type = "application/json";  // sent only with a body or POST/PUT
+  std::multimap<std::string, std::string> headers;
+  Duration timeout = std::chrono::seconds(30);
+  // Stream mode when set: called with each piece of the body as it arrives; return false
+  // to stop reading (the exchange then ends OK).
+  std::function<bool(std::string_view)> on_body;
+};
+
+Result<HttpResponse> http_request(const std::string& host, int port, const HttpExchange& ex);
+
+}  // namespace shoal::node

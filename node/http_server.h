@@ -1,0 +1,153 @@
+// node/http_server.h
+//
+// HttpServer: the agent's HTTP/1.1 listener (Boost.Beast on Asio), with a small router.
+// Every /v1 endpoint, the event streams and (later) the UI and git remotes hang off it.
+//
+// Threads: one IO thread runs the sockets; handlers run on a small worker pool, so a
+// handler may block briefly (AgentControl calls wait on the agent loop) without stalling
+// other connections. A handler answers through its HttpResponder, now or later, from any
+// thread: a whole reply, or a chunked stream (Server-Sent Events, query responses).
+//
+// Contract:
+//  - Routes are "METHOD /literal/{param}/..." patterns; {param} matches one non-empty path
+//    segment and lands, percent-decoded, in HttpRequest::params. Routes are fixed before
+//    start().
+//  - The server itself answers what no handler can: 404 for an unknown path, 405 (with
+//    Allow) for a known path with another method, 413 past the route's body limit, 400
+//    for a malformed request, 500 if a handler throws — always as JSON {"error": "..."}.
+//  - A handler must answer exactly once (reply, or start_stream ... end); extra answers
+//    are ignored and logged. A responder dropped without answering sends 500.
+//  - Keep-alive and pipelining are honoured; responses go out in request order.
+//  - stop() closes the listener and every connection (ending open streams), and waits for
+//    running handlers; the destructor calls it.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+#include "base/time.h"
+#include "gossip/address.h"
+
+namespace shoal::node {
+
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpRequest {
+  std::string method;  // upper case, as sent: "GET"
+  std::string target;  // as sent: "/v1/members?status=alive"
+  std::string path;    // percent-decoded, without the query: "/v1/members"
+  std::multimap<std::string, std::string> query;   // percent-decoded
+  std::map<std::string, std::string> params;       // from the route's {name} segments
+  HttpHeaders headers;
+  std::string body;
+  std::string remote;  // "IP:PORT" of the client
+
+  // Header lookup ignores case; the first one wins.
+  std::optional<std::string> header(std::string_view name) const;
+  std::optional<std::string> query_value(const std::string& key) const;
+  std::vector<std::string> query_values(const std::string& key) const;
+  bool has_query(const std::string& key) const { return query.count(key) != 0; }
+};
+
+// How a handler answers. Thread-safe; shared with whatever finishes the work.
+class HttpResponder {
+ public:
+  virtual ~HttpResponder() = default;
+
+  // The whole response. content_type defaults to JSON.
+  virtual void reply(int status, std::string body,
+                     std::string content_type = "application/json",
+                     HttpHeaders headers = {}) = 0;
+
+  // A chunked response: start_stream once, then write() any number of chunks, then end().
+  // write() returns false once the client has gone (or is too slow: more than a few MiB
+  // queued), after which the producer should stop.
+  virtual void start_stream(int status, std::string content_type, HttpHeaders headers = {}) = 0;
+  virtual bool write(std::string chunk) = 0;
+  virtual void end() = 0;
+
+  // True once the client disconnected or the server stopped.
+  virtual bool closed() const = 0;
+  // Runs `fn` once when the client disconnects or the server stops (at once if already
+  // closed). For cancelling work a streaming handler started.
+  virtual void on_close(std::function<void()> fn) = 0;
+};
+
+using HttpHandler = std::function<void(const HttpRequest&, std::shared_ptr<HttpResponder>)>;
+
+inline constexpr size_t kDefaultHttpBodyLimit = 1024 * 1024;
+
+struct RouteOptions {
+  size_t body_limit = kDefaultHttpBodyLimit;
+};
+
+class HttpRouter {
+ public:
+  // pattern: "/v1/apps/{app}/ps". Adding the same method and pattern twice is a bug.
+  void add(std::string method, std::string pattern, HttpHandler handler,
+           RouteOptions options = {});
+
+  struct Match {
+    const HttpHandler* handler = nullptr;
+    const RouteOptions* options = nullptr;
+    std::map<std::string, std::string> params;
+    std::vector<std::string> allowed;  // methods on this path, when handler == nullptr
+  };
+  // handler == nullptr and allowed empty: no such path (404); allowed non-empty: 405.
+  Match match(const std::string& method, const std::string& path) const;
+  // The largest body any route on this path accepts, for reading before routing.
+  size_t body_limit(const std::string& method, const std::string& path) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::vector<std::string> segments;  // "{x}" marks a parameter
+    HttpHandler handler;
+    RouteOptions options;
+  };
+  std::vector<Route> routes_;
+};
+
+struct HttpServerOptions {
+  int worker_threads = 4;
+  Duration idle_timeout = std::chrono::seconds(60);     // keep-alive connection, no request
+  Duration request_timeout = std::chrono::seconds(30);  // reading one request
+  size_t max_connections = 512;
+};
+
+class HttpServer {
+ public:
+  // Binds before returning: io_error naming the address if it cannot.
+  static Result<std::unique_ptr<HttpServer>> start(const gossip::Address& listen,
+                                                   HttpRouter router,
+                                                   HttpServerOptions options = {});
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // The bound address (the real port when listen asked for port 0).
+  gossip::Address address() const;
+  void stop();
+
+  struct Impl;
+
+ private:
+  explicit HttpServer(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+// {"error": message} with `status`, for handlers and the server's own rejections.
+void reply_error(HttpResponder& responder, int status, std::string_view message);
+
+// Percent-decoding for paths and query strings ('+' is a space in queries only);
+// nullopt on a malformed escape.
+std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space);
+
+}  // namespace shoal::node
