@@ -239,8 +239,28 @@ Result<Bytes> LevelDbLogStore::snapshot_data() const {
 
 // ---- writes ----
 
+Status LevelDb::write(leveldb::WriteBatch& batch, bool sync) {
+  leveldb::WriteOptions wo;
+  wo.sync = sync;
+  return convert(db_->Write(wo, &batch), "write raft database");
+}
+
 Status LevelDbLogStore::write(const LogWrite& batch, bool sync) {
+  const SnapshotMeta old_meta = meta_;
+  const HardState old_hs = hard_state_;
+  const Index old_last = last_index_;
   leveldb::WriteBatch wb;
+  SHOAL_RETURN_IF_ERROR(stage(batch, wb));
+  leveldb::WriteOptions wo;
+  wo.sync = sync;
+  if (Status s = convert(db_->raw()->Write(wo, &wb), "write raft log"); !s.ok()) {
+    meta_ = old_meta, hard_state_ = old_hs, last_index_ = old_last;
+    return s;
+  }
+  return Status::ok_status();
+}
+
+Status LevelDbLogStore::stage(const LogWrite& batch, leveldb::WriteBatch& wb) {
   SnapshotMeta meta = meta_;
   Index last = last_index_;
   if (batch.snapshot) {
@@ -282,13 +302,26 @@ Status LevelDbLogStore::write(const LogWrite& batch, bool sync) {
     const std::string key = hard_state_key(group_);
     wb.Put(key, slice(codec::seal(key, codec::encode_hard_state(*batch.hard_state))));
   }
-  leveldb::WriteOptions wo;
-  wo.sync = sync;
-  SHOAL_RETURN_IF_ERROR(convert(db_->raw()->Write(wo, &wb), "write raft log"));
   meta_ = std::move(meta);
   last_index_ = last;
   if (batch.hard_state) hard_state_ = *batch.hard_state;
   last_term_cache_ = {0, 0};
+  return Status::ok_status();
+}
+
+Status LevelDbLogStore::stage_destroy(leveldb::WriteBatch& wb) const {
+  std::string prefix(1, kPrefix);
+  put_be64(prefix, group_);
+  std::unique_ptr<leveldb::Iterator> it(db_->raw()->NewIterator({}));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    wb.Delete(it->key());
+  }
+  if (!it->status().ok()) return convert(it->status(), "scan group");
+  // Staged records are not in the database yet: delete them by what we know of the log.
+  for (Index i = meta_.index + 1; i <= last_index_; ++i) wb.Delete(entry_key(group_, i));
+  wb.Delete(hard_state_key(group_));
+  wb.Delete(snapshot_meta_key(group_));
+  wb.Delete(snapshot_data_key(group_));
   return Status::ok_status();
 }
 

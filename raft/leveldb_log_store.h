@@ -27,6 +27,7 @@
 namespace leveldb {
 class DB;
 class Env;
+class WriteBatch;
 }  // namespace leveldb
 
 namespace shoal::raft {
@@ -49,6 +50,9 @@ class LevelDb {
 
   // Makes every write so far durable, whichever group made it.
   Status sync();
+  // Writes a batch that stores (and the host) staged into; `sync` makes it and everything
+  // before it durable. This is the host's one write per loop turn.
+  Status write(leveldb::WriteBatch& batch, bool sync);
   // For tools and tests (e.g. to corrupt a record on purpose); bypasses all checks.
   leveldb::DB* raw() { return db_.get(); }
 
@@ -76,6 +80,14 @@ class LevelDbLogStore final : public LogStore {
 
   Status write(const LogWrite& batch, bool sync) override;
   Status sync() override { return db_->sync(); }
+
+  // For the host's batched write: adds `batch` to `wb` and updates this store's bookkeeping
+  // as if it were written. The caller must LevelDb::write(wb) before the core is told the
+  // entries are persisted (the core never reads unpersisted entries back from the store),
+  // and must treat a failure of that write as fatal for every store staged into it.
+  Status stage(const LogWrite& batch, leveldb::WriteBatch& wb);
+  // Adds the deletion of every key of this group (staged ones included) to `wb`.
+  Status stage_destroy(leveldb::WriteBatch& wb) const;
 
   // Keys, exposed for tests and tools.
   static std::string entry_key(GroupId group, Index index);

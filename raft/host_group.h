@@ -1,0 +1,32 @@
+// raft/host_group.h — one group inside the Host (private to host*.cc).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "raft/host.h"
+
+namespace shoal::raft {
+
+struct Host::Group {
+  GroupId id = 0;
+  std::unique_ptr<LevelDbLogStore> store;
+  std::unique_ptr<Core> core;
+  std::unique_ptr<StateMachine> machine;
+  Index applied = 0;         // last index the state machine holds
+  Index snapshot_index = 0;  // last snapshot taken or installed
+  TimePoint wake_at = kTimeNever;  // its key in timers_
+  bool touched = false;
+  std::vector<Actions> deferred;  // waiting for the turn's write
+  std::optional<LogPosition> persisted;
+  struct Proposal {
+    uint64_t id;
+    Term term;
+  };
+  std::map<Index, Proposal> proposals;
+  std::vector<ReadState> reads;  // confirmed read points, waiting for the apply
+  std::vector<NodeId> promoting;
+};
+
+}  // namespace shoal::raft
