@@ -14,6 +14,7 @@
 #include "base/time.h"
 #include "base/version.h"
 #include "gossip/address.h"
+#include "gossip/keyring.h"
 
 namespace shoal::gossip {
 
@@ -37,6 +38,14 @@ struct Config {
   Duration gossip_to_the_dead_time = 30s;
   size_t udp_buffer_size = 1400;       // largest packet we send
   bool enable_compression = false;    // we decode LZW always; sending it is optional
+
+  // Encryption (docs/gossip-wire.md): on when the keyring holds a key. The live keyring is
+  // the engine's copy (Memberlist::keyring()); this one only seeds it. The verify flags
+  // are memberlist's GossipVerifyIncoming/Outgoing: turned off only while moving a
+  // running cluster from plaintext to encrypted (accept plaintext / send plaintext).
+  Keyring keyring;
+  bool verify_incoming = true;
+  bool verify_outgoing = true;
 
   static Config lan() { return Config{}; }
   static Config wan() {

@@ -21,6 +21,10 @@ struct MemberlistCounters {
   uint64_t refutations = 0;
   uint64_t push_pulls = 0;
   uint64_t streams_received = 0;
+  // Encryption: packets and stream messages that failed to decrypt (also in drop_reasons as
+  // "decrypt: no key", "decrypt: truncated", ...), and authenticated ones seen twice.
+  uint64_t decrypt_failures = 0;
+  uint64_t replays = 0;
 };
 
 }  // namespace shoal::gossip

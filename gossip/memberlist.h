@@ -17,6 +17,10 @@
 //  - Sans-IO, single strand, like Serf (serf.h) which owns it. Every entry point takes
 //    `now`; outgoing packets and streams are appended to the Outbox given at construction.
 //  - Peer input is never trusted: undecodable input is dropped and counted by reason.
+//  - With a keyring (Config::keyring) every packet and stream is AES-GCM encrypted as
+//    memberlist frames it (encryption.h); what fails to decrypt, or repeats the nonce of a
+//    recent message (replay_guard.h), is dropped and counted. Nonces come from libsodium's
+//    CSPRNG, not the Rng: they change bytes, never behaviour.
 #pragma once
 
 #include <map>
@@ -33,9 +37,11 @@
 #include "gossip/broadcast_queue.h"
 #include "gossip/config.h"
 #include "gossip/counters.h"
+#include "gossip/encryption.h"
 #include "gossip/events.h"
 #include "gossip/memberlist_delegate.h"
 #include "gossip/node_state.h"
+#include "gossip/replay_guard.h"
 #include "gossip/suspicion.h"
 
 namespace shoal::gossip {
@@ -89,6 +95,9 @@ class Memberlist {
   int health_score() const { return awareness_.score(); }
   const MemberlistCounters& counters() const { return counters_; }
   const Config& config() const { return opt_.config; }
+  // The live keyring: changes take effect with the next message sent or received.
+  Keyring& keyring() { return opt_.config.keyring; }
+  const Keyring& keyring() const { return opt_.config.keyring; }
   void check_invariants() const;
 
  private:
@@ -166,7 +175,14 @@ class Memberlist {
   std::vector<Bytes> get_broadcasts(size_t overhead, size_t limit, size_t max_count);
   void broadcast(const std::string& node, Bytes msg, BroadcastQueue::Finished notify = nullptr);
   void finish_join_stream(uint64_t op, const std::string& addr, const Status& result);
-  Result<Bytes> unwrap_stream(ByteView message) const;
+  // Peels encryption (required when we have keys and verify_incoming) and compression
+  // off a stream message. On failure *why says whether decryption was the cause.
+  Result<Bytes> unwrap_stream(ByteView message, DecryptFailure* why);
+  // The stream bytes to send for a message: encrypted with the primary key when on.
+  Bytes wrap_stream(Bytes message) const;
+  bool encrypting() const { return keyring().enabled() && opt_.config.verify_outgoing; }
+  void count_decrypt_failure(DecryptFailure why, const Address& from, const Status& status);
+  std::optional<Bytes> handle_plain_stream(const Address& from, ByteView message, TimePoint now);
 
   uint32_t next_seq() { return ++seq_no_; }
   uint32_t next_incarnation() { return ++incarnation_; }
@@ -204,6 +220,7 @@ class Memberlist {
   TimePoint last_hastened_push_pull_ = kTimeZero;
 
   MemberlistCounters counters_;
+  ReplayGuard replay_guard_;
 };
 
 }  // namespace shoal::gossip

@@ -21,12 +21,47 @@ void Memberlist::drop(std::string_view reason, const Address& from, const Status
                 why.to_string());
 }
 
+void Memberlist::count_decrypt_failure(DecryptFailure why, const Address& from,
+                                       const Status& status) {
+  ++counters_.decrypt_failures;
+  const std::string reason(to_string(why));
+  const uint64_t n = ++counters_.drop_reasons[reason];
+  ++counters_.dropped;
+  // Logged at 1, 2, 4, 8, ... per reason: a peer with the wrong key must not flood the log.
+  if ((n & (n - 1)) == 0) {
+    spdlog::warn("gossip-decrypt-failed from={} reason=\"{}\" count={} error=\"{}\"",
+                 from.to_string(), reason, n, status.message());
+  }
+}
+
 void Memberlist::handle_packet(const Address& from, ByteView data, TimePoint now) {
   ++counters_.packets_received;
   counters_.bytes_received += data.size();
   if (data.empty()) {
     drop("empty packet", from, Status::corruption("zero bytes"));
     return;
+  }
+  Decrypted decrypted;
+  if (keyring().enabled()) {
+    DecryptFailure why = DecryptFailure::none;
+    auto plain = decrypt_payload(keyring(), data, {}, &why);
+    if (plain.ok()) {
+      if (replay_guard_.seen(plain->nonce)) {
+        ++counters_.replays;
+        drop("replayed packet", from, Status::corruption("nonce seen before"));
+        return;
+      }
+      decrypted = std::move(*plain);
+      data = decrypted.plain;
+      if (data.empty()) {
+        drop("empty packet", from, Status::corruption("zero bytes once decrypted"));
+        return;
+      }
+    } else if (opt_.config.verify_incoming) {
+      count_decrypt_failure(why, from, plain.status());
+      return;
+    }
+    // else: upshifting a running cluster to encryption, plaintext is still welcome.
   }
   auto inner = check_crc(data);
   if (!inner.ok()) {
@@ -174,7 +209,11 @@ void Memberlist::send_msg(const Address& to, Bytes msg, const NodeState* node) {
     send_raw(to, std::move(msg), node);
     return;
   }
-  const size_t avail = opt_.config.udp_buffer_size - msg.size() - kCompoundHeaderOverhead;
+  size_t avail = opt_.config.udp_buffer_size - msg.size() - kCompoundHeaderOverhead;
+  if (encrypting()) {
+    const size_t overhead = encrypt_overhead(encryption_version_for(opt_.protocol_version));
+    avail = avail > overhead ? avail - overhead : 0;
+  }
   auto extra = get_broadcasts(kCompoundOverhead, avail, kMaxCompoundParts - 1);
   if (extra.empty()) {
     send_raw(to, std::move(msg), node);
@@ -190,6 +229,10 @@ void Memberlist::send_raw(const Address& to, Bytes msg, const NodeState* node) {
     if (packed.size() < msg.size()) msg = std::move(packed);
   }
   if (node != nullptr && node->pmax() >= 5) msg = add_crc(msg);
+  if (encrypting()) {
+    msg = encrypt_payload(encryption_version_for(opt_.protocol_version), keyring().primary(),
+                          msg, {}, random_nonce());
+  }
   ++counters_.packets_sent;
   counters_.bytes_sent += msg.size();
   out_->push_back(SendPacket{to, std::move(msg)});
@@ -207,15 +250,38 @@ uint64_t Memberlist::open_stream(const Address& to, Bytes data, bool expect_repl
                                  PendingStream pending, Duration timeout) {
   const uint64_t id = ++next_stream_id_;
   if (expect_reply) streams_.emplace(id, std::move(pending));
-  out_->push_back(StreamRequest{id, to, std::move(data), expect_reply, timeout});
+  out_->push_back(StreamRequest{id, to, wrap_stream(std::move(data)), expect_reply, timeout});
   return id;
 }
 
-Result<Bytes> Memberlist::unwrap_stream(ByteView message) const {
+Bytes Memberlist::wrap_stream(Bytes message) const {
+  if (!encrypting()) return message;
+  return encrypt_stream(encryption_version_for(opt_.protocol_version), keyring().primary(),
+                        message, random_nonce());
+}
+
+Result<Bytes> Memberlist::unwrap_stream(ByteView message, DecryptFailure* why) {
   if (message.empty()) return Status::corruption("empty stream message");
+  Bytes decrypted;
   if (message[0] == static_cast<uint8_t>(MessageType::encrypt)) {
+    if (!keyring().enabled()) {
+      *why = DecryptFailure::encryption_disabled;
+      return Status::failed_precondition(
+          "remote state is encrypted and encryption is not configured");
+    }
+    auto plain = decrypt_stream(keyring(), message, why);
+    if (!plain.ok()) return plain.status();
+    if (replay_guard_.seen(plain->nonce)) {
+      ++counters_.replays;
+      return Status::corruption("replayed stream message (nonce seen before)");
+    }
+    if (plain->plain.empty()) return Status::corruption("empty decrypted stream message");
+    decrypted = std::move(plain->plain);
+    message = decrypted;
+  } else if (keyring().enabled() && opt_.config.verify_incoming) {
+    *why = DecryptFailure::not_encrypted;
     return Status::failed_precondition(
-        "remote state is encrypted and encryption is not configured");
+        "encryption is configured but remote state is not encrypted");
   }
   if (message[0] == static_cast<uint8_t>(MessageType::compress)) {
     auto plain = decode_compress(message.subspan(1), kMaxPushStateBytes);
@@ -223,15 +289,28 @@ Result<Bytes> Memberlist::unwrap_stream(ByteView message) const {
     if (plain->empty()) return Status::corruption("empty compressed stream message");
     return std::move(*plain);
   }
+  if (!decrypted.empty()) return decrypted;
   return Bytes(message.begin(), message.end());
 }
 
 std::optional<Bytes> Memberlist::handle_stream(const Address& from, ByteView message,
                                                TimePoint now) {
+  auto reply = handle_plain_stream(from, message, now);
+  if (reply) return wrap_stream(std::move(*reply));
+  return std::nullopt;
+}
+
+std::optional<Bytes> Memberlist::handle_plain_stream(const Address& from, ByteView message,
+                                                     TimePoint now) {
   ++counters_.streams_received;
-  auto plain = unwrap_stream(message);
+  DecryptFailure why = DecryptFailure::none;
+  auto plain = unwrap_stream(message, &why);
   if (!plain.ok()) {
-    drop("bad stream", from, plain.status());
+    if (why != DecryptFailure::none) {
+      count_decrypt_failure(why, from, plain.status());
+    } else {
+      drop("bad stream", from, plain.status());
+    }
     return encode(ErrResp{plain.status().message()});
   }
   const ByteView buf = *plain;
@@ -290,10 +369,21 @@ bool Memberlist::handle_stream_reply(uint64_t id, const Result<Bytes>& reply, Ti
 
   Status result;
   Bytes plain_storage;
-  if (!reply.ok()) {
-    result = reply.status();
-  } else if (auto plain = unwrap_stream(*reply); !plain.ok()) {
+  DecryptFailure why = DecryptFailure::none;
+  Result<Bytes> plain = reply.ok() ? unwrap_stream(*reply, &why) : Result<Bytes>(reply.status());
+  if (!plain.ok()) {
     result = plain.status();
+    if (why == DecryptFailure::not_encrypted && !reply->empty() &&
+        (*reply)[0] == static_cast<uint8_t>(MessageType::err)) {
+      // A plaintext peer refusing our encrypted stream: its reason is the useful part.
+      auto e = decode_err(ByteView(*reply).subspan(1));
+      if (e.ok()) result = Status::failed_precondition("remote error: " + e->error);
+    } else if (why == DecryptFailure::no_key) {
+      result = Status::permission_denied(
+          "the reply could not be decrypted with any installed key: the peer uses a different "
+          "encryption key");
+    }
+    if (why != DecryptFailure::none) count_decrypt_failure(why, Address{}, plain.status());
   } else {
     plain_storage = std::move(*plain);
     const ByteView buf = plain_storage;

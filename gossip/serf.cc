@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "base/check.h"
+#include "gossip/encryption.h"
 #include "gossip/serf_state.h"
 #include "gossip/tags.h"
 #include "gossip/wire.h"
@@ -27,6 +28,9 @@ Result<std::unique_ptr<Serf>> Serf::create(SerfConfig config, Rng rng, TimePoint
   }
   auto meta = encode_tags(config.tags);
   if (!meta.ok()) return meta.status().with_context("tags");
+  if (config.memberlist.keyring.enabled()) {
+    if (Status s = encryption_available(); !s.ok()) return s;
+  }
 
   std::unique_ptr<Serf> serf(new Serf());
   serf->state_ = std::make_unique<SerfState>(std::move(config), rng.fork());
@@ -207,6 +211,8 @@ Member Serf::local_member() const {
 }
 
 const SerfConfig& Serf::config() const { return state_->config; }
+Keyring& Serf::keyring() { return state_->memberlist->keyring(); }
+const Keyring& Serf::keyring() const { return state_->memberlist->keyring(); }
 
 SerfStats Serf::stats() const {
   const SerfState& s = *state_;

@@ -77,6 +77,10 @@ class Serf {
   std::vector<Member> members() const;
   Member local_member() const;
   const SerfConfig& config() const;
+  // The live gossip keyring (empty: no encryption). config().memberlist.keyring is only
+  // the one we started with. Changing it takes effect with the next message.
+  Keyring& keyring();
+  const Keyring& keyring() const;
   SerfStats stats() const;
   size_t num_alive() const;
   bool has_left() const;

@@ -115,6 +115,8 @@ class LocalCluster {
   bool left(const std::string& name) { return find(name).left_done; }
   TimePoint now() const { return now_; }
   Duration latency = std::chrono::milliseconds(1);
+  // Sees every UDP packet as it is sent (from = the sender's name).
+  std::function<void(const std::string& from, const Bytes& data)> tap;
 
  private:
   struct Node {
@@ -175,6 +177,7 @@ class LocalCluster {
 
   void process(size_t i, Action& action) {
     if (auto* p = std::get_if<SendPacket>(&action)) {
+      if (tap) tap(nodes_[i].name, p->data);
       packets_.push(InFlight{now_ + latency, ++order_, i, p->to, std::move(p->data)});
     } else if (auto* s = std::get_if<StreamRequest>(&action)) {
       Node* to = by_addr(s->to);
