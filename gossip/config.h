@@ -96,6 +96,18 @@ struct SerfConfig {
   Duration recent_intent_timeout = std::chrono::minutes(5);
   Duration flap_timeout = 60s;
   size_t recent_intent_buffer = 128;  // intents for members we have not met yet
+
+  // ---- user events and queries (Serf's defaults) ----
+  size_t event_buffer = 512;   // Lamport times of user events remembered for de-dup
+  size_t query_buffer = 512;   // Lamport times of queries remembered for de-dup
+  int query_timeout_mult = 16;  // default timeout = gossip_interval * mult * ceil(log10(N+1))
+  size_t query_size_limit = 1024;           // an encoded query we send
+  size_t query_response_size_limit = 1024;  // an encoded response (or relay) we send
+  size_t user_event_size_limit = 512;       // name + payload, and the encoded event
+  bool enable_name_conflict_resolution = true;
 };
+
+// Serf refuses a user_event_size_limit above this ("sane limit").
+inline constexpr size_t kUserEventSizeLimitMax = 9 * 1024;
 
 }  // namespace shoal::gossip

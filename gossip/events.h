@@ -69,6 +69,59 @@ struct JoinDone {
 // A graceful leave has finished: the shell may stop the transport now.
 struct LeaveDone {};
 
-using Action = std::variant<SendPacket, StreamRequest, MemberEvent, JoinDone, LeaveDone>;
+// ---- the event layer (user events and queries, serf_events.cc / serf_queries.cc) ----
+
+// A user event delivered for the first time (de-duplicated by Lamport time, name and
+// payload; older than the event buffer or than the join's event clock: not delivered).
+struct UserEvent {
+  LamportTime ltime = 0;
+  std::string name;
+  Bytes payload;
+  bool coalesce = false;  // the sender allows coalescing (Serf's CC flag)
+};
+
+// A query this node passed the filters of and should answer (internal `_serf_*` queries
+// are answered inside the core and never appear here). Answer with
+// Serf::respond(token, payload) before `deadline`, at most once; or ignore it.
+struct QueryReceived {
+  uint64_t token = 0;  // names this query to Serf::respond
+  LamportTime ltime = 0;
+  uint32_t id = 0;
+  std::string name;
+  Bytes payload;
+  std::string source_node;
+  TimePoint deadline{};
+  size_t max_payload = 0;  // the largest response payload that fits the response limit
+};
+
+// Progress of a query this node started (Serf::query). `query` is the value query()
+// returned. Each node's ack and response is reported once; QueryFinished comes last.
+struct QueryAckReceived {
+  LamportTime query = 0;
+  std::string from;
+};
+struct QueryResponseReceived {
+  LamportTime query = 0;
+  std::string from;
+  Bytes payload;
+};
+struct QueryFinished {
+  LamportTime query = 0;
+  size_t acks = 0;
+  size_t responses = 0;
+};
+
+// Another node claims our name and this node asked the cluster who owns it (Serf's name
+// conflict resolution). stay == false: a majority of answers name the other node's
+// address, and the shell should shut this node down, as serf does.
+struct NameConflictResolved {
+  int responses = 0;
+  int matching = 0;
+  bool stay = true;
+};
+
+using Action = std::variant<SendPacket, StreamRequest, MemberEvent, JoinDone, LeaveDone,
+                            UserEvent, QueryReceived, QueryAckReceived, QueryResponseReceived,
+                            QueryFinished, NameConflictResolved>;
 
 }  // namespace shoal::gossip

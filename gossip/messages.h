@@ -233,6 +233,19 @@ struct SerfRelayHeader {
   std::string dest_name;
 };
 
+// Serf's Member struct, as a `_serf_conflict` response carries it (after a
+// conflict_response type byte). Status uses Serf's numbering: none 0, alive 1, leaving 2,
+// left 3, failed 4.
+struct SerfMemberInfo {
+  std::string name;
+  Bytes addr;
+  uint16_t port = 0;
+  std::map<std::string, std::string> tags;
+  uint8_t status = 0;
+  uint8_t protocol_min = 0, protocol_max = 0, protocol_cur = 0;
+  uint8_t delegate_min = 0, delegate_max = 0, delegate_cur = 0;
+};
+
 struct SerfTagFilter {
   std::string tag;
   std::string expr;

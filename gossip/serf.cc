@@ -57,10 +57,13 @@ Result<std::unique_ptr<Serf>> Serf::create(SerfConfig config, Rng rng, TimePoint
 
 void Serf::handle_packet(const Address& from, ByteView data, TimePoint now) {
   state_->memberlist->handle_packet(from, data, now);
+  if (state_->conflict_detected) state_->start_conflict_resolution(now);
 }
 
 std::optional<Bytes> Serf::handle_stream(const Address& from, ByteView message, TimePoint now) {
-  return state_->memberlist->handle_stream(from, message, now);
+  auto reply = state_->memberlist->handle_stream(from, message, now);
+  if (state_->conflict_detected) state_->start_conflict_resolution(now);
+  return reply;
 }
 
 void Serf::handle_stream_reply(uint64_t id, Result<Bytes> reply, TimePoint now) {
@@ -112,6 +115,8 @@ void advance_leave(SerfState& s, TimePoint now) {
 void Serf::tick(TimePoint now) {
   SerfState& s = *state_;
   s.memberlist->tick(now);
+  if (s.conflict_detected) s.start_conflict_resolution(now);
+  s.expire_queries(now);
   if (s.lifecycle == SerfLifecycle::alive) {
     if (s.next_reap <= now) {
       s.next_reap = now + s.config.reap_interval;
@@ -129,13 +134,15 @@ TimePoint Serf::next_wakeup() const {
   const SerfState& s = *state_;
   TimePoint t = s.memberlist->next_wakeup();
   if (s.lifecycle == SerfLifecycle::alive) t = std::min({t, s.next_reap, s.next_reconnect});
-  return std::min(t, s.leave_deadline);
+  return std::min({t, s.leave_deadline, s.next_query_deadline()});
 }
 
-uint64_t Serf::join(const std::vector<Address>& addrs, bool /*ignore_old*/, TimePoint now) {
+uint64_t Serf::join(const std::vector<Address>& addrs, bool ignore_old, TimePoint now) {
   SerfState& s = *state_;
   const uint64_t id = ++s.next_join_id;
-  s.memberlist->join(addrs, [&s, id, now](int joined, std::vector<std::string> errors) {
+  if (ignore_old) ++s.event_join_ignore;
+  s.memberlist->join(addrs, [&s, id, now, ignore_old](int joined, std::vector<std::string> errors) {
+    if (ignore_old) --s.event_join_ignore;
     // Tell the cluster we are (back) in, with a fresh Lamport time.
     if (joined > 0) s.broadcast_join(s.clock.time(), now);
     s.outbox.push_back(JoinDone{id, joined, std::move(errors)});
@@ -182,6 +189,25 @@ Status Serf::force_leave(const std::string& node, bool prune, TimePoint now) {
   return Status();
 }
 
+Status Serf::user_event(const std::string& name, Bytes payload, bool coalesce, TimePoint now) {
+  return state_->user_event(name, std::move(payload), coalesce, now);
+}
+
+Result<QueryStarted> Serf::query(const std::string& name, Bytes payload,
+                                 const QueryParams& params, TimePoint now) {
+  return state_->query(name, std::move(payload), params, now);
+}
+
+Status Serf::respond(uint64_t token, Bytes payload, TimePoint now) {
+  return state_->respond(token, std::move(payload), now);
+}
+
+Duration Serf::default_query_timeout() const { return state_->default_query_timeout(); }
+
+void Serf::set_internal_query_handler(std::string name, InternalQueryHandler handler) {
+  state_->internal_queries[std::move(name)] = std::move(handler);
+}
+
 std::vector<Action> Serf::take_actions() {
   std::vector<Action> out;
   out.swap(state_->outbox);
@@ -220,6 +246,13 @@ SerfStats Serf::stats() const {
   st.memberlist = s.memberlist->counters();
   st.health_score = s.memberlist->health_score();
   st.member_ltime = s.clock.time();
+  st.event_ltime = s.event_clock.time();
+  st.query_ltime = s.query_clock.time();
+  st.user_events = s.user_events_delivered;
+  st.user_events_too_old = s.user_events_too_old;
+  st.queries = s.queries_seen;
+  st.event_queue = s.event_broadcasts.size();
+  st.query_queue = s.query_broadcasts.size();
   return st;
 }
 

@@ -27,6 +27,7 @@
 #include "gossip/config.h"
 #include "gossip/counters.h"
 #include "gossip/events.h"
+#include "gossip/query.h"
 
 namespace shoal::gossip {
 
@@ -37,6 +38,13 @@ struct SerfStats {
   MemberlistCounters memberlist;  // packets, bytes, drops by reason, probes, suspicions
   int health_score = 0;           // Lifeguard awareness: 0 is healthy
   uint64_t member_ltime = 0;
+  uint64_t event_ltime = 0;
+  uint64_t query_ltime = 0;
+  uint64_t user_events = 0;          // delivered (each once)
+  uint64_t user_events_too_old = 0;  // older than the event buffer: not delivered
+  uint64_t queries = 0;              // seen (each once), whether or not they passed filters
+  size_t event_queue = 0;            // user events waiting to be gossiped
+  size_t query_queue = 0;
 };
 
 class Serf {
@@ -60,8 +68,9 @@ class Serf {
   TimePoint next_wakeup() const;
 
   // ---- commands ----
-  // Push-pull with each address; reports JoinDone{id}. ignore_old: do not replay old
-  // user events (issue 4). Returns the id JoinDone will carry.
+  // Push-pull with each address; reports JoinDone{id}. ignore_old: user events older than
+  // the event clock of the peers we join are not delivered. Returns the id JoinDone will
+  // carry.
   uint64_t join(const std::vector<Address>& addrs, bool ignore_old, TimePoint now);
   // Graceful leave: broadcast the intent, wait for it to spread, report LeaveDone.
   void leave(TimePoint now);
@@ -69,6 +78,24 @@ class Serf {
   Status set_tags(std::map<std::string, std::string> tags, TimePoint now);
   // Mark a failed member as left (prune: forget it at once). not_found if unknown.
   Status force_leave(const std::string& node, bool prune, TimePoint now);
+
+  // ---- user events and queries ----
+  // Broadcasts a user event (delivered here too, as UserEvent). invalid_argument past the
+  // size limit (name + payload, and encoded, at most user_event_size_limit); unavailable
+  // once leaving.
+  Status user_event(const std::string& name, Bytes payload, bool coalesce, TimePoint now);
+  // Broadcasts a query; its acks and responses come back as QueryAckReceived and
+  // QueryResponseReceived actions, then QueryFinished at the deadline. invalid_argument
+  // for a bad tag regex or an encoded query over query_size_limit.
+  Result<QueryStarted> query(const std::string& name, Bytes payload, const QueryParams& params,
+                             TimePoint now);
+  // Answers a QueryReceived (once, before its deadline, within the response size limit).
+  Status respond(uint64_t token, Bytes payload, TimePoint now);
+  // gossip_interval * query_timeout_mult * ceil(log10(N + 1)), N = live members.
+  Duration default_query_timeout() const;
+  // Registers (or replaces) the handler of an internal query, by full name
+  // ("_serf_install-key"). _serf_ping and _serf_conflict are built in.
+  void set_internal_query_handler(std::string name, InternalQueryHandler handler);
 
   // ---- output ----
   std::vector<Action> take_actions();

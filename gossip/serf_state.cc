@@ -42,7 +42,11 @@ std::string_view to_string(MemberEventType t) {
   return "unknown";
 }
 
-SerfState::SerfState(SerfConfig cfg, Rng r) : config(std::move(cfg)), rng(r) {}
+SerfState::SerfState(SerfConfig cfg, Rng r) : config(std::move(cfg)), rng(r) {
+  event_buffer.resize(std::max<size_t>(config.event_buffer, 1));
+  query_buffer.resize(std::max<size_t>(config.query_buffer, 1));
+  install_builtin_queries();
+}
 
 void SerfState::emit(MemberEventType type, const Member& m) {
   // The shell logs member events at info level; here they are only traced.
@@ -66,6 +70,14 @@ Bytes SerfState::ack_payload() { return {}; }
 void SerfState::notify_ping_complete(const NodeState&, Duration, ByteView) {}
 
 void SerfState::notify_conflict(const NodeState& existing, const NodeState& other) {
+  if (existing.name == config.node_name) {
+    spdlog::error("serf: our node name is claimed by another node at {} (resolution {})",
+                  other.addr.to_string(),
+                  config.enable_name_conflict_resolution ? "enabled" : "disabled");
+    // Ask the cluster who owns the name once the current call returns (it needs `now`).
+    conflict_detected = config.enable_name_conflict_resolution;
+    return;
+  }
   spdlog::error("serf: name conflict for {}: {} and {} both claim it", existing.name,
                 existing.addr.to_string(), other.addr.to_string());
 }
@@ -261,9 +273,20 @@ void SerfState::reconnect(TimePoint now) {
 }
 
 std::vector<Bytes> SerfState::get_broadcasts(size_t overhead, size_t limit, size_t max_count) {
-  return intents.take(overhead, limit,
-                      retransmit_limit(config.memberlist.retransmit_mult, members.size()),
-                      max_count);
+  // As serf: membership intents first, then queries, then user events, in what is left.
+  const int transmits = retransmit_limit(config.memberlist.retransmit_mult, members.size());
+  std::vector<Bytes> out = intents.take(overhead, limit, transmits, max_count);
+  size_t used = 0;
+  for (const auto& m : out) used += m.size() + overhead;
+  for (BroadcastQueue* q : {&query_broadcasts, &event_broadcasts}) {
+    if (used >= limit || out.size() >= max_count) break;
+    auto more = q->take(overhead, limit - used, transmits, max_count - out.size());
+    for (auto& m : more) {
+      used += m.size() + overhead;
+      out.push_back(std::move(m));
+    }
+  }
+  return out;
 }
 
 Bytes SerfState::local_state(bool /*join*/) {
@@ -272,11 +295,12 @@ Bytes SerfState::local_state(bool /*join*/) {
   for (const auto& [name, ms] : members) pp.status_ltimes[name] = ms.status_ltime;
   pp.left_members = left_members;
   pp.event_ltime = event_clock.time();
+  pp.events = recent_events();  // as serf: the whole event buffer heals missed gossip
   pp.query_ltime = query_clock.time();
   return encode_serf(pp);
 }
 
-void SerfState::merge_remote_state(ByteView buf, bool /*join*/, TimePoint now) {
+void SerfState::merge_remote_state(ByteView buf, bool join, TimePoint now) {
   if (buf.empty() || buf[0] != static_cast<uint8_t>(SerfMessageType::push_pull)) {
     spdlog::error("serf: remote state has a bad type prefix");
     return;
@@ -311,6 +335,16 @@ void SerfState::merge_remote_state(ByteView buf, bool /*join*/, TimePoint now) {
       broadcast_join(clock.time(), now);
     }
   }
+
+  // A join that asked not to replay old events: nothing before the peer's clock counts.
+  if (join && event_join_ignore > 0 && pp->event_ltime > event_min_time) {
+    event_min_time = pp->event_ltime;
+  }
+  for (const auto& batch : pp->events) {
+    for (const auto& e : batch.events) {
+      handle_user_event(SerfUserEvent{batch.ltime, e.name, e.payload, false});
+    }
+  }
 }
 
 void SerfState::notify_msg(ByteView buf, TimePoint now) {
@@ -337,11 +371,38 @@ void SerfState::notify_msg(ByteView buf, TimePoint now) {
       rebroadcast = handle_join_intent(*msg, now);
       break;
     }
+    case SerfMessageType::user_event: {
+      auto msg = decode_serf_user_event(body);
+      if (!msg.ok()) {
+        spdlog::warn("serf: bad user event: {}", msg.status().to_string());
+        return;
+      }
+      if (handle_user_event(*msg)) event_broadcasts.push(std::string(), Bytes(buf.begin(), buf.end()));
+      return;
+    }
+    case SerfMessageType::query: {
+      auto msg = decode_serf_query(body);
+      if (!msg.ok()) {
+        spdlog::warn("serf: bad query: {}", msg.status().to_string());
+        return;
+      }
+      if (handle_query(*msg, now)) query_broadcasts.push(std::string(), Bytes(buf.begin(), buf.end()));
+      return;
+    }
+    case SerfMessageType::query_response: {
+      auto msg = decode_serf_query_response(body);
+      if (!msg.ok()) {
+        spdlog::warn("serf: bad query response: {}", msg.status().to_string());
+        return;
+      }
+      handle_query_response(*msg);
+      return;
+    }
+    case SerfMessageType::relay:
+      handle_relay(body, now);
+      return;
     default:
-      // User events, queries and their responses belong to the event layer, which
-      // handles them once it is wired in; membership does not depend on them.
-      spdlog::debug("serf: message type {} not handled by the membership layer",
-                    static_cast<int>(type));
+      spdlog::debug("serf: message of unknown type {}", static_cast<int>(type));
       return;
   }
   if (rebroadcast) queue_intent(Bytes(buf.begin(), buf.end()));

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "gossip/events.h"
 #include "gossip/lamport.h"
 #include "gossip/memberlist.h"
+#include "gossip/query.h"
 #include "gossip/serf.h"
 
 namespace shoal::gossip {
@@ -37,6 +39,34 @@ struct NodeIntent {
 };
 
 enum class SerfLifecycle : uint8_t { alive, leaving, left };
+
+// The queries seen at one Lamport time (Serf's `queries`), for de-duplication.
+struct SeenQueries {
+  LamportTime ltime = 0;
+  std::vector<uint32_t> ids;
+};
+
+// A query this node started, collecting acks and responses until its deadline.
+struct OutgoingQuery {
+  uint32_t id = 0;
+  TimePoint deadline{};
+  bool want_acks = false;
+  bool internal = false;  // answers go to the core (conflict resolution), not the shell
+  std::set<std::string> acks;
+  std::set<std::string> responses;
+  std::vector<Bytes> payloads;  // internal queries only
+};
+
+// A query this node may still answer (Serf::respond).
+struct IncomingQuery {
+  LamportTime ltime = 0;
+  uint32_t id = 0;
+  Bytes addr;
+  uint16_t port = 0;
+  std::string source_node;
+  uint8_t relay_factor = 0;
+  TimePoint deadline{};
+};
 
 class SerfState final : public MemberlistDelegate {
  public:
@@ -66,6 +96,33 @@ class SerfState final : public MemberlistDelegate {
   void emit(MemberEventType type, const Member& m);
   bool has_alive_members() const;
 
+  // ---- user events (serf_events.cc) ----
+  Status user_event(const std::string& name, Bytes payload, bool coalesce, TimePoint now);
+  // Delivers an event not seen before; returns whether to rebroadcast it.
+  bool handle_user_event(const SerfUserEvent& msg);
+  std::vector<SerfUserEvents> recent_events() const;
+
+  // ---- queries (serf_queries.cc) ----
+  Result<QueryStarted> query(const std::string& name, Bytes payload, const QueryParams& params,
+                             TimePoint now, bool internal = false);
+  Duration default_query_timeout() const;
+  // Returns whether to rebroadcast it.
+  bool handle_query(const SerfQuery& q, TimePoint now);
+  void handle_query_response(const SerfQueryResponse& resp);
+  void handle_relay(ByteView body, TimePoint now);
+  bool should_process_query(const std::vector<Bytes>& filters) const;
+  Status respond(uint64_t token, Bytes payload, TimePoint now);
+  size_t max_response_payload(LamportTime ltime, uint32_t id) const;
+  void relay_response(uint8_t relay_factor, const Address& dest, const std::string& dest_name,
+                      ByteView raw);
+  void send_to(const Address& to, const std::string& name, ByteView raw, TimePoint now);
+  void expire_queries(TimePoint now);
+  TimePoint next_query_deadline() const;
+  void install_builtin_queries();
+  std::optional<Bytes> answer_conflict(const QueryReceived& q) const;
+  void start_conflict_resolution(TimePoint now);
+  void finish_conflict_resolution(const OutgoingQuery& q);
+
   SerfConfig config;
   Rng rng;
   std::vector<Action> outbox;
@@ -93,6 +150,26 @@ class SerfState final : public MemberlistDelegate {
   bool leave_memberlist_done = false;
 
   uint64_t next_join_id = 0;
+
+  // ---- user events ----
+  std::vector<std::optional<SerfUserEvents>> event_buffer;  // slot = ltime % size
+  LamportTime event_min_time = 0;  // events before it are not delivered (join, snapshot)
+  int event_join_ignore = 0;       // joins in flight that asked not to replay old events
+  BroadcastQueue event_broadcasts;
+  uint64_t user_events_delivered = 0;
+  uint64_t user_events_too_old = 0;
+
+  // ---- queries ----
+  std::vector<std::optional<SeenQueries>> query_buffer;  // slot = ltime % size
+  LamportTime query_min_time = 0;
+  BroadcastQueue query_broadcasts;
+  std::map<LamportTime, OutgoingQuery> outgoing_queries;
+  std::map<uint64_t, IncomingQuery> incoming_queries;  // by token
+  uint64_t next_query_token = 0;
+  std::map<std::string, InternalQueryHandler, std::less<>> internal_queries;
+  uint64_t queries_seen = 0;
+  bool conflict_detected = false;            // start resolution at the next entry point
+  std::optional<LamportTime> conflict_query;  // resolution in progress
 };
 
 }  // namespace shoal::gossip

@@ -122,6 +122,11 @@ Result<SerfQueryResponse> decode_serf_query_response(ByteView body);
 // Returns the header and the inner message (type byte included; a view into `body`).
 Result<std::pair<SerfRelayHeader, ByteView>> decode_serf_relay(ByteView body);
 
+// A `_serf_conflict` response payload: [conflict_response][Member or nil]. Decoding nil
+// (the responder does not know the node) gives nullopt.
+Bytes encode_serf_conflict_member(const std::optional<SerfMemberInfo>& m);
+Result<std::optional<SerfMemberInfo>> decode_serf_conflict_member(ByteView payload);
+
 // Query filters, as carried in SerfQuery::filters: [FilterType][msgpack body].
 Bytes encode_filter_nodes(const std::vector<std::string>& nodes);
 Bytes encode_filter_tag(const SerfTagFilter& filter);

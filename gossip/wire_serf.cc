@@ -232,6 +232,43 @@ Bytes encode_filter_tag(const SerfTagFilter& f) {
   return out;
 }
 
+Bytes encode_serf_conflict_member(const std::optional<SerfMemberInfo>& m) {
+  Bytes out = start(SerfMessageType::conflict_response);
+  MsgpackWriter w(out);
+  if (!m) {
+    w.write_nil();
+    return out;
+  }
+  w.write_map_header(11);
+  w.key("Addr");
+  w.write_go_bytes(m->addr);
+  w.key("DelegateCur");
+  w.write_uint(m->delegate_cur);
+  w.key("DelegateMax");
+  w.write_uint(m->delegate_max);
+  w.key("DelegateMin");
+  w.write_uint(m->delegate_min);
+  w.key("Name");
+  w.write_str(m->name);
+  w.key("Port");
+  w.write_uint(m->port);
+  w.key("ProtocolCur");
+  w.write_uint(m->protocol_cur);
+  w.key("ProtocolMax");
+  w.write_uint(m->protocol_max);
+  w.key("ProtocolMin");
+  w.write_uint(m->protocol_min);
+  w.key("Status");
+  w.write_int(m->status);
+  w.key("Tags");
+  w.write_map_header(m->tags.size());
+  for (const auto& [k, v] : m->tags) {
+    w.write_str(k);
+    w.write_str(v);
+  }
+  return out;
+}
+
 // ---- decoders ------------------------------------------------------------------------
 
 Result<SerfLeave> decode_serf_leave(ByteView body) {
@@ -320,6 +357,31 @@ Result<std::pair<SerfRelayHeader, ByteView>> decode_serf_relay(ByteView body) {
   if (!s.ok()) return s;
   if (r.at_end()) return Status::corruption("serf relay: no message after the header");
   return std::make_pair(std::move(h), r.rest());
+}
+
+Result<std::optional<SerfMemberInfo>> decode_serf_conflict_member(ByteView payload) {
+  if (payload.empty() || payload[0] != static_cast<uint8_t>(SerfMessageType::conflict_response)) {
+    return Status::corruption("conflict response: wrong or missing message type");
+  }
+  MsgpackReader r(payload.subspan(1));
+  if (r.try_read_nil()) return std::optional<SerfMemberInfo>();
+  SerfMemberInfo m;
+  Status s = read_struct(r, "conflict response", [&](std::string_view k) -> Status {
+    if (k == "Name") return read_value(r, m.name);
+    if (k == "Addr") return read_value(r, m.addr);
+    if (k == "Port") return read_value(r, m.port);
+    if (k == "Tags") return read_value(r, m.tags);
+    if (k == "Status") return read_value(r, m.status);
+    if (k == "ProtocolMin") return read_value(r, m.protocol_min);
+    if (k == "ProtocolMax") return read_value(r, m.protocol_max);
+    if (k == "ProtocolCur") return read_value(r, m.protocol_cur);
+    if (k == "DelegateMin") return read_value(r, m.delegate_min);
+    if (k == "DelegateMax") return read_value(r, m.delegate_max);
+    if (k == "DelegateCur") return read_value(r, m.delegate_cur);
+    return r.skip();
+  });
+  if (!s.ok()) return s;
+  return std::optional<SerfMemberInfo>(std::move(m));
 }
 
 Result<std::vector<std::string>> decode_filter_nodes(ByteView filter) {

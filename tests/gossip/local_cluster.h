@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <queue>
 #include <set>
@@ -46,9 +47,9 @@ class LocalCluster {
   Address addr(const std::string& name) { return find(name).addr; }
 
   // Joins `who` to `target` and runs until the join completes.
-  void join(const std::string& who, const std::string& target) {
+  void join(const std::string& who, const std::string& target, bool ignore_old = false) {
     auto& n = find(who);
-    n.serf->join({addr(target)}, false, now_);
+    n.serf->join({addr(target)}, ignore_old, now_);
     drain(index_of(who));
   }
 
@@ -113,6 +114,18 @@ class LocalCluster {
   std::vector<MemberEvent>& events(const std::string& name) { return find(name).events; }
   std::vector<JoinDone>& joins(const std::string& name) { return find(name).join_results; }
   bool left(const std::string& name) { return find(name).left_done; }
+  std::vector<UserEvent>& user_events(const std::string& name) { return find(name).user_events; }
+  std::vector<QueryReceived>& queries(const std::string& name) { return find(name).queries; }
+  std::vector<Action>& query_progress(const std::string& name) {
+    return find(name).query_progress;
+  }
+  // How `name` answers the queries it receives (nullopt: no answer).
+  void answer_queries(const std::string& name,
+                      std::function<std::optional<Bytes>(const QueryReceived&)> fn) {
+    find(name).answer = std::move(fn);
+  }
+  // Carries out what a direct call into node `name`'s core produced.
+  void drain(const std::string& name) { drain(index_of(name)); }
   TimePoint now() const { return now_; }
   Duration latency = std::chrono::milliseconds(1);
   // Sees every UDP packet as it is sent (from = the sender's name).
@@ -127,6 +140,10 @@ class LocalCluster {
     std::vector<MemberEvent> events;
     std::vector<JoinDone> join_results;
     bool left_done = false;
+    std::vector<UserEvent> user_events;
+    std::vector<QueryReceived> queries;
+    std::vector<Action> query_progress;  // acks, responses, finished, conflict outcomes
+    std::function<std::optional<Bytes>(const QueryReceived&)> answer;
   };
   struct InFlight {
     TimePoint at;
@@ -197,6 +214,18 @@ class LocalCluster {
       nodes_[i].join_results.push_back(*j);
     } else if (std::holds_alternative<LeaveDone>(action)) {
       nodes_[i].left_done = true;
+    } else if (auto* u = std::get_if<UserEvent>(&action)) {
+      nodes_[i].user_events.push_back(*u);
+    } else if (auto* q = std::get_if<QueryReceived>(&action)) {
+      nodes_[i].queries.push_back(*q);
+      if (nodes_[i].answer) {
+        if (auto payload = nodes_[i].answer(*q)) {
+          (void)nodes_[i].serf->respond(q->token, std::move(*payload), now_);
+          drain(i);
+        }
+      }
+    } else {
+      nodes_[i].query_progress.push_back(action);
     }
   }
 
