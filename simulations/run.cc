@@ -5,6 +5,7 @@
 #include <fstream>
 #include <string>
 
+#include "simulations/raft/raft_sim.h"
 #include "simulations/report.h"
 #include "simulations/sim_engine.h"
 #include "simulations/svg_plot.h"
@@ -27,6 +28,13 @@ Result<RunReport> run_scenario(const Scenario& scenario, const RunOptions& optio
     return Status::invalid_argument(fmt::format("--nodes {} is out of range [1, 16777216]", sc.nodes));
   }
   SHOAL_RETURN_IF_ERROR(sc.validate());
+  if (sc.engine == "raft") {
+    const auto level = spdlog::get_level();
+    spdlog::set_level(spdlog::level::off);
+    auto r = run_raft_scenario(sc, options);
+    spdlog::set_level(level);
+    return r;
+  }
   auto factory = node_factory(sc.engine);
   if (!factory.ok()) return factory.status().with_context(sc.file);
 

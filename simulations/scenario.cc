@@ -30,6 +30,9 @@ std::string_view to_string(FaultEvent::Kind k) {
     case K::clear_link: return "clear_link";
     case K::skew: return "skew";
     case K::bandwidth: return "bandwidth";
+    case K::add_voter: return "add_voter";
+    case K::remove: return "remove";
+    case K::transfer: return "transfer";
   }
   return "?";
 }
@@ -199,7 +202,8 @@ void read_event(const Reader& r, const toml::table& t, size_t index, std::vector
       {"kill", K::kill},         {"restart", K::restart}, {"leave", K::leave},
       {"partition", K::partition}, {"heal", K::heal},   {"slow", K::slow},
       {"unslow", K::unslow},     {"pause", K::pause},     {"link", K::link},
-      {"clear_link", K::clear_link}, {"skew", K::skew}, {"bandwidth", K::bandwidth}};
+      {"clear_link", K::clear_link}, {"skew", K::skew}, {"bandwidth", K::bandwidth},
+      {"add_voter", K::add_voter}, {"remove", K::remove}, {"transfer", K::transfer}};
   const toml::node* body = nullptr;
   std::string action;
   for (const auto& [k, v] : t) {
@@ -257,6 +261,9 @@ void read_event(const Reader& r, const toml::table& t, size_t index, std::vector
     case K::restart:
     case K::leave:
     case K::unslow:
+    case K::add_voter:
+    case K::remove:
+    case K::transfer:
       e.nodes = r.selector(*body, key);
       break;
     case K::heal:
@@ -339,10 +346,56 @@ void read_gossip(const Reader& r, const toml::table& t, gossip::Config& c) {
   }
 }
 
+void read_raft(const Reader& r, const toml::table& t, RaftParams& p) {
+  r.only(t, "raft", {"voters", "clients", "keys", "read_fraction", "client_timeout", "think", "retry",
+                     "snapshot_every", "snapshot_chunk", "disk", "election_timeout_min",
+                     "election_timeout_max", "heartbeat_interval", "replication_timeout", "pre_vote",
+                     "check_quorum", "nemesis_every", "nemesis", "quiet", "amnesia"});
+  auto dur = [&](std::string_view k, Duration& out) {
+    if (const auto* v = t.get(k)) out = r.duration(*v, Reader::join("raft", k));
+  };
+  auto num = [&](std::string_view k, int64_t& out, int64_t min, int64_t max) {
+    if (const auto* v = t.get(k)) out = r.integer(*v, Reader::join("raft", k), min, max);
+  };
+  num("voters", p.voters, 1, 9);
+  num("clients", p.clients, 0, 1000);
+  num("keys", p.keys, 1, 1'000'000);
+  num("snapshot_every", p.snapshot_every, 0, 1'000'000'000);
+  num("snapshot_chunk", p.snapshot_chunk, 1, 1 << 30);
+  if (const auto* v = t.get("read_fraction")) p.read_fraction = r.probability(*v, "raft.read_fraction");
+  dur("client_timeout", p.client_timeout);
+  dur("think", p.think);
+  dur("retry", p.retry);
+  if (const auto* v = t.get("disk")) p.disk = r.latency(*v, "raft.disk");
+  dur("election_timeout_min", p.election_timeout_min);
+  dur("election_timeout_max", p.election_timeout_max);
+  dur("heartbeat_interval", p.heartbeat_interval);
+  dur("replication_timeout", p.replication_timeout);
+  if (const auto* v = t.get("pre_vote")) p.pre_vote = r.boolean(*v, "raft.pre_vote");
+  if (const auto* v = t.get("check_quorum")) p.check_quorum = r.boolean(*v, "raft.check_quorum");
+  if (const auto* v = t.get("amnesia")) p.amnesia = r.boolean(*v, "raft.amnesia");
+  dur("nemesis_every", p.nemesis_every);
+  dur("quiet", p.quiet);
+  if (const auto* v = t.get("nemesis")) {
+    const auto* arr = v->as_array();
+    if (arr == nullptr) r.fail(v, "raft.nemesis", "expected a list such as [\"kill\", \"partition\"]");
+    static const std::set<std::string> known = {"kill", "partition", "isolate_leader", "loss",
+                                                "pause", "membership", "transfer", "skew"};
+    for (const auto& e : *arr) {
+      const std::string k = r.string(e, "raft.nemesis");
+      if (!known.count(k)) {
+        r.fail(&e, "raft.nemesis", fmt::format("'{}' is not a nemesis fault ({})", k, fmt::join(known, ", ")));
+      }
+      p.nemesis.push_back(k);
+    }
+  }
+  if (p.client_timeout <= Duration::zero()) r.fail(&t, "raft.client_timeout", "must be positive");
+}
+
 Scenario parse(const Reader& r, const toml::table& root, std::string_view file) {
   Scenario s;
   s.file = std::string(file);
-  r.only(root, "", {"name", "description", "duration", "sample", "cluster", "gossip", "network", "events", "checks"});
+  r.only(root, "", {"name", "description", "duration", "sample", "cluster", "gossip", "raft", "network", "events", "checks"});
   if (const auto* v = root.get("name")) s.name = r.string(*v, "name");
   if (s.name.empty()) r.fail(&root, "name", "missing (every scenario has a name)");
   if (const auto* v = root.get("description")) s.description = r.string(*v, "description");
@@ -358,7 +411,9 @@ Scenario parse(const Reader& r, const toml::table& root, std::string_view file) 
     if (const auto* v = t->get("nodes")) s.nodes = r.integer(*v, "cluster.nodes", 1, 100'000);
     if (const auto* v = t->get("engine")) {
       s.engine = r.string(*v, "cluster.engine");
-      if (s.engine != "serf" && s.engine != "memberlist") r.fail(v, "cluster.engine", "use \"serf\" or \"memberlist\"");
+      if (s.engine != "serf" && s.engine != "memberlist" && s.engine != "raft") {
+        r.fail(v, "cluster.engine", "use \"serf\", \"memberlist\" or \"raft\"");
+      }
     }
     if (const auto* v = t->get("profile")) {
       auto c = gossip::Config::by_name(r.string(*v, "cluster.profile"));
@@ -372,6 +427,12 @@ Scenario parse(const Reader& r, const toml::table& root, std::string_view file) 
     const auto* t = node->as_table();
     if (t == nullptr) r.fail(node, "gossip", "expected a table [gossip]");
     read_gossip(r, *t, s.gossip);
+  }
+  if (const auto* node = root.get("raft")) {
+    const auto* t = node->as_table();
+    if (t == nullptr) r.fail(node, "raft", "expected a table [raft]");
+    if (s.engine != "raft") r.fail(node, "raft", "only for cluster.engine = \"raft\"");
+    read_raft(r, *t, s.raft);
   }
   if (const auto* node = root.get("network")) {
     const auto* t = node->as_table();
@@ -407,7 +468,9 @@ Scenario parse(const Reader& r, const toml::table& root, std::string_view file) 
   if (const auto* node = root.get("checks")) {
     const auto* t = node->as_table();
     if (t == nullptr) r.fail(node, "checks", "expected a table [checks]");
-    r.only(*t, "checks", {"converge_within", "detect_within", "max_false_failed", "max_false_positives"});
+    r.only(*t, "checks", {"converge_within", "detect_within", "max_false_failed", "max_false_positives", "min_writes", "min_reads"});
+    if (const auto* v = t->get("min_writes")) s.checks.min_writes = r.integer(*v, "checks.min_writes", 0, 1'000'000'000);
+    if (const auto* v = t->get("min_reads")) s.checks.min_reads = r.integer(*v, "checks.min_reads", 0, 1'000'000'000);
     if (const auto* v = t->get("converge_within")) s.checks.converge_within = r.duration(*v, "checks.converge_within");
     if (const auto* v = t->get("detect_within")) s.checks.detect_within = r.duration(*v, "checks.detect_within");
     if (const auto* v = t->get("max_false_failed")) s.checks.max_false_failed = r.duration(*v, "checks.max_false_failed");
@@ -431,6 +494,21 @@ Status Scenario::validate() const {
   for (const auto& e : timeline) {
     SHOAL_RETURN_IF_ERROR(check(e.nodes, e));
     SHOAL_RETURN_IF_ERROR(check(e.others, e));
+  }
+  const bool is_raft = engine == "raft";
+  for (const auto& e : timeline) {
+    using K = FaultEvent::Kind;
+    const bool raft_only = e.kind == K::add_voter || e.kind == K::remove || e.kind == K::transfer;
+    const bool gossip_only = e.kind == K::leave || e.kind == K::bandwidth;
+    if (raft_only && !is_raft) {
+      return Status::invalid_argument(fmt::format("{}: {}: {} needs cluster.engine = \"raft\"", file, e.where, to_string(e.kind)));
+    }
+    if (gossip_only && is_raft) {
+      return Status::invalid_argument(fmt::format("{}: {}: {} is not modelled for the raft engine", file, e.where, to_string(e.kind)));
+    }
+  }
+  if (is_raft && raft.voters > nodes) {
+    return Status::invalid_argument(fmt::format("{}: raft.voters ({}) exceeds the node count ({})", file, raft.voters, nodes));
   }
   if (seeds > nodes) {
     return Status::invalid_argument(fmt::format("{}: cluster.seeds ({}) exceeds the node count ({})", file, seeds, nodes));

@@ -47,6 +47,10 @@ struct FaultEvent {
     clear_link, // remove link overrides named `name` (or all)
     skew,       // nodes' clocks drift by drift_ppm and jump forward by `delay`
     bandwidth,  // nodes' egress cap in bytes/s (0: unlimited)
+    // Raft engine only (simulations/raft/): membership and leadership, done by the operator.
+    add_voter,  // nodes join the group (as learners, promoted once caught up)
+    remove,     // nodes leave the group's configuration
+    transfer,   // the leader hands leadership to nodes[0]
   };
   Kind kind = Kind::kill;
   Duration at{};
@@ -66,6 +70,39 @@ struct Checks {
   std::optional<Duration> detect_within;     // of each kill, by every live node
   std::optional<Duration> max_false_failed;  // a reachable live node is failed no longer
   std::optional<int64_t> max_false_positives;
+  // Raft engine: at least this many client writes / reads acknowledged over the run.
+  std::optional<int64_t> min_writes;
+  std::optional<int64_t> min_reads;
+};
+
+// engine = "raft": one Raft group of the real raft::Core with a key-value state machine,
+// driven by simulated clients (simulations/raft/raft_sim.h). Nodes 0..voters-1 found the
+// group; the other nodes start empty and can be added. Faults from `nemesis` are drawn at
+// random from the run's seed every `nemesis_every` (0: none) until `quiet` before the end,
+// when every fault is undone and the group must serve clients again.
+struct RaftParams {
+  int64_t voters = 3;
+  int64_t clients = 3;
+  int64_t keys = 3;
+  double read_fraction = 0.5;
+  Duration client_timeout = std::chrono::seconds(1);
+  Duration think = std::chrono::milliseconds(20);  // a client waits [0, think] between ops
+  Duration retry = std::chrono::milliseconds(20);  // and this long before asking again
+  int64_t snapshot_every = 0;                      // entries applied between snapshots; 0: never
+  int64_t snapshot_chunk = 1 << 20;                // InstallSnapshot chunk bytes
+  LatencyDist disk = LatencyDist::fixed(Duration::zero());  // time for a write + sync
+  Duration election_timeout_min = std::chrono::milliseconds(150);
+  Duration election_timeout_max = std::chrono::milliseconds(300);
+  Duration heartbeat_interval = std::chrono::milliseconds(30);
+  Duration replication_timeout = std::chrono::milliseconds(90);
+  bool pre_vote = true;
+  bool check_quorum = true;
+  Duration nemesis_every{};
+  std::vector<std::string> nemesis;  // kill, partition, isolate_leader, loss, pause, membership, transfer, skew
+  Duration quiet = std::chrono::seconds(3);
+  // For proving the checks work: a crash wipes the node's disk, synced or not (a disk that
+  // acknowledges fsync without writing). Safety checks are expected to fail.
+  bool amnesia = false;
 };
 
 struct Scenario {
@@ -81,6 +118,8 @@ struct Scenario {
   Duration join_window = std::chrono::seconds(2);  // nodes 1.. start in [0, window]
   int64_t seeds = 1;                               // nodes join the first `seeds` nodes
   Duration tick_floor = std::chrono::milliseconds(1);
+
+  RaftParams raft;  // engine = "raft" only
 
   LinkParams network;
   double bandwidth = 0;  // egress bytes/s of every node; 0: unlimited

@@ -73,13 +73,16 @@ void do_run(const RunArgs& a, const std::string& prog) {
     std::error_code ec;
     std::filesystem::create_directories(a.out, ec);
     const std::string base = fmt::format("{}/{}-seed{}", a.out, r->scenario, a.seed);
+    std::string wrote;
     for (auto [ext, text] : {std::pair{".txt", &r->summary}, {".csv", &r->csv}, {".svg", &r->svg}}) {
+      if (text->empty()) continue;  // raft runs draw no plot
+      wrote += wrote.empty() ? ext + 1 : fmt::format(",{}", ext + 1);
       if (Status s = write_file(base + ext, *text); !s.ok()) {
         std::fprintf(stderr, "%s\n", s.to_string().c_str());
         finish(2);
       }
     }
-    std::printf("wrote %s.{txt,csv,svg}\n", base.c_str());
+    std::printf("wrote %s.{%s}\n", base.c_str(), wrote.c_str());
   }
   if (!r->passed) {
     std::printf("reproduce: %s sim run %s --seed %llu%s\n", prog.c_str(), a.scenario.c_str(),

@@ -142,6 +142,10 @@ void SimEngine::apply_fault(const FaultEvent& f) {
     case K::bandwidth:
       for (size_t i : nodes) net_.set_bandwidth(i, f.rate);
       break;
+    case K::add_voter:
+    case K::remove:
+    case K::transfer:
+      break;  // Raft engine only: Scenario::validate() refuses them for gossip runs
   }
   report_.faults.emplace_back(to_seconds(now_ - kTimeZero), label);
 }
