@@ -3,8 +3,8 @@
 // DurableStore: what a simulated node keeps across a crash. Writes are volatile until
 // sync(); crash() throws away every write that was not synced, exactly as a power cut
 // loses an unsynced page cache. A restarted node is handed the same store and finds only
-// what it made durable. (Gossip keeps nothing durable; the Raft log and stable store will
-// live here when the Raft core runs in the simulator.)
+// what it made durable. (Gossip keeps nothing durable; a Raft member keeps its log, hard
+// state and snapshot here through simulations/raft/durable_log_store.h.)
 //
 // Contract: get() sees pending writes (read-your-writes); synced() sees only durable ones.
 // Not thread-safe; owned by the simulator, lent to one node incarnation at a time.
