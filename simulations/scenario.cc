@@ -350,7 +350,7 @@ void read_raft(const Reader& r, const toml::table& t, RaftParams& p) {
   r.only(t, "raft", {"voters", "clients", "keys", "read_fraction", "client_timeout", "think", "retry",
                      "snapshot_every", "snapshot_chunk", "disk", "election_timeout_min",
                      "election_timeout_max", "heartbeat_interval", "replication_timeout", "pre_vote",
-                     "check_quorum", "nemesis_every", "nemesis", "quiet", "amnesia"});
+                     "check_quorum", "nemesis_every", "nemesis", "quiet", "amnesia", "stale_reads"});
   auto dur = [&](std::string_view k, Duration& out) {
     if (const auto* v = t.get(k)) out = r.duration(*v, Reader::join("raft", k));
   };
@@ -374,6 +374,7 @@ void read_raft(const Reader& r, const toml::table& t, RaftParams& p) {
   if (const auto* v = t.get("pre_vote")) p.pre_vote = r.boolean(*v, "raft.pre_vote");
   if (const auto* v = t.get("check_quorum")) p.check_quorum = r.boolean(*v, "raft.check_quorum");
   if (const auto* v = t.get("amnesia")) p.amnesia = r.boolean(*v, "raft.amnesia");
+  if (const auto* v = t.get("stale_reads")) p.stale_reads = r.boolean(*v, "raft.stale_reads");
   dur("nemesis_every", p.nemesis_every);
   dur("quiet", p.quiet);
   if (const auto* v = t.get("nemesis")) {

@@ -103,6 +103,9 @@ struct RaftParams {
   // For proving the checks work: a crash wipes the node's disk, synced or not (a disk that
   // acknowledges fsync without writing). Safety checks are expected to fail.
   bool amnesia = false;
+  // For proving the linearizability check works: every node answers gets from its own
+  // machine at once, leader or not, without ReadIndex (the classic stale-read bug).
+  bool stale_reads = false;
 };
 
 struct Scenario {

@@ -101,6 +101,9 @@ void RaftCluster::reply(size_t i, uint32_t client, ClientReply r) {
 void RaftCluster::on_request(size_t i, const ClientRequest& r) {
   Node& n = nodes_[i];
   const raft::Core& core = *n.core;
+  if (!r.put && p_.stale_reads) {
+    return reply(i, r.client, {r.req, ClientReply::Kind::ok, n.kv.get(r.cmd.key), ""});
+  }
   if (core.role() != raft::Role::leader) {
     return reply(i, r.client, {r.req, ClientReply::Kind::not_leader, "", core.leader()});
   }

@@ -107,7 +107,10 @@ void RaftCluster::run() {
     want_voters_.insert(i);
     auto store = DurableLogStore::open(nodes_[i].disk);
     Status s = store.ok() ? raft::bootstrap(**store, founders) : store.status();
-    if (!s.ok()) return fail("bootstrap", s.to_string());
+    if (!s.ok()) {
+      fail("bootstrap", s.to_string());
+      return finish();
+    }
     nodes_[i].disk.sync();
   }
   for (size_t i = 0; i < n_; ++i) start_node(i);
