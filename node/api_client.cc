@@ -1,7 +1,5 @@
 #include "node/api_client.h"
 
-#include <httplib.h>
-
 #include <charconv>
 
 namespace shoal::node {
@@ -22,30 +20,7 @@ Status status_for_http(int status, const std::string& message) {
   }
 }
 
-// httplib names its errors in one word ("Connection"); say what happened.
-std::string describe(httplib::Error e) {
-  switch (e) {
-    case httplib::Error::Connection: return "connection refused or unreachable";
-    case httplib::Error::ConnectionTimeout: return "connection timed out";
-    case httplib::Error::Read: return "no complete answer (read failed or timed out)";
-    case httplib::Error::Write: return "could not send the request";
-    case httplib::Error::BindIPAddress: return "cannot bind the local address";
-    default: return "request failed (" + httplib::to_string(e) + ")";
-  }
-}
-
 }  // namespace
-
-std::string HttpResponse::header(const std::string& name) const {
-  for (const auto& [k, v] : headers) {
-    if (k.size() == name.size() &&
-        std::equal(k.begin(), k.end(), name.begin(),
-                   [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
-      return v;
-    }
-  }
-  return {};
-}
 
 ApiClient::ApiClient(std::string host, int port, Duration timeout)
     : host_(std::move(host)), port_(port), timeout_(timeout) {
@@ -120,29 +95,22 @@ std::string ApiClient::url_encode(std::string_view text) {
 Result<HttpResponse> ApiClient::send(const std::string& method, const std::string& path_and_query,
                                      const std::string& body,
                                      const std::string& content_type) const {
-  httplib::Client client(host_, port_);
-  const auto timeout = std::chrono::duration_cast<std::chrono::microseconds>(timeout_);
-  client.set_connection_timeout(std::min(timeout, std::chrono::microseconds(3'000'000)));
-  client.set_read_timeout(timeout);
-  client.set_write_timeout(timeout);
-  client.set_keep_alive(false);
-  httplib::Request req;
-  req.method = method;
-  req.path = path_and_query;
-  if (!body.empty() || method == "POST" || method == "PUT") {
-    req.body = body;
-    req.set_header("Content-Type", content_type);
+  HttpExchange ex;
+  ex.method = method;
+  ex.target = path_and_query;
+  ex.body = body;
+  ex.content_type = content_type;
+  ex.timeout = timeout_;
+  auto res = http_request(host_, port_, ex);
+  if (!res.ok()) {
+    // Say it in the agent's terms: its URL, then what failed.
+    std::string why = res.status().message();
+    const std::string prefix = "cannot reach " + host_ + ":" + std::to_string(port_) + ": ";
+    if (why.starts_with(prefix)) why.erase(0, prefix.size());
+    return Status::unavailable("cannot reach the agent at " + base_url_ + ": " + why +
+                               " (is `shoal agent` running there?)");
   }
-  auto res = client.send(req);
-  if (!res) {
-    return Status::unavailable("cannot reach the agent at " + base_url_ + ": " +
-                               describe(res.error()) + " (is `shoal agent` running there?)");
-  }
-  HttpResponse out;
-  out.status = res->status;
-  out.body = res->body;
-  for (const auto& [k, v] : res->headers) out.headers.emplace(k, v);
-  return out;
+  return res;
 }
 
 Result<nlohmann::json> ApiClient::call(const std::string& method, const std::string& path,

@@ -1,31 +1,34 @@
 // node/http_api.h
 //
-// HttpApi: the node's one way in — the /v1 HTTP/JSON API (docs/api.md), served with
-// cpp-httplib on its own threads.
+// HttpApi: the node's one way in — the /v1 HTTP/JSON API (docs/api.md) on HttpServer.
+//
+// Each area of the API adds its routes with an add_*_routes() function in its own file;
+// HttpApi::start() registers them all. Handlers run on the server's worker threads and
+// reach the agent only through AgentControl (which posts onto the agent's loop and waits,
+// bounded); they never touch the gossip core.
 //
 // Contract:
-//  - Handlers run on httplib's worker threads and reach the agent only through
-//    AgentControl (which posts onto the agent's loop and waits, bounded); they never touch
-//    the gossip core.
 //  - Every error is JSON {"error": "..."} naming the problem, with the status that fits:
 //    400 bad input (bad JSON names the parse error), 404 unknown path or node, 405 known
 //    path with the wrong method (with an Allow header), 413 body over the limit, 502 when
 //    no peer of a join answered, 503 when the agent is leaving, stopped or too slow.
 //  - start() binds before returning (io_error naming the address if it cannot); stop()
-//    (or the destructor) closes the listener and waits for in-flight requests.
+//    (or the destructor) closes the listener and waits for in-flight handlers.
 //  - `agent` must outlive the HttpApi.
 #pragma once
 
-#include <cstddef>
 #include <memory>
 
 #include "base/status.h"
 #include "gossip/address.h"
 #include "node/agent_control.h"
+#include "node/http_server.h"
 
 namespace shoal::node {
 
-inline constexpr size_t kHttpBodyLimit = 1024 * 1024;
+// GET /v1/members, /v1/agent/self, /v1/health, /v1/events; POST /v1/join, /v1/leave,
+// /v1/force-leave; PUT /v1/agent/tags.
+void add_membership_routes(HttpRouter& router, AgentControl& agent);
 
 class HttpApi {
  public:
@@ -35,13 +38,12 @@ class HttpApi {
   HttpApi(const HttpApi&) = delete;
   HttpApi& operator=(const HttpApi&) = delete;
 
+  gossip::Address address() const;
   void stop();
 
-  struct Impl;
-
  private:
-  explicit HttpApi(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit HttpApi(std::unique_ptr<HttpServer> server);
+  std::unique_ptr<HttpServer> server_;
 };
 
 }  // namespace shoal::node

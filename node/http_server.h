@@ -73,10 +73,11 @@ class HttpResponder {
   virtual bool write(std::string chunk) = 0;
   virtual void end() = 0;
 
-  // True once the client disconnected or the server stopped.
+  // True once the exchange is over: the response went out, the client disconnected, or
+  // the server stopped.
   virtual bool closed() const = 0;
-  // Runs `fn` once when the client disconnects or the server stops (at once if already
-  // closed). For cancelling work a streaming handler started.
+  // Runs `fn` once when the exchange is over (at once if it already is), on the server's
+  // IO thread: keep it short. For cancelling work a streaming handler started.
   virtual void on_close(std::function<void()> fn) = 0;
 };
 
@@ -100,10 +101,12 @@ class HttpRouter {
     std::map<std::string, std::string> params;
     std::vector<std::string> allowed;  // methods on this path, when handler == nullptr
   };
+  // `raw_path` as sent (percent-encoded, no query); parameters are decoded per segment.
   // handler == nullptr and allowed empty: no such path (404); allowed non-empty: 405.
-  Match match(const std::string& method, const std::string& path) const;
+  Match match(const std::string& method, const std::string& raw_path) const;
   // The largest body any route on this path accepts, for reading before routing.
-  size_t body_limit(const std::string& method, const std::string& path) const;
+  size_t body_limit(const std::string& method, const std::string& raw_path) const;
+  size_t max_body_limit() const;
 
  private:
   struct Route {

@@ -9,7 +9,7 @@ packages=(
   clang-14 libfuzzer-14-dev libclang-rt-14-dev
   # libraries
   libboost-dev libsodium-dev libmsgpack-cxx-dev libleveldb-dev libsnappy-dev
-  libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev libssl-dev
+  libspdlog-dev libfmt-dev libcli11-dev
   nlohmann-json3-dev libtomlplusplus-dev catch2
   # real peers the tests and benchmarks run beside Shoal
   serf

@@ -253,7 +253,7 @@ TEST_CASE_METHOD(Fixture, "unknown paths, wrong methods, big bodies", "[node][ht
   CHECK(wrong.header("Allow") == "POST");
   check_error(send("DELETE", "/v1/members"), 405, "use GET");
   check_error(send("POST", "/v1/agent/tags", "{}"), 405, "use PUT");
-  const std::string big(kHttpBodyLimit + 10, ' ');
+  const std::string big(kDefaultHttpBodyLimit + 10, ' ');
   auto too_big = client->send("POST", "/v1/join", big);
   REQUIRE(too_big.ok());
   check_error(*too_big, 413, "larger than");

@@ -1,0 +1,133 @@
+#include "node/http_client.h"
+
+#include <utility>  // first: Boost 1.74 awaitable.hpp uses std::exchange without it
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <algorithm>
+#include <cctype>
+
+namespace shoal::node {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr auto kConnectTimeoutMax = std::chrono::seconds(3);
+constexpr uint64_t kBodyLimit = uint64_t{1} << 30;
+
+// Runs one async operation on a private io_context to completion. Beast's stream
+// timeouts apply only to async operations, so a blocking client is built from them.
+template <typename Start>
+beast::error_code run_op(net::io_context& io, Start&& start) {
+  beast::error_code result = net::error::would_block;
+  start([&result](beast::error_code ec, auto&&...) { result = ec; });
+  io.restart();
+  io.run();
+  return result;
+}
+
+std::string describe(beast::error_code ec, const char* stage) {
+  if (ec == beast::error::timeout) return std::string(stage) + " timed out";
+  if (ec == net::error::connection_refused) return "connection refused";
+  return std::string(stage) + " failed: " + ec.message();
+}
+
+}  // namespace
+
+std::string HttpResponse::header(const std::string& name) const {
+  for (const auto& [k, v] : headers) {
+    if (k.size() == name.size() &&
+        std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        })) {
+      return v;
+    }
+  }
+  return {};
+}
+
+Result<HttpResponse> http_request(const std::string& host, int port, const HttpExchange& ex) {
+  const std::string where = host + ":" + std::to_string(port);
+  auto fail = [&](const std::string& what) -> Status {
+    return Status::unavailable("cannot reach " + where + ": " + what);
+  };
+  net::io_context io;
+  tcp::resolver resolver(io);
+  beast::error_code ec;
+  auto endpoints = resolver.resolve(host, std::to_string(port), ec);
+  if (ec) return fail("cannot resolve '" + host + "': " + ec.message());
+
+  beast::tcp_stream stream(io);
+  stream.expires_after(std::min<Duration>(ex.timeout, kConnectTimeoutMax));
+  ec = run_op(io, [&](auto handler) { stream.async_connect(endpoints, handler); });
+  if (ec) return fail(describe(ec, "connect"));
+  stream.socket().set_option(tcp::no_delay(true), ec);
+
+  http::request<http::string_body> req{http::string_to_verb(ex.method), ex.target, 11};
+  if (req.method() == http::verb::unknown) req.method_string(ex.method);
+  req.set(http::field::host, where);
+  req.set(http::field::user_agent, "shoal");
+  req.keep_alive(false);
+  for (const auto& [k, v] : ex.headers) req.set(k, v);
+  if (!ex.body.empty() || ex.method == "POST" || ex.method == "PUT") {
+    req.set(http::field::content_type, ex.content_type);
+    req.body() = ex.body;
+  }
+  req.prepare_payload();
+
+  stream.expires_after(ex.timeout);
+  ec = run_op(io, [&](auto handler) { http::async_write(stream, req, handler); });
+  if (ec) return fail(describe(ec, "sending the request"));
+
+  HttpResponse out;
+  beast::flat_buffer buffer;
+  if (!ex.on_body) {
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(kBodyLimit);
+    stream.expires_after(ex.timeout);
+    ec = run_op(io, [&](auto handler) { http::async_read(stream, buffer, parser, handler); });
+    if (ec) return fail(describe(ec, "reading the answer"));
+    auto& res = parser.get();
+    out.status = static_cast<int>(res.result_int());
+    for (const auto& f : res) out.headers.emplace(f.name_string(), f.value());
+    out.body = std::move(res.body());
+    return out;
+  }
+
+  // Stream mode: hand each piece of the body over as it arrives.
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(boost::none);
+  stream.expires_after(ex.timeout);
+  ec = run_op(io, [&](auto handler) { http::async_read_header(stream, buffer, parser, handler); });
+  if (ec) return fail(describe(ec, "reading the answer"));
+  out.status = static_cast<int>(parser.get().result_int());
+  for (const auto& f : parser.get()) out.headers.emplace(f.name_string(), f.value());
+  char piece[16 * 1024];
+  while (!parser.is_done()) {
+    parser.get().body().data = piece;
+    parser.get().body().size = sizeof(piece);
+    stream.expires_after(ex.timeout);
+    // read_some, not read: read would wait to fill the whole piece, and a stream's
+    // events are small and far apart.
+    ec = run_op(io, [&](auto handler) { http::async_read_some(stream, buffer, parser, handler); });
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      if (ec == http::error::end_of_stream || ec == http::error::partial_message) break;
+      return fail(describe(ec, "reading the answer"));
+    }
+    const size_t n = sizeof(piece) - parser.get().body().size;
+    if (n > 0 && !ex.on_body(std::string_view(piece, n))) break;
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  return out;
+}
+
+}  // namespace shoal::node

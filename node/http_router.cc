@@ -1,0 +1,153 @@
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "base/check.h"
+#include "node/http_server.h"
+
+namespace shoal::node {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// "/a/b/" -> {"a", "b", ""}: a trailing slash is a distinct (empty) segment, so
+// "/v1/members/" does not silently alias "/v1/members".
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> out;
+  if (path.empty() || path.front() != '/') return out;
+  size_t start = 1;
+  while (true) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string_view::npos) {
+      out.push_back(path.substr(start));
+      return out;
+    }
+    out.push_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+}
+
+bool is_param(std::string_view segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '%') {
+      if (i + 2 >= text.size()) return std::nullopt;
+      int hi = hex_value(text[i + 1]);
+      int lo = hex_value(text[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> HttpRequest::header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (iequals(k, name)) return v;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> HttpRequest::query_value(const std::string& key) const {
+  auto it = query.find(key);
+  if (it == query.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<std::string> HttpRequest::query_values(const std::string& key) const {
+  std::vector<std::string> out;
+  auto [lo, hi] = query.equal_range(key);
+  for (auto it = lo; it != hi; ++it) out.push_back(it->second);
+  return out;
+}
+
+void HttpRouter::add(std::string method, std::string pattern, HttpHandler handler,
+                     RouteOptions options) {
+  Route route;
+  route.method = std::move(method);
+  for (auto seg : split_path(pattern)) route.segments.emplace_back(seg);
+  SHOAL_CHECK(!route.segments.empty(), "route pattern must start with /");
+  for (const auto& r : routes_) {
+    SHOAL_CHECK(!(r.method == route.method && r.segments == route.segments), "route added twice");
+  }
+  route.handler = std::move(handler);
+  route.options = options;
+  routes_.push_back(std::move(route));
+}
+
+HttpRouter::Match HttpRouter::match(const std::string& method, const std::string& path) const {
+  Match m;
+  const auto segments = split_path(path);
+  for (const auto& route : routes_) {
+    if (route.segments.size() != segments.size()) continue;
+    std::map<std::string, std::string> params;
+    bool ok = true;
+    for (size_t i = 0; i < segments.size() && ok; ++i) {
+      const auto& want = route.segments[i];
+      if (is_param(want)) {
+        auto value = percent_decode(segments[i], /*plus_is_space=*/false);
+        if (!value || value->empty()) {
+          ok = false;
+        } else {
+          params[want.substr(1, want.size() - 2)] = std::move(*value);
+        }
+      } else {
+        ok = (want == segments[i]);
+      }
+    }
+    if (!ok) continue;
+    if (route.method == method) {
+      m.handler = &route.handler;
+      m.options = &route.options;
+      m.params = std::move(params);
+      m.allowed.clear();
+      return m;
+    }
+    if (std::find(m.allowed.begin(), m.allowed.end(), route.method) == m.allowed.end()) {
+      m.allowed.push_back(route.method);
+    }
+  }
+  std::sort(m.allowed.begin(), m.allowed.end());
+  return m;
+}
+
+size_t HttpRouter::max_body_limit() const {
+  size_t most = kDefaultHttpBodyLimit;
+  for (const auto& r : routes_) most = std::max(most, r.options.body_limit);
+  return most;
+}
+
+size_t HttpRouter::body_limit(const std::string& method, const std::string& path) const {
+  auto m = match(method, path);
+  return m.options ? m.options->body_limit : kDefaultHttpBodyLimit;
+}
+
+}  // namespace shoal::node
