@@ -143,6 +143,20 @@ void Agent::perform(gossip::Action& action) {
           on_join_done(a);
         } else if constexpr (std::is_same_v<T, gossip::LeaveDone>) {
           finish_leave("done");
+        } else if constexpr (std::is_same_v<T, gossip::UserEvent>) {
+          on_user_event(a);
+        } else if constexpr (std::is_same_v<T, gossip::QueryReceived>) {
+          on_query_received(a);
+        } else if constexpr (std::is_same_v<T, gossip::QueryAckReceived>) {
+          on_query_progress(a.query, QueryUpdate{QueryUpdate::Kind::ack, a.from, {}, 0, 0});
+        } else if constexpr (std::is_same_v<T, gossip::QueryResponseReceived>) {
+          on_query_progress(a.query, QueryUpdate{QueryUpdate::Kind::response, a.from,
+                                                 std::move(a.payload), 0, 0});
+        } else if constexpr (std::is_same_v<T, gossip::QueryFinished>) {
+          on_query_progress(a.query,
+                            QueryUpdate{QueryUpdate::Kind::done, {}, {}, a.acks, a.responses});
+        } else if constexpr (std::is_same_v<T, gossip::NameConflictResolved>) {
+          on_name_conflict(a);
         }
       },
       action);
@@ -161,6 +175,11 @@ void Agent::on_member_event(const gossip::MemberEvent& ev) {
   rec.addr = m.addr;
   rec.status = m.status;
   events_.add(std::move(rec));
+  AgentEvent out;
+  out.kind = AgentEvent::Kind::member;
+  out.member_type = ev.type;
+  out.member = m;
+  publish(std::move(out));
 }
 
 void Agent::on_join_done(const gossip::JoinDone& done) {
@@ -284,6 +303,8 @@ void Agent::stop_loop() {
   signals_.cancel(ignored);
   transport_->close();
   pending_joins_.clear();  // their HTTP callers hear "stopped before answering"
+  finish_open_queries();
+  subscribers_.clear();
   io_.stop();
 }
 

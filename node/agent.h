@@ -67,6 +67,12 @@ class Agent final : public AgentControl {
   Status leave() override;
   Status force_leave(const std::string& node, bool prune) override;
   Result<std::map<std::string, std::string>> update_tags(const TagUpdate& update) override;
+  Status user_event(const std::string& name, Bytes payload, bool coalesce) override;
+  Result<QueryStartInfo> query(const std::string& name, Bytes payload,
+                               const gossip::QueryParams& params, QuerySink sink) override;
+  Status respond(uint64_t token, Bytes payload) override;
+  Result<uint64_t> subscribe(AgentEventSink sink) override;
+  void unsubscribe(uint64_t id) override;
 
  private:
   Agent(AgentConfig config, std::unique_ptr<DataDir> data_dir);
@@ -76,6 +82,13 @@ class Agent final : public AgentControl {
   void perform(gossip::Action& action);
   void on_member_event(const gossip::MemberEvent& ev);
   void on_join_done(const gossip::JoinDone& done);
+  // ---- events and queries (agent_events.cc) ----
+  void publish(AgentEvent ev);
+  void on_user_event(const gossip::UserEvent& ev);
+  void on_query_received(const gossip::QueryReceived& q);
+  void on_query_progress(gossip::LamportTime query, const QueryUpdate& update);
+  void on_name_conflict(const gossip::NameConflictResolved& r);
+  void finish_open_queries();
   void arm_wakeup();
   void on_signal(const boost::system::error_code& ec, int signo);
   void start_retry_join();
@@ -98,6 +111,10 @@ class Agent final : public AgentControl {
 
   std::map<uint64_t, std::function<void(const gossip::JoinDone&)>> pending_joins_;
   std::vector<std::function<void()>> leave_waiters_;
+  std::map<uint64_t, AgentEventSink> subscribers_;
+  uint64_t next_subscriber_ = 0;
+  uint64_t event_seq_ = 0;
+  std::map<gossip::LamportTime, QuerySink> open_queries_;
   int join_attempts_ = 0;
   bool leaving_ = false;
   bool left_ = false;

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -56,6 +57,41 @@ struct RecentEvent {
   gossip::MemberStatus status = gossip::MemberStatus::none;
 };
 
+// One thing the agent saw, in order: a membership change, a user event, or a query this
+// node passed the filters of (GET /v1/agent/events; event handlers).
+struct AgentEvent {
+  enum class Kind : uint8_t { member, user, query };
+  uint64_t seq = 0;  // 1, 2, ... per agent
+  std::chrono::system_clock::time_point at;
+  Kind kind = Kind::member;
+  gossip::MemberEventType member_type = gossip::MemberEventType::join;  // kind == member
+  gossip::Member member;                                                // kind == member
+  gossip::UserEvent user;                                               // kind == user
+  gossip::QueryReceived query;  // kind == query; answer with AgentControl::respond
+};
+
+// Runs on the agent's loop thread for each event; must not block (queue the work).
+// Return false to stop receiving.
+using AgentEventSink = std::function<bool(const AgentEvent&)>;
+
+// Progress of a query this agent started.
+struct QueryUpdate {
+  enum class Kind : uint8_t { ack, response, done };
+  Kind kind = Kind::ack;
+  std::string from;     // ack, response
+  Bytes payload;        // response
+  size_t acks = 0;      // done
+  size_t responses = 0;  // done
+};
+// Runs on the agent's loop thread; must not block. `done` comes last, exactly once
+// (also when the agent stops before the deadline).
+using QuerySink = std::function<void(const QueryUpdate&)>;
+
+struct QueryStartInfo {
+  uint32_t id = 0;
+  Duration timeout{};
+};
+
 class AgentControl {
  public:
   virtual ~AgentControl() = default;
@@ -77,6 +113,34 @@ class AgentControl {
   virtual Status force_leave(const std::string& node, bool prune) = 0;
   // Applies `update` to this node's tags; returns the tags now in effect.
   virtual Result<std::map<std::string, std::string>> update_tags(const TagUpdate& update) = 0;
+
+  // ---- events and queries ----
+  // (Defaults answer "unsupported", so fakes that do not need them stay small.)
+  // Broadcasts a user event; invalid_argument past the size limit.
+  virtual Status user_event(const std::string& name, Bytes payload, bool coalesce);
+  // Starts a query; `sink` receives its acks and responses, then done.
+  virtual Result<QueryStartInfo> query(const std::string& name, Bytes payload,
+                                       const gossip::QueryParams& params, QuerySink sink);
+  // Answers a query this node received (AgentEvent::query.token).
+  virtual Status respond(uint64_t token, Bytes payload);
+  // Every later AgentEvent goes to `sink` until it returns false or unsubscribe(id).
+  virtual Result<uint64_t> subscribe(AgentEventSink sink);
+  virtual void unsubscribe(uint64_t id);
 };
+
+inline Status AgentControl::user_event(const std::string&, Bytes, bool) {
+  return Status::unavailable("this agent does not send user events");
+}
+inline Result<QueryStartInfo> AgentControl::query(const std::string&, Bytes,
+                                                  const gossip::QueryParams&, QuerySink) {
+  return Status::unavailable("this agent does not run queries");
+}
+inline Status AgentControl::respond(uint64_t, Bytes) {
+  return Status::unavailable("this agent does not answer queries");
+}
+inline Result<uint64_t> AgentControl::subscribe(AgentEventSink) {
+  return Status::unavailable("this agent has no event stream");
+}
+inline void AgentControl::unsubscribe(uint64_t) {}
 
 }  // namespace shoal::node
