@@ -6,6 +6,7 @@
 #include <csignal>
 #include <random>
 
+#include "node/keyring_file.h"
 #include "node/loop_call.h"
 #include "node/member_filter.h"
 
@@ -62,7 +63,11 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
   std::unique_ptr<Agent> agent(new Agent(std::move(config), std::move(*dir)));
   Agent* a = agent.get();
 
-  auto serf = gossip::Serf::create(a->config_.serf_config(), Rng(random_seed()), steady_now());
+  auto keyring = startup_keyring(a->data_dir_->path(), a->config_.encrypt_key);
+  if (!keyring.ok()) return keyring.status().with_context("cannot start gossip");
+  gossip::SerfConfig serf_config = a->config_.serf_config();
+  serf_config.memberlist.keyring = std::move(*keyring);
+  auto serf = gossip::Serf::create(std::move(serf_config), Rng(random_seed()), steady_now());
   if (!serf.ok()) return serf.status().with_context("cannot start gossip");
   a->serf_ = std::move(*serf);
 
@@ -95,10 +100,11 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
 
 Status Agent::run() {
   spdlog::info("agent-start node={} id={} gossip={} advertise={} http={} profile={} "
-               "data_dir={} tags={}",
+               "data_dir={} tags={} encrypted={}",
                config_.node_name, node_id(), config_.bind.to_string(),
                config_.advertise.to_string(), config_.http.to_string(), config_.profile,
-               data_dir_->path().string(), tags_string(config_.tags));
+               data_dir_->path().string(), tags_string(config_.tags),
+               serf_->keyring().enabled());
   signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
     on_signal(ec, signo);
   });

@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <toml++/toml.h>
 
+#include "gossip/keyring.h"
+
 namespace shoal::node {
 namespace {
 
@@ -122,6 +124,8 @@ void add_agent_flags(CLI::App& cmd, AgentFlags& f) {
   cmd.add_option("--profile", f.profile, "Gossip timings: lan, wan or local (default lan)");
   cmd.add_option("--http", f.http, "HTTP API address (default 127.0.0.1:8080)");
   cmd.add_option("--log-level", f.log_level, "trace, debug, info, warn or error (default info)");
+  cmd.add_option("--encrypt", f.encrypt,
+                 "Gossip encryption key, base64 of 32 bytes (shoal keygen); first start only");
 }
 
 Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view origin) {
@@ -159,6 +163,8 @@ Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view ori
       st = get_string(value, key, out.http);
     } else if (key == "log_level") {
       st = get_string(value, key, out.log_level);
+    } else if (key == "encrypt") {
+      st = get_string(value, key, out.encrypt);
     } else if (key == "retry_max") {
       auto n = toml_get<int64_t>(value, key, origin, "an integer");
       if (!n.ok()) return n.status();
@@ -197,7 +203,7 @@ Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view ori
       return Status::invalid_argument(
           where + ": unknown key '" + key +
           "' (known: node, bind, advertise, join, retry_max, tags, data_dir, profile, http, "
-          "log_level)");
+          "log_level, encrypt)");
     }
     if (!st.ok()) return st;
   }
@@ -239,6 +245,7 @@ AgentFlags merge(AgentFlags base, const AgentFlags& over) {
   take(base.profile, over.profile);
   take(base.http, over.http);
   take(base.log_level, over.log_level);
+  take(base.encrypt, over.encrypt);
   base.join.insert(base.join.end(), over.join.begin(), over.join.end());
   base.tags.insert(base.tags.end(), over.tags.begin(), over.tags.end());  // later wins
   return base;
@@ -343,6 +350,12 @@ Result<AgentConfig> resolve_agent_config(const AgentFlags& flags, const AgentEnv
   auto level = parse_log_level(merged.log_level.value_or("info"));
   if (!level.ok()) return flag_error(src("--log-level", flags.log_level.has_value()), level.status().message());
   c.log_level = *level;
+
+  if (merged.encrypt) {
+    auto key = gossip::key_from_base64(*merged.encrypt);
+    if (!key.ok()) return flag_error(src("--encrypt", flags.encrypt.has_value()), key.status().message());
+    c.encrypt_key = std::move(*key);
+  }
   return c;
 }
 

@@ -15,6 +15,8 @@
 //   --profile P          profile      lan  (lan | wan | local)
 //   --http ADDR:PORT     http         127.0.0.1:8080
 //   --log-level L        log_level    info (trace | debug | info | warn | error)
+//   --encrypt KEY        encrypt      none; base64 of 32 bytes (`shoal keygen`); seeds
+//                                     DATA_DIR/keyring.json (node/keyring_file.h)
 //
 // Contract:
 //  - Pure: reads the config file and the environment given to it, nothing else.
@@ -57,6 +59,7 @@ struct AgentConfig {
   std::string profile = "lan";
   gossip::Address http;
   LogLevel log_level = LogLevel::info;
+  std::optional<Bytes> encrypt_key;  // decoded and length-checked
 
   // The gossip core's configuration for this agent (profile timings, name, tags).
   gossip::SerfConfig serf_config() const;
@@ -75,6 +78,7 @@ struct AgentFlags {
   std::optional<std::string> profile;
   std::optional<std::string> http;
   std::optional<std::string> log_level;
+  std::optional<std::string> encrypt;
 };
 
 // What the defaults depend on, injected so tests do not depend on the machine.

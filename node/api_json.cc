@@ -72,6 +72,8 @@ nlohmann::json self_to_json(const SelfInfo& s) {
       {"streams_failed", s.streams_failed},
       {"health_score", s.stats.health_score},
       {"member_ltime", s.stats.member_ltime},
+      {"decrypt_failures", s.stats.memberlist.decrypt_failures},
+      {"replays_dropped", s.stats.memberlist.replays},
   };
   return j;
 }

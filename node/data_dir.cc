@@ -48,6 +48,8 @@ Result<std::string> read_small_file(const std::filesystem::path& p) {
   return out;
 }
 
+}  // namespace
+
 Status write_file_durably(const std::filesystem::path& p, std::string_view data) {
   const std::filesystem::path tmp = p.string() + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -78,6 +80,8 @@ Status write_file_durably(const std::filesystem::path& p, std::string_view data)
   }
   return Status();
 }
+
+namespace {
 
 Result<std::string> load_or_create_node_id(const std::filesystem::path& dir) {
   const auto p = dir / "node-id";

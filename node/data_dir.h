@@ -22,6 +22,10 @@
 
 namespace shoal::node {
 
+// Replaces `p` with `data` atomically and durably (temp file in the same directory, fsync,
+// rename, fsync of the directory); mode 0600. io_error names the file and the errno.
+Status write_file_durably(const std::filesystem::path& p, std::string_view data);
+
 class DataDir {
  public:
   static Result<std::unique_ptr<DataDir>> open(const std::filesystem::path& path);

@@ -1,0 +1,113 @@
+// Encrypted gossip between Shoal and real serf 0.9.4 agents on loopback: a mixed cluster
+// sharing a key forms; an agent holding another key (either kind) cannot join, and says
+// why; a restarted Shoal agent keeps its keyring without --encrypt.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include "tests/integration/serf_process.h"
+
+namespace shoal::test {
+namespace {
+
+constexpr auto kConverge = 20s;
+// Made by `serf keygen` for these tests only.
+const std::string kKey = "T9jncgl9mbLus+baTTa7q7nPSUrXwbDi2dhbtqir37s=";
+const std::string kOtherKey = "fmaDCjN790MWO83xTeraBAvFGmJpN6pmjc82Uc5Vt/c=";
+
+bool all_alive(const MemberView& v, size_t n) {
+  return v.size() == n &&
+         std::all_of(v.begin(), v.end(), [](const auto& m) { return m.second.status == "alive"; });
+}
+
+TEST_CASE("a mixed serf/shoal cluster forms with encryption on",
+          "[integration][serf][encryption]") {
+  auto serf1 = SerfProcess::start("serf-e1", {"-encrypt=" + kKey});
+  REQUIRE(serf1->wait_ready());
+  auto shoal1 = AgentProcess::start("shoal-e1", {"--encrypt", kKey, "--join", serf1->gossip_addr()});
+  REQUIRE(shoal1->wait_healthy());
+  auto serf2 = SerfProcess::start("serf-e2", {"-encrypt=" + kKey, "-join=" + shoal1->gossip_addr()});
+  REQUIRE(serf2->wait_ready());
+  auto shoal2 = AgentProcess::start("shoal-e2", {"--encrypt", kKey, "--join", serf2->gossip_addr()});
+  REQUIRE(shoal2->wait_healthy());
+
+  for (auto* s : {serf1.get(), serf2.get()}) {
+    CHECK(eventually([&] { return s->members(); }, [](const MemberView& v) { return all_alive(v, 4); },
+                     kConverge));
+  }
+  for (auto* a : {shoal1.get(), shoal2.get()}) {
+    CHECK(eventually([&] { return shoal_members(*a); },
+                     [](const MemberView& v) { return all_alive(v, 4); }, kConverge));
+  }
+  CHECK(shoal1->log().find("gossip-decrypt-failed") == std::string::npos);
+  // The key is kept in the data dir, in serf's keyring-file format.
+  CHECK(read_file(shoal1->data_dir() / "keyring.json") == "[\"" + kKey + "\"]\n");
+}
+
+TEST_CASE("an agent with another key cannot join an encrypted cluster, and says why",
+          "[integration][serf][encryption]") {
+  auto serf1 = SerfProcess::start("serf-k1", {"-encrypt=" + kKey});
+  REQUIRE(serf1->wait_ready());
+  auto shoal1 = AgentProcess::start("shoal-k1", {"--encrypt", kKey, "--join", serf1->gossip_addr()});
+  REQUIRE(shoal1->wait_healthy());
+  REQUIRE(eventually([&] { return serf1->members(); }, [](const MemberView& v) { return all_alive(v, 2); },
+                     kConverge));
+
+  SECTION("a shoal agent with the wrong key") {
+    auto bad = AgentProcess::start("shoal-bad", {"--encrypt", kOtherKey, "--retry-max", "1",
+                                                 "--join", serf1->gossip_addr()});
+    auto exited = bad->wait_for_exit(20s);
+    const std::string log = bad->log();
+    INFO(log);
+    CHECK(log.find("join-failed") != std::string::npos);
+    CHECK(log.find("different encryption key") != std::string::npos);
+    (void)exited;
+  }
+  SECTION("a serf agent with the wrong key") {
+    auto bad = SerfProcess::start("serf-bad", {"-encrypt=" + kOtherKey, "-join=" + shoal1->gossip_addr()});
+    std::this_thread::sleep_for(3s);
+    const std::string log = bad->log();
+    INFO(log);
+    CHECK(log.find("No installed keys could decrypt the message") != std::string::npos);
+    CHECK(shoal1->log().find("reason=\"decrypt: no key\"") != std::string::npos);
+  }
+  SECTION("a shoal agent without a key") {
+    auto bad = AgentProcess::start("shoal-plain", {"--retry-max", "1", "--join", shoal1->gossip_addr()});
+    bad->wait_for_exit(20s);
+    const std::string log = bad->log();
+    INFO(log);
+    CHECK(log.find("remote state is encrypted and encryption is not configured") !=
+          std::string::npos);
+  }
+  std::this_thread::sleep_for(2s);
+  CHECK(all_alive(serf1->members(), 2));
+  CHECK(all_alive(shoal_members(*shoal1), 2));
+}
+
+TEST_CASE("a restarted agent keeps its keyring; a malformed keyring refuses to start",
+          "[integration][encryption]") {
+  auto a = AgentProcess::start("shoal-r1", {"--encrypt", kKey});
+  REQUIRE(a->wait_healthy());
+  REQUIRE(a->terminate().has_value());
+  // Restarted without --encrypt: the keyring file still encrypts its gossip.
+  auto serf = SerfProcess::start("serf-r1", {"-encrypt=" + kKey});
+  REQUIRE(serf->wait_ready());
+  a->restart();
+  REQUIRE(a->wait_healthy());
+  REQUIRE(serf->cli("join", {a->gossip_addr()}).exit_code == 0);
+  CHECK(eventually([&] { return shoal_members(*a); }, [](const MemberView& v) { return all_alive(v, 2); },
+                   kConverge));
+  REQUIRE(a->terminate().has_value());
+
+  {
+    std::ofstream f(a->data_dir() / "keyring.json", std::ios::trunc);
+    f << "[\"c2hvcnQ=\"]\n";
+  }
+  a->restart();
+  CHECK_FALSE(a->wait_healthy(5s));
+  CHECK(a->exit_code() == 1);
+  CHECK_THAT(a->log(), Catch::Contains("keyring.json' is malformed: key 1: key is 5 bytes"));
+}
+
+}  // namespace
+}  // namespace shoal::test
