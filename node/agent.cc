@@ -6,6 +6,7 @@
 #include <csignal>
 #include <random>
 
+#include "gossip/key_manager.h"
 #include "node/keyring_file.h"
 #include "node/loop_call.h"
 #include "node/member_filter.h"
@@ -70,6 +71,11 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
   auto serf = gossip::Serf::create(std::move(serf_config), Rng(random_seed()), steady_now());
   if (!serf.ok()) return serf.status().with_context("cannot start gossip");
   a->serf_ = std::move(*serf);
+  // Answer serf's keyring queries; each change is on disk before this member says so.
+  gossip::serve_key_queries(*a->serf_, [path = a->data_dir_->path() / kKeyringFileName](
+                                           const gossip::Keyring& keyring) {
+    return save_keyring_file(path, keyring);
+  });
 
   GossipTransport::Callbacks cb;
   cb.on_packet = [a](const gossip::Address& from, ByteView data) {

@@ -5,8 +5,8 @@
 //
 //  - First start with --encrypt KEY: the file is written holding KEY alone.
 //  - Later starts load the file; it wins over --encrypt (after a rotation with
-//    `shoal keys`, the key on the command line may be long gone), which is logged.
-//  - Every change made by `shoal keys` / `serf keys` is written back (durably) before the
+//    `serf keys`, the key on the command line may be long gone), which is logged.
+//  - Every change made by a keyring query (`serf keys`) is written back (durably) before the
 //    agent reports success, so a restart keeps the rotated keys.
 //
 // Contract: a file that cannot be read or parsed, is empty, or holds a bad key is an

@@ -1,6 +1,7 @@
 // Encrypted gossip between Shoal and real serf 0.9.4 agents on loopback: a mixed cluster
 // sharing a key forms; an agent holding another key (either kind) cannot join, and says
-// why; a restarted Shoal agent keeps its keyring without --encrypt.
+// why; a restarted Shoal agent keeps its keyring without --encrypt; `serf keys` rotates
+// the key of a mixed cluster.
 #include <catch2/catch.hpp>
 
 #include <fstream>
@@ -107,6 +108,68 @@ TEST_CASE("a restarted agent keeps its keyring; a malformed keyring refuses to s
   CHECK_FALSE(a->wait_healthy(5s));
   CHECK(a->exit_code() == 1);
   CHECK_THAT(a->log(), Catch::Contains("keyring.json' is malformed: key 1: key is 5 bytes"));
+}
+
+
+// serf keys -install/-use/-remove against a mixed cluster: the shoal members answer the
+// _serf_*-key queries, keep their keyring file in step, and nobody is lost.
+TEST_CASE("serf keys rotates the key of a mixed serf/shoal cluster, no member lost",
+          "[integration][serf][encryption]") {
+  const std::string k2 = "Jl2yjR6l+LBaMlbCITXhn+FMNEXUHdGmHtwfeO4nOws=";
+  auto serf1 = SerfProcess::start("serf-r1", {"-encrypt=" + kKey});
+  REQUIRE(serf1->wait_ready());
+  auto shoal1 = AgentProcess::start("shoal-r1", {"--encrypt", kKey, "--join", serf1->gossip_addr()});
+  REQUIRE(shoal1->wait_healthy());
+  auto serf2 = SerfProcess::start("serf-r2", {"-encrypt=" + kKey, "-join=" + shoal1->gossip_addr()});
+  REQUIRE(serf2->wait_ready());
+  auto shoal2 = AgentProcess::start("shoal-r2", {"--encrypt", kKey, "--join", serf2->gossip_addr()});
+  REQUIRE(shoal2->wait_healthy());
+  auto everyone_alive = [&] {
+    return all_alive(serf1->members(), 4) && all_alive(serf2->members(), 4) &&
+           all_alive(shoal_members(*shoal1), 4) && all_alive(shoal_members(*shoal2), 4);
+  };
+  REQUIRE(eventually([&] { return everyone_alive(); }, [](bool b) { return b; }, kConverge));
+
+  // A step is idempotent; on a loaded machine a member's answer can miss the query's
+  // deadline (1.6 s here), and an operator would simply run the step again: so may we.
+  auto serf_keys = [&](const std::string& flag, const std::string& key) {
+    CommandResult r;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      r = serf1->cli("keys", {flag, key});
+      if (r.exit_code == 0) break;
+    }
+    INFO("serf keys " << flag << ": " << r.out << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(eventually([&] { return everyone_alive(); }, [](bool b) { return b; }, kConverge));
+  };
+  serf_keys("-install", k2);
+  serf_keys("-use", k2);
+  serf_keys("-remove", kKey);
+  CommandResult list;
+  for (int attempt = 0; attempt < 3 && list.exit_code != 0; ++attempt) {
+    list = serf1->cli("keys", {"-list"});
+  }
+  INFO(list.out << list.err);
+  CHECK(list.exit_code == 0);
+  CHECK_THAT(list.out, Catch::Contains(k2) && Catch::Contains("[4/4]"));
+  CHECK_THAT(list.out, !Catch::Contains(kKey));
+  for (auto* a : {shoal1.get(), shoal2.get()}) {
+    CHECK(read_file(a->data_dir() / "keyring.json") == "[\"" + k2 + "\"]\n");
+  }
+
+  // Removing the primary is refused by every member that answers, each named.
+  auto refused = serf2->cli("keys", {"-remove", k2});
+  const std::string said = refused.out + refused.err;  // serf's CLI mixes the two
+  INFO(said);
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(said, Catch::Contains("nodes reported failure"));
+  int named = 0;
+  for (const char* node : {"serf-r1", "serf-r2", "shoal-r1", "shoal-r2"}) {
+    named += said.find(std::string("failed:  ") + node) != std::string::npos;
+  }
+  CHECK(named >= 3);
+  CHECK_THAT(said, Catch::Contains("removing the primary key is not allowed"));
+  CHECK(eventually([&] { return everyone_alive(); }, [](bool b) { return b; }, kConverge));
 }
 
 }  // namespace
