@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <atomic>
 #include <deque>
 #include <mutex>
@@ -30,6 +31,8 @@ constexpr size_t kStreamQueueLimit = 4 * 1024 * 1024;
 // pipeline meanwhile.
 constexpr size_t kPipelineBufferLimit = 64 * 1024;
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr size_t kLingerBytes = 16 * 1024 * 1024;
 
 std::string json_error(std::string_view message) {
   return nlohmann::json{{"error", message}}.dump() + "\n";
@@ -109,6 +112,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void start() { read_request(); }
 
+  // IO thread, on stop(): a connection waiting for a request, or streaming, closes now;
+  // one whose answer is being made or sent closes once it is out.
+  void begin_shutdown() {
+    if (!busy_ || streaming_) close();
+  }
+
   // IO thread: close the socket and tell the current exchange.
   void close() {
     if (closed_) return;
@@ -155,6 +164,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     for (auto& [k, v] : headers) res->set(k, v);
     res->keep_alive(keep_alive_);
     res->chunked(true);
+    streaming_ = true;
     log_exchange(status);
     auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
     enqueue([self = shared_from_this(), res, sr](auto done) {
@@ -241,6 +251,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return close();
     }
     keep_alive_ = false;
+    linger_ = true;
     begin_exchange();
     if (ec == http::error::body_limit) {
       return send_whole(exchange_id_, 413,
@@ -312,6 +323,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void begin_exchange() {
+    busy_ = true;
     ++exchange_id_;
     exchange_ = std::make_shared<Exchange>();
   }
@@ -363,10 +375,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void finish_exchange() {
     mark_exchange_closed();  // a late write from the handler is refused
+    busy_ = false;
+    streaming_ = false;
     stream_.expires_never();
-    if (!keep_alive_) {
+    if (!keep_alive_ || server_->stopped) {
       beast::error_code ec;
       stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+      if (linger_) return linger(0);
       return close();
     }
     if (watching_) {
@@ -377,6 +392,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return;
     }
     read_request();
+  }
+
+  // After refusing a request whose body we did not read, read and drop what the client
+  // is still sending (bounded), so it gets to read our answer instead of a reset.
+  void linger(size_t dropped) {
+    if (closed_ || dropped > kLingerBytes) return close();
+    auto scratch = std::make_shared<std::array<char, 16 * 1024>>();
+    stream_.expires_after(kLingerTime);
+    stream_.async_read_some(net::buffer(*scratch), [self = shared_from_this(), scratch, dropped](
+                                                       beast::error_code ec, size_t n) {
+      if (ec) return self->close();
+      self->linger(dropped + n);
+    });
   }
 
   void mark_exchange_closed() {
@@ -406,6 +434,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   unsigned version_ = 11;
   bool keep_alive_ = false;
   bool closed_ = false;
+  bool linger_ = false;     // the last request was refused unread
+  bool busy_ = false;       // between a request and the end of its answer
+  bool streaming_ = false;  // the answer is a stream
   bool watching_ = false;
   bool writing_ = false;
   std::deque<WriteOp> writes_;
@@ -599,32 +630,50 @@ gossip::Address HttpServer::address() const {
   return parsed.ok() ? *parsed : out;
 }
 
+namespace {
+
+std::vector<std::shared_ptr<Connection>> live_connections(HttpServer::Impl& impl) {
+  std::vector<std::shared_ptr<Connection>> live;
+  std::lock_guard lock(impl.conns_mu);
+  for (auto& [raw, weak] : impl.conns) {
+    if (auto c = weak.lock()) live.push_back(std::move(c));
+  }
+  return live;
+}
+
+constexpr auto kDrainTimeout = std::chrono::seconds(2);
+constexpr auto kDrainPoll = std::chrono::milliseconds(20);
+
+// Waits (on the IO thread, by timer) for answers already made to go out, then cuts what
+// is left.
+void drain(std::shared_ptr<HttpServer::Impl> impl, std::shared_ptr<net::steady_timer> timer,
+           std::chrono::steady_clock::time_point deadline) {
+  auto live = live_connections(*impl);
+  if (live.empty()) return;
+  if (std::chrono::steady_clock::now() >= deadline) {
+    for (auto& c : live) c->close();
+    return;
+  }
+  live.clear();
+  timer->expires_after(kDrainPoll);
+  timer->async_wait([impl, timer, deadline](beast::error_code) { drain(impl, timer, deadline); });
+}
+
+}  // namespace
+
 void HttpServer::stop() {
   if (!impl_ || impl_->stopped.exchange(true)) return;
   net::post(impl_->io, [impl = impl_] {
     beast::error_code ec;
     impl->acceptor.close(ec);
-    std::vector<std::shared_ptr<Connection>> live;
-    {
-      std::lock_guard lock(impl->conns_mu);
-      for (auto& [raw, weak] : impl->conns) {
-        if (auto c = weak.lock()) live.push_back(std::move(c));
-      }
-    }
-    for (auto& c : live) c->close();
+    for (auto& c : live_connections(*impl)) c->begin_shutdown();
   });
-  // Handlers still running may block briefly on the agent; let them finish, then the IO
-  // thread drains what they posted and runs out of work.
+  // Handlers still running may block briefly on the agent; their answers (a leave's, say)
+  // still go out, within kDrainTimeout.
   impl_->workers->join();
   net::post(impl_->io, [impl = impl_] {
-    std::vector<std::shared_ptr<Connection>> live;
-    {
-      std::lock_guard lock(impl->conns_mu);
-      for (auto& [raw, weak] : impl->conns) {
-        if (auto c = weak.lock()) live.push_back(std::move(c));
-      }
-    }
-    for (auto& c : live) c->close();
+    drain(impl, std::make_shared<net::steady_timer>(impl->io),
+          std::chrono::steady_clock::now() + kDrainTimeout);
   });
   if (impl_->io_thread.joinable()) impl_->io_thread.join();
 }

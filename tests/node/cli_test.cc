@@ -77,6 +77,8 @@ TEST_CASE("cli: verbs against a running agent", "[node][cli][process]") {
   CHECK_THAT(join.err, Catch::StartsWith("error: join failed"));
 
   auto leave = with({"leave"});
+  INFO("leave stderr: " << leave.err);
+  INFO("agent log: " << a->log());
   CHECK(leave.exit_code == 0);
   CHECK(leave.out == "Graceful leave complete\n");
   CHECK(a->wait_for_exit(15s) == 0);
