@@ -113,6 +113,25 @@ Result<HttpResponse> ApiClient::send(const std::string& method, const std::strin
   return res;
 }
 
+Result<HttpResponse> ApiClient::stream(const std::string& method,
+                                       const std::string& path_and_query,
+                                       const std::string& body, const std::string& content_type,
+                                       std::function<bool(std::string_view)> on_body) const {
+  HttpExchange ex;
+  ex.method = method;
+  ex.target = path_and_query;
+  ex.body = body;
+  if (!content_type.empty()) ex.content_type = content_type;
+  ex.timeout = timeout_;
+  ex.on_body = std::move(on_body);  // an error answer's JSON body arrives there too
+  auto res = http_request(host_, port_, ex);
+  if (!res.ok()) {
+    return Status::unavailable("cannot reach the agent at " + base_url_ + ": " +
+                               res.status().message());
+  }
+  return res;
+}
+
 Result<nlohmann::json> ApiClient::call(const std::string& method, const std::string& path,
                                        const QueryParams& query,
                                        const nlohmann::json* body) const {

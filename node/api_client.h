@@ -16,6 +16,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -42,6 +43,12 @@ class ApiClient {
   Result<HttpResponse> send(const std::string& method, const std::string& path_and_query,
                             const std::string& body = "",
                             const std::string& content_type = "application/json") const;
+
+  // Stream mode of send(): the body goes to `on_body` piece by piece as it arrives (return
+  // false to stop); the timeout bounds the wait for each piece.
+  Result<HttpResponse> stream(const std::string& method, const std::string& path_and_query,
+                              const std::string& body, const std::string& content_type,
+                              std::function<bool(std::string_view)> on_body) const;
 
   const std::string& base_url() const { return base_url_; }
   void set_timeout(Duration timeout) { timeout_ = timeout; }

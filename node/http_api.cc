@@ -193,6 +193,7 @@ Result<std::unique_ptr<HttpApi>> HttpApi::start(const gossip::Address& listen,
                                                 AgentControl& agent) {
   HttpRouter router;
   add_membership_routes(router, agent);
+  add_event_routes(router, agent);
   auto server = HttpServer::start(listen, std::move(router));
   if (!server.ok()) return server.status();
   spdlog::info("http-listen addr={}", (*server)->address().to_string());

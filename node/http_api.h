@@ -29,6 +29,9 @@ namespace shoal::node {
 // GET /v1/members, /v1/agent/self, /v1/health, /v1/events; POST /v1/join, /v1/leave,
 // /v1/force-leave; PUT /v1/agent/tags.
 void add_membership_routes(HttpRouter& router, AgentControl& agent);
+// POST /v1/event/{name}, POST /v1/query/{name} (NDJSON stream), GET /v1/agent/events
+// (Server-Sent Events), GET /v1/agent/monitor (log stream). node/http_api_events.cc.
+void add_event_routes(HttpRouter& router, AgentControl& agent);
 
 class HttpApi {
  public:

@@ -5,7 +5,13 @@ For each cluster size N it starts N serf agents, then N shoal agents (never both
 so they do not compete for the 2 cores), and measures for each kind:
   - convergence: from the first join request until every agent has seen N-1 joins;
   - failure detection after kill -9 of one agent: first agent to mark it failed, and all;
-  - RSS per agent (median) after convergence, and idle CPU per agent over --idle seconds.
+  - RSS per agent (median) after convergence, and idle CPU per agent over --idle seconds;
+  - user event propagation: right after the joins are requested, a burst of --events user
+    events (not coalescable) is sent from agents in turn; for each event, the time until
+    every agent has delivered it. Each agent's events are read from its own stream (serf:
+    the agent RPC `stream` of type user; shoal: GET /v1/agent/events), stamped on arrival.
+    Reported: median and worst event time-to-all, and how many events reached every agent
+    within 2 s (the goal at N = 50) and within --event-window seconds at all.
 
 Both kinds are observed the same way: one thread polls every agent's member list in turn
 over a persistent connection (serf: the agent RPC `members` command; shoal: GET
@@ -114,6 +120,50 @@ class SerfRpc:
         return {m[b"Name"].decode(): m[b"Status"].decode() for m in body.get(b"Members", [])}
 
 
+class SerfEventStream(threading.Thread):
+    """One serf agent's user events, each name stamped with its first arrival time."""
+
+    def __init__(self, addr, seen):
+        super().__init__(daemon=True)
+        self.rpc, self.seen = SerfRpc(addr), seen
+        self.rpc.call("stream", {"Type": "user"})
+
+    def run(self):
+        try:
+            while True:
+                obj = self.rpc._read_obj()
+                name = obj.get(b"Name") if isinstance(obj, dict) else None
+                if name is not None:
+                    self.seen.setdefault(name.decode(), time.time())
+        except (OSError, EOFError):
+            pass
+
+
+class ShoalEventStream(threading.Thread):
+    """One shoal agent's user events from GET /v1/agent/events (Server-Sent Events)."""
+
+    def __init__(self, api, seen):
+        super().__init__(daemon=True)
+        host, port = api.split(":")
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=600)
+        self.conn.request("GET", "/v1/agent/events")
+        self.resp = self.conn.getresponse()
+        self.seen = seen
+
+    def run(self):
+        try:
+            while True:
+                line = self.resp.readline()
+                if not line:
+                    return
+                if line.startswith(b"data: "):
+                    doc = json.loads(line[6:])
+                    if doc.get("type") == "user":
+                        self.seen.setdefault(doc["name"], time.time())
+        except (OSError, ValueError, http.client.HTTPException):
+            pass
+
+
 class AgentCluster:
     """N agents of one kind on 127.0.0.1, each with a gossip port and an API port.
     Subclasses give the command line (argv), how to reach the API (connect), how to join
@@ -175,6 +225,12 @@ class SerfCluster(AgentCluster):
         for client in self.clients[1:]:
             client.call("join", {"Existing": [self.gossip[0]], "Replay": False})
 
+    def event_stream(self, i, seen):
+        return SerfEventStream(self.api[i], seen)
+
+    def send_event(self, i, name):
+        self.clients[i].call("event", {"Name": name, "Payload": b"x", "Coalesce": False})
+
     def members(self, i):
         try:
             return self.clients[i].members()
@@ -231,6 +287,15 @@ class ShoalCluster(AgentCluster):
         for api in self.api[1:]:
             http_json(f"http://{api}/v1/join", "POST", {"addrs": [self.gossip[0]]})
 
+    def event_stream(self, i, seen):
+        return ShoalEventStream(self.api[i], seen)
+
+    def send_event(self, i, name):
+        req = urllib.request.Request(f"http://{self.api[i]}/v1/event/{name}?coalesce=false",
+                                     data=b"x", method="POST")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            r.read()
+
     def members(self, i):
         doc = self.clients[i].get_json("/v1/members")
         return {m["name"]: m["status"] for m in doc["members"]} if doc else {}
@@ -255,17 +320,41 @@ def observe(cluster, indices, holds, timeout):
     return seen, (time.time() - start) / max(rounds, 1)
 
 
-def measure(cluster, idle_seconds):
+def measure(cluster, idle_seconds, events, event_window):
     n = cluster.n
     everyone = list(range(n))
     result = {}
 
+    arrivals = [dict() for _ in everyone]
+    streams = [cluster.event_stream(i, arrivals[i]) for i in everyone]
+    for s in streams:
+        s.start()
+
     t0 = time.time()
     cluster.join_all()
+    sent = {}
+    for k in range(events):
+        name = f"burst-{k}"
+        sent[name] = time.time()
+        cluster.send_event(k % n, name)
     seen, res = observe(cluster, everyone,
                         lambda v: len(v) == n and all(s == "alive" for s in v.values()), 120)
     result["converge_s"] = max(seen.values()) - t0 if len(seen) == n else float("nan")
     result["poll_round_s"] = res
+
+    deadline = max(sent.values()) + event_window
+    while time.time() < deadline and not all(len(a) >= events for a in arrivals):
+        time.sleep(0.1)
+    to_all = []
+    for name, at in sent.items():
+        got = [a.get(name) for a in arrivals]
+        to_all.append(max(got) - at if all(t is not None for t in got) else float("inf"))
+    finite = [t for t in to_all if t != float("inf")]
+    result["event_median_s"] = statistics.median(to_all) if events else float("nan")
+    result["event_max_s"] = max(to_all) if events else float("nan")
+    result["events_in_2s"] = sum(1 for t in to_all if t <= 2.0)
+    result["events_all"] = len(finite)
+    result["event_misses"] = sum(1 for a in arrivals for name in sent if name not in a)
 
     time.sleep(3)  # let the join burst settle before sampling
     pids = cluster.pids()
@@ -297,6 +386,10 @@ def main():
     ap.add_argument("--sizes", default="10,30,50")
     ap.add_argument("--profile", default="lan", choices=["lan", "wan", "local"])
     ap.add_argument("--idle", type=float, default=30)
+    ap.add_argument("--events", type=int, default=10,
+                    help="user events in the burst sent right after the joins")
+    ap.add_argument("--event-window", type=float, default=40,
+                    help="seconds to wait for the burst to reach everyone")
     ap.add_argument("--trials", type=int, default=1,
                     help="fresh clusters per size and kind; the table shows medians")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -314,7 +407,7 @@ def main():
                 workdir = tempfile.mkdtemp(prefix="gossip-bench-")
                 cluster = make(workdir)
                 try:
-                    trials.append(measure(cluster, args.idle))
+                    trials.append(measure(cluster, args.idle, args.events, args.event_window))
                 finally:
                     cluster.stop()
                     shutil.rmtree(workdir, ignore_errors=True)
@@ -334,6 +427,16 @@ def main():
               f"{r['detect_all_s']:>12.2f} {r['rss_mib']:>8.1f} {r['anon_mib']:>8.1f}"
               f" {r['idle_cpu_pct']:>10.2f}"
               f" {r['poll_round_s']:>12.3f}")
+    print(f"\nuser events: a burst of {args.events} right after the join requests; time until "
+          f"every agent delivered each event (inf: not within {args.event_window:.0f} s)\n")
+    hdr = (f"{'N':>4} {'agent':<6} {'median to all s':>15} {'worst to all s':>14}"
+           f" {'all in 2 s':>10} {'all at end':>10} {'agent-events missing':>20}")
+    print(hdr)
+    print("-" * len(hdr))
+    for n, kind, r in rows:
+        print(f"{n:>4} {kind:<6} {r['event_median_s']:>15.2f} {r['event_max_s']:>14.2f}"
+              f" {r['events_in_2s']:>7.0f}/{args.events:<2} {r['events_all']:>7.0f}/{args.events:<2}"
+              f" {r['event_misses']:>20.0f}")
     print()
     by = {(n, k): r for n, k, r in rows}
     print(f"{'N':>4} {'ratio shoal/serf':<18} {'converge':>9} {'detect all':>11} {'RSS':>6}"
