@@ -105,6 +105,11 @@ struct SerfConfig {
   size_t query_response_size_limit = 1024;  // an encoded response (or relay) we send
   size_t user_event_size_limit = 512;       // name + payload, and the encoded event
   bool enable_name_conflict_resolution = true;
+  // From the snapshot (gossip/snapshot.h): the clocks start past these, so a restarted
+  // agent orders its intents after its old ones and does not re-deliver old events.
+  uint64_t restored_clock = 0;
+  uint64_t restored_event_clock = 0;
+  uint64_t restored_query_clock = 0;
 };
 
 // Serf refuses a user_event_size_limit above this ("sane limit").

@@ -48,6 +48,9 @@ Result<std::unique_ptr<Serf>> Serf::create(SerfConfig config, Rng rng, TimePoint
   s.clock.increment();
   s.event_clock.increment();
   s.query_clock.increment();
+  s.clock.witness(s.config.restored_clock);
+  s.event_clock.witness(s.config.restored_event_clock);
+  s.query_clock.witness(s.config.restored_query_clock);
 
   s.memberlist->start(now);
   s.next_reap = now + s.config.reap_interval;

@@ -51,7 +51,7 @@ std::string tags_string(const std::map<std::string, std::string>& tags) {
 
 Agent::Agent(AgentConfig config, std::unique_ptr<DataDir> data_dir)
     : config_(std::move(config)), data_dir_(std::move(data_dir)), io_(1), wake_timer_(io_),
-      retry_timer_(io_), leave_deadline_(io_), signals_(io_) {}
+      retry_timer_(io_), leave_deadline_(io_), signals_(io_), snapshot_timer_(io_) {}
 
 Agent::~Agent() {
   stopped_ = true;
@@ -66,8 +66,16 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
 
   auto keyring = startup_keyring(a->data_dir_->path(), a->config_.encrypt_key);
   if (!keyring.ok()) return keyring.status().with_context("cannot start gossip");
+  auto snapshot = SnapshotFile::open(a->data_dir_->path() / "serf.snapshot",
+                                     a->config_.rejoin_after_leave);
+  if (!snapshot.ok()) return snapshot.status();
+  a->snapshot_ = std::move(*snapshot);
   gossip::SerfConfig serf_config = a->config_.serf_config();
   serf_config.memberlist.keyring = std::move(*keyring);
+  const gossip::SnapshotState& old = a->snapshot_->recovered();
+  serf_config.restored_clock = old.clock;
+  serf_config.restored_event_clock = old.event_clock;
+  serf_config.restored_query_clock = old.query_clock;
   auto serf = gossip::Serf::create(std::move(serf_config), Rng(random_seed()), steady_now());
   if (!serf.ok()) return serf.status().with_context("cannot start gossip");
   a->serf_ = std::move(*serf);
@@ -118,6 +126,8 @@ Status Agent::run() {
   asio::post(io_, [this] {
     after_core_call();  // the core may have work from create() (e.g. its own alive)
     if (!config_.join.empty()) start_retry_join();
+    rejoin_from_snapshot();
+    arm_snapshot_clock();
   });
   io_.run();
   stopped_ = true;
@@ -176,6 +186,20 @@ void Agent::perform(gossip::Action& action) {
 
 void Agent::on_member_event(const gossip::MemberEvent& ev) {
   const auto& m = ev.member;
+  if (snapshot_ && m.name != config_.node_name) {
+    switch (ev.type) {
+      case gossip::MemberEventType::join:
+      case gossip::MemberEventType::update:
+        snapshot_->member_alive(m.name, m.addr.to_string());
+        break;
+      case gossip::MemberEventType::leave:
+      case gossip::MemberEventType::failed:
+        snapshot_->member_gone(m.name);
+        break;
+      default:
+        break;
+    }
+  }
   const auto level = ev.type == gossip::MemberEventType::failed ? spdlog::level::warn
                                                                  : spdlog::level::info;
   spdlog::log(level, "{} name={} addr={} status={} tags={}", member_event_name(ev.type), m.name,
@@ -239,6 +263,48 @@ void Agent::on_signal(const boost::system::error_code& ec, int signo) {
   signals_.async_wait([this](const boost::system::error_code& e, int s) { on_signal(e, s); });
 }
 
+// Serf's rejoin: the peers alive when we stopped (forgotten by a graceful leave unless
+// --rejoin-after-leave), tried once, together; --join peers are tried as well.
+void Agent::rejoin_from_snapshot() {
+  const gossip::SnapshotState& old = snapshot_->recovered();
+  if (old.left && !config_.rejoin_after_leave) {
+    spdlog::info("snapshot-no-rejoin reason=\"left gracefully last time; --rejoin-after-leave "
+                 "is off\"");
+    return;
+  }
+  std::vector<gossip::Address> addrs;
+  for (const auto& [name, text] : old.alive) {
+    if (name == config_.node_name) continue;
+    auto a = gossip::Address::parse(text, kDefaultGossipPort);
+    if (a.ok()) addrs.push_back(*a);
+  }
+  if (addrs.empty()) return;
+  spdlog::info("snapshot-rejoin peers={}", addrs.size());
+  const uint64_t id = serf_->join(addrs, /*ignore_old=*/true, steady_now());
+  pending_joins_[id] = [](const gossip::JoinDone& done) {
+    if (done.joined > 0) {
+      spdlog::info("snapshot-rejoin-ok joined={} failed={}", done.joined, done.errors.size());
+    } else {
+      spdlog::warn("snapshot-rejoin-failed peers={} (none answered)", done.errors.size());
+    }
+  };
+  after_core_call();
+}
+
+// As serf does every 500 ms: keep the clocks durable, so a restart starts past them.
+void Agent::arm_snapshot_clock() {
+  if (stopped_ || left_ || !snapshot_) return;
+  const gossip::SerfStats st = serf_->stats();
+  // The clock holds the next time to use; the last one used is one less, as serf records.
+  if (st.member_ltime > 0) snapshot_->record_member_clock(st.member_ltime - 1);
+  if (st.event_ltime > 0) snapshot_->record_event_clock(st.event_ltime - 1);
+  if (st.query_ltime > 0) snapshot_->record_query_clock(st.query_ltime - 1);
+  snapshot_timer_.expires_after(std::chrono::milliseconds(500));
+  snapshot_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) arm_snapshot_clock();
+  });
+}
+
 void Agent::start_retry_join() {
   if (leaving_) return;
   ++join_attempts_;
@@ -287,6 +353,7 @@ void Agent::begin_leave(std::string_view reason) {
   const auto& sc = serf_->config();
   const Duration bound = sc.broadcast_timeout + sc.leave_propagate_delay + std::chrono::seconds(1);
   spdlog::info("agent-leave reason=\"{}\" bound_ms={}", reason, to_millis(bound));
+  if (snapshot_) snapshot_->leave();
   serf_->leave(steady_now());
   leave_deadline_.expires_after(bound);
   leave_deadline_.async_wait([this](const boost::system::error_code& ec) {
@@ -312,6 +379,7 @@ void Agent::stop_loop() {
   wake_timer_.cancel();
   retry_timer_.cancel();
   leave_deadline_.cancel();
+  snapshot_timer_.cancel();
   signals_.cancel(ignored);
   transport_->close();
   pending_joins_.clear();  // their HTTP callers hear "stopped before answering"

@@ -39,6 +39,7 @@
 #include "node/data_dir.h"
 #include "node/gossip_transport.h"
 #include "node/recent_events.h"
+#include "node/snapshot_file.h"
 
 namespace shoal::node {
 
@@ -92,6 +93,8 @@ class Agent final : public AgentControl {
   void arm_wakeup();
   void on_signal(const boost::system::error_code& ec, int signo);
   void start_retry_join();
+  void rejoin_from_snapshot();
+  void arm_snapshot_clock();
   void begin_leave(std::string_view reason);
   void finish_leave(std::string_view how);
   void stop_loop();
@@ -107,6 +110,8 @@ class Agent final : public AgentControl {
   boost::asio::steady_timer retry_timer_;
   boost::asio::steady_timer leave_deadline_;
   boost::asio::signal_set signals_;
+  std::unique_ptr<SnapshotFile> snapshot_;  // DATA_DIR/serf.snapshot
+  boost::asio::steady_timer snapshot_timer_;
   RecentEvents events_{kRecentEventsCapacity};
 
   std::map<uint64_t, std::function<void(const gossip::JoinDone&)>> pending_joins_;

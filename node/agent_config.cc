@@ -118,6 +118,8 @@ void add_agent_flags(CLI::App& cmd, AgentFlags& f) {
   cmd.add_option("--advertise", f.advertise, "Address peers use to reach us (default: --bind)");
   cmd.add_option("--join", f.join, "Peer to join, IP[:PORT]; repeatable; retried with backoff");
   cmd.add_option("--retry-max", f.retry_max, "Join attempts before giving up (0: forever)");
+  cmd.add_flag("--rejoin-after-leave", f.rejoin_after_leave,
+               "After a graceful leave, a restart still rejoins the peers in the snapshot");
   cmd.add_option("--tag", f.tags, "Node tag key=value; repeatable");
   cmd.add_option("--data-dir", f.data_dir,
                  "State directory (default: $HOME/.shoal/NODE, or ./data/NODE)");
@@ -173,6 +175,10 @@ Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view ori
                                         std::to_string(INT_MAX));
       }
       out.retry_max = static_cast<int>(*n);
+    } else if (key == "rejoin_after_leave") {
+      const auto b = value.value_exact<bool>();
+      if (!b) return Status::invalid_argument(where + ": key 'rejoin_after_leave' must be true or false");
+      out.rejoin_after_leave = *b;
     } else if (key == "join") {
       const auto* arr = value.as_array();
       if (arr == nullptr) {
@@ -202,8 +208,8 @@ Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view ori
     } else {
       return Status::invalid_argument(
           where + ": unknown key '" + key +
-          "' (known: node, bind, advertise, join, retry_max, tags, data_dir, profile, http, "
-          "log_level, encrypt)");
+          "' (known: node, bind, advertise, join, retry_max, rejoin_after_leave, tags, data_dir, "
+          "profile, http, log_level, encrypt)");
     }
     if (!st.ok()) return st;
   }
@@ -241,6 +247,7 @@ AgentFlags merge(AgentFlags base, const AgentFlags& over) {
   take(base.bind, over.bind);
   take(base.advertise, over.advertise);
   take(base.retry_max, over.retry_max);
+  base.rejoin_after_leave = base.rejoin_after_leave || over.rejoin_after_leave;
   take(base.data_dir, over.data_dir);
   take(base.profile, over.profile);
   take(base.http, over.http);
@@ -315,6 +322,8 @@ Result<AgentConfig> resolve_agent_config(const AgentFlags& flags, const AgentEnv
   if (c.retry_max < 0) {
     return flag_error(src("--retry-max", flags.retry_max.has_value()), std::to_string(c.retry_max) + " is negative (0 = forever)");
   }
+
+  c.rejoin_after_leave = merged.rejoin_after_leave;
 
   for (const auto& t : merged.tags) {
     auto kv = parse_tag(t);

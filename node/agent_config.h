@@ -54,6 +54,7 @@ struct AgentConfig {
   gossip::Address advertise;
   std::vector<std::string> join;  // as given: "IP[:PORT]"; checked to parse at load time
   int retry_max = 0;              // join attempts before giving up; 0 = forever
+  bool rejoin_after_leave = false;  // restart after a graceful leave rejoins the snapshot's peers
   std::map<std::string, std::string> tags;
   std::filesystem::path data_dir;
   std::string profile = "lan";
@@ -73,6 +74,7 @@ struct AgentFlags {
   std::optional<std::string> advertise;
   std::vector<std::string> join;
   std::optional<int> retry_max;
+  bool rejoin_after_leave = false;  // a switch: set by the flag or the file, never unset
   std::vector<std::string> tags;
   std::optional<std::string> data_dir;
   std::optional<std::string> profile;

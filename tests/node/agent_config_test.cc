@@ -189,3 +189,19 @@ TEST_CASE("parse_tag splits at the first '='", "[node][config]") {
   CHECK(kv->second == "b=c");
   CHECK_FALSE(parse_tag("abc").ok());
 }
+
+TEST_CASE("agent config: rejoin_after_leave from the flag or the TOML file", "[node][config]") {
+  auto off = parse({});
+  REQUIRE(off.ok());
+  CHECK_FALSE(off->rejoin_after_leave);
+  auto on = parse({"--rejoin-after-leave"});
+  REQUIRE(on.ok());
+  CHECK(on->rejoin_after_leave);
+  TempFile file("rejoin_after_leave = true\n");
+  auto from_file = parse({"--config", file.path.string()});
+  REQUIRE(from_file.ok());
+  CHECK(from_file->rejoin_after_leave);
+  TempFile bad("rejoin_after_leave = \"yes\"\n");
+  CHECK_THAT(error_of(parse({"--config", bad.path.string()})),
+             Catch::Contains("'rejoin_after_leave' must be true or false"));
+}
