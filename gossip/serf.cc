@@ -51,6 +51,14 @@ Result<std::unique_ptr<Serf>> Serf::create(SerfConfig config, Rng rng, TimePoint
   s.clock.witness(s.config.restored_clock);
   s.event_clock.witness(s.config.restored_event_clock);
   s.query_clock.witness(s.config.restored_query_clock);
+  // As serf after reading its snapshot: events and queries we saw before are not delivered
+  // again (their Lamport times are at most the restored clocks).
+  if (s.config.restored_event_clock > 0) {
+    s.event_min_time = std::max(s.event_min_time, s.config.restored_event_clock + 1);
+  }
+  if (s.config.restored_query_clock > 0) {
+    s.query_min_time = std::max(s.query_min_time, s.config.restored_query_clock + 1);
+  }
 
   s.memberlist->start(now);
   s.next_reap = now + s.config.reap_interval;
