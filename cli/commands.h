@@ -31,6 +31,7 @@ void add_membership_commands(CLI::App& app, Cli& cli);  // join, leave, force-le
 void add_version_command(CLI::App& app, Cli& cli);
 void add_keygen_command(CLI::App& app, Cli& cli);
 void add_event_commands(CLI::App& app, Cli& cli);  // event, query, monitor
+void add_raft_commands(CLI::App& app, Cli& cli);  // raft status, raft transfer
 
 // ---- helpers shared by the HTTP-client verbs (cli/client.cc) ----
 

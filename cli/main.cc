@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   add_version_command(app, cli);
   add_keygen_command(app, cli);
   add_event_commands(app, cli);
+  add_raft_commands(app, cli);
   shoal::sim::add_sim_commands(app);
   try {
     app.parse(argc, argv);

@@ -3,6 +3,7 @@
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <csignal>
 #include <random>
 
@@ -47,6 +48,25 @@ std::string tags_string(const std::map<std::string, std::string>& tags) {
   return out;
 }
 
+// A member's --rpc address: its gossip IP, and the port of its `rpc` tag or gossip + 1.
+std::optional<gossip::Address> rpc_address_of(const gossip::Member& m) {
+  gossip::Address a = m.addr;
+  if (auto it = m.tags.find("rpc"); it != m.tags.end()) {
+    int port = 0;
+    auto [ptr, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), port);
+    if (ec != std::errc() || ptr != it->second.data() + it->second.size() || port <= 0 ||
+        port > 65535) {
+      spdlog::warn("raft-peer-ignored name={} reason=\"bad rpc tag '{}'\"", m.name, it->second);
+      return std::nullopt;
+    }
+    a.port = static_cast<uint16_t>(port);
+  } else {
+    if (a.port == 65535) return std::nullopt;
+    a.port = static_cast<uint16_t>(a.port + 1);
+  }
+  return a;
+}
+
 }  // namespace
 
 Agent::Agent(AgentConfig config, std::unique_ptr<DataDir> data_dir)
@@ -55,6 +75,7 @@ Agent::Agent(AgentConfig config, std::unique_ptr<DataDir> data_dir)
 
 Agent::~Agent() {
   stopped_ = true;
+  if (raft_) raft_->stop();
   if (transport_) transport_->close();
 }
 
@@ -64,6 +85,10 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
   std::unique_ptr<Agent> agent(new Agent(std::move(config), std::move(*dir)));
   Agent* a = agent.get();
 
+  // Peers find our --rpc port as gossip port + 1 unless a tag says otherwise.
+  if (a->config_.rpc.port != a->config_.advertise.port + 1) {
+    a->config_.tags["rpc"] = std::to_string(a->config_.rpc.port);
+  }
   auto keyring = startup_keyring(a->data_dir_->path(), a->config_.encrypt_key);
   if (!keyring.ok()) return keyring.status().with_context("cannot start gossip");
   auto snapshot = SnapshotFile::open(a->data_dir_->path() / "serf.snapshot",
@@ -104,6 +129,19 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
                                          std::move(cb));
   if (!transport.ok()) return transport.status();
   a->transport_ = std::move(*transport);
+
+  RaftService::Options ro;
+  ro.self = a->config_.node_name;
+  ro.rpc = a->config_.rpc;
+  ro.dir = a->data_dir_->path() / "raft";
+  if (a->config_.profile == "local") {
+    ro.config = raft::Config::local();
+  }
+  ro.tick = ro.config.heartbeat_interval;
+  auto raft = RaftService::open(std::move(ro));
+  if (!raft.ok()) return raft.status().with_context("cannot start raft");
+  a->raft_ = std::move(*raft);
+  a->raft_->set_peer(a->config_.node_name, a->raft_->rpc_address());
   // Catch the signals from now on: one that arrives before run() waits for it there.
   boost::system::error_code ec;
   a->signals_.add(SIGINT, ec);
@@ -113,10 +151,11 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
 }
 
 Status Agent::run() {
-  spdlog::info("agent-start node={} id={} gossip={} advertise={} http={} profile={} "
+  spdlog::info("agent-start node={} id={} gossip={} advertise={} http={} rpc={} profile={} "
                "data_dir={} tags={} encrypted={}",
                config_.node_name, node_id(), config_.bind.to_string(),
-               config_.advertise.to_string(), config_.http.to_string(), config_.profile,
+               config_.advertise.to_string(), config_.http.to_string(),
+               raft_->rpc_address().to_string(), config_.profile,
                data_dir_->path().string(), tags_string(config_.tags),
                serf_->keyring().enabled());
   signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
@@ -198,6 +237,13 @@ void Agent::on_member_event(const gossip::MemberEvent& ev) {
         break;
       default:
         break;
+    }
+  }
+  if (m.name != config_.node_name) {
+    if (ev.type == gossip::MemberEventType::reap) {
+      raft_->remove_peer(m.name);
+    } else if (auto rpc = rpc_address_of(m)) {
+      raft_->set_peer(m.name, *rpc);
     }
   }
   const auto level = ev.type == gossip::MemberEventType::failed ? spdlog::level::warn

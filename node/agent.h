@@ -38,6 +38,7 @@
 #include "node/agent_control.h"
 #include "node/data_dir.h"
 #include "node/gossip_transport.h"
+#include "node/raft_service.h"
 #include "node/recent_events.h"
 #include "node/snapshot_file.h"
 
@@ -58,6 +59,8 @@ class Agent final : public AgentControl {
 
   const AgentConfig& config() const { return config_; }
   const std::string& node_id() const { return data_dir_->node_id(); }
+  // The Raft host of this node (its own thread; thread-safe API). Never null after create().
+  RaftService* raft() { return raft_.get(); }
 
   // ---- AgentControl (any thread but the loop) ----
   Result<std::vector<gossip::Member>> members() override;
@@ -105,6 +108,7 @@ class Agent final : public AgentControl {
   boost::asio::io_context io_;  // declared before everything that posts to it
   std::unique_ptr<gossip::Serf> serf_;
   std::shared_ptr<GossipTransport> transport_;
+  std::unique_ptr<RaftService> raft_;
   boost::asio::steady_timer wake_timer_;
   TimePoint wake_armed_for_ = kTimeNever;
   boost::asio::steady_timer retry_timer_;

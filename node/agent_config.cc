@@ -125,6 +125,7 @@ void add_agent_flags(CLI::App& cmd, AgentFlags& f) {
                  "State directory (default: $HOME/.shoal/NODE, or ./data/NODE)");
   cmd.add_option("--profile", f.profile, "Gossip timings: lan, wan or local (default lan)");
   cmd.add_option("--http", f.http, "HTTP API address (default 127.0.0.1:8080)");
+  cmd.add_option("--rpc", f.rpc, "Node-to-node (Raft) TCP address (default: --bind's port + 1)");
   cmd.add_option("--log-level", f.log_level, "trace, debug, info, warn or error (default info)");
   cmd.add_option("--encrypt", f.encrypt,
                  "Gossip encryption key, base64 of 32 bytes (shoal keygen); first start only");
@@ -163,6 +164,8 @@ Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view ori
       st = get_string(value, key, out.profile);
     } else if (key == "http") {
       st = get_string(value, key, out.http);
+    } else if (key == "rpc") {
+      st = get_string(value, key, out.rpc);
     } else if (key == "log_level") {
       st = get_string(value, key, out.log_level);
     } else if (key == "encrypt") {
@@ -209,7 +212,7 @@ Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view ori
       return Status::invalid_argument(
           where + ": unknown key '" + key +
           "' (known: node, bind, advertise, join, retry_max, rejoin_after_leave, tags, data_dir, "
-          "profile, http, log_level, encrypt)");
+          "profile, http, rpc, log_level, encrypt)");
     }
     if (!st.ok()) return st;
   }
@@ -251,6 +254,7 @@ AgentFlags merge(AgentFlags base, const AgentFlags& over) {
   take(base.data_dir, over.data_dir);
   take(base.profile, over.profile);
   take(base.http, over.http);
+  take(base.rpc, over.rpc);
   take(base.log_level, over.log_level);
   take(base.encrypt, over.encrypt);
   base.join.insert(base.join.end(), over.join.begin(), over.join.end());
@@ -354,6 +358,25 @@ Result<AgentConfig> resolve_agent_config(const AgentFlags& flags, const AgentEnv
     if (c.http == c.bind || is_unspecified(c.http) || is_unspecified(c.bind)) {
       return flag_error("--http", c.http.to_string() + " is the gossip port (--bind)");
     }
+  }
+
+  if (merged.rpc) {
+    auto rpc = parse_listen_address(src("--rpc", flags.rpc.has_value()), *merged.rpc,
+                                    c.bind.port == 65535 ? 0 : c.bind.port + 1);
+    if (!rpc.ok()) return rpc.status();
+    c.rpc = *rpc;
+  } else {
+    if (c.bind.port == 65535) {
+      return flag_error("--rpc", "required when the gossip port is 65535 (no port + 1)");
+    }
+    c.rpc = c.bind;
+    c.rpc.port = static_cast<uint16_t>(c.bind.port + 1);
+  }
+  if (c.rpc == c.bind) {
+    return flag_error(src("--rpc", flags.rpc.has_value()), c.rpc.to_string() + " is the gossip port (--bind)");
+  }
+  if (c.rpc == c.http) {
+    return flag_error(src("--rpc", flags.rpc.has_value()), c.rpc.to_string() + " is the HTTP API address (--http)");
   }
 
   auto level = parse_log_level(merged.log_level.value_or("info"));

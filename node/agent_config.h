@@ -14,6 +14,7 @@
 //   --data-dir DIR       data_dir     $HOME/.shoal/<node>, or ./data/<node> without HOME
 //   --profile P          profile      lan  (lan | wan | local)
 //   --http ADDR:PORT     http         127.0.0.1:8080
+//   --rpc ADDR:PORT      rpc          the --bind address, gossip port + 1 (Raft, node-to-node)
 //   --log-level L        log_level    info (trace | debug | info | warn | error)
 //   --encrypt KEY        encrypt      none; base64 of 32 bytes (`shoal keygen`); seeds
 //                                     DATA_DIR/keyring.json (node/keyring_file.h)
@@ -59,6 +60,7 @@ struct AgentConfig {
   std::filesystem::path data_dir;
   std::string profile = "lan";
   gossip::Address http;
+  gossip::Address rpc;  // node-to-node TCP (Raft); peers find it as gossip port + 1 or tag rpc
   LogLevel log_level = LogLevel::info;
   std::optional<Bytes> encrypt_key;  // decoded and length-checked
 
@@ -79,6 +81,7 @@ struct AgentFlags {
   std::optional<std::string> data_dir;
   std::optional<std::string> profile;
   std::optional<std::string> http;
+  std::optional<std::string> rpc;
   std::optional<std::string> log_level;
   std::optional<std::string> encrypt;
 };

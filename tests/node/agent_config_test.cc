@@ -205,3 +205,18 @@ TEST_CASE("agent config: rejoin_after_leave from the flag or the TOML file", "[n
   CHECK_THAT(error_of(parse({"--config", bad.path.string()})),
              Catch::Contains("'rejoin_after_leave' must be true or false"));
 }
+
+TEST_CASE("agent config: --rpc defaults to the gossip port + 1 and is checked", "[node][config]") {
+  auto c = parse({"--bind", "127.0.0.1:9000"});
+  REQUIRE(c.ok());
+  CHECK(c->rpc.to_string() == "127.0.0.1:9001");
+  auto set = parse({"--rpc", "127.0.0.1:9100"});
+  REQUIRE(set.ok());
+  CHECK(set->rpc.to_string() == "127.0.0.1:9100");
+  CHECK_THAT(error_of(parse({"--bind", "127.0.0.1:9000", "--rpc", "127.0.0.1:9000"})),
+             Catch::Contains("--rpc") && Catch::Contains("gossip"));
+  CHECK_THAT(error_of(parse({"--http", "127.0.0.1:9100", "--rpc", "127.0.0.1:9100"})),
+             Catch::Contains("--rpc") && Catch::Contains("HTTP"));
+  CHECK_THAT(error_of(parse({"--rpc", "127.0.0.1:0"})), Catch::Contains("--rpc"));
+  CHECK_THAT(error_of(parse({"--bind", "127.0.0.1:65535"})), Catch::Contains("--rpc"));
+}

@@ -72,8 +72,14 @@ inline int bind_loopback(int type, int port, int* bound_port) {
 
 // A port that is free on 127.0.0.1 for TCP and UDP at the time of the call. Ports handed
 // out by this process are not handed out again, so agents of one test never collide.
-inline int free_loopback_port() {
+// Ports handed out by this process, so that no two callers get the same one.
+inline std::vector<int>& given_ports() {
   static std::vector<int> given;
+  return given;
+}
+
+inline int free_loopback_port() {
+  std::vector<int>& given = given_ports();
   for (int attempt = 0; attempt < 200; ++attempt) {
     int port = 0;
     int tcp = bind_loopback(SOCK_STREAM, 0, &port);
@@ -187,7 +193,19 @@ class AgentProcess {
                                              std::vector<std::string> extra_args = {}) {
     std::unique_ptr<AgentProcess> p(new AgentProcess);
     p->name_ = name;
-    p->gossip_port_ = free_loopback_port();
+    // The Raft port defaults to gossip + 1: pick a gossip port whose successor is free too.
+    for (int tries = 0; tries < 100; ++tries) {
+      p->gossip_port_ = free_loopback_port();
+      int bound = 0;
+      const int fd = p->gossip_port_ < 65535 ? bind_loopback(SOCK_STREAM, p->gossip_port_ + 1, &bound) : -1;
+      const bool taken = std::find(given_ports().begin(), given_ports().end(),
+                                   p->gossip_port_ + 1) != given_ports().end();
+      if (fd >= 0) ::close(fd);
+      if (fd >= 0 && !taken) {
+        given_ports().push_back(p->gossip_port_ + 1);
+        break;
+      }
+    }
     p->http_port_ = free_loopback_port();
     p->dir_ = make_temp_dir("shoal-agent-" + name);
     p->extra_args_ = std::move(extra_args);
@@ -276,6 +294,7 @@ class AgentProcess {
   int http_port() const { return http_port_; }
   std::string gossip_addr() const { return "127.0.0.1:" + std::to_string(gossip_port_); }
   std::string http_addr() const { return "127.0.0.1:" + std::to_string(http_port_); }
+  int rpc_port() const { return gossip_port_ + 1; }
   std::string http_url() const { return "http://" + http_addr(); }
   std::filesystem::path data_dir() const { return dir_ / "data"; }
   std::filesystem::path log_path() const { return dir_ / "agent.log"; }

@@ -1,0 +1,130 @@
+// node/raft_service.h
+//
+// RaftService: the IO shell of the multi-group Raft host (raft/host.h) inside an agent.
+// It owns the node's Raft database (DATA_DIR/raft, one LevelDB for every group), the TCP
+// transport on --rpc (node/raft_transport.h), and one thread running its own io_context —
+// the Raft loop — so that disk syncs never stall gossip.
+//
+// One loop turn: whatever arrived (frames, requests) is handed to the host, then one
+// flush() per turn writes every group's changes in one WriteBatch (synced when needed),
+// sends one frame per peer, and completes requests. A timer wakes the loop at the host's
+// next timer.
+//
+// Peers are named by their node name; their --rpc address comes from gossip (set_peer):
+// the member's tag `rpc` if it has one, else its gossip port + 1.
+//
+// Contract:
+//  - Every public method is thread-safe. The blocking ones wait at most a few seconds
+//    (Status::timeout past it); put()/get() never block and call `done` once, on the Raft
+//    loop thread, so `done` must be quick (an HTTP responder's reply()).
+//  - Nothing here is acknowledged before it is durable: create/delete/membership answers
+//    come after the flush that wrote them; a put's answer after its entry is applied.
+//  - A database error stops the host: every later call fails with that error.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <utility>  // first: Boost 1.74 awaitable.hpp uses std::exchange without it
+
+#include <boost/asio.hpp>
+
+#include "gossip/address.h"
+#include "raft/host.h"
+
+namespace shoal::node {
+
+class RaftTransport;
+struct RaftTransportStats;
+
+struct RaftServiceStats {
+  raft::HostCounters host;
+  uint64_t bad_frames = 0;
+  uint64_t frames_in = 0;
+  uint64_t frames_out = 0;
+  uint64_t frames_dropped = 0;
+  uint64_t connections = 0;
+  uint64_t rejected_connections = 0;
+  uint64_t groups = 0;
+};
+
+class RaftService {
+ public:
+  struct Options {
+    raft::NodeId self;
+    gossip::Address rpc;
+    std::filesystem::path dir;  // the LevelDB directory
+    raft::Config config;
+    Duration tick = std::chrono::milliseconds(100);
+    raft::Index snapshot_every = 10000;
+  };
+  static Result<std::unique_ptr<RaftService>> open(Options options);
+  ~RaftService();
+  RaftService(const RaftService&) = delete;
+  RaftService& operator=(const RaftService&) = delete;
+
+  void stop();
+  gossip::Address rpc_address() const { return rpc_; }
+  const raft::NodeId& self() const { return opts_.self; }
+
+  void set_peer(const raft::NodeId& node, const gossip::Address& rpc);
+  void remove_peer(const raft::NodeId& node);
+
+  // Test / bench key-value state machine (raft/kv_state_machine.h).
+  void put(raft::GroupId group, std::string key, Bytes value,
+           std::function<void(const raft::Completion&)> done);
+  struct ReadResult {
+    Status status;
+    std::optional<Bytes> value;
+    raft::NodeId leader;  // when status is unavailable
+    raft::Index index = 0;
+  };
+  void get(raft::GroupId group, std::string key, std::function<void(const ReadResult&)> done);
+
+  Result<std::vector<raft::GroupStatus>> list();
+  Result<raft::GroupStatus> status(raft::GroupId group);
+  Status create(raft::GroupId group, std::vector<raft::NodeId> voters);
+  Status remove(raft::GroupId group);
+  Status add_member(raft::GroupId group, const raft::NodeId& node, bool voter);
+  Status remove_member(raft::GroupId group, const raft::NodeId& node);
+  Status transfer(raft::GroupId group, const raft::NodeId& target);
+  Result<RaftServiceStats> stats();
+
+ private:
+  explicit RaftService(Options options);
+  // ---- loop thread only ----
+  void on_frame(const raft::NodeId& from, ByteView payload);
+  void schedule_flush();
+  void flush();
+  void arm(TimePoint at);
+  void fail_all(const Status& why);
+  template <typename T>
+  Result<T> call(std::function<Result<T>(raft::Host&, TimePoint)> fn, bool after_flush);
+
+  Options opts_;
+  gossip::Address rpc_;
+  boost::asio::io_context io_;
+  std::shared_ptr<raft::LevelDb> db_;
+  std::unique_ptr<raft::Host> host_;
+  std::shared_ptr<RaftTransport> transport_;
+  boost::asio::steady_timer timer_;
+  TimePoint armed_for_ = kTimeNever;
+  bool flush_posted_ = false;
+  uint64_t next_request_ = 1;
+  std::map<uint64_t, std::function<void(const raft::Completion&)>> waiting_;
+  std::vector<std::function<void()>> after_flush_;
+  Status failed_;
+
+  std::mutex peers_mu_;
+  std::map<raft::NodeId, gossip::Address> peers_;
+
+  std::atomic<bool> stopped_{false};
+  std::thread thread_;
+};
+
+}  // namespace shoal::node

@@ -1,0 +1,113 @@
+// node/raft_transport.h
+//
+// RaftTransport: node-to-node TCP for the Raft host (raft/wire.h): one listener on --rpc,
+// one connection per peer pair, length-prefixed frames, reconnect with backoff.
+//
+// A connection opens with a Hello frame from each side naming its node; after that every
+// frame is a payload for Callbacks::on_frame(peer, payload). When both nodes dial each
+// other at once, both keep the connection dialed by the smaller node id and close the
+// other, so a pair settles on one. An authentication / encryption layer (issue 12) goes
+// where the Hello is exchanged and wraps frame payloads; callers do not change.
+//
+// Contract:
+//  - Single-threaded: created, called and calling back on the io_context's one thread;
+//    callbacks never run from inside send().
+//  - send() never blocks: the payload is queued (at most kMaxQueuedBytes per peer; past it,
+//    or while the peer is in its reconnect backoff, frames are dropped and counted — Raft
+//    retransmits). Frames to one peer leave in send() order.
+//  - Bad input (a frame over kMaxFrameBytes, a bad Hello, a Hello from an unexpected node)
+//    closes that connection and is counted; it is never thrown.
+//  - close() stops everything; no callback runs after it.
+#pragma once
+
+#include <utility>  // first: Boost 1.74 awaitable.hpp uses std::exchange without it
+
+#include <boost/asio.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "base/bytes.h"
+#include "base/status.h"
+#include "base/time.h"
+#include "gossip/address.h"
+#include "raft/types.h"
+
+namespace shoal::node {
+
+inline constexpr size_t kMaxQueuedBytes = 64u << 20;
+
+struct RaftTransportStats {
+  uint64_t frames_in = 0;
+  uint64_t frames_out = 0;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  uint64_t frames_dropped = 0;     // queue full, or peer in backoff / unknown address
+  uint64_t connects = 0;           // outbound attempts
+  uint64_t connect_failures = 0;
+  uint64_t accepted = 0;
+  uint64_t rejected = 0;           // bad frames, bad or unexpected hello
+  uint64_t duplicates_closed = 0;  // the losing side of a simultaneous dial
+};
+
+class RaftConnection;
+
+class RaftTransport : public std::enable_shared_from_this<RaftTransport> {
+ public:
+  struct Callbacks {
+    std::function<void(const raft::NodeId& from, ByteView payload)> on_frame;
+    std::function<void(const raft::NodeId& peer, const std::string& why)> on_bad_frame;
+  };
+  struct Options {
+    Duration connect_timeout = std::chrono::seconds(2);
+    Duration backoff_min = std::chrono::milliseconds(50);
+    Duration backoff_max = std::chrono::seconds(2);
+  };
+
+  // Listens on `bind` (io_error naming the address if it cannot).
+  static Result<std::shared_ptr<RaftTransport>> open(boost::asio::io_context& io,
+                                                     const gossip::Address& bind,
+                                                     raft::NodeId self, Callbacks callbacks,
+                                                     Options options);
+  ~RaftTransport();
+
+  void start();
+  // Queues one frame payload for `peer`, dialing `addr` if there is no connection.
+  void send(const raft::NodeId& peer, const gossip::Address& addr, Bytes payload);
+  // Counts a frame the caller could not use.
+  void drop(size_t n = 1) { stats_.frames_dropped += n; }
+  void close();
+
+  gossip::Address address() const;
+  const RaftTransportStats& stats() const { return stats_; }
+  size_t connections() const { return peers_.size(); }
+
+ private:
+  friend class RaftConnection;
+  RaftTransport(boost::asio::io_context& io, raft::NodeId self, Callbacks callbacks,
+                Options options);
+  void accept_next();
+  // Called by a connection once both Hellos were exchanged.
+  void established(const std::shared_ptr<RaftConnection>& c);
+  void closed(const std::shared_ptr<RaftConnection>& c, const std::string& why, bool bad);
+
+  boost::asio::io_context& io_;
+  raft::NodeId self_;
+  Callbacks callbacks_;
+  Options opts_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  // The connection frames to a peer go to (dialing, or established).
+  std::map<raft::NodeId, std::shared_ptr<RaftConnection>> peers_;
+  std::set<std::shared_ptr<RaftConnection>> inbound_;  // accepted, Hello not yet read
+  struct Backoff {
+    TimePoint until{};
+    Duration next{};
+  };
+  std::map<raft::NodeId, Backoff> backoff_;
+  RaftTransportStats stats_;
+  bool closed_ = false;
+};
+
+}  // namespace shoal::node
