@@ -138,6 +138,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
     ro.config = raft::Config::local();
   }
   ro.tick = ro.config.heartbeat_interval;
+  ro.snapshot_every = a->config_.raft_snapshot_entries;
   auto raft = RaftService::open(std::move(ro));
   if (!raft.ok()) return raft.status().with_context("cannot start raft");
   a->raft_ = std::move(*raft);

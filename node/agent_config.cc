@@ -125,6 +125,8 @@ void add_agent_flags(CLI::App& cmd, AgentFlags& f) {
                  "State directory (default: $HOME/.shoal/NODE, or ./data/NODE)");
   cmd.add_option("--profile", f.profile, "Gossip timings: lan, wan or local (default lan)");
   cmd.add_option("--http", f.http, "HTTP API address (default 127.0.0.1:8080)");
+  cmd.add_option("--raft-snapshot-entries", f.raft_snapshot_entries,
+                 "Applied Raft entries between snapshots of a group (default 10000)");
   cmd.add_option("--rpc", f.rpc, "Node-to-node (Raft) TCP address (default: --bind's port + 1)");
   cmd.add_option("--log-level", f.log_level, "trace, debug, info, warn or error (default info)");
   cmd.add_option("--encrypt", f.encrypt,
@@ -166,6 +168,10 @@ Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view ori
       st = get_string(value, key, out.http);
     } else if (key == "rpc") {
       st = get_string(value, key, out.rpc);
+    } else if (key == "raft_snapshot_entries") {
+      auto n = toml_get<int64_t>(value, key, origin, "an integer");
+      if (!n.ok()) return n.status();
+      out.raft_snapshot_entries = *n;
     } else if (key == "log_level") {
       st = get_string(value, key, out.log_level);
     } else if (key == "encrypt") {
@@ -212,7 +218,7 @@ Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view ori
       return Status::invalid_argument(
           where + ": unknown key '" + key +
           "' (known: node, bind, advertise, join, retry_max, rejoin_after_leave, tags, data_dir, "
-          "profile, http, rpc, log_level, encrypt)");
+          "profile, http, rpc, raft_snapshot_entries, log_level, encrypt)");
     }
     if (!st.ok()) return st;
   }
@@ -255,6 +261,7 @@ AgentFlags merge(AgentFlags base, const AgentFlags& over) {
   take(base.profile, over.profile);
   take(base.http, over.http);
   take(base.rpc, over.rpc);
+  take(base.raft_snapshot_entries, over.raft_snapshot_entries);
   take(base.log_level, over.log_level);
   take(base.encrypt, over.encrypt);
   base.join.insert(base.join.end(), over.join.begin(), over.join.end());
@@ -377,6 +384,14 @@ Result<AgentConfig> resolve_agent_config(const AgentFlags& flags, const AgentEnv
   }
   if (c.rpc == c.http) {
     return flag_error(src("--rpc", flags.rpc.has_value()), c.rpc.to_string() + " is the HTTP API address (--http)");
+  }
+
+  if (merged.raft_snapshot_entries) {
+    if (*merged.raft_snapshot_entries < 1) {
+      return flag_error(src("--raft-snapshot-entries", flags.raft_snapshot_entries.has_value()),
+                        std::to_string(*merged.raft_snapshot_entries) + " is not a positive count");
+    }
+    c.raft_snapshot_entries = static_cast<uint64_t>(*merged.raft_snapshot_entries);
   }
 
   auto level = parse_log_level(merged.log_level.value_or("info"));

@@ -15,6 +15,7 @@
 //   --profile P          profile      lan  (lan | wan | local)
 //   --http ADDR:PORT     http         127.0.0.1:8080
 //   --rpc ADDR:PORT      rpc          the --bind address, gossip port + 1 (Raft, node-to-node)
+//   --raft-snapshot-entries N  raft_snapshot_entries  10000 (applied entries between snapshots)
 //   --log-level L        log_level    info (trace | debug | info | warn | error)
 //   --encrypt KEY        encrypt      none; base64 of 32 bytes (`shoal keygen`); seeds
 //                                     DATA_DIR/keyring.json (node/keyring_file.h)
@@ -61,6 +62,7 @@ struct AgentConfig {
   std::string profile = "lan";
   gossip::Address http;
   gossip::Address rpc;  // node-to-node TCP (Raft); peers find it as gossip port + 1 or tag rpc
+  uint64_t raft_snapshot_entries = 10000;
   LogLevel log_level = LogLevel::info;
   std::optional<Bytes> encrypt_key;  // decoded and length-checked
 
@@ -82,6 +84,7 @@ struct AgentFlags {
   std::optional<std::string> profile;
   std::optional<std::string> http;
   std::optional<std::string> rpc;
+  std::optional<int64_t> raft_snapshot_entries;
   std::optional<std::string> log_level;
   std::optional<std::string> encrypt;
 };
