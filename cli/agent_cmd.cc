@@ -29,7 +29,7 @@ int run_agent(const node::AgentFlags& flags) {
     std::fprintf(stderr, "error: %s\n", agent.status().message().c_str());
     return kExitFailed;
   }
-  auto api = node::HttpApi::start(config->http, **agent);
+  auto api = node::HttpApi::start(config->http, **agent, (*agent)->raft());
   if (!api.ok()) {
     spdlog::error("agent-start-failed reason=\"{}\"", api.status().to_string());
     std::fprintf(stderr, "error: %s\n", api.status().message().c_str());

@@ -1,5 +1,7 @@
 #include "node/http_api.h"
 
+#include "node/http_api_raft.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -190,10 +192,11 @@ HttpApi::HttpApi(std::unique_ptr<HttpServer> server) : server_(std::move(server)
 HttpApi::~HttpApi() { stop(); }
 
 Result<std::unique_ptr<HttpApi>> HttpApi::start(const gossip::Address& listen,
-                                                AgentControl& agent) {
+                                                AgentControl& agent, RaftService* raft) {
   HttpRouter router;
   add_membership_routes(router, agent);
   add_event_routes(router, agent);
+  if (raft) add_raft_routes(router, *raft);
   auto server = HttpServer::start(listen, std::move(router));
   if (!server.ok()) return server.status();
   spdlog::info("http-listen addr={}", (*server)->address().to_string());

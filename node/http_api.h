@@ -26,6 +26,8 @@
 
 namespace shoal::node {
 
+class RaftService;
+
 // GET /v1/members, /v1/agent/self, /v1/health, /v1/events; POST /v1/join, /v1/leave,
 // /v1/force-leave; PUT /v1/agent/tags.
 void add_membership_routes(HttpRouter& router, AgentControl& agent);
@@ -35,8 +37,11 @@ void add_event_routes(HttpRouter& router, AgentControl& agent);
 
 class HttpApi {
  public:
+  // `raft`, when given, adds the /v1/raft routes (node/http_api_raft.h); it must outlive
+  // the HttpApi.
   static Result<std::unique_ptr<HttpApi>> start(const gossip::Address& listen,
-                                                AgentControl& agent);
+                                                AgentControl& agent,
+                                                RaftService* raft = nullptr);
   ~HttpApi();
   HttpApi(const HttpApi&) = delete;
   HttpApi& operator=(const HttpApi&) = delete;
