@@ -93,10 +93,11 @@ TEST_CASE("a serf user event reaches shoal nodes and a shoal event reaches serf"
   CHECK(big->status == 400);
 }
 
-TEST_CASE("serf queries get acks from shoal nodes, and _serf_ping is answered",
-          "[integration][serf][queries]") {
+// The serf CLI refuses to send internal (_serf_*) queries itself; _serf_ping's answer is
+// checked in tests/gossip/queries_test.cc.
+TEST_CASE("serf queries get acks from shoal nodes", "[integration][serf][queries]") {
   MixedCluster c;
-  for (const std::string name : {"hello", "_serf_ping"}) {
+  for (const std::string name : {"hello", "second"}) {
     auto r = c.serf->cli("query", {"-format=json", "-timeout=3s", name, "x"});
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);

@@ -36,7 +36,7 @@ Result<AgentConfig> parse(std::vector<std::string> args) {
   return resolve_agent_config(flags, env);
 }
 
-TEST_CASE("--encrypt takes a base64 32-byte key and names a bad one", "[node][keyring]") {
+TEST_CASE("the --encrypt flag takes a base64 32-byte key and names a bad one", "[node][keyring]") {
   auto ok = parse({"--encrypt", kKey});
   REQUIRE(ok.ok());
   CHECK(ok->encrypt_key == key(kKey));
