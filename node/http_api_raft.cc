@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "node/http_util.h"
 #include "raft/kv_state_machine.h"
 #include "raft/wire.h"
 
@@ -11,28 +12,12 @@ using nlohmann::json;
 
 namespace {
 
-int http_status_of(const Status& s) {
-  switch (s.code()) {
-    case Status::Code::ok: return 200;
-    case Status::Code::invalid_argument: return 400;
-    case Status::Code::not_found: return 404;
-    case Status::Code::permission_denied: return 403;
-    case Status::Code::already_exists:
-    case Status::Code::failed_precondition: return 409;
-    case Status::Code::unavailable:
-    case Status::Code::timeout: return 503;
-    default: return 500;
-  }
-}
-
-void reply_json(HttpResponder& r, int status, const json& body) {
-  r.reply(status, body.dump() + "\n");
-}
-
-void reply_status(HttpResponder& r, const Status& s, const raft::NodeId& leader = {}) {
+// A write or read that reached a follower says which node leads, so the caller can retry
+// there.
+void reply_status_with_leader(HttpResponder& r, const Status& s, const raft::NodeId& leader) {
   json body = {{"error", s.message()}};
   if (!leader.empty()) body["leader"] = leader;
-  reply_json(r, http_status_of(s), body);
+  reply_json(r, http_status(s), body);
 }
 
 Result<raft::GroupId> group_param(const HttpRequest& req) {
@@ -222,7 +207,7 @@ void add_raft_routes(HttpRouter& router, RaftService& raft) {
       return reply_status(*r, Status::invalid_argument("key longer than 1024 bytes"));
     }
     rs->put(*id, key, to_bytes(req.body), [r](const raft::Completion& c) {
-      if (!c.status.ok()) return reply_status(*r, c.status, c.leader);
+      if (!c.status.ok()) return reply_status_with_leader(*r, c.status, c.leader);
       if (!c.result.empty()) {  // the state machine refused the command
         return reply_status(*r, Status::invalid_argument(std::string(as_string_view(c.result))));
       }
@@ -234,7 +219,7 @@ void add_raft_routes(HttpRouter& router, RaftService& raft) {
     auto id = group_param(req);
     if (!id.ok()) return reply_status(*r, id.status());
     rs->get(*id, req.params.at("key"), [r](const RaftService::ReadResult& res) {
-      if (!res.status.ok()) return reply_status(*r, res.status, res.leader);
+      if (!res.status.ok()) return reply_status_with_leader(*r, res.status, res.leader);
       if (!res.value) return reply_status(*r, Status::not_found("no such key"));
       r->reply(200, std::string(as_string_view(*res.value)), "application/octet-stream",
                {{"X-Raft-Index", std::to_string(res.index)}});
