@@ -12,6 +12,7 @@
 #include <atomic>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -83,6 +84,14 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   std::unique_ptr<net::thread_pool> workers;
   std::thread io_thread;
   std::atomic<bool> stopped{false};
+  // Keeps io.run() going while stop() waits for the workers: without it the IO thread
+  // could run out of work between stop()'s two posts, and the drain would never run.
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> keep_running;
+  // Set once the IO thread has exited: a responder that outlives the server drops what it
+  // would post instead of queueing a handler that holds the connection (and so this Impl)
+  // in an io_context nobody runs, a cycle that would never be freed.
+  std::mutex post_mu;
+  bool io_finished = false;
   std::mutex conns_mu;
   std::unordered_map<Connection*, std::weak_ptr<Connection>> conns;
 
@@ -449,8 +458,8 @@ namespace {
 class Responder final : public HttpResponder {
  public:
   // Holds the connection: while a handler works, nothing else does (no read is pending).
-  // Holds the server (not just its io_context) so a responder kept past stop() posts
-  // into a live, if idle, context.
+  // Holds the server (not just its io_context) so a responder kept past stop() still has
+  // a context to check before posting; see Impl::io_finished.
   Responder(std::shared_ptr<Connection> conn, std::shared_ptr<HttpServer::Impl> server,
             uint64_t id, std::shared_ptr<Exchange> ex)
       : conn_(std::move(conn)), server_(std::move(server)), id_(id), ex_(std::move(ex)) {}
@@ -541,6 +550,8 @@ class Responder final : public HttpResponder {
 
   template <typename Fn>
   void post(Fn fn) {
+    std::lock_guard lock(server_->post_mu);
+    if (server_->io_finished) return;  // the connection is closed; nothing could be sent
     net::post(server_->io, [conn = conn_, fn = std::move(fn)]() mutable { fn(*conn); });
   }
 
@@ -617,6 +628,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const gossip::Address& lis
   }
   impl->workers = std::make_unique<net::thread_pool>(std::max(1, options.worker_threads));
   impl->accept();
+  impl->keep_running.emplace(impl->io.get_executor());
   impl->io_thread = std::thread([raw = impl.get()] { raw->io.run(); });
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
@@ -675,7 +687,15 @@ void HttpServer::stop() {
     drain(impl, std::make_shared<net::steady_timer>(impl->io),
           std::chrono::steady_clock::now() + kDrainTimeout);
   });
+  impl_->keep_running.reset();
   if (impl_->io_thread.joinable()) impl_->io_thread.join();
+  {
+    std::lock_guard lock(impl_->post_mu);
+    impl_->io_finished = true;
+  }
+  // Run what responders posted while the IO thread was finishing: each holds a connection.
+  impl_->io.restart();
+  impl_->io.poll();
 }
 
 }  // namespace shoal::node
