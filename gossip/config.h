@@ -38,6 +38,11 @@ struct Config {
   Duration gossip_to_the_dead_time = 30s;
   size_t udp_buffer_size = 1400;       // largest packet we send
   bool enable_compression = false;    // we decode LZW always; sending it is optional
+  // Lifeguard (local health stretching probe timeouts, suspicion timeouts that shrink with
+  // confirmations, nacks from indirect helpers, accusing a suspect in the probe itself).
+  // Off is plain SWIM as memberlist ran it before Lifeguard: only the simulator and
+  // bench/sim-gossip turn it off, to reproduce the paper's comparison. Agents keep it on.
+  bool lifeguard = true;
 
   // Encryption (docs/gossip-wire.md): on when the keyring holds a key. The live keyring is
   // the engine's copy (Memberlist::keyring()); this one only seeds it. The verify flags

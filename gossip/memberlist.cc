@@ -48,7 +48,8 @@ Memberlist::Memberlist(Options options, MemberlistDelegate* delegate, std::vecto
       delegate_(delegate),
       out_(outbox),
       rng_(rng),
-      awareness_(opt_.config.awareness_max_multiplier) {}
+      pool_(opt_.pool ? opt_.pool : std::make_shared<InternPool>()),
+      awareness_(opt_.config.lifeguard ? opt_.config.awareness_max_multiplier : 1) {}
 
 void Memberlist::start(TimePoint now) {
   assert(!started_);
@@ -71,14 +72,24 @@ void Memberlist::start(TimePoint now) {
   next_push_pull_ = now + random_stagger(rng_, c.push_pull_interval);
 }
 
-NodeState* Memberlist::find(const std::string& name) {
-  auto it = node_map_.find(name);
-  return it == node_map_.end() ? nullptr : it->second;
+const std::string NodeState::kNoName;
+const Address NodeState::kNoAddress;
+const Bytes NodeState::kNoMeta;
+
+NodeState* Memberlist::find(const std::string& name) { return node_map_.find(name); }
+
+const NodeState* Memberlist::node(const std::string& name) const { return node_map_.find(name); }
+
+NodeState* Memberlist::new_node() {
+  if (free_.empty()) return &store_.emplace_back();
+  NodeState* n = free_.back();
+  free_.pop_back();
+  return n;
 }
 
-const NodeState* Memberlist::node(const std::string& name) const {
-  auto it = node_map_.find(name);
-  return it == node_map_.end() ? nullptr : it->second;
+void Memberlist::release(NodeState* n) {
+  *n = NodeState{};
+  free_.push_back(n);
 }
 
 size_t Memberlist::num_alive() const {
@@ -114,7 +125,7 @@ void Memberlist::tick(TimePoint now) {
     if (n && n->state == NodeStateType::suspect && n->state_change == s.start()) {
       spdlog::info("memberlist: marking {} as failed, suspect timeout reached ({} confirmations)",
                    name, s.confirmations());
-      dead_node(Dead{n->incarnation, n->name, opt_.name}, now);
+      dead_node(Dead{n->incarnation, n->name(), opt_.name}, now);
     }
     suspicions_.erase(name);
   }
@@ -154,7 +165,7 @@ std::vector<NodeState*> Memberlist::random_nodes(
   std::vector<NodeState*> picked;
   const size_t n = nodes_.size();
   for (size_t i = 0; i < 3 * n && picked.size() < k; ++i) {
-    NodeState* node = nodes_[rng_.uniform(n)].get();
+    NodeState* node = nodes_[rng_.uniform(n)];
     if (skip(*node)) continue;
     if (std::find(picked.begin(), picked.end(), node) != picked.end()) continue;
     picked.push_back(node);
@@ -183,20 +194,20 @@ void Memberlist::probe(TimePoint now) {
 void Memberlist::probe_node(NodeState& node, TimePoint now) {
   ++counters_.probes;
   Probe p;
-  p.node = node.name;
+  p.node = node.name();
   p.seq = next_seq();
   p.sent = now;
   p.direct_deadline = now + opt_.config.probe_timeout;
   p.final_deadline = now + awareness_.scale(opt_.config.probe_interval);
 
-  Ping ping{p.seq, node.name, opt_.advertise.ip_vector(), opt_.advertise.port, opt_.name};
-  if (node.state == NodeStateType::alive) {
-    send_msg(node.addr, encode(ping), &node);
+  Ping ping{p.seq, node.name(), opt_.advertise.ip_vector(), opt_.advertise.port, opt_.name};
+  if (node.state == NodeStateType::alive || !opt_.config.lifeguard) {
+    send_msg(node.addr(), encode(ping), &node);
   } else {
     // A suspect gets the accusation with the ping, so it can refute at once.
     std::vector<Bytes> msgs{encode(ping),
-                            encode(Suspect{node.incarnation, node.name, opt_.name})};
-    send_raw(node.addr, make_compound(msgs), &node);
+                            encode(Suspect{node.incarnation, node.name(), opt_.name})};
+    send_raw(node.addr(), make_compound(msgs), &node);
   }
   probe_ = std::move(p);
 }
@@ -209,21 +220,21 @@ void Memberlist::probe_direct_timeout(TimePoint now) {
     probe_.reset();
     return;
   }
-  IndirectPing ind{p.seq, target->addr.ip_vector(), target->addr.port, target->name, false,
+  IndirectPing ind{p.seq, target->addr().ip_vector(), target->addr().port, target->name(), false,
                    opt_.advertise.ip_vector(), opt_.advertise.port, opt_.name};
   auto helpers = random_nodes(opt_.config.indirect_checks, [&](const NodeState& n) {
-    return &n == self_ || n.name == p.node || n.state != NodeStateType::alive;
+    return &n == self_ || n.name() == p.node || n.state != NodeStateType::alive;
   });
   for (NodeState* helper : helpers) {
-    ind.nack = helper->pmax() >= 4;
+    ind.nack = opt_.config.lifeguard && helper->pmax() >= 4;
     if (ind.nack) ++p.expected_nacks;
-    send_msg(helper->addr, encode(ind), helper);
+    send_msg(helper->addr(), encode(ind), helper);
   }
   // TCP fallback: a member behind a UDP-eating firewall is not dead, just misconfigured.
   if (!opt_.config.disable_tcp_pings && target->pmax() >= 3 && p.final_deadline > now) {
-    Ping ping{p.seq, target->name, opt_.advertise.ip_vector(), opt_.advertise.port, opt_.name};
-    p.tcp_stream = open_stream(target->addr, encode(ping), /*expect_reply=*/true,
-                               PendingStream{StreamKind::tcp_ping, 0, target->addr.to_string()},
+    Ping ping{p.seq, target->name(), opt_.advertise.ip_vector(), opt_.advertise.port, opt_.name};
+    p.tcp_stream = open_stream(target->addr(), encode(ping), /*expect_reply=*/true,
+                               PendingStream{StreamKind::tcp_ping, 0, target->addr().to_string()},
                                p.final_deadline - now);
   }
 }
@@ -252,7 +263,7 @@ void Memberlist::probe_finish(bool success, TimePoint now) {
   NodeState* target = find(p.node);
   if (target == nullptr) return;
   spdlog::info("memberlist: suspect {} has failed, no acks received", p.node);
-  suspect_node(Suspect{target->incarnation, target->name, opt_.name}, now);
+  suspect_node(Suspect{target->incarnation, target->name(), opt_.name}, now);
 }
 
 void Memberlist::gossip(TimePoint now) {
@@ -273,9 +284,9 @@ void Memberlist::gossip(TimePoint now) {
     auto msgs = get_broadcasts(kCompoundOverhead, avail, kMaxCompoundParts);
     if (msgs.empty()) return;
     if (msgs.size() == 1) {
-      send_raw(node->addr, std::move(msgs[0]), node);
+      send_raw(node->addr(), std::move(msgs[0]), node);
     } else {
-      send_raw(node->addr, make_compound(msgs), node);
+      send_raw(node->addr(), make_compound(msgs), node);
     }
   }
 }
@@ -286,8 +297,8 @@ void Memberlist::push_pull(TimePoint /*now*/) {
   });
   if (picked.empty()) return;
   ++counters_.push_pulls;
-  open_stream(picked[0]->addr, local_push_pull(false), /*expect_reply=*/true,
-              PendingStream{StreamKind::push_pull, 0, picked[0]->addr.to_string()},
+  open_stream(picked[0]->addr(), local_push_pull(false), /*expect_reply=*/true,
+              PendingStream{StreamKind::push_pull, 0, picked[0]->addr().to_string()},
               opt_.config.tcp_timeout);
 }
 
@@ -348,8 +359,8 @@ void Memberlist::update_meta(TimePoint now) {
   Alive a;
   a.incarnation = next_incarnation();
   a.node = opt_.name;
-  a.addr = self_->addr.ip_vector();
-  a.port = self_->addr.port;
+  a.addr = self_->addr().ip_vector();
+  a.port = self_->addr().port;
   a.meta = delegate_->node_meta(kMetaMaxSize);
   a.vsn = self_->vsn_vector();
   alive_node(a, /*bootstrap=*/true, now);
@@ -362,7 +373,7 @@ void Memberlist::leave(std::function<void()> done, TimePoint now) {
   }
   left_ = true;
   bool any_alive = false;
-  for (const auto& n : nodes_) any_alive |= (n.get() != self_ && !n->dead_or_left());
+  for (const NodeState* n : nodes_) any_alive |= (n != self_ && !n->dead_or_left());
   if (!any_alive) {
     dead_node(Dead{self_->incarnation, opt_.name, opt_.name}, now);
     if (done) done();
@@ -377,22 +388,20 @@ void Memberlist::forget(const std::string& name) {
   if (n == nullptr || n == self_ || !n->dead_or_left()) return;
   suspicions_.erase(name);
   node_map_.erase(name);
-  auto it = std::find_if(nodes_.begin(), nodes_.end(),
-                         [&](const auto& p) { return p.get() == n; });
+  auto it = std::find(nodes_.begin(), nodes_.end(), n);
   const size_t idx = static_cast<size_t>(it - nodes_.begin());
   nodes_.erase(it);
   if (probe_index_ > idx) --probe_index_;
+  release(n);
 }
 
 void Memberlist::check_invariants() const {
   SHOAL_CHECK(node_map_.size() == nodes_.size(), "node map and probe list disagree");
-  for (const auto& n : nodes_) {
-    auto it = node_map_.find(n->name);
-    SHOAL_CHECK(it != node_map_.end() && it->second == n.get(), "node missing from map");
+  for (const NodeState* n : nodes_) {
+    SHOAL_CHECK(node_map_.find(n->name()) == n, "node missing from map");
   }
   for (const auto& [name, s] : suspicions_) {
-    auto it = node_map_.find(name);
-    SHOAL_CHECK(it != node_map_.end(), "suspicion of an unknown node");
+    SHOAL_CHECK(node_map_.find(name) != nullptr, "suspicion of an unknown node");
     (void)s;
   }
   SHOAL_CHECK(self_ == nullptr || self_->state == NodeStateType::alive || left_,

@@ -23,6 +23,7 @@
 //    CSPRNG, not the Rng: they change bytes, never behaviour.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -39,7 +40,9 @@
 #include "gossip/counters.h"
 #include "gossip/encryption.h"
 #include "gossip/events.h"
+#include "gossip/intern_pool.h"
 #include "gossip/memberlist_delegate.h"
+#include "gossip/node_index.h"
 #include "gossip/node_state.h"
 #include "gossip/replay_guard.h"
 #include "gossip/suspicion.h"
@@ -54,6 +57,9 @@ class Memberlist {
     Config config;
     uint8_t protocol_version = kMemberlistProtocolCur;
     uint8_t delegate_min = 0, delegate_max = 0, delegate_cur = 0;
+    // Where member names, addresses and metas are interned; null means a pool of our own.
+    // Cores driven on one thread may share one (the simulator does).
+    std::shared_ptr<InternPool> pool;
   };
 
   Memberlist(Options options, MemberlistDelegate* delegate, std::vector<Action>* outbox,
@@ -84,11 +90,15 @@ class Memberlist {
   void send_user_packet(const Address& to, ByteView msg);
   // Removes a member that is dead or left from our tables at once (force-leave -prune).
   void forget(const std::string& name);
+  // Learns the alive `members` as a push-pull would (our own entry is skipped), but queues
+  // no broadcast and hastens no push-pull: the simulator starts a big cluster converged this
+  // way instead of replaying an N^2 join storm. Agents never call it.
+  void learn_quietly(const std::vector<PushNodeState>& members, TimePoint now);
 
   // ---- state ----
   const NodeState* node(const std::string& name) const;
   const NodeState& self() const { return *self_; }
-  const std::vector<std::unique_ptr<NodeState>>& nodes() const { return nodes_; }
+  const std::vector<NodeState*>& nodes() const { return nodes_; }
   size_t num_nodes() const { return nodes_.size(); }
   size_t num_alive() const;
   bool has_left() const { return left_; }
@@ -187,14 +197,20 @@ class Memberlist {
   uint32_t next_seq() { return ++seq_no_; }
   uint32_t next_incarnation() { return ++incarnation_; }
   NodeState* find(const std::string& name);
+  // A blank NodeState slot in store_ (reused after forgetting a member), and its return.
+  NodeState* new_node();
+  void release(NodeState* n);
 
   Options opt_;
   MemberlistDelegate* delegate_;
   std::vector<Action>* out_;
   Rng rng_;
 
-  std::vector<std::unique_ptr<NodeState>> nodes_;  // probe order (shuffled)
-  std::unordered_map<std::string, NodeState*> node_map_;
+  std::shared_ptr<InternPool> pool_;  // before store_: NodeStates point into it
+  std::deque<NodeState> store_;       // every NodeState, by value: no allocation each
+  std::vector<NodeState*> free_;      // slots of forgotten members
+  std::vector<NodeState*> nodes_;     // probe order (shuffled)
+  NodeIndex node_map_;
   std::map<std::string, Suspicion> suspicions_;
   NodeState* self_ = nullptr;
 
@@ -203,6 +219,7 @@ class Memberlist {
   size_t probe_index_ = 0;
   bool started_ = false;
   bool left_ = false;
+  bool quiet_ = false;  // inside learn_quietly()
   Awareness awareness_;
   BroadcastQueue broadcasts_;
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <unordered_set>
 
 #include "gossip/memberlist.h"
 #include "gossip/wire.h"
@@ -49,59 +50,59 @@ void Memberlist::alive_node(const Alive& a, bool bootstrap, TimePoint now,
 
   bool updates_node = false;
   if (state == nullptr) {
-    auto fresh = std::make_unique<NodeState>();
-    fresh->name = a.node;
-    fresh->addr = *addr;
-    fresh->meta = a.meta;
-    fresh->state = NodeStateType::dead;  // so the transition below reports a join
-    set_vsn(*fresh, a.vsn);
-    state = fresh.get();
-    node_map_[a.node] = state;
+    state = new_node();
+    state->name_ = pool_->name(a.node);
+    state->addr_ = pool_->addr(*addr);
+    state->meta_ = pool_->meta(a.meta);
+    state->state = NodeStateType::dead;  // so the transition below reports a join
+    set_vsn(*state, a.vsn);
+    node_map_.insert(state);
     // Insert at a random position: new members get probed at an unpredictable time.
     const size_t n = nodes_.size();
     const size_t offset = n == 0 ? 0 : rng_.uniform(n);
-    nodes_.push_back(std::move(fresh));
+    nodes_.push_back(state);
     std::swap(nodes_[offset], nodes_[n]);
-  } else if (state->addr != *addr) {
+  } else if (state->addr() != *addr) {
     if (state->state == NodeStateType::left) {
-      spdlog::info("memberlist: updating address of left node {} from {} to {}", state->name,
-                   state->addr.to_string(), addr->to_string());
+      spdlog::info("memberlist: updating address of left node {} from {} to {}", state->name(),
+                   state->addr().to_string(), addr->to_string());
       updates_node = true;
     } else {
       spdlog::error("memberlist: conflicting address for {}: mine {} theirs {} (state {})",
-                    state->name, state->addr.to_string(), addr->to_string(),
+                    state->name(), state->addr().to_string(), addr->to_string(),
                     to_string(state->state));
       NodeState other;
-      other.name = a.node;
-      other.addr = *addr;
-      other.meta = a.meta;
+      other.name_ = pool_->name(a.node);
+      other.addr_ = pool_->addr(*addr);
+      other.meta_ = pool_->meta(a.meta);
       delegate_->notify_conflict(*state, other);
       return;
     }
   }
 
-  const bool is_local = state->name == opt_.name;
+  const bool is_local = state->name() == opt_.name;
   if (a.incarnation <= state->incarnation && !is_local && !updates_node) return;
   if (a.incarnation < state->incarnation && is_local) return;
 
   suspicions_.erase(a.node);
   const NodeStateType old_state = state->state;
-  const Bytes old_meta = state->meta;
+  const Bytes* old_meta = state->meta_;  // interned: same pointer, same bytes
 
   if (!bootstrap && is_local) {
     // Someone gossips about us. Identical news is an echo; anything else must be refuted.
-    if (a.incarnation == state->incarnation && a.meta == state->meta && same_vsn(*state, a.vsn)) {
+    if (a.incarnation == state->incarnation && a.meta == state->meta() &&
+        same_vsn(*state, a.vsn)) {
       return;
     }
     refute(*state, a.incarnation);
     spdlog::warn("memberlist: refuting an alive message about ourselves (incarnation {})",
                  a.incarnation);
   } else {
-    broadcast(a.node, encode(a), std::move(notify));
+    if (!quiet_) broadcast(a.node, encode(a), std::move(notify));
     set_vsn(*state, a.vsn);
     state->incarnation = a.incarnation;
-    state->meta = a.meta;
-    state->addr = *addr;
+    state->meta_ = pool_->meta(a.meta);
+    state->addr_ = pool_->addr(*addr);
     if (state->state != NodeStateType::alive) {
       state->state = NodeStateType::alive;
       state->state_change = now;
@@ -109,10 +110,10 @@ void Memberlist::alive_node(const Alive& a, bool bootstrap, TimePoint now,
   }
 
   if (old_state == NodeStateType::dead || old_state == NodeStateType::left) {
-    if (!is_local) hasten_push_pull(now);
+    if (!is_local && !quiet_) hasten_push_pull(now);
     delegate_->notify_join(*state, now);
-  } else if (old_meta != state->meta) {
-    if (!is_local) hasten_push_pull(now);
+  } else if (old_meta != state->meta_) {
+    if (!is_local && !quiet_) hasten_push_pull(now);
     delegate_->notify_update(*state, now);
   }
 }
@@ -124,7 +125,7 @@ void Memberlist::suspect_node(const Suspect& s, TimePoint now) {
 
   if (auto it = suspicions_.find(s.node); it != suspicions_.end()) {
     // Lifeguard: an independent confirmation shortens the timeout; spread it further.
-    if (it->second.confirm(s.from)) broadcast(s.node, encode(s));
+    if (opt_.config.lifeguard && it->second.confirm(s.from)) broadcast(s.node, encode(s));
     return;
   }
   if (state->state != NodeStateType::alive) return;
@@ -150,7 +151,8 @@ void Memberlist::suspect_node(const Suspect& s, TimePoint now) {
   const Duration min = std::chrono::duration_cast<Duration>(
       opt_.config.probe_interval * opt_.config.suspicion_mult *
       (static_cast<int64_t>(node_scale * 1000)) / 1000);
-  const Duration max = min * opt_.config.suspicion_max_timeout_mult;
+  // Without Lifeguard the timeout is fixed at the minimum, as in SWIM.
+  const Duration max = opt_.config.lifeguard ? min * opt_.config.suspicion_max_timeout_mult : min;
   suspicions_.emplace(s.node, Suspicion(s.from, k, min, max, now));
 }
 
@@ -189,8 +191,8 @@ void Memberlist::refute(NodeState& me, uint32_t accused_incarnation) {
   me.incarnation = inc;
   // Being accused means others could not hear us: we may be the unhealthy one.
   awareness_.apply_delta(1);
-  Alive a{inc, me.name, me.addr.ip_vector(), me.addr.port, me.meta, me.vsn_vector()};
-  broadcast(me.name, encode(a));
+  Alive a{inc, me.name(), me.addr().ip_vector(), me.addr().port, me.meta(), me.vsn_vector()};
+  broadcast(me.name(), encode(a));
 }
 
 void Memberlist::merge_state(const std::vector<PushNodeState>& remote, TimePoint now) {
@@ -211,6 +213,15 @@ void Memberlist::merge_state(const std::vector<PushNodeState>& remote, TimePoint
   }
 }
 
+void Memberlist::learn_quietly(const std::vector<PushNodeState>& members, TimePoint now) {
+  quiet_ = true;
+  for (const auto& r : members) {
+    if (r.state != NodeStateType::alive || r.name == opt_.name) continue;
+    alive_node(Alive{r.incarnation, r.name, r.addr, r.port, r.meta, r.vsn}, false, now);
+  }
+  quiet_ = false;
+}
+
 Status Memberlist::verify_protocol(const std::vector<PushNodeState>& remote) const {
   uint8_t max_pmin = 0, min_pmax = std::numeric_limits<uint8_t>::max();
   uint8_t max_dmin = 0, min_dmax = std::numeric_limits<uint8_t>::max();
@@ -224,7 +235,7 @@ Status Memberlist::verify_protocol(const std::vector<PushNodeState>& remote) con
     if (r.state != NodeStateType::alive || r.vsn.size() < 6) continue;
     widen(r.vsn[0], r.vsn[1], r.vsn[3], r.vsn[4]);
   }
-  for (const auto& n : nodes_) {
+  for (const NodeState* n : nodes_) {
     if (n->state != NodeStateType::alive) continue;
     widen(n->vsn[0], n->vsn[1], n->vsn[3], n->vsn[4]);
   }
@@ -248,17 +259,30 @@ Status Memberlist::verify_protocol(const std::vector<PushNodeState>& remote) con
 void Memberlist::reset_nodes(TimePoint now) {
   // Members dead for longer than gossip_to_the_dead_time are forgotten, then the probe
   // order is reshuffled (SWIM's round-robin with random permutations).
-  const auto gone = [&](const std::unique_ptr<NodeState>& n) {
-    return n.get() != self_ && n->dead_or_left() &&
+  const auto gone = [&](const NodeState* n) {
+    return n != self_ && n->dead_or_left() &&
            now - n->state_change > opt_.config.gossip_to_the_dead_time;
   };
-  for (const auto& n : nodes_) {
+  for (NodeState*& n : nodes_) {
     if (gone(n)) {
-      suspicions_.erase(n->name);
-      node_map_.erase(n->name);
+      suspicions_.erase(n->name());
+      node_map_.erase(n->name());
+      release(n);
+      n = nullptr;
     }
   }
-  nodes_.erase(std::remove_if(nodes_.begin(), nodes_.end(), gone), nodes_.end());
+  nodes_.erase(std::remove(nodes_.begin(), nodes_.end(), nullptr), nodes_.end());
+  // A pool of our own holds what our members point to; the values of forgotten members
+  // and old metas go once there are more than a few of them.
+  if (pool_.use_count() == 1 && pool_->size() > 3 * nodes_.size() + 64) {
+    std::unordered_set<const void*> live;
+    for (const NodeState* m : nodes_) {
+      live.insert(m->name_);
+      live.insert(m->addr_);
+      live.insert(m->meta_);
+    }
+    pool_->sweep([&](const void* p) { return live.count(p) > 0; });
+  }
   for (size_t i = nodes_.size(); i > 1; --i) {
     std::swap(nodes_[i - 1], nodes_[rng_.uniform(i)]);
   }
@@ -268,8 +292,8 @@ Bytes Memberlist::local_push_pull(bool join) {
   PushPull pp;
   pp.join = join;
   pp.nodes.reserve(nodes_.size());
-  for (const auto& n : nodes_) {
-    pp.nodes.push_back(PushNodeState{n->name, n->addr.ip_vector(), n->addr.port, n->meta,
+  for (const NodeState* n : nodes_) {
+    pp.nodes.push_back(PushNodeState{n->name(), n->addr().ip_vector(), n->addr().port, n->meta(),
                                      n->incarnation, n->state, n->vsn_vector()});
   }
   pp.user_state = delegate_->local_state(join);

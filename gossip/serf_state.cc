@@ -70,83 +70,83 @@ Bytes SerfState::ack_payload() { return {}; }
 void SerfState::notify_ping_complete(const NodeState&, Duration, ByteView) {}
 
 void SerfState::notify_conflict(const NodeState& existing, const NodeState& other) {
-  if (existing.name == config.node_name) {
+  if (existing.name() == config.node_name) {
     spdlog::error("serf: our node name is claimed by another node at {} (resolution {})",
-                  other.addr.to_string(),
+                  other.addr().to_string(),
                   config.enable_name_conflict_resolution ? "enabled" : "disabled");
     // Ask the cluster who owns the name once the current call returns (it needs `now`).
     conflict_detected = config.enable_name_conflict_resolution;
     return;
   }
-  spdlog::error("serf: name conflict for {}: {} and {} both claim it", existing.name,
-                existing.addr.to_string(), other.addr.to_string());
+  spdlog::error("serf: name conflict for {}: {} and {} both claim it", existing.name(),
+                existing.addr().to_string(), other.addr().to_string());
 }
 
 void SerfState::notify_join(const NodeState& n, TimePoint /*now*/) {
-  auto tags = decode_tags(n.meta);
+  auto tags = decode_tags(n.meta());
   if (!tags.ok()) {
-    spdlog::warn("serf: member {} has undecodable tags: {}", n.name, tags.status().to_string());
+    spdlog::warn("serf: member {} has undecodable tags: {}", n.name(), tags.status().to_string());
   }
-  auto it = members.find(n.name);
+  auto it = members.find(n.name());
   MemberStatus old = MemberStatus::none;
   if (it == members.end()) {
     MemberState ms;
-    ms.member.name = n.name;
+    ms.member.name = n.name();
     ms.member.status = MemberStatus::alive;
     // Intents may have arrived before the member itself did.
-    if (auto intent = recent_intents.find(n.name); intent != recent_intents.end()) {
+    if (auto intent = recent_intents.find(n.name()); intent != recent_intents.end()) {
       ms.status_ltime = intent->second.ltime;
       if (intent->second.type == SerfMessageType::leave) ms.member.status = MemberStatus::leaving;
     }
-    it = members.emplace(n.name, std::move(ms)).first;
+    it = members.emplace(n.name(), std::move(ms)).first;
   } else {
     old = it->second.member.status;
     it->second.member.status = MemberStatus::alive;
     it->second.leave_time = TimePoint{};
   }
   Member& m = it->second.member;
-  m.addr = n.addr;
+  m.addr = n.addr();
   m.tags = tags.ok() ? std::move(*tags) : std::map<std::string, std::string>{};
   m.vsn = n.vsn_vector();
   if (old == MemberStatus::failed || old == MemberStatus::left) {
-    remove_name(failed_members, n.name);
-    remove_name(left_members, n.name);
+    remove_name(failed_members, n.name());
+    remove_name(left_members, n.name());
   }
   emit(MemberEventType::join, m);
 }
 
 void SerfState::notify_leave(const NodeState& n, TimePoint now) {
-  auto it = members.find(n.name);
+  auto it = members.find(n.name());
   if (it == members.end()) return;
   MemberState& ms = it->second;
   switch (ms.member.status) {
     case MemberStatus::leaving:
       ms.member.status = MemberStatus::left;
       ms.leave_time = now;
-      left_members.push_back(n.name);
+      left_members.push_back(n.name());
       emit(MemberEventType::leave, ms.member);
       return;
     case MemberStatus::alive:
       ms.member.status = MemberStatus::failed;
       ms.leave_time = now;
-      failed_members.push_back(n.name);
+      failed_members.push_back(n.name());
       emit(MemberEventType::failed, ms.member);
       return;
     default:
-      spdlog::warn("serf: leave notification for {} in state {}", n.name,
+      spdlog::warn("serf: leave notification for {} in state {}", n.name(),
                    to_string(ms.member.status));
   }
 }
 
 void SerfState::notify_update(const NodeState& n, TimePoint /*now*/) {
-  auto it = members.find(n.name);
+  auto it = members.find(n.name());
   if (it == members.end()) return;
-  auto tags = decode_tags(n.meta);
+  auto tags = decode_tags(n.meta());
   if (!tags.ok()) {
-    spdlog::warn("serf: member {} has undecodable tags: {}", n.name, tags.status().to_string());
+    spdlog::warn("serf: member {} has undecodable tags: {}", n.name(), tags.status().to_string());
   }
   Member& m = it->second.member;
-  m.addr = n.addr;
+  m.addr = n.addr();
   m.tags = tags.ok() ? std::move(*tags) : std::map<std::string, std::string>{};
   m.vsn = n.vsn_vector();
   emit(MemberEventType::update, m);

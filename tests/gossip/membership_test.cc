@@ -166,5 +166,26 @@ TEST_CASE("next_wakeup never lies in the past after a tick, even while a probe i
   CHECK(stretched > 0);
 }
 
+TEST_CASE("with Lifeguard off, health never moves and failures still get detected",
+          "[gossip][lifeguard]") {
+  LocalCluster c(13);
+  for (const auto& name : names(5)) {
+    c.add(name, {}, [](SerfConfig& sc) { sc.memberlist.lifeguard = false; });
+  }
+  for (size_t i = 1; i < 5; ++i) c.join("n" + std::to_string(i), "n0");
+  c.run_for(5s);
+  // The same isolation that stretches n0's probes above leaves plain SWIM unmoved.
+  for (const auto& other : {"n1", "n2", "n3", "n4"}) c.cut("n0", other);
+  for (int i = 0; i < 50; ++i) {
+    c.run_for(std::chrono::milliseconds(100));
+    REQUIRE(c.serf("n0").stats().health_score == 0);
+  }
+  c.heal();
+  c.run_for(20s);
+  c.crash("n4");
+  c.run_for(30s);
+  for (const auto& name : names(4)) CHECK(c.status(name, "n4") == MemberStatus::failed);
+}
+
 }  // namespace
 }  // namespace shoal::gossip
