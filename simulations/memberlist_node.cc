@@ -11,8 +11,7 @@ class MemberlistNode final : public SimNode, private gossip::MemberlistDelegate 
   MemberlistNode(NodeContext& ctx)
       : index_(ctx.id.index),
         sink_(ctx.sink),
-        ml_(gossip::Memberlist::Options{ctx.id.name, ctx.id.addr, ctx.config}, this, &outbox_,
-            ctx.rng) {}
+        ml_(options(ctx), this, &outbox_, ctx.rng) {}
 
   void start(TimePoint now) { ml_.start(now); }
 
@@ -36,6 +35,10 @@ class MemberlistNode final : public SimNode, private gossip::MemberlistDelegate 
     ml_.handle_stream_reply(id, reply, now);
   }
   void tick(TimePoint now) override { ml_.tick(now); }
+  void learn_converged(const std::vector<gossip::PushNodeState>& members,
+                       TimePoint now) override {
+    ml_.learn_quietly(members, now);
+  }
   TimePoint next_wakeup() const override { return ml_.next_wakeup(); }
   void take_actions(std::vector<gossip::Action>& out) override {
     for (auto& a : outbox_) out.push_back(std::move(a));
@@ -46,6 +49,15 @@ class MemberlistNode final : public SimNode, private gossip::MemberlistDelegate 
   void check_invariants() const override { ml_.check_invariants(); }
 
  private:
+  static gossip::Memberlist::Options options(const NodeContext& ctx) {
+    gossip::Memberlist::Options o;
+    o.name = ctx.id.name;
+    o.advertise = ctx.id.addr;
+    o.config = ctx.config;
+    o.pool = ctx.pool;
+    return o;
+  }
+
   // ---- MemberlistDelegate: the least a delegate can be ----
   Bytes node_meta(size_t) override { return {}; }
   void notify_msg(ByteView, TimePoint) override {}
@@ -53,14 +65,14 @@ class MemberlistNode final : public SimNode, private gossip::MemberlistDelegate 
   Bytes local_state(bool) override { return {}; }
   void merge_remote_state(ByteView, bool, TimePoint) override {}
   void notify_join(const gossip::NodeState& n, TimePoint) override {
-    sink_->on_view(index_, n.name, View::alive);
+    sink_->on_view(index_, n.name(), View::alive);
   }
   void notify_leave(const gossip::NodeState& n, TimePoint) override {
-    sink_->on_view(index_, n.name,
+    sink_->on_view(index_, n.name(),
                    n.state == gossip::NodeStateType::left ? View::left : View::failed);
   }
   void notify_update(const gossip::NodeState& n, TimePoint) override {
-    sink_->on_view(index_, n.name, View::alive);
+    sink_->on_view(index_, n.name(), View::alive);
   }
   void notify_conflict(const gossip::NodeState&, const gossip::NodeState&) override {}
   Bytes ack_payload() override { return {}; }

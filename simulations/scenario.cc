@@ -321,7 +321,7 @@ void read_gossip(const Reader& r, const toml::table& t, gossip::Config& c) {
   r.only(t, "gossip", {"probe_interval", "probe_timeout", "suspicion_mult", "suspicion_max_timeout_mult",
                        "awareness_max_multiplier", "indirect_checks", "retransmit_mult", "gossip_interval",
                        "gossip_nodes", "push_pull_interval", "disable_tcp_pings", "tcp_timeout",
-                       "gossip_to_the_dead_time"});
+                       "gossip_to_the_dead_time", "lifeguard"});
   auto dur = [&](std::string_view k, Duration& out) {
     if (const auto* v = t.get(k)) out = r.duration(*v, Reader::join("gossip", k));
   };
@@ -341,6 +341,7 @@ void read_gossip(const Reader& r, const toml::table& t, gossip::Config& c) {
   num("retransmit_mult", c.retransmit_mult, 1);
   num("gossip_nodes", c.gossip_nodes, 1);
   if (const auto* v = t.get("disable_tcp_pings")) c.disable_tcp_pings = r.boolean(*v, "gossip.disable_tcp_pings");
+  if (const auto* v = t.get("lifeguard")) c.lifeguard = r.boolean(*v, "gossip.lifeguard");
   if (c.probe_interval <= Duration::zero() || c.gossip_interval <= Duration::zero()) {
     r.fail(&t, "gossip", "probe_interval and gossip_interval must be positive");
   }
@@ -408,7 +409,7 @@ Scenario parse(const Reader& r, const toml::table& root, std::string_view file) 
   if (const auto* node = root.get("cluster")) {
     const auto* t = node->as_table();
     if (t == nullptr) r.fail(node, "cluster", "expected a table [cluster]");
-    r.only(*t, "cluster", {"nodes", "engine", "profile", "join_window", "seeds"});
+    r.only(*t, "cluster", {"nodes", "engine", "profile", "join_window", "seeds", "warm_start"});
     if (const auto* v = t->get("nodes")) s.nodes = r.integer(*v, "cluster.nodes", 1, 100'000);
     if (const auto* v = t->get("engine")) {
       s.engine = r.string(*v, "cluster.engine");
@@ -423,6 +424,7 @@ Scenario parse(const Reader& r, const toml::table& root, std::string_view file) 
     }
     if (const auto* v = t->get("join_window")) s.join_window = r.duration(*v, "cluster.join_window");
     if (const auto* v = t->get("seeds")) s.seeds = r.integer(*v, "cluster.seeds", 1, 100);
+    if (const auto* v = t->get("warm_start")) s.warm_start = r.boolean(*v, "cluster.warm_start");
   }
   if (const auto* node = root.get("gossip")) {
     const auto* t = node->as_table();
@@ -510,6 +512,11 @@ Status Scenario::validate() const {
   }
   if (is_raft && raft.voters > nodes) {
     return Status::invalid_argument(fmt::format("{}: raft.voters ({}) exceeds the node count ({})", file, raft.voters, nodes));
+  }
+  if (warm_start && engine != "memberlist") {
+    return Status::invalid_argument(fmt::format(
+        "{}: cluster.warm_start needs engine = \"memberlist\" (the Serf layer has no quiet way "
+        "to learn members)", file));
   }
   if (seeds > nodes) {
     return Status::invalid_argument(fmt::format("{}: cluster.seeds ({}) exceeds the node count ({})", file, seeds, nodes));

@@ -120,6 +120,9 @@ struct Scenario {
   gossip::Config gossip = gossip::Config::lan();
   Duration join_window = std::chrono::seconds(2);  // nodes 1.. start in [0, window]
   int64_t seeds = 1;                               // nodes join the first `seeds` nodes
+  // Every node boots at t=0 already knowing every other as alive (memberlist engine only):
+  // a big cluster starts converged instead of replaying an N^2 join storm.
+  bool warm_start = false;
   Duration tick_floor = std::chrono::milliseconds(1);
 
   RaftParams raft;  // engine = "raft" only

@@ -77,7 +77,8 @@ void SimEngine::run() {
     e.kind = EventKind::start;
     e.node = static_cast<uint32_t>(i);
     const auto window = static_cast<uint64_t>(std::max<Duration::rep>(0, sc_.join_window.count()));
-    e.at = i == 0 || window == 0 ? kTimeZero : kTimeZero + Duration(rng_.uniform(window + 1));
+    e.at = i == 0 || window == 0 || sc_.warm_start ? kTimeZero
+                                                   : kTimeZero + Duration(rng_.uniform(window + 1));
     queue_.push(std::move(e));
   }
   for (size_t f = 0; f < sc_.timeline.size(); ++f) {
@@ -394,6 +395,7 @@ void SimEngine::start_node(size_t i) {
   ctx.sink = &observer_;
   ctx.rng = rng_.fork();
   ctx.now = local(i);
+  ctx.pool = pool_;
   auto core = factory_(std::move(ctx));
   if (!core.ok()) {
     report_.checks.push_back({"start " + s.id.name, false, core.status().to_string()});
@@ -401,10 +403,30 @@ void SimEngine::start_node(size_t i) {
   }
   s.core = std::move(*core);
   s.up = true;
+  if (sc_.warm_start && s.gen == 0) {
+    s.core->learn_converged(converged_members(), local(i));
+    after_call(i);
+    return;
+  }
   std::vector<gossip::Address> targets;
   if (i != 0 || s.gen > 0) join_targets(i, targets);
   if (!targets.empty()) s.core->join(targets, local(i));
   after_call(i);
+}
+
+const std::vector<gossip::PushNodeState>& SimEngine::converged_members() {
+  if (converged_.empty()) {
+    // What each memberlist core announces in start(): incarnation 1, no meta (the
+    // memberlist engine's delegate has none), and the protocol versions it speaks.
+    for (size_t k = 0; k < n_; ++k) {
+      const auto& id = slots_[k].id;
+      converged_.push_back(gossip::PushNodeState{
+          id.name, id.addr.ip_vector(), id.addr.port, {}, 1, gossip::NodeStateType::alive,
+          {kMemberlistProtocolMin, kMemberlistProtocolMax,
+           kMemberlistProtocolCur, 0, 0, 0}});
+    }
+  }
+  return converged_;
 }
 
 void SimEngine::crash_node(size_t i, bool killed) {

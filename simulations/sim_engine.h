@@ -62,6 +62,7 @@ class SimEngine {
   void open_stream(size_t from, gossip::StreamRequest& r);
   void reply_error(size_t to, uint32_t gen, uint64_t id, TimePoint at, Status error);
   void start_node(size_t i);
+  const std::vector<gossip::PushNodeState>& converged_members();
   void crash_node(size_t i, bool killed);
   void join_targets(size_t i, std::vector<gossip::Address>& out);
   void take_sample();
@@ -99,6 +100,8 @@ class SimEngine {
   TimePoint net_recovered_at_{};  // last heal or clear_link
   Duration grace_{};              // the longest a suspicion can last
   uint64_t last_msgs_ = 0, last_bytes_ = 0;
+  std::shared_ptr<gossip::InternPool> pool_ = std::make_shared<gossip::InternPool>();
+  std::vector<gossip::PushNodeState> converged_;  // warm start: everyone, alive
   RunReport report_;
 };
 

@@ -25,6 +25,8 @@
 #include "base/time.h"
 #include "gossip/config.h"
 #include "gossip/events.h"
+#include "gossip/intern_pool.h"
+#include "gossip/messages.h"
 #include "simulations/durable_store.h"
 
 namespace shoal::sim {
@@ -55,6 +57,10 @@ class SimNode {
                                              TimePoint now) = 0;
   virtual void handle_stream_reply(uint64_t id, Result<Bytes> reply, TimePoint now) = 0;
   virtual void tick(TimePoint now) = 0;
+  // Warm start: the node learns every member as alive without any gossip (memberlist
+  // engine only; Scenario::validate refuses warm_start for the others).
+  virtual void learn_converged(const std::vector<gossip::PushNodeState>& /*members*/,
+                               TimePoint /*now*/) {}
   virtual TimePoint next_wakeup() const = 0;
   // Appends SendPacket / StreamRequest / JoinDone / LeaveDone actions. Member events have
   // already gone to the ViewSink.
@@ -73,6 +79,8 @@ struct NodeContext {
   ViewSink* sink = nullptr;
   Rng rng{0};
   TimePoint now{};  // local time of the (re)start
+  // Shared by every node of a run: each of N cores lists the same N names (memberlist only).
+  std::shared_ptr<gossip::InternPool> pool;
 };
 
 using NodeFactory = std::function<Result<std::unique_ptr<SimNode>>(NodeContext)>;
