@@ -51,7 +51,7 @@ def in_private_netns():
         return
     os.environ["SHOAL_BENCH_NETNS"] = "1"
     cmd = ["unshare", "-n", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
-           sys.executable, os.path.abspath(__file__)] + sys.argv[1:]
+           sys.executable, os.path.abspath(sys.argv[0])] + sys.argv[1:]  # the calling script
     os.execvp("unshare", cmd)
 
 
@@ -271,11 +271,13 @@ class ShoalCluster(AgentCluster):
     kind = "shoal"
 
     def __init__(self, n, profile, ports, workdir, shoal_bin):
-        self.profile, self.binary = profile, shoal_bin
+        self.profile, self.binary, self.ports = profile, shoal_bin, ports
         super().__init__(n, ports, workdir)
 
     def argv(self, name, bind, api, workdir):
-        return [self.binary, "agent", "--node", name, "--bind", bind, "--http", api,
+        # --rpc defaults to bind's port + 1, which Ports may have handed out as `api`.
+        rpc = f"127.0.0.1:{self.ports.take()}"
+        return [self.binary, "agent", "--node", name, "--bind", bind, "--http", api, "--rpc", rpc,
                 "--profile", self.profile, "--data-dir", os.path.join(workdir, name),
                 "--log-level", "warn"]
 
