@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "node/agent_config.h"
+#include "node/duration_text.h"
 #include "node/api_json.h"
 #include "node/http_api.h"
 #include "node/http_util.h"
@@ -49,46 +50,6 @@ Result<bool> bool_param(const HttpRequest& req, const std::string& key, bool fal
   if (*v == "false" || *v == "0") return false;
   return Status::invalid_argument("query parameter '" + key + "' must be true or false, not '" +
                                   *v + "'");
-}
-
-// Go's time.ParseDuration for the units a query timeout needs: "500ms", "5s", "1m30s", "2h".
-Result<Duration> parse_duration(std::string_view text) {
-  const std::string original(text);
-  if (text.empty()) return Status::invalid_argument("empty duration");
-  double total_ns = 0;
-  while (!text.empty()) {
-    size_t i = 0;
-    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
-    if (i == 0) {
-      return Status::invalid_argument("duration '" + original +
-                                      "' is not a number with a unit (e.g. 500ms, 5s, 1m)");
-    }
-    double value = 0;
-    try {
-      value = std::stod(std::string(text.substr(0, i)));
-    } catch (...) {
-      return Status::invalid_argument("duration '" + original + "' has a bad number");
-    }
-    text.remove_prefix(i);
-    size_t j = 0;
-    while (j < text.size() && std::isalpha(static_cast<unsigned char>(text[j]))) ++j;
-    const std::string_view unit = text.substr(0, j);
-    text.remove_prefix(j);
-    double scale = 0;
-    if (unit == "ns") scale = 1;
-    else if (unit == "us") scale = 1e3;
-    else if (unit == "ms") scale = 1e6;
-    else if (unit == "s") scale = 1e9;
-    else if (unit == "m") scale = 60e9;
-    else if (unit == "h") scale = 3600e9;
-    else {
-      return Status::invalid_argument("duration '" + original +
-                                      "' needs a unit: ns, us, ms, s, m or h");
-    }
-    total_ns += value * scale;
-  }
-  if (total_ns > 24 * 3600e9) return Status::invalid_argument("duration '" + original + "' is over 24h");
-  return Duration(static_cast<int64_t>(std::llround(total_ns)));
 }
 
 void post_event(AgentControl& agent, const HttpRequest& req, HttpResponder& res) {

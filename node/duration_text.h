@@ -1,0 +1,19 @@
+// node/duration_text.h
+//
+// parse_duration: durations as Go's time.ParseDuration writes them, which is how serf's
+// CLI and Shoal's flags and query parameters take them: "500ms", "5s", "1m30s", "2h".
+//
+// Contract: pure. Units ns, us, ms, s, m, h; at most 24 h. An error is invalid_argument and
+// names the text and what was expected.
+#pragma once
+
+#include <string_view>
+
+#include "base/status.h"
+#include "base/time.h"
+
+namespace shoal::node {
+
+Result<Duration> parse_duration(std::string_view text);
+
+}  // namespace shoal::node
