@@ -75,6 +75,7 @@ Agent::Agent(AgentConfig config, std::unique_ptr<DataDir> data_dir)
 
 Agent::~Agent() {
   stopped_ = true;
+  if (handlers_) handlers_->stop();  // its workers may be waiting in respond(): not on the loop
   if (raft_) raft_->stop();
   if (transport_) transport_->close();
 }
@@ -143,6 +144,20 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
   if (!raft.ok()) return raft.status().with_context("cannot start raft");
   a->raft_ = std::move(*raft);
   a->raft_->set_peer(a->config_.node_name, a->raft_->rpc_address());
+  if (!a->config_.event_handlers.empty()) {
+    EventHandlerRunner::Options ho;
+    ho.handlers = a->config_.event_handlers;
+    ho.timeout = a->config_.event_handler_timeout;
+    a->handlers_ = std::make_unique<EventHandlerRunner>(
+        std::move(ho), [a](uint64_t token, Bytes payload) {
+          return a->respond(token, std::move(payload));
+        });
+    for (const auto& h : a->config_.event_handlers) {
+      std::string filters;
+      for (const auto& f : h.filters) filters += (filters.empty() ? "" : ",") + f.to_string();
+      spdlog::info("event-handler filter={} script=\"{}\"", filters, h.script);
+    }
+  }
   // Catch the signals from now on: one that arrives before run() waits for it there.
   boost::system::error_code ec;
   a->signals_.add(SIGINT, ec);
@@ -175,6 +190,7 @@ Status Agent::run() {
   // answer "shutting down" at once, instead of waiting for their timeout.
   io_.restart();
   io_.poll();
+  if (handlers_) handlers_->stop();  // respond() answers "shutting down" from here on
   spdlog::info("agent-stop node={} status=\"{}\"", config_.node_name, exit_status_.to_string());
   return exit_status_;
 }
@@ -456,6 +472,7 @@ Result<SelfInfo> Agent::self() {
     s.stats = serf_->stats();
     s.packets_send_failed = transport_->stats().packets_send_failed;
     s.streams_failed = transport_->stats().streams_failed;
+    if (handlers_) s.event_handlers = handlers_->stats();
     done(std::move(s));
   });
 }

@@ -37,6 +37,7 @@
 #include "node/agent_config.h"
 #include "node/agent_control.h"
 #include "node/data_dir.h"
+#include "node/event_handler.h"
 #include "node/gossip_transport.h"
 #include "node/raft_service.h"
 #include "node/recent_events.h"
@@ -117,6 +118,7 @@ class Agent final : public AgentControl {
   std::unique_ptr<SnapshotFile> snapshot_;  // DATA_DIR/serf.snapshot
   boost::asio::steady_timer snapshot_timer_;
   RecentEvents events_{kRecentEventsCapacity};
+  std::unique_ptr<EventHandlerRunner> handlers_;  // null without --event-handler
 
   std::map<uint64_t, std::function<void(const gossip::JoinDone&)>> pending_joins_;
   std::vector<std::function<void()>> leave_waiters_;

@@ -11,6 +11,7 @@
 #include <toml++/toml.h>
 
 #include "gossip/keyring.h"
+#include "node/duration_text.h"
 
 namespace shoal::node {
 namespace {
@@ -131,6 +132,12 @@ void add_agent_flags(CLI::App& cmd, AgentFlags& f) {
   cmd.add_option("--log-level", f.log_level, "trace, debug, info, warn or error (default info)");
   cmd.add_option("--encrypt", f.encrypt,
                  "Gossip encryption key, base64 of 32 bytes (shoal keygen); first start only");
+  cmd.add_option("--event-handler", f.event_handlers,
+                 "[FILTER=]SCRIPT run by /bin/sh for events, as serf's -event-handler; "
+                 "FILTER: member-join,member-leave,member-failed,member-update,member-reap,"
+                 "user[:NAME],query[:NAME] or * (default *); repeatable");
+  cmd.add_option("--event-handler-timeout", f.event_handler_timeout,
+                 "Kill an event handler running longer than this (default 30s)");
 }
 
 Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view origin) {
@@ -188,6 +195,22 @@ Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view ori
       const auto b = value.value_exact<bool>();
       if (!b) return Status::invalid_argument(where + ": key 'rejoin_after_leave' must be true or false");
       out.rejoin_after_leave = *b;
+    } else if (key == "event_handler_timeout") {
+      st = get_string(value, key, out.event_handler_timeout);
+    } else if (key == "event_handlers") {
+      const auto* arr = value.as_array();
+      if (arr == nullptr) {
+        return Status::invalid_argument(where + ": key 'event_handlers' must be an array of "
+                                                "strings, like [\"user:deploy=/bin/deploy\"]");
+      }
+      for (const auto& item : *arr) {
+        auto s = item.value_exact<std::string>();
+        if (!s) {
+          return Status::invalid_argument(where +
+                                          ": key 'event_handlers' must be an array of strings");
+        }
+        out.event_handlers.push_back(*s);
+      }
     } else if (key == "join") {
       const auto* arr = value.as_array();
       if (arr == nullptr) {
@@ -218,7 +241,8 @@ Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view ori
       return Status::invalid_argument(
           where + ": unknown key '" + key +
           "' (known: node, bind, advertise, join, retry_max, rejoin_after_leave, tags, data_dir, "
-          "profile, http, rpc, raft_snapshot_entries, log_level, encrypt)");
+          "profile, http, rpc, raft_snapshot_entries, log_level, encrypt, event_handlers, "
+          "event_handler_timeout)");
     }
     if (!st.ok()) return st;
   }
@@ -264,7 +288,10 @@ AgentFlags merge(AgentFlags base, const AgentFlags& over) {
   take(base.raft_snapshot_entries, over.raft_snapshot_entries);
   take(base.log_level, over.log_level);
   take(base.encrypt, over.encrypt);
+  take(base.event_handler_timeout, over.event_handler_timeout);
   base.join.insert(base.join.end(), over.join.begin(), over.join.end());
+  base.event_handlers.insert(base.event_handlers.end(), over.event_handlers.begin(),
+                             over.event_handlers.end());
   base.tags.insert(base.tags.end(), over.tags.begin(), over.tags.end());  // later wins
   return base;
 }
@@ -402,6 +429,25 @@ Result<AgentConfig> resolve_agent_config(const AgentFlags& flags, const AgentEnv
     auto key = gossip::key_from_base64(*merged.encrypt);
     if (!key.ok()) return flag_error(src("--encrypt", flags.encrypt.has_value()), key.status().message());
     c.encrypt_key = std::move(*key);
+  }
+
+  for (const auto& text : merged.event_handlers) {
+    auto spec = parse_event_handler(text);
+    if (!spec.ok()) {
+      const bool from_flag = in(flags.event_handlers, text) || !flags.config_file;
+      return flag_error(from_flag ? std::string("--event-handler")
+                                  : *flags.config_file + ": key 'event_handlers'",
+                        spec.status().message());
+    }
+    c.event_handlers.push_back(std::move(*spec));
+  }
+  if (merged.event_handler_timeout) {
+    const std::string name =
+        src("--event-handler-timeout", flags.event_handler_timeout.has_value());
+    auto d = parse_duration(*merged.event_handler_timeout);
+    if (!d.ok()) return flag_error(name, d.status().message());
+    if (*d <= Duration::zero()) return flag_error(name, "must be longer than 0");
+    c.event_handler_timeout = *d;
   }
   return c;
 }

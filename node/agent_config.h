@@ -19,6 +19,9 @@
 //   --log-level L        log_level    info (trace | debug | info | warn | error)
 //   --encrypt KEY        encrypt      none; base64 of 32 bytes (`shoal keygen`); seeds
 //                                     DATA_DIR/keyring.json (node/keyring_file.h)
+//   --event-handler [FILTER=]SCRIPT   event_handlers = [..]  none; repeatable; file and
+//                                     flag lists are concatenated (node/event_filter.h)
+//   --event-handler-timeout D  event_handler_timeout  30s (a handler is killed past it)
 //
 // Contract:
 //  - Pure: reads the config file and the environment given to it, nothing else.
@@ -36,6 +39,7 @@
 #include "base/status.h"
 #include "gossip/address.h"
 #include "gossip/config.h"
+#include "node/event_filter.h"
 
 namespace CLI {
 class App;
@@ -65,6 +69,8 @@ struct AgentConfig {
   uint64_t raft_snapshot_entries = 10000;
   LogLevel log_level = LogLevel::info;
   std::optional<Bytes> encrypt_key;  // decoded and length-checked
+  std::vector<EventHandlerSpec> event_handlers;  // parsed and checked
+  Duration event_handler_timeout = std::chrono::seconds(30);
 
   // The gossip core's configuration for this agent (profile timings, name, tags).
   gossip::SerfConfig serf_config() const;
@@ -87,6 +93,8 @@ struct AgentFlags {
   std::optional<int64_t> raft_snapshot_entries;
   std::optional<std::string> log_level;
   std::optional<std::string> encrypt;
+  std::vector<std::string> event_handlers;
+  std::optional<std::string> event_handler_timeout;
 };
 
 // What the defaults depend on, injected so tests do not depend on the machine.

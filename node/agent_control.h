@@ -25,6 +25,14 @@
 
 namespace shoal::node {
 
+// What the --event-handler scripts did so far (node/event_handler.h).
+struct EventHandlerStats {
+  uint64_t runs = 0;      // scripts started
+  uint64_t failures = 0;  // runs that failed, for any reason (timeouts included)
+  uint64_t timeouts = 0;  // runs killed at the timeout
+  uint64_t dropped = 0;   // events a handler never saw: its queue was full, or the agent stopped
+};
+
 // Who this agent is, for GET /v1/agent/self.
 struct SelfInfo {
   gossip::Member member;
@@ -35,6 +43,7 @@ struct SelfInfo {
   gossip::SerfStats stats;
   uint64_t packets_send_failed = 0;  // the shell's own counters
   uint64_t streams_failed = 0;
+  EventHandlerStats event_handlers;
 };
 
 struct JoinOutcome {

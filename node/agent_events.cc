@@ -1,6 +1,6 @@
 // The agent's side of the event layer: user events and queries in and out of the gossip
 // core, and the fan-out of everything the node sees to subscribers (the SSE stream of
-// GET /v1/agent/events, and later event handlers). All of it runs on the loop thread,
+// GET /v1/agent/events, and the --event-handler runner). All of it runs on the loop thread,
 // except the AgentControl entry points, which post onto it.
 #include <spdlog/spdlog.h>
 
@@ -30,6 +30,9 @@ void Agent::publish(AgentEvent ev) {
   for (auto it = subscribers_.begin(); it != subscribers_.end();) {
     it = it->second(ev) ? std::next(it) : subscribers_.erase(it);
   }
+  // Only queued here: the scripts run on the runner's threads. Events the core did not
+  // deliver (older than the snapshot's clocks, duplicates) never reach this point.
+  if (handlers_) handlers_->submit(ev, serf_->local_member());
 }
 
 void Agent::on_user_event(const gossip::UserEvent& ev) {

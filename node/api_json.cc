@@ -74,6 +74,10 @@ nlohmann::json self_to_json(const SelfInfo& s) {
       {"member_ltime", s.stats.member_ltime},
       {"decrypt_failures", s.stats.memberlist.decrypt_failures},
       {"replays_dropped", s.stats.memberlist.replays},
+      {"event_handler_runs", s.event_handlers.runs},
+      {"event_handler_failures", s.event_handlers.failures},
+      {"event_handler_timeouts", s.event_handlers.timeouts},
+      {"event_handler_dropped", s.event_handlers.dropped},
   };
   return j;
 }
