@@ -105,7 +105,7 @@ TEST_CASE("a serf query is answered by a shoal query handler",
   REQUIRE(eventually([&] { return serf->members(); },
                      [](const MemberView& v) { return has_status(v, "shoal-q", "alive"); },
                      kConverge));
-  auto r = serf->cli("query", {"-format=json", "-timeout=3s", "whoami", "ping"});
+  auto r = serf->cli("query", {"-format=json", "-timeout=2s", "whoami", "ping"});
   INFO(r.out << r.err << shoal->log());
   REQUIRE(r.exit_code == 0);
   auto doc = nlohmann::json::parse(r.out, nullptr, false);
@@ -114,7 +114,7 @@ TEST_CASE("a serf query is answered by a shoal query handler",
   CHECK(doc["Responses"].value("shoal-q", "") == "shoal-q got ping");
 
   // A handler that writes nothing on stdout acks but does not answer.
-  auto q = serf->cli("query", {"-format=json", "-timeout=2s", "quiet", ""});
+  auto q = serf->cli("query", {"-format=json", "-timeout=1s", "quiet", ""});
   REQUIRE(q.exit_code == 0);
   auto quiet = nlohmann::json::parse(q.out, nullptr, false);
   REQUIRE(quiet.is_object());
