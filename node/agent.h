@@ -7,7 +7,9 @@
 // On the loop, after every call into the core, the agent drains Serf::take_actions() and
 // carries them out in order (UDP sends, TCP streams, member events to the log and the
 // recent-events ring, join and leave completions), then re-arms one timer for
-// Serf::next_wakeup().
+// Serf::next_wakeup(). What the node sees (member changes, user events, queries) goes to
+// subscribers and, only queued, to the --event-handler runner (node/event_handler.h),
+// whose threads run the scripts; run() stops it after the loop, as does the destructor.
 //
 // Lifecycle: create() binds and locks (errors name the address or directory); run()
 // joins --join peers (retried with exponential backoff up to --retry-max attempts) and
