@@ -244,6 +244,7 @@ ScriptRun run_script(const std::string& script,
         }
       }
     }
+    if (reaped && !out_r.open() && !err_r.open()) break;  // all read: no need to wait
     const TimePoint now = steady_now();
     if (!reaped) {
       if (now >= deadline) {
