@@ -72,6 +72,11 @@ void Memberlist::start(TimePoint now) {
   next_push_pull_ = now + random_stagger(rng_, c.push_pull_interval);
 }
 
+void Memberlist::stagger_scaled_push_pull(TimePoint now) {
+  next_push_pull_ =
+      now + random_stagger(rng_, push_pull_scale(opt_.config.push_pull_interval, nodes_.size()));
+}
+
 const std::string NodeState::kNoName;
 const Address NodeState::kNoAddress;
 const Bytes NodeState::kNoMeta;

@@ -197,6 +197,8 @@ class Memberlist {
   uint32_t next_seq() { return ++seq_no_; }
   uint32_t next_incarnation() { return ++incarnation_; }
   NodeState* find(const std::string& name);
+  // The next push-pull at a random point of the interval scaled to our member count.
+  void stagger_scaled_push_pull(TimePoint now);
   // A blank NodeState slot in store_ (reused after forgetting a member), and its return.
   NodeState* new_node();
   void release(NodeState* n);

@@ -220,6 +220,11 @@ void Memberlist::learn_quietly(const std::vector<PushNodeState>& members, TimePo
     alive_node(Alive{r.incarnation, r.name, r.addr, r.port, r.meta, r.vsn}, false, now);
   }
   quiet_ = false;
+  // A member that already knows the cluster stands for one that has been in it a while, whose
+  // push-pull timer runs at the interval scaled to the cluster's size. start() staggered the
+  // first push-pull over the unscaled interval, as a fresh boot does: left alone, every node
+  // of a converged 10,000-node start would push-pull its 10,000 entries within 30 s.
+  stagger_scaled_push_pull(now);
 }
 
 Status Memberlist::verify_protocol(const std::vector<PushNodeState>& remote) const {
