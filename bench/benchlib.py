@@ -1,0 +1,59 @@
+"""Helpers every bench/ driver shares: a private network namespace, loopback ports, and
+per-process CPU and memory from /proc."""
+import os
+import shutil
+import socket
+import sys
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def in_private_netns(script):
+    """Re-executes `script` inside a fresh network namespace with only loopback up, so
+    nothing the bench starts can reach beyond this machine. No-op when not root."""
+    if os.environ.get("SHOAL_BENCH_NETNS") == "1":
+        return
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        print(f"{os.path.basename(script)}: not root; running on the host's loopback",
+              file=sys.stderr)
+        return
+    os.environ["SHOAL_BENCH_NETNS"] = "1"
+    cmd = ["unshare", "-n", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
+           sys.executable, os.path.abspath(script)] + sys.argv[1:]
+    os.execvp("unshare", cmd)
+
+
+_taken = set()
+
+
+def free_port():
+    """A loopback TCP port that is free now, whose successor is free too (a Shoal agent
+    takes gossip port + 1 for Raft by default), and that this process never handed out."""
+    for _ in range(200):
+        with socket.socket() as a:
+            a.bind(("127.0.0.1", 0))
+            port = a.getsockname()[1]
+            if port >= 65535 or {port, port + 1} & _taken:
+                continue
+            with socket.socket() as b:
+                try:
+                    b.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+            _taken.update((port, port + 1))
+            return port
+    raise RuntimeError("no free loopback port pair")
+
+
+def proc_status_kib(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def proc_cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
