@@ -138,6 +138,8 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
   if (a->config_.profile == "local") {
     ro.config = raft::Config::local();
   }
+  // Idle groups go quiet: gossip's failure detector stands in for their heartbeats.
+  ro.config.quiesce_after = 10 * ro.config.heartbeat_interval;
   ro.tick = ro.config.heartbeat_interval;
   ro.snapshot_every = a->config_.raft_snapshot_entries;
   auto raft = RaftService::open(std::move(ro));
@@ -261,6 +263,9 @@ void Agent::on_member_event(const gossip::MemberEvent& ev) {
       raft_->remove_peer(m.name);
     } else if (auto rpc = rpc_address_of(m)) {
       raft_->set_peer(m.name, *rpc);
+    }
+    if (ev.type == gossip::MemberEventType::failed || ev.type == gossip::MemberEventType::leave) {
+      raft_->peer_down(m.name);
     }
   }
   const auto level = ev.type == gossip::MemberEventType::failed ? spdlog::level::warn

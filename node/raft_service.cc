@@ -91,6 +91,14 @@ void RaftService::remove_peer(const raft::NodeId& node) {
   peers_.erase(node);
 }
 
+void RaftService::peer_down(const raft::NodeId& node) {
+  asio::post(io_, [this, node] {
+    if (!failed_.ok()) return;
+    host_->peer_down(node, steady_now());
+    schedule_flush();
+  });
+}
+
 // ---- the loop --------------------------------------------------------------------------
 
 void RaftService::on_frame(const raft::NodeId& from, ByteView payload) {

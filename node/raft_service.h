@@ -74,6 +74,8 @@ class RaftService {
 
   void set_peer(const raft::NodeId& node, const gossip::Address& rpc);
   void remove_peer(const raft::NodeId& node);
+  // Gossip believes `node` failed or left: quiet groups it led elect a new leader.
+  void peer_down(const raft::NodeId& node);
 
   // Test / bench key-value state machine (raft/kv_state_machine.h).
   void put(raft::GroupId group, std::string key, Bytes value,

@@ -49,6 +49,14 @@ struct Config {
   // node does not inflate its term and disrupt the cluster when it comes back.
   bool pre_vote = true;
 
+  // Quiescence (0: off). A leader whose group saw no proposal, read or membership change
+  // for this long, with every member caught up, sends one last heartbeat marked `quiesce`
+  // and stops heartbeating; its followers stop their election timers. Anything the group
+  // does wakes it. While quiet, only the shell's failure detector can notice a dead leader:
+  // turn this on only in a shell that steps PeerDown{node} into every group when it
+  // believes `node` is down (the agent does, from gossip).
+  Duration quiesce_after = Duration::zero();
+
   // InstallSnapshot chunk size, and the largest snapshot a follower will buffer.
   size_t snapshot_chunk_bytes = 1 << 20;
   size_t max_snapshot_bytes = size_t{1} << 32;
@@ -71,6 +79,8 @@ struct Config {
     if (heartbeat_interval <= Duration::zero() || heartbeat_interval * 2 > election_timeout_min)
       return Status::invalid_argument(
           "heartbeat_interval must be positive and at most half of election_timeout_min");
+    if (quiesce_after < Duration::zero())
+      return Status::invalid_argument("quiesce_after must not be negative");
     if (replication_timeout <= Duration::zero())
       return Status::invalid_argument("replication_timeout must be positive");
     if (max_append_entries == 0) return Status::invalid_argument("max_append_entries is 0");

@@ -101,6 +101,7 @@ Actions Core::step(const Event& event, TimePoint now) {
   now_ = std::max(now_, now);
   out_ = &out;
   const HardState before = hard_state();
+  if (quiesced_) wake(event);
 
   std::visit(
       [&](const auto& ev) {
@@ -110,19 +111,23 @@ Actions Core::step(const Event& event, TimePoint now) {
         } else if constexpr (std::is_same_v<T, MessageIn>) {
           on_message(ev.message);
         } else if constexpr (std::is_same_v<T, Propose>) {
+          note_activity();
           out.status = propose(EntryType::normal, ev.data);
         } else if constexpr (std::is_same_v<T, ReadIndex>) {
           if (role_ != Role::leader) {
             out.reads_failed.push_back(
                 {ev.id, Status::unavailable(fmt::format("not the leader (leader: '{}')", leader_))});
           } else {
+            note_activity();
             pending_reads_.push_back({ev.id, std::max(commit_, term_start_index_), ++read_seq_});
             if (config_.voters.size() > 1) broadcast_heartbeats();
             check_reads();
           }
         } else if constexpr (std::is_same_v<T, ChangeMembership>) {
+          note_activity();
           out.status = change_membership(ev.change);
         } else if constexpr (std::is_same_v<T, TransferLeadership>) {
+          note_activity();
           out.status = transfer_leadership(ev.target);
         } else if constexpr (std::is_same_v<T, Campaign>) {
           if (role_ != Role::leader && config_.is_voter(self_)) campaign(cfg_.pre_vote, false);
@@ -133,6 +138,8 @@ Actions Core::step(const Event& event, TimePoint now) {
           applied_ = std::max(applied_, std::min(ev.index, next_apply_ - 1));
         } else if constexpr (std::is_same_v<T, SnapshotTaken>) {
           out.status = take_snapshot(ev);
+        } else if constexpr (std::is_same_v<T, PeerDown>) {
+          // Handled by wake(): only a quiet follower of that leader cares.
         }
       },
       event);
@@ -169,6 +176,7 @@ void Core::emit_applies() {
 
 TimePoint Core::next_wake() const {
   if (next_apply_ <= commit_) return now_;  // more committed entries to hand out
+  if (quiesced_) return kTimeNever;
   if (role_ == Role::leader) {
     TimePoint t = heartbeat_deadline_;
     if (cfg_.check_quorum) t = std::min(t, quorum_deadline_);
@@ -185,8 +193,50 @@ void Core::reset_election_timer() {
 }
 
 bool Core::in_leader_lease() const {
+  if (quiesced_) return cfg_.check_quorum;  // the leader is alive until the shell says not
   return cfg_.check_quorum && !leader_.empty() && leader_contact_ &&
          now_ < *leader_contact_ + cfg_.election_timeout_min;
+}
+
+// A quiet member meets an event. Timer and bookkeeping events leave it quiet; a message
+// (other than the leader's repeated quiesce heartbeat) or a command wakes it, as does the
+// leader's death for its followers.
+void Core::wake(const Event& cause) {
+  if (std::holds_alternative<Tick>(cause) || std::holds_alternative<Persisted>(cause) ||
+      std::holds_alternative<Applied>(cause)) {
+    return;
+  }
+  bool leader_gone = false;
+  if (const auto* down = std::get_if<PeerDown>(&cause)) {
+    if (role_ == Role::leader || down->node != leader_) return;
+    leader_gone = true;
+  }
+  if (const auto* in = std::get_if<MessageIn>(&cause)) {
+    if (const auto* hb = std::get_if<Heartbeat>(&in->message); hb && hb->quiesce) return;
+    // The answers to the quiesce heartbeat itself.
+    if (std::holds_alternative<HeartbeatResponse>(in->message)) return;
+    // A vote request from our own leader: it restarted and lost its leadership.
+    if (const auto* rv = std::get_if<RequestVote>(&in->message); rv && rv->from == leader_) {
+      leader_gone = true;
+    }
+  }
+  quiesced_ = false;
+  spdlog::debug("raft {}: waking ({})", self_, leader_gone ? "leader gone" : "group has work");
+  if (role_ == Role::leader) {
+    // The followers took us for alive all along: the lease is fresh.
+    leader_contact_ = now_;
+    heartbeat_deadline_ = now_;
+    quorum_deadline_ = now_ + cfg_.election_timeout_min;
+    for (auto& [id, pr] : progress_) pr.recent_active = true;
+    note_activity();
+    return;
+  }
+  if (leader_gone) {
+    leader_contact_.reset();
+  } else {
+    leader_contact_ = now_;
+  }
+  reset_election_timer();
 }
 
 void Core::send(Message m) {
@@ -359,6 +409,7 @@ void Core::become_follower(Term term, const NodeId& leader) {
   }
   if (role_ == Role::leader) fail_reads(Status::unavailable("lost leadership"));
   role_ = Role::follower;
+  quiesced_ = false;
   leader_ = leader;
   if (!leader.empty()) leader_contact_ = now_;
   votes_.clear();
@@ -377,6 +428,7 @@ void Core::become_leader() {
   heartbeat_deadline_ = now_ + cfg_.heartbeat_interval;
   quorum_deadline_ = now_ + cfg_.election_timeout_min;
   election_deadline_ = kTimeNever;
+  note_activity();
   // A leader may only count replicas for entries of its own term (§5.4.2): the no-op
   // gives it one at once, so earlier entries commit without waiting for a client.
   Entry noop;

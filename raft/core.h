@@ -64,9 +64,13 @@ struct Persisted { LogPosition last; };
 struct Applied { Index index = 0; };
 // The state machine made a snapshot of everything up to `index`: compact the log.
 struct SnapshotTaken { Index index = 0; Bytes data; };
+// The shell's failure detector believes `node` is down. A quiet follower of that leader
+// wakes and, after an election timeout, campaigns (Config::quiesce_after).
+struct PeerDown { NodeId node; };
 
 using Event = std::variant<Tick, MessageIn, Propose, ReadIndex, ChangeMembership,
-                           TransferLeadership, Campaign, Persisted, Applied, SnapshotTaken>;
+                           TransferLeadership, Campaign, Persisted, Applied, SnapshotTaken,
+                           PeerDown>;
 
 // ---------------------------------------------------------------------------------------
 // Actions
@@ -160,6 +164,8 @@ class Core {
   std::optional<PeerStatus> peer(const NodeId& id) const;
   CoreStatus status() const;
   const Status& stopped() const { return stopped_; }
+  // The group is quiet (Config::quiesce_after): no timers run here until it has work.
+  bool quiesced() const { return quiesced_; }
   const LogView& log() const { return log_; }
 
  private:
@@ -176,6 +182,8 @@ class Core {
   void become_leader();
   void reset_election_timer();
   bool in_leader_lease() const;
+  void wake(const Event& cause);
+  void note_activity() { quiesce_deadline_ = now_ + cfg_.quiesce_after; }
   size_t quorum() const { return config_.voters.size() / 2 + 1; }
   void send(Message m);
   void emit_applies();
@@ -200,6 +208,7 @@ class Core {
   void broadcast_heartbeats();
   void send_snapshot_chunk(const NodeId& to, Progress& pr);
   void leader_tick();
+  bool can_quiesce() const;
   bool maybe_commit();
   void sync_progress_with_config();
   void check_reads();
@@ -249,6 +258,12 @@ class Core {
   TimePoint heartbeat_deadline_ = kTimeNever;
   TimePoint quorum_deadline_ = kTimeNever;
   std::optional<TimePoint> leader_contact_;  // last time we heard from (or were) a leader
+
+  // Quiescence. A quiet leader sends nothing and a quiet follower keeps no election timer;
+  // both treat the leader as alive (leader stickiness) until the group has work again or
+  // the shell reports the leader down.
+  bool quiesced_ = false;
+  TimePoint quiesce_deadline_ = kTimeNever;  // leader: quiet from here if nothing happens
 
   // Elections.
   std::map<NodeId, bool> votes_;

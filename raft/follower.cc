@@ -82,6 +82,11 @@ void Core::on_heartbeat(const Heartbeat& m) {
   heard_from_leader(m.from);
   // The leader sends min(its commit, our match): entries up to there equal its own.
   commit_ = std::max(commit_, std::min(m.commit, log_.last_index()));
+  if (m.quiesce && m.commit == log_.last_index()) {
+    // Caught up with an idle leader: no election timer until the group has work again.
+    quiesced_ = true;
+    election_deadline_ = kTimeNever;
+  }
   HeartbeatResponse r;
   r.term = term_, r.from = self_, r.to = m.from, r.read_seq = m.read_seq;
   r.last_index = log_.last_index();

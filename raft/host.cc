@@ -356,6 +356,13 @@ void Host::tick(TimePoint now) {
   }
 }
 
+void Host::peer_down(const NodeId& node, TimePoint now) {
+  if (!failed_.ok() || node == opts_.self) return;
+  for (auto& [id, g] : groups_) {
+    if (g->core->quiesced()) step(*g, PeerDown{node}, now);
+  }
+}
+
 void Host::maybe_promote(Group& g, TimePoint now) {
   if (g.core->role() != Role::leader) return;
   for (auto it = g.promoting.begin(); it != g.promoting.end();) {

@@ -133,6 +133,9 @@ class Host {
   Status transfer(GroupId group, const NodeId& target, TimePoint now);
   // Runs due timers.
   void tick(TimePoint now);
+  // The shell's failure detector believes `node` is down: tells every group, so quiet
+  // followers of a dead leader wake (Config::quiesce_after).
+  void peer_down(const NodeId& node, TimePoint now);
 
   // Ends the turn; see the contract above.
   Result<HostOutput> flush(TimePoint now);

@@ -190,7 +190,37 @@ void Core::on_snapshot_response(const InstallSnapshotResponse& m) {
   send_snapshot_chunk(m.from, pr);
 }
 
+// Quiet only when there is nothing left to do: no client work for quiesce_after, every
+// entry durable, committed and held by every member, nothing in flight.
+bool Core::can_quiesce() const {
+  if (cfg_.quiesce_after == Duration::zero() || now_ < quiesce_deadline_) return false;
+  if (!transfer_target_.empty() || !pending_reads_.empty()) return false;
+  const Index last = log_.last_index();
+  if (commit_ != last || log_.unstable_offset() <= last) return false;
+  for (const auto& [id, pr] : progress_) {
+    if (pr.state != ProgressState::replicate || pr.match != last || !pr.inflight.empty()) {
+      return false;
+    }
+  }
+  return true;
+}
+
 void Core::leader_tick() {
+  if (now_ >= heartbeat_deadline_ && can_quiesce()) {
+    for (const auto& [id, pr] : progress_) {
+      Heartbeat h;
+      h.term = term_, h.from = self_, h.to = id;
+      h.commit = commit_;
+      h.read_seq = read_seq_;
+      h.quiesce = true;
+      send(std::move(h));
+    }
+    spdlog::debug("raft {}: quiet in term {} at index {}", self_, term_, commit_);
+    quiesced_ = true;
+    heartbeat_deadline_ = kTimeNever;
+    quorum_deadline_ = kTimeNever;
+    return;
+  }
   if (now_ >= heartbeat_deadline_) {
     heartbeat_deadline_ = now_ + cfg_.heartbeat_interval;
     broadcast_heartbeats();

@@ -72,7 +72,7 @@ std::string describe(const Message& m) {
             out += fmt::format(" reject={} hint={}/{}", x.rejected, x.hint_term, x.hint_index);
           }
         } else if constexpr (std::is_same_v<T, Heartbeat>) {
-          out += fmt::format(" commit={} read={}", x.commit, x.read_seq);
+          out += fmt::format(" commit={} read={}{}", x.commit, x.read_seq, x.quiesce ? " quiesce" : "");
         } else if constexpr (std::is_same_v<T, HeartbeatResponse>) {
           out += fmt::format(" read={} last={}", x.read_seq, x.last_index);
         } else if constexpr (std::is_same_v<T, InstallSnapshot>) {

@@ -147,9 +147,12 @@ struct AppendEntriesResponse : MessageHeader {
 // Leader liveness, commit propagation and ReadIndex confirmation. `read_seq` is an opaque
 // counter the follower echoes: an echo of s proves the sender was leader when s was issued.
 // `commit` is min(leader commit, follower match), so it never points past verified entries.
+// `quiesce`: the group is idle and every member caught up; no heartbeats follow until the
+// group has work again (Config::quiesce_after).
 struct Heartbeat : MessageHeader {
   Index commit = 0;
   uint64_t read_seq = 0;
+  bool quiesce = false;
 };
 
 struct HeartbeatResponse : MessageHeader {

@@ -68,7 +68,8 @@ void write_message(MsgWriter& w, const Message& msg) {
           w.boolean(m.success), w.uint(m.match), w.uint(m.rejected), w.uint(m.hint_index),
               w.uint(m.hint_term);
         } else if constexpr (std::is_same_v<T, Heartbeat>) {
-          w.array(4), w.uint(kHeartbeat), w.uint(m.term), w.uint(m.commit), w.uint(m.read_seq);
+          w.array(5), w.uint(kHeartbeat), w.uint(m.term), w.uint(m.commit), w.uint(m.read_seq);
+          w.boolean(m.quiesce);
         } else if constexpr (std::is_same_v<T, HeartbeatResponse>) {
           w.array(4), w.uint(kHeartbeatResponse), w.uint(m.term), w.uint(m.read_seq),
               w.uint(m.last_index);
@@ -149,9 +150,9 @@ std::optional<Envelope> read_envelope(MsgReader& r, const NodeId& from, const No
       return fill(std::move(m));
     }
     case kHeartbeat: {
-      if (!expect(4)) return std::nullopt;
+      if (!expect(5)) return std::nullopt;
       Heartbeat m;
-      m.commit = r.uint(), m.read_seq = r.uint();
+      m.commit = r.uint(), m.read_seq = r.uint(), m.quiesce = r.boolean();
       return fill(std::move(m));
     }
     case kHeartbeatResponse: {

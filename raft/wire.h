@@ -36,7 +36,8 @@ namespace shoal::raft {
 
 using GroupId = uint64_t;
 
-inline constexpr uint32_t kWireVersion = 1;
+// 2: Heartbeat carries `quiesce`.
+inline constexpr uint32_t kWireVersion = 2;
 inline constexpr size_t kMaxFrameBytes = 64u << 20;
 inline constexpr size_t kMaxNodeIdBytes = 255;
 

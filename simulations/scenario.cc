@@ -351,7 +351,8 @@ void read_raft(const Reader& r, const toml::table& t, RaftParams& p) {
   r.only(t, "raft", {"voters", "clients", "keys", "read_fraction", "client_timeout", "think", "retry",
                      "snapshot_every", "snapshot_chunk", "disk", "election_timeout_min",
                      "election_timeout_max", "heartbeat_interval", "replication_timeout", "pre_vote",
-                     "check_quorum", "nemesis_every", "nemesis", "quiet", "amnesia", "stale_reads"});
+                     "check_quorum", "quiesce_after", "detect_every", "nemesis_every", "nemesis",
+                     "quiet", "amnesia", "stale_reads"});
   auto dur = [&](std::string_view k, Duration& out) {
     if (const auto* v = t.get(k)) out = r.duration(*v, Reader::join("raft", k));
   };
@@ -372,6 +373,9 @@ void read_raft(const Reader& r, const toml::table& t, RaftParams& p) {
   dur("election_timeout_max", p.election_timeout_max);
   dur("heartbeat_interval", p.heartbeat_interval);
   dur("replication_timeout", p.replication_timeout);
+  dur("quiesce_after", p.quiesce_after);
+  dur("detect_every", p.detect_every);
+  if (p.detect_every <= Duration::zero()) r.fail(&t, "raft.detect_every", "must be positive");
   if (const auto* v = t.get("pre_vote")) p.pre_vote = r.boolean(*v, "raft.pre_vote");
   if (const auto* v = t.get("check_quorum")) p.check_quorum = r.boolean(*v, "raft.check_quorum");
   if (const auto* v = t.get("amnesia")) p.amnesia = r.boolean(*v, "raft.amnesia");

@@ -97,6 +97,11 @@ struct RaftParams {
   Duration replication_timeout = std::chrono::milliseconds(90);
   bool pre_vote = true;
   bool check_quorum = true;
+  // raft::Config::quiesce_after (0: off). With it on, a failure detector stands in for
+  // gossip: every `detect_every`, each live node is told PeerDown for every node that is
+  // down or cannot reach it.
+  Duration quiesce_after{};
+  Duration detect_every = std::chrono::milliseconds(500);
   Duration nemesis_every{};
   std::vector<std::string> nemesis;  // kill, partition, isolate_leader, loss, pause, membership, transfer, skew
   Duration quiet = std::chrono::seconds(3);

@@ -168,6 +168,12 @@ void RaftCluster::finish() {
                    "{} installed, {} config changes, {} transfers\n",
                    elections_, max_term, crashes_, restarts_, snapshots_, snapshots_refused_, installs_,
                    config_changes_, transfers_);
+  if (p_.quiesce_after > Duration::zero()) {
+    s += fmt::format("  quiescence: after {}ms idle; the leader went quiet {} times; {} PeerDown "
+                     "reports from the failure detector\n",
+                     std::chrono::duration_cast<std::chrono::milliseconds>(p_.quiesce_after).count(),
+                     quiesces_, peer_downs_);
+  }
   s += fmt::format("  clients: {} writes acknowledged, {} unknown; {} reads served, {} abandoned\n",
                    writes_ok_, writes_unknown_, reads_ok_, reads_abandoned_);
   s += fmt::format("  network: {} sent, {} delivered, {} lost; {} events; digest {:016x}\n",

@@ -43,6 +43,7 @@ RaftCluster::RaftCluster(const Scenario& scenario, const RunOptions& options)
   config_.pre_vote = p_.pre_vote;
   config_.check_quorum = p_.check_quorum;
   config_.snapshot_chunk_bytes = static_cast<size_t>(p_.snapshot_chunk);
+  config_.quiesce_after = p_.quiesce_after;
   for (size_t i = 0; i < n_; ++i) {
     nodes_[i].id = "n" + std::to_string(i);
     nodes_[i].founder = i < static_cast<size_t>(p_.voters);
@@ -131,6 +132,9 @@ void RaftCluster::run() {
   push(Ev{kTimeZero + kReconcileEvery, 0, Kind::reconcile, 0, 0, 0, nullptr});
   push(Ev{kTimeZero + sc_.sample_interval, 0, Kind::sample, 0, 0, 0, nullptr});
   if (p_.quiet > Duration::zero()) push(Ev{quiet_at_, 0, Kind::quiet, 0, 0, 0, nullptr});
+  if (p_.quiesce_after > Duration::zero()) {
+    push(Ev{kTimeZero + p_.detect_every, 0, Kind::detect, 0, 0, 0, nullptr});
+  }
 
   while (!heap_.empty() && !stopped_ && heap_.front().at <= end_) {
     std::pop_heap(heap_.begin(), heap_.end(), Later{});
@@ -232,6 +236,26 @@ void RaftCluster::dispatch(Ev& e) {
       push(std::move(e));
       return;
     case Kind::quiet: return begin_quiet();
+    case Kind::detect:
+      detect_failures();
+      e.at = now_ + p_.detect_every;
+      push(std::move(e));
+      return;
+  }
+}
+
+// What gossip does for the agent's Raft host: a node learns that a peer is down once it
+// can no longer hear from it. Only quiet cores care (raft::Host steps only those).
+void RaftCluster::detect_failures() {
+  for (size_t i = 0; i < n_; ++i) {
+    if (!nodes_[i].up) continue;
+    for (size_t j = 0; j < n_; ++j) {
+      if (j == i || (nodes_[j].up && !net_.blocked(j, i))) continue;
+      if (!nodes_[i].core->quiesced()) continue;
+      ++peer_downs_;
+      step(i, raft::PeerDown{nodes_[j].id});
+      if (stopped_) return;
+    }
   }
 }
 
@@ -280,7 +304,9 @@ void RaftCluster::crash_node(size_t i) {
 RaftCluster::StepResult RaftCluster::step(size_t i, const raft::Event& ev) {
   Node& n = nodes_[i];
   if (!n.up || stopped_) return {Status::unavailable("node is down"), std::nullopt};
+  const bool was_quiet = n.core->quiesced();
   raft::Actions a = n.core->step(ev, local(i));
+  if (!was_quiet && n.core->quiesced() && n.core->role() == raft::Role::leader) ++quiesces_;
   ++n.steps;
   try {
     n.core->check_invariants();

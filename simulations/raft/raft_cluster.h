@@ -76,7 +76,7 @@ class RaftCluster {
 
   enum class Kind : uint8_t {
     wake, message, disk, client_next, client_timeout, client_retry, fault, nemesis, undo,
-    reconcile, sample, quiet
+    reconcile, sample, quiet, detect
   };
   struct Ev {
     TimePoint at{};
@@ -181,6 +181,7 @@ class RaftCluster {
   void check_log_matching();
   void finish();
   void take_sample();
+  void detect_failures();
 
   const Scenario& sc_;
   const RaftParams& p_;
@@ -216,7 +217,8 @@ class RaftCluster {
 
   // Counters for the summary.
   uint64_t elections_ = 0, crashes_ = 0, restarts_ = 0, snapshots_ = 0, snapshots_refused_ = 0;
-  uint64_t installs_ = 0, config_changes_ = 0, transfers_ = 0;
+  uint64_t installs_ = 0, config_changes_ = 0, transfers_ = 0, peer_downs_ = 0;
+  uint64_t quiesces_ = 0;
   uint64_t writes_ok_ = 0, writes_unknown_ = 0, reads_ok_ = 0, reads_abandoned_ = 0;
   uint64_t writes_after_quiet_ = 0, past_wakeups_ = 0;
   RunReport report_;

@@ -77,7 +77,7 @@ void sweep_scenario(const std::string& name, uint64_t default_seeds) {
 
 }  // namespace
 
-// Seeds per scenario are sized so the four sweeps take about 30 s under ASan on this machine.
+// Seeds per scenario are sized so the five sweeps take about 30 s under ASan on this machine.
 TEST_CASE("raft_kv_3 holds every check over a seed sweep", "[sim][raft]") { sweep_scenario("raft_kv_3", 60); }
 TEST_CASE("raft_kv_5 holds every check over a seed sweep", "[sim][raft]") { sweep_scenario("raft_kv_5", 40); }
 TEST_CASE("raft_crash_restart holds every check over a seed sweep", "[sim][raft]") {
@@ -85,6 +85,9 @@ TEST_CASE("raft_crash_restart holds every check over a seed sweep", "[sim][raft]
 }
 TEST_CASE("raft_membership holds every check over a seed sweep", "[sim][raft]") {
   sweep_scenario("raft_membership", 40);
+}
+TEST_CASE("raft_quiesce holds every check over a seed sweep", "[sim][raft]") {
+  sweep_scenario("raft_quiesce", 40);
 }
 
 TEST_CASE("a raft run is a function of its seed", "[sim][raft]") {
