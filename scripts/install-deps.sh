@@ -12,7 +12,7 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev
   nlohmann-json3-dev libtomlplusplus-dev catch2
   # real peers the tests and benchmarks run beside Shoal
-  serf
+  serf etcd-server
   # protocol specification (read, never linked)
   golang-github-hashicorp-memberlist-dev golang-github-hashicorp-serf-dev
   # test harness tools
