@@ -10,6 +10,7 @@
 #include "node/agent_config.h"
 #include "node/http_api.h"
 #include "node/logging.h"
+#include "node/serf_rpc/server.h"
 
 namespace shoal::cli {
 namespace {
@@ -35,8 +36,21 @@ int run_agent(const node::AgentFlags& flags) {
     std::fprintf(stderr, "error: %s\n", api.status().message().c_str());
     return kExitFailed;
   }
+  std::unique_ptr<node::SerfRpcServer> serf_rpc;
+  if (config->rpc_serf) {
+    node::SerfRpcOptions options;
+    options.auth_key = config->rpc_serf_auth;
+    auto server = node::SerfRpcServer::start(*config->rpc_serf, **agent, std::move(options));
+    if (!server.ok()) {
+      spdlog::error("agent-start-failed reason=\"{}\"", server.status().to_string());
+      std::fprintf(stderr, "error: %s\n", server.status().message().c_str());
+      return kExitFailed;
+    }
+    serf_rpc = std::move(*server);
+  }
   Status st = (*agent)->run();
   (*api)->stop();  // answers in flight (e.g. POST /v1/leave) are written before this returns
+  if (serf_rpc) serf_rpc->stop();  // likewise the answer to serf's `leave`
   if (!st.ok()) {
     std::fprintf(stderr, "error: %s\n", st.message().c_str());
     return kExitFailed;

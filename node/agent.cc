@@ -475,6 +475,7 @@ Result<SelfInfo> Agent::self() {
     s.http = config_.http;
     s.data_dir = data_dir_->path().string();
     s.stats = serf_->stats();
+    s.encrypted = serf_->keyring().enabled();
     s.packets_send_failed = transport_->stats().packets_send_failed;
     s.streams_failed = transport_->stats().streams_failed;
     if (handlers_) s.event_handlers = handlers_->stats();

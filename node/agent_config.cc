@@ -129,6 +129,10 @@ void add_agent_flags(CLI::App& cmd, AgentFlags& f) {
   cmd.add_option("--raft-snapshot-entries", f.raft_snapshot_entries,
                  "Applied Raft entries between snapshots of a group (default 10000)");
   cmd.add_option("--rpc", f.rpc, "Node-to-node (Raft) TCP address (default: --bind's port + 1)");
+  cmd.add_option("--rpc-serf", f.rpc_serf,
+                 "Serf agent RPC address for the stock `serf` CLI, ADDR:PORT (default: off)");
+  cmd.add_option("--rpc-serf-auth", f.rpc_serf_auth,
+                 "Key Serf RPC clients must send with `auth` first (serf's -rpc-auth)");
   cmd.add_option("--log-level", f.log_level, "trace, debug, info, warn or error (default info)");
   cmd.add_option("--encrypt", f.encrypt,
                  "Gossip encryption key, base64 of 32 bytes (shoal keygen); first start only");
@@ -175,6 +179,10 @@ Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view ori
       st = get_string(value, key, out.http);
     } else if (key == "rpc") {
       st = get_string(value, key, out.rpc);
+    } else if (key == "rpc_serf") {
+      st = get_string(value, key, out.rpc_serf);
+    } else if (key == "rpc_serf_auth") {
+      st = get_string(value, key, out.rpc_serf_auth);
     } else if (key == "raft_snapshot_entries") {
       auto n = toml_get<int64_t>(value, key, origin, "an integer");
       if (!n.ok()) return n.status();
@@ -241,8 +249,8 @@ Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view ori
       return Status::invalid_argument(
           where + ": unknown key '" + key +
           "' (known: node, bind, advertise, join, retry_max, rejoin_after_leave, tags, data_dir, "
-          "profile, http, rpc, raft_snapshot_entries, log_level, encrypt, event_handlers, "
-          "event_handler_timeout)");
+          "profile, http, rpc, rpc_serf, rpc_serf_auth, raft_snapshot_entries, log_level, "
+          "encrypt, event_handlers, event_handler_timeout)");
     }
     if (!st.ok()) return st;
   }
@@ -286,6 +294,8 @@ AgentFlags merge(AgentFlags base, const AgentFlags& over) {
   take(base.http, over.http);
   take(base.rpc, over.rpc);
   take(base.raft_snapshot_entries, over.raft_snapshot_entries);
+  take(base.rpc_serf, over.rpc_serf);
+  take(base.rpc_serf_auth, over.rpc_serf_auth);
   take(base.log_level, over.log_level);
   take(base.encrypt, over.encrypt);
   take(base.event_handler_timeout, over.event_handler_timeout);
@@ -411,6 +421,24 @@ Result<AgentConfig> resolve_agent_config(const AgentFlags& flags, const AgentEnv
   }
   if (c.rpc == c.http) {
     return flag_error(src("--rpc", flags.rpc.has_value()), c.rpc.to_string() + " is the HTTP API address (--http)");
+  }
+
+  if (merged.rpc_serf) {
+    const std::string name = src("--rpc-serf", flags.rpc_serf.has_value());
+    auto addr = parse_listen_address(name, *merged.rpc_serf, kDefaultSerfRpcPort);
+    if (!addr.ok()) return addr.status();
+    for (const auto& [other, what] : {std::pair{c.http, "the HTTP API address (--http)"},
+                                      std::pair{c.rpc, "the node-to-node address (--rpc)"},
+                                      std::pair{c.bind, "the gossip port (--bind)"}}) {
+      if (*addr == other) return flag_error(name, addr->to_string() + " is " + what);
+    }
+    c.rpc_serf = *addr;
+  }
+  if (merged.rpc_serf_auth) {
+    const std::string name = src("--rpc-serf-auth", flags.rpc_serf_auth.has_value());
+    if (merged.rpc_serf_auth->empty()) return flag_error(name, "must not be empty");
+    if (!c.rpc_serf) return flag_error(name, "needs --rpc-serf (the Serf RPC is off)");
+    c.rpc_serf_auth = *merged.rpc_serf_auth;
   }
 
   if (merged.raft_snapshot_entries) {

@@ -16,6 +16,8 @@
 //   --http ADDR:PORT     http         127.0.0.1:8080
 //   --rpc ADDR:PORT      rpc          the --bind address, gossip port + 1 (Raft, node-to-node)
 //   --raft-snapshot-entries N  raft_snapshot_entries  10000 (applied entries between snapshots)
+//   --rpc-serf ADDR[:PORT] rpc_serf   off (port 7373); Serf's agent RPC for the `serf` CLI (docs/serf-rpc.md)
+//   --rpc-serf-auth KEY  rpc_serf_auth none; clients must `auth` with it first (serf's -rpc-auth)
 //   --log-level L        log_level    info (trace | debug | info | warn | error)
 //   --encrypt KEY        encrypt      none; base64 of 32 bytes (`shoal keygen`); seeds
 //                                     DATA_DIR/keyring.json (node/keyring_file.h)
@@ -49,6 +51,7 @@ namespace shoal::node {
 
 inline constexpr uint16_t kDefaultGossipPort = 7946;
 inline constexpr uint16_t kDefaultHttpPort = 8080;
+inline constexpr uint16_t kDefaultSerfRpcPort = 7373;  // serf's -rpc-addr default
 
 enum class LogLevel { trace, debug, info, warn, error };
 std::string_view to_string(LogLevel level);
@@ -67,6 +70,8 @@ struct AgentConfig {
   gossip::Address http;
   gossip::Address rpc;  // node-to-node TCP (Raft); peers find it as gossip port + 1 or tag rpc
   uint64_t raft_snapshot_entries = 10000;
+  std::optional<gossip::Address> rpc_serf;  // Serf's agent RPC; off unless set
+  std::string rpc_serf_auth;                // empty: no auth
   LogLevel log_level = LogLevel::info;
   std::optional<Bytes> encrypt_key;  // decoded and length-checked
   std::vector<EventHandlerSpec> event_handlers;  // parsed and checked
@@ -91,6 +96,8 @@ struct AgentFlags {
   std::optional<std::string> http;
   std::optional<std::string> rpc;
   std::optional<int64_t> raft_snapshot_entries;
+  std::optional<std::string> rpc_serf;
+  std::optional<std::string> rpc_serf_auth;
   std::optional<std::string> log_level;
   std::optional<std::string> encrypt;
   std::vector<std::string> event_handlers;

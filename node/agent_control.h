@@ -41,6 +41,7 @@ struct SelfInfo {
   gossip::Address http;
   std::string data_dir;
   gossip::SerfStats stats;
+  bool encrypted = false;  // gossip is encrypted with a keyring
   uint64_t packets_send_failed = 0;  // the shell's own counters
   uint64_t streams_failed = 0;
   EventHandlerStats event_handlers;

@@ -56,6 +56,35 @@ inline std::string serf_binary() {
   return "serf";
 }
 
+// Runs argv to completion with stdout/stderr captured; killed (by pid) past `timeout`.
+inline CommandResult run_command_argv(const std::vector<std::string>& argv,
+                                      std::chrono::milliseconds timeout = 10s) {
+  const auto dir = make_temp_dir("serf-cli");
+  pid_t pid = spawn(argv, dir / "out", dir / "err");
+  CommandResult r;
+  auto code = wait_exit(pid, timeout);
+  if (!code) {
+    ::kill(pid, SIGKILL);
+    wait_exit(pid, 5s);
+  }
+  r.exit_code = code.value_or(-1);
+  r.out = read_file(dir / "out");
+  r.err = read_file(dir / "err");
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  return r;
+}
+
+// `serf SUBCOMMAND -rpc-addr=RPC_ADDR ARGS...`: the stock CLI against any agent that speaks
+// Serf's RPC (a serf agent, or a shoal agent's --rpc-serf).
+inline CommandResult serf_cli(const std::string& rpc_addr, const std::string& sub,
+                              std::vector<std::string> args = {},
+                              std::chrono::milliseconds timeout = 10s) {
+  std::vector<std::string> argv = {serf_binary(), sub, "-rpc-addr=" + rpc_addr};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command_argv(argv, timeout);
+}
+
 class SerfProcess {
  public:
   static std::unique_ptr<SerfProcess> start(const std::string& name,
@@ -83,9 +112,7 @@ class SerfProcess {
 
   // Runs `serf SUBCOMMAND -rpc-addr=... ARGS` against this agent.
   CommandResult cli(const std::string& sub, std::vector<std::string> args = {}) const {
-    std::vector<std::string> argv = {serf_binary(), sub, "-rpc-addr=" + rpc_addr()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_command_argv(argv);
+    return serf_cli(rpc_addr(), sub, std::move(args));
   }
 
   MemberView members() const {
@@ -119,23 +146,6 @@ class SerfProcess {
 
  private:
   SerfProcess() = default;
-
-  static CommandResult run_command_argv(const std::vector<std::string>& argv) {
-    const auto dir = make_temp_dir("serf-cli");
-    pid_t pid = spawn(argv, dir / "out", dir / "err");
-    CommandResult r;
-    auto code = wait_exit(pid, 10s);
-    if (!code) {
-      ::kill(pid, SIGKILL);
-      wait_exit(pid, 5s);
-    }
-    r.exit_code = code.value_or(-1);
-    r.out = read_file(dir / "out");
-    r.err = read_file(dir / "err");
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-    return r;
-  }
 
   std::string name_;
   int bind_port_ = 0;

@@ -220,3 +220,27 @@ TEST_CASE("agent config: --rpc defaults to the gossip port + 1 and is checked", 
   CHECK_THAT(error_of(parse({"--rpc", "127.0.0.1:0"})), Catch::Contains("--rpc"));
   CHECK_THAT(error_of(parse({"--bind", "127.0.0.1:65535"})), Catch::Contains("--rpc"));
 }
+
+TEST_CASE("--rpc-serf is off by default, takes serf's port 7373, and is a TOML key too",
+          "[node][config]") {
+  auto off = parse({});
+  REQUIRE(off.ok());
+  CHECK_FALSE(off->rpc_serf.has_value());
+
+  auto on = parse({"--rpc-serf", "127.0.0.1"});
+  REQUIRE(on.ok());
+  REQUIRE(on->rpc_serf.has_value());
+  CHECK(on->rpc_serf->to_string() == "127.0.0.1:7373");
+  CHECK(on->rpc_serf_auth.empty());
+
+  TempFile file("rpc_serf = \"127.0.0.1:17373\"\nrpc_serf_auth = \"s3cret\"\n");
+  auto from_file = parse({"--config", file.path.string()});
+  REQUIRE(from_file.ok());
+  CHECK(from_file->rpc_serf->to_string() == "127.0.0.1:17373");
+  CHECK(from_file->rpc_serf_auth == "s3cret");
+
+  CHECK_THAT(error_of(parse({"--rpc-serf", "127.0.0.1:8080"})),
+             Catch::Contains("--rpc-serf") && Catch::Contains("HTTP API"));
+  CHECK_THAT(error_of(parse({"--rpc-serf-auth", "k"})), Catch::Contains("needs --rpc-serf"));
+  CHECK_THAT(error_of(parse({"--rpc-serf", "127.0.0.1:0"})), Catch::Contains("--rpc-serf"));
+}
