@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "tests/integration/serf_process.h"
-#include "tests/integration/serf_rpc_client.h"
+#include "tests/support/serf_rpc_client.h"
 
 namespace shoal::test {
 namespace {

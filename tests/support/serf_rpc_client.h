@@ -1,4 +1,4 @@
-// tests/integration/serf_rpc_client.h
+// tests/support/serf_rpc_client.h
 //
 // RawSerfRpc: a minimal blocking client of Serf's agent RPC over a loopback TCP socket,
 // for what the serf CLI cannot do (answer a query through `stream` + `respond`) and for
