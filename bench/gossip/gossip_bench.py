@@ -24,6 +24,7 @@ usage: bench/gossip/gossip_bench.py [--sizes 10,30,50] [--profile lan] [--idle 3
                                    [--trials 1] [--shoal build/cli/shoal] [--serf serf]
 """
 import argparse
+import base64
 import json
 import os
 import shutil
@@ -210,13 +211,14 @@ def retry(fn, timeout):
 class SerfCluster(AgentCluster):
     kind = "serf"
 
-    def __init__(self, n, profile, ports, workdir, serf_bin):
-        self.profile, self.binary = profile, serf_bin
+    def __init__(self, n, profile, ports, workdir, serf_bin, key=None):
+        self.profile, self.binary, self.key = profile, serf_bin, key
         super().__init__(n, ports, workdir)
 
     def argv(self, name, bind, api, workdir):
         return [self.binary, "agent", f"-node={name}", f"-bind={bind}", f"-rpc-addr={api}",
-                f"-profile={self.profile}", "-log-level=warn"]
+                f"-profile={self.profile}", "-log-level=warn"] + \
+            ([f"-encrypt={self.key}"] if self.key else [])
 
     def connect(self, api):
         return SerfRpc(api)
@@ -270,8 +272,8 @@ class KeepAlive:
 class ShoalCluster(AgentCluster):
     kind = "shoal"
 
-    def __init__(self, n, profile, ports, workdir, shoal_bin):
-        self.profile, self.binary, self.ports = profile, shoal_bin, ports
+    def __init__(self, n, profile, ports, workdir, shoal_bin, key=None):
+        self.profile, self.binary, self.ports, self.key = profile, shoal_bin, ports, key
         super().__init__(n, ports, workdir)
 
     def argv(self, name, bind, api, workdir):
@@ -279,7 +281,7 @@ class ShoalCluster(AgentCluster):
         rpc = f"127.0.0.1:{self.ports.take()}"
         return [self.binary, "agent", "--node", name, "--bind", bind, "--http", api, "--rpc", rpc,
                 "--profile", self.profile, "--data-dir", os.path.join(workdir, name),
-                "--log-level", "warn"]
+                "--log-level", "warn"] + (["--encrypt", self.key] if self.key else [])
 
     def connect(self, api):
         http_json(f"http://{api}/v1/health", timeout=1)  # raises OSError until it serves
@@ -397,13 +399,19 @@ def main():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     ap.add_argument("--shoal", default=os.path.join(root, "build", "cli", "shoal"))
     ap.add_argument("--serf", default=shutil.which("serf") or "serf")
+    ap.add_argument("--encrypt", default="off", choices=["off", "on", "both"],
+                    help="gossip encryption (one key for all agents); 'both' runs each kind "
+                         "plain and encrypted and adds an encryption-cost table")
     args = ap.parse_args()
+    # One throwaway key (32 random bytes, base64), as `serf keygen` makes.
+    bench_key = base64.b64encode(os.urandom(32)).decode()
+    keys = {"off": [None], "on": [bench_key], "both": [None, bench_key]}[args.encrypt]
 
     ports = Ports()
     rows = []
-    for n in [int(x) for x in args.sizes.split(",")]:
-        for make in (lambda d: SerfCluster(n, args.profile, ports, d, args.serf),
-                     lambda d: ShoalCluster(n, args.profile, ports, d, args.shoal)):
+    for n, key in [(int(x), k) for x in args.sizes.split(",") for k in keys]:
+        for make in (lambda d: SerfCluster(n, args.profile, ports, d, args.serf, key),
+                     lambda d: ShoalCluster(n, args.profile, ports, d, args.shoal, key)):
             trials = []
             for _ in range(args.trials):
                 workdir = tempfile.mkdtemp(prefix="gossip-bench-")
@@ -415,7 +423,7 @@ def main():
                     shutil.rmtree(workdir, ignore_errors=True)
                 print(f"# N={n} {cluster.kind}: {trials[-1]}", file=sys.stderr, flush=True)
             r = {k: statistics.median(t[k] for t in trials) for k in trials[0]}
-            rows.append((n, cluster.kind, r))
+            rows.append((n, cluster.kind + ("+aes" if key else ""), r))
 
     print(f"\nprofile {args.profile}, loopback, {args.trials} trial(s) (medians), "
           f"idle window {args.idle:.0f} s "
@@ -425,7 +433,7 @@ def main():
     print(hdr)
     print("-" * len(hdr))
     for n, kind, r in rows:
-        print(f"{n:>4} {kind:<6} {r['converge_s']:>10.2f} {r['detect_first_s']:>14.2f} "
+        print(f"{n:>4} {kind:<9} {r['converge_s']:>10.2f} {r['detect_first_s']:>14.2f} "
               f"{r['detect_all_s']:>12.2f} {r['rss_mib']:>8.1f} {r['anon_mib']:>8.1f}"
               f" {r['idle_cpu_pct']:>10.2f}"
               f" {r['poll_round_s']:>12.3f}")
@@ -441,16 +449,24 @@ def main():
               f" {r['event_misses']:>20.0f}")
     print()
     by = {(n, k): r for n, k, r in rows}
-    print(f"{'N':>4} {'ratio shoal/serf':<18} {'converge':>9} {'detect all':>11} {'RSS':>6}"
+    print_ratios(by, [("shoal/serf", "shoal", "serf"), ("shoal/serf +aes", "shoal+aes", "serf+aes"),
+                      ("serf aes/plain", "serf+aes", "serf"),
+                      ("shoal aes/plain", "shoal+aes", "shoal")])
+
+
+def print_ratios(by, pairs):
+    """One row per N and pair (label, numerator kind, denominator kind) present in `by`."""
+    print(f"{'N':>4} {'ratio':<18} {'converge':>9} {'detect all':>11} {'RSS':>6}"
           f" {'anon':>6} {'idle CPU':>9}")
-    for n in sorted({n for n, _, _ in rows}):
-        s, h = by.get((n, "serf")), by.get((n, "shoal"))
-        if not s or not h:
-            continue
-        def ratio(key):
-            return h[key] / s[key] if s[key] else float("nan")
-        print(f"{n:>4} {'':<18} {ratio('converge_s'):>9.2f} {ratio('detect_all_s'):>11.2f} "
-              f"{ratio('rss_mib'):>6.2f} {ratio('anon_mib'):>6.2f} {ratio('idle_cpu_pct'):>9.2f}")
+    for n in sorted({n for n, _ in by}):
+        for label, top, bottom in pairs:
+            h, s = by.get((n, top)), by.get((n, bottom))
+            if not s or not h:
+                continue
+            def ratio(key):
+                return h[key] / s[key] if s[key] else float("nan")
+            print(f"{n:>4} {label:<18} {ratio('converge_s'):>9.2f} {ratio('detect_all_s'):>11.2f} "
+                  f"{ratio('rss_mib'):>6.2f} {ratio('anon_mib'):>6.2f} {ratio('idle_cpu_pct'):>9.2f}")
 
 
 if __name__ == "__main__":
