@@ -273,6 +273,8 @@ size_t Serf::num_alive() const {
   return n;
 }
 
+size_t Serf::num_gossip_members() const { return state_->memberlist->num_alive(); }
+
 bool Serf::has_left() const { return state_->lifecycle == SerfLifecycle::left; }
 
 void Serf::check_invariants() const {

@@ -110,6 +110,9 @@ class Serf {
   const Keyring& keyring() const;
   SerfStats stats() const;
   size_t num_alive() const;
+  // Members gossip has not declared dead or left (suspects count): memberlist's
+  // NumMembers, what serf's key manager counts the answers to a keyring query against.
+  size_t num_gossip_members() const;
   bool has_left() const;
 
   // Checks internal invariants (tests and the simulator call it after every step).

@@ -80,6 +80,7 @@ class Agent final : public AgentControl {
   Status respond(uint64_t token, Bytes payload) override;
   Result<uint64_t> subscribe(AgentEventSink sink) override;
   void unsubscribe(uint64_t id) override;
+  Result<gossip::KeyReport> key_operation(gossip::KeyOp op, Bytes key) override;
 
  private:
   Agent(AgentConfig config, std::unique_ptr<DataDir> data_dir);

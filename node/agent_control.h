@@ -21,6 +21,7 @@
 #include "base/status.h"
 #include "gossip/address.h"
 #include "gossip/events.h"
+#include "gossip/key_query.h"
 #include "gossip/serf.h"
 
 namespace shoal::node {
@@ -136,6 +137,16 @@ class AgentControl {
   // Every later AgentEvent goes to `sink` until it returns false or unsubscribe(id).
   virtual Result<uint64_t> subscribe(AgentEventSink sink);
   virtual void unsubscribe(uint64_t id);
+
+  // ---- the cluster's keyring (serf's key manager) ----
+  // Runs one keyring operation on every member through serf's internal queries
+  // (`_serf_install-key`, `_serf_use-key`, `_serf_remove-key`, `_serf_list-keys`; `key` is
+  // ignored for list) and tallies the answers (gossip::KeyReport) against the members gossip
+  // knows when it starts. Returns once every one of them answered, or at the query's
+  // deadline. A member's failure is in the report (report.status()); the Status is only for
+  // the request itself (unavailable when the agent is stopping). Bound: the query timeout
+  // plus a few seconds.
+  virtual Result<gossip::KeyReport> key_operation(gossip::KeyOp op, Bytes key);
 };
 
 inline Status AgentControl::user_event(const std::string&, Bytes, bool) {
@@ -152,5 +163,8 @@ inline Result<uint64_t> AgentControl::subscribe(AgentEventSink) {
   return Status::unavailable("this agent has no event stream");
 }
 inline void AgentControl::unsubscribe(uint64_t) {}
+inline Result<gossip::KeyReport> AgentControl::key_operation(gossip::KeyOp, Bytes) {
+  return Status::unavailable("this agent does not manage keys");
+}
 
 }  // namespace shoal::node
