@@ -196,6 +196,7 @@ Result<std::unique_ptr<HttpApi>> HttpApi::start(const gossip::Address& listen,
   HttpRouter router;
   add_membership_routes(router, agent);
   add_event_routes(router, agent);
+  add_key_routes(router, agent);
   if (raft) add_raft_routes(router, *raft);
   auto server = HttpServer::start(listen, std::move(router));
   if (!server.ok()) return server.status();

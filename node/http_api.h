@@ -34,6 +34,9 @@ void add_membership_routes(HttpRouter& router, AgentControl& agent);
 // POST /v1/event/{name}, POST /v1/query/{name} (NDJSON stream), GET /v1/agent/events
 // (Server-Sent Events), GET /v1/agent/monitor (log stream). node/http_api_events.cc.
 void add_event_routes(HttpRouter& router, AgentControl& agent);
+// GET /v1/keys; POST /v1/keys/install, /v1/keys/use, /v1/keys/remove: the gossip keyring
+// of every member, through serf's keyring queries. node/http_api_keys.cc.
+void add_key_routes(HttpRouter& router, AgentControl& agent);
 
 class HttpApi {
  public:

@@ -87,6 +87,25 @@ class FakeAgent : public AgentControl {
     if (tags.count("huge")) return Status::invalid_argument("tags do not fit in 512 bytes");
     return tags;
   }
+  // Two members: installing, using or listing works on both; removing fails on "b".
+  Result<gossip::KeyReport> key_operation(gossip::KeyOp op, Bytes key) override {
+    std::lock_guard lock(mu);
+    ++key_calls;
+    last_key_op = op;
+    last_key = key;
+    gossip::KeyReport r;
+    r.num_nodes = 2;
+    r.num_resp = 2;
+    if (op == gossip::KeyOp::list) {
+      r.keys = {{gossip::key_to_base64(Bytes(gossip::kKeySize, 1)), 2}};
+      r.primary_keys = {{gossip::key_to_base64(Bytes(gossip::kKeySize, 1)), 2}};
+    }
+    if (op == gossip::KeyOp::remove) {
+      r.num_err = 1;
+      r.messages["b"] = "removing the primary key is not allowed";
+    }
+    return r;
+  }
 
   std::mutex mu;
   std::vector<gossip::Member> list = {
@@ -98,6 +117,9 @@ class FakeAgent : public AgentControl {
   bool joined_replay = false;
   bool left = false;
   bool forced_prune = false;
+  int key_calls = 0;
+  gossip::KeyOp last_key_op = gossip::KeyOp::list;
+  Bytes last_key;
 };
 
 struct Fixture {
@@ -257,6 +279,61 @@ TEST_CASE_METHOD(Fixture, "unknown paths, wrong methods, big bodies", "[node][ht
   auto too_big = client->send("POST", "/v1/join", big);
   REQUIRE(too_big.ok());
   check_error(*too_big, 413, "larger than");
+}
+
+TEST_CASE_METHOD(Fixture, "GET /v1/keys and POST /v1/keys/install|use|remove", "[node][http][keyring]") {
+  const Bytes key(gossip::kKeySize, 7);
+  const std::string b64 = gossip::key_to_base64(key);
+
+  auto list = send("GET", "/v1/keys");
+  REQUIRE(list.status == 200);
+  auto l = body_of(list);
+  CHECK(l["op"] == "list-keys");
+  CHECK(l["num_nodes"] == 2);
+  CHECK(l["num_responses"] == 2);
+  CHECK(l["keys"][gossip::key_to_base64(Bytes(gossip::kKeySize, 1))] == 2);
+  CHECK_FALSE(l.contains("error"));
+
+  auto installed = send("POST", "/v1/keys/install", json{{"key", b64}}.dump());
+  REQUIRE(installed.status == 200);
+  CHECK(body_of(installed)["op"] == "install-key");
+  CHECK(agent.last_key_op == gossip::KeyOp::install);
+  CHECK(agent.last_key == key);
+  CHECK(send("POST", "/v1/keys/use", json{{"key", b64}}.dump()).status == 200);
+  CHECK(agent.last_key_op == gossip::KeyOp::use);
+
+  // A member failed: 502, the whole report, and which member said what.
+  auto removed = send("POST", "/v1/keys/remove", json{{"key", b64}}.dump());
+  CHECK(removed.status == 502);
+  auto r = body_of(removed);
+  CHECK(r["error"] == "1/2 nodes reported failure");
+  CHECK(r["num_errors"] == 1);
+  CHECK(r["messages"]["b"] == "removing the primary key is not allowed");
+}
+
+TEST_CASE_METHOD(Fixture, "bad keys are a 400 naming the problem, and ask no member",
+                 "[node][http][keyring]") {
+  check_error(send("POST", "/v1/keys/install", json{{"key", "not base64!"}}.dump()), 400,
+              "field 'key': key is not valid base64");
+  check_error(send("POST", "/v1/keys/use", json{{"key", gossip::key_to_base64(Bytes(16, 1))}}.dump()),
+              400, "field 'key': key is 16 bytes (AES-128)");
+  check_error(send("POST", "/v1/keys/remove", json{{"key", gossip::key_to_base64(Bytes(5, 1))}}.dump()),
+              400, "key is 5 bytes");
+  check_error(send("POST", "/v1/keys/install", json{{"key", ""}}.dump()), 400, "key is 0 bytes");
+  check_error(send("POST", "/v1/keys/install", json{{"key", 32}}.dump()), 400,
+              "field 'key' must be a base64 string, not number");
+  check_error(send("POST", "/v1/keys/install", "{}"), 400,
+              "field 'key' must be a base64 string, not missing");
+  check_error(send("POST", "/v1/keys/install", ""), 400, "request body is empty");
+  check_error(send("POST", "/v1/keys/install", "[1]"), 400, "must be a JSON object");
+  check_error(send("POST", "/v1/keys/install", "{\"key\": "), 400, "not valid JSON");
+  check_error(send("POST", "/v1/keys/install",
+                   json{{"key", gossip::key_to_base64(Bytes(32, 1))}, {"primary", true}}.dump()),
+              400, "unknown field 'primary'");
+  check_error(send("GET", "/v1/keys?all=1"), 400, "unknown query parameter 'all'");
+  check_error(send("POST", "/v1/keys/rotate", "{}"), 404, "no such endpoint");
+  check_error(send("GET", "/v1/keys/install"), 405, "use POST");
+  CHECK(agent.key_calls == 0);
 }
 
 TEST_CASE("ApiClient reports an unreachable agent and bad addresses", "[node][http]") {
