@@ -30,6 +30,7 @@ void add_members_command(CLI::App& app, Cli& cli);
 void add_membership_commands(CLI::App& app, Cli& cli);  // join, leave, force-leave, tags
 void add_version_command(CLI::App& app, Cli& cli);
 void add_keygen_command(CLI::App& app, Cli& cli);
+void add_keys_command(CLI::App& app, Cli& cli);  // keys --list|--install|--use|--remove
 void add_event_commands(CLI::App& app, Cli& cli);  // event, query, monitor
 void add_raft_commands(CLI::App& app, Cli& cli);  // raft status, raft transfer
 

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   add_membership_commands(app, cli);
   add_version_command(app, cli);
   add_keygen_command(app, cli);
+  add_keys_command(app, cli);
   add_event_commands(app, cli);
   add_raft_commands(app, cli);
   shoal::sim::add_sim_commands(app);

@@ -20,6 +20,15 @@ TEST_CASE("cli: usage errors exit 2", "[node][cli][process]") {
   CHECK(run_command({"tags"}).exit_code == 2);
   CHECK(run_command({"tags", "--set", "novalue"}).exit_code == 2);
   CHECK(run_command({"members", "--addr", "ftp://x"}).exit_code == 2);
+  CHECK(run_command({"keys"}).exit_code == 2);  // one of --list/--install/--use/--remove
+  CHECK(run_command({"keys", "--list", "--remove", "T9jncgl9mbLus+baTTa7q7nPSUrXwbDi2dhbtqir37s="})
+            .exit_code == 2);
+  auto short_key = run_command({"keys", "--install", "c2hvcnQ="});
+  CHECK(short_key.exit_code == 2);
+  CHECK_THAT(short_key.err, Catch::Contains("error: --install: key is 5 bytes"));
+  auto not_b64 = run_command({"keys", "--use", "no!"});
+  CHECK(not_b64.exit_code == 2);
+  CHECK_THAT(not_b64.err, Catch::Contains("error: --use: key is not valid base64"));
   auto bad = run_command({"agent", "--bind", "127.0.0.1:x"});
   CHECK(bad.exit_code == 2);
   CHECK_THAT(bad.err, Catch::StartsWith("error: --bind:"));
