@@ -1,7 +1,7 @@
 // Encrypted gossip between Shoal and real serf 0.9.4 agents on loopback: a mixed cluster
 // sharing a key forms; an agent holding another key (either kind) cannot join, and says
-// why; a restarted Shoal agent keeps its keyring without --encrypt; `serf keys` rotates
-// the key of a mixed cluster.
+// why; a restarted Shoal agent keeps its keyring without --encrypt; `serf keys` and
+// `shoal keys` rotate the key of a mixed cluster, and report per node who refused a step.
 #include <catch2/catch.hpp>
 
 #include <fstream>
@@ -170,6 +170,95 @@ TEST_CASE("serf keys rotates the key of a mixed serf/shoal cluster, no member lo
   CHECK(named >= 3);
   CHECK_THAT(said, Catch::Contains("removing the primary key is not allowed"));
   CHECK(eventually([&] { return everyone_alive(); }, [](bool b) { return b; }, kConverge));
+}
+
+// shoal keys --install/--use/--remove/--list against a mixed cluster: the agent asks the
+// same _serf_*-key queries serf's key manager does, so serf and shoal members all change
+// their keyring, and the report counts every one of them.
+TEST_CASE("shoal keys rotates the key of a mixed serf/shoal cluster, no member lost",
+          "[integration][serf][encryption]") {
+  const std::string k3 = "HYqZ5mx1Jgm+hnmFgy3oA2txfNfsz5xGZJKU1fyB0pw=";
+  auto serf1 = SerfProcess::start("serf-s1", {"-encrypt=" + kKey});
+  REQUIRE(serf1->wait_ready());
+  auto shoal1 = AgentProcess::start("shoal-s1", {"--encrypt", kKey, "--join", serf1->gossip_addr()});
+  REQUIRE(shoal1->wait_healthy());
+  auto serf2 = SerfProcess::start("serf-s2", {"-encrypt=" + kKey, "-join=" + shoal1->gossip_addr()});
+  REQUIRE(serf2->wait_ready());
+  auto shoal2 = AgentProcess::start("shoal-s2", {"--encrypt", kKey, "--join", serf2->gossip_addr()});
+  REQUIRE(shoal2->wait_healthy());
+  auto everyone_alive = [&] {
+    return all_alive(serf1->members(), 4) && all_alive(serf2->members(), 4) &&
+           all_alive(shoal_members(*shoal1), 4) && all_alive(shoal_members(*shoal2), 4);
+  };
+  REQUIRE(eventually([&] { return everyone_alive(); }, [](bool b) { return b; }, kConverge));
+
+  // As with serf keys: a step is idempotent, and on a loaded machine an answer may miss
+  // the query's deadline (1.6 s), so a step may be run again, as an operator would.
+  auto shoal_keys = [&](const AgentProcess& via, std::vector<std::string> args) {
+    args.insert(args.begin(), {"keys", "--addr", via.http_url()});
+    CommandResult r;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      r = run_command(args, 60s);
+      if (r.exit_code == 0) break;
+    }
+    INFO("shoal keys " << args[3] << ": " << r.out << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(eventually([&] { return everyone_alive(); }, [](bool b) { return b; }, kConverge));
+    return r;
+  };
+  auto list_json = [&](const AgentProcess& via) {
+    auto r = shoal_keys(via, {"--list", "--format", "json"});
+    auto doc = nlohmann::json::parse(r.out, nullptr, false);
+    REQUIRE(doc.is_object());
+    return doc;
+  };
+
+  auto installed = shoal_keys(*shoal2, {"--install", k3});
+  CHECK_THAT(installed.out, Catch::Contains("Successfully installed the key on 4 of 4 nodes."));
+  auto both = list_json(*shoal1);
+  CHECK(both["num_nodes"] == 4);
+  CHECK(both["num_responses"] == 4);
+  CHECK(both["num_errors"] == 0);
+  CHECK(both["keys"] == nlohmann::json{{kKey, 4}, {k3, 4}});
+  CHECK(both["primary_keys"] == nlohmann::json{{kKey, 4}});
+  for (auto* a : {shoal1.get(), shoal2.get()}) {
+    CHECK(read_file(a->data_dir() / "keyring.json") == "[\"" + kKey + "\",\"" + k3 + "\"]\n");
+  }
+
+  CHECK_THAT(shoal_keys(*shoal2, {"--use", k3}).out,
+             Catch::Contains("Successfully made the key primary on 4 of 4 nodes."));
+  CHECK_THAT(shoal_keys(*shoal1, {"--remove", kKey}).out,
+             Catch::Contains("Successfully removed the key from 4 of 4 nodes."));
+  auto rotated = list_json(*shoal2);
+  CHECK(rotated["keys"] == nlohmann::json{{k3, 4}});
+  CHECK(rotated["primary_keys"] == nlohmann::json{{k3, 4}});
+  auto table = shoal_keys(*shoal1, {"--list"});
+  CHECK_THAT(table.out, Catch::StartsWith("Key ") && Catch::Contains("Primary on") &&
+                            Catch::Contains(k3 + "  4/4 "));
+  for (auto* a : {shoal1.get(), shoal2.get()}) {
+    CHECK(read_file(a->data_dir() / "keyring.json") == "[\"" + k3 + "\"]\n");
+  }
+  // serf's own view agrees.
+  auto serf_list = serf1->cli("keys", {"-list"});
+  CHECK_THAT(serf_list.out, Catch::Contains(k3) && Catch::Contains("[4/4]"));
+  CHECK_THAT(serf_list.out, !Catch::Contains(kKey));
+
+  // Removing the primary is refused by every member; each is named, and the command fails.
+  CommandResult refused;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    refused = run_command({"keys", "--addr", shoal1->http_url(), "--remove", k3}, 60s);
+    if (refused.err.find("(4 of 4 nodes answered)") != std::string::npos) break;
+  }
+  INFO(refused.out << refused.err);
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.err, Catch::Contains("error: 4/4 nodes reported failure (4 of 4 nodes answered)"));
+  for (const char* node : {"serf-s1", "serf-s2", "shoal-s1", "shoal-s2"}) {
+    CHECK_THAT(refused.err, Catch::Contains(std::string("failed: ") + node + ": "));
+  }
+  CHECK_THAT(refused.err, Catch::Contains("shoal-s2: removing the primary key is not allowed"));
+  CHECK_THAT(refused.err, Catch::Contains("serf-s1: Removing the primary key is not allowed"));
+  CHECK(eventually([&] { return everyone_alive(); }, [](bool b) { return b; }, kConverge));
+  CHECK(read_file(shoal1->data_dir() / "keyring.json") == "[\"" + k3 + "\"]\n");
 }
 
 }  // namespace
