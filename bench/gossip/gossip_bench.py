@@ -428,7 +428,7 @@ def main():
     print(f"\nprofile {args.profile}, loopback, {args.trials} trial(s) (medians), "
           f"idle window {args.idle:.0f} s "
           f"(convergence: first join request -> every agent saw N-1 joins)\n")
-    hdr = (f"{'N':>4} {'agent':<6} {'converge s':>10} {'detect first s':>14} {'detect all s':>12}"
+    hdr = (f"{'N':>4} {'agent':<9} {'converge s':>10} {'detect first s':>14} {'detect all s':>12}"
            f" {'RSS MiB':>8} {'anon MiB':>8} {'idle CPU %':>10} {'poll round s':>12}")
     print(hdr)
     print("-" * len(hdr))
@@ -439,12 +439,12 @@ def main():
               f" {r['poll_round_s']:>12.3f}")
     print(f"\nuser events: a burst of {args.events} right after the join requests; time until "
           f"every agent delivered each event (inf: not within {args.event_window:.0f} s)\n")
-    hdr = (f"{'N':>4} {'agent':<6} {'median to all s':>15} {'worst to all s':>14}"
+    hdr = (f"{'N':>4} {'agent':<9} {'median to all s':>15} {'worst to all s':>14}"
            f" {'all in 2 s':>10} {'all at end':>10} {'agent-events missing':>20}")
     print(hdr)
     print("-" * len(hdr))
     for n, kind, r in rows:
-        print(f"{n:>4} {kind:<6} {r['event_median_s']:>15.2f} {r['event_max_s']:>14.2f}"
+        print(f"{n:>4} {kind:<9} {r['event_median_s']:>15.2f} {r['event_max_s']:>14.2f}"
               f" {r['events_in_2s']:>7.0f}/{args.events:<2} {r['events_all']:>7.0f}/{args.events:<2}"
               f" {r['event_misses']:>20.0f}")
     print()
