@@ -25,7 +25,8 @@ const std::set<std::string> kNamed = {
     "join_storm.toml",     "single_failure.toml", "rolling_restarts.toml", "flapping_link.toml",
     "partition_heal.toml", "slow_node.toml",      "packet_loss.toml",      "mass_failure.toml"};
 const std::set<std::string> kRaft = {"raft_kv_3.toml", "raft_kv_5.toml",
-                                     "raft_crash_restart.toml", "raft_membership.toml"};
+                                     "raft_crash_restart.toml", "raft_membership.toml",
+                                     "raft_quiesce.toml"};
 
 std::string scenario_path(const std::string& file) {
   return std::string(SHOAL_SOURCE_DIR) + "/simulations/scenarios/" + file;
