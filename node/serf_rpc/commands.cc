@@ -6,6 +6,8 @@
 #include <limits>
 #include <thread>
 
+#include "gossip/key_query.h"
+#include "gossip/keyring.h"
 #include "node/agent_config.h"
 #include "node/serf_rpc/filters.h"
 
@@ -145,11 +147,42 @@ Bytes stats(AgentControl& agent, const Request& req) {
   return out;
 }
 
-Bytes keys(AgentControl&, const Request& req) {
-  // Shoal's key operations are not reachable through AgentControl yet (`shoal keys`).
+// serf's key manager through the agent: one internal query to every member, tallied.
+Bytes keys(AgentControl& agent, const Request& req) {
+  gossip::KeyOp op = gossip::KeyOp::list;
+  switch (req.command) {
+    case Command::install_key: op = gossip::KeyOp::install; break;
+    case Command::use_key: op = gossip::KeyOp::use; break;
+    case Command::remove_key: op = gossip::KeyOp::remove; break;
+    default: break;
+  }
+  KeyResponse resp;
+  std::string error;
+  Bytes key;
+  if (op != gossip::KeyOp::list) {
+    auto k = gossip::key_from_base64(std::get<KeyRequest>(req.body).key);
+    if (k.ok()) {
+      key = std::move(*k);
+    } else {
+      error = k.status().message();
+    }
+  }
+  if (error.empty()) {
+    auto report = agent.key_operation(op, std::move(key));
+    if (!report.ok()) {
+      error = report.status().message();
+    } else {
+      resp.messages = report->messages;
+      resp.keys = report->keys;
+      resp.num_nodes = report->num_nodes;
+      resp.num_err = report->num_err;
+      resp.num_resp = report->num_resp;
+      if (Status st = report->status(); !st.ok()) error = st.message();
+    }
+  }
   Bytes out;
-  encode_response_header(out, req.seq, "key operations are not supported by this agent yet");
-  encode_key_response(out, KeyResponse{}, req.command == Command::list_keys);
+  encode_response_header(out, req.seq, error);
+  encode_key_response(out, resp, op == gossip::KeyOp::list);
   return out;
 }
 

@@ -315,5 +315,51 @@ TEST_CASE("the serf rpc asks for the auth key and survives broken clients",
   CHECK(shoal.cli("members", {"-rpc-auth=s3cret"}).exit_code == 0);
 }
 
+TEST_CASE("serf keys against a shoal agent lists and rotates the mixed cluster's keys",
+          "[integration][serf][serf_rpc]") {
+  auto keygen = [] {
+    auto r = run_command_argv({serf_binary(), "keygen"});
+    std::string k = r.out;
+    while (!k.empty() && (k.back() == '\n' || k.back() == '\r')) k.pop_back();
+    return k;
+  };
+  const std::string primary = keygen();
+  const std::string second = keygen();
+  REQUIRE(primary.size() == 44);
+  auto serf = SerfProcess::start("serf-k", {"-encrypt", primary});
+  REQUIRE(serf->wait_ready());
+  ShoalWithRpc shoal("shoal-k", {"--encrypt", primary, "--join", serf->gossip_addr()});
+  REQUIRE(eventually([&] { return serf->members(); },
+                     [](const MemberView& v) { return has_status(v, "shoal-k", "alive"); },
+                     kConverge));
+
+  auto ours = shoal.cli("keys", {"-list"});
+  INFO(ours.out << ours.err);
+  CHECK(ours.exit_code == 0);
+  CHECK_THAT(ours.out, Catch::Contains(primary) && Catch::Contains("[2/2]"));
+  auto theirs = serf->cli("keys", {"-list"});
+  CHECK(sorted_lines(ours.out) == sorted_lines(theirs.out));
+
+  // A keyring step can miss its query deadline on a loaded machine; each is idempotent.
+  auto step = [&](const std::string& flag, const std::string& key) {
+    CommandResult r;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      r = shoal.cli("keys", {flag, key});
+      if (r.exit_code == 0) break;
+    }
+    INFO(flag << ": " << r.out << r.err);
+    CHECK(r.exit_code == 0);
+    return r;
+  };
+  CHECK_THAT(step("-install", second).out, Catch::Contains("Successfully installed key"));
+  step("-use", second);
+  step("-remove", primary);
+  auto after = serf->cli("keys", {"-list"});
+  CHECK_THAT(after.out, Catch::Contains(second) && Catch::Contains("[2/2]"));
+  CHECK(after.out.find(primary) == std::string::npos);
+  auto bad = shoal.cli("keys", {"-install", "not-base64!"});
+  CHECK(bad.exit_code == 1);
+}
+
 }  // namespace
 }  // namespace shoal::test

@@ -221,7 +221,7 @@ TEST_CASE("agent config: --rpc defaults to the gossip port + 1 and is checked", 
   CHECK_THAT(error_of(parse({"--bind", "127.0.0.1:65535"})), Catch::Contains("--rpc"));
 }
 
-TEST_CASE("--rpc-serf is off by default, takes serf's port 7373, and is a TOML key too",
+TEST_CASE("rpc_serf: --rpc-serf is off by default, takes serf's port 7373, and is a TOML key too",
           "[node][config]") {
   auto off = parse({});
   REQUIRE(off.ok());
