@@ -8,9 +8,11 @@ import sys
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def in_private_netns(script):
-    """Re-executes `script` inside a fresh network namespace with only loopback up, so
-    nothing the bench starts can reach beyond this machine. No-op when not root."""
+def in_private_netns(script=None):
+    """Re-executes `script` (default: the calling script, sys.argv[0]) inside a fresh
+    network namespace with only loopback up, so nothing the bench starts can reach beyond
+    this machine. No-op when not root."""
+    script = script or sys.argv[0]
     if os.environ.get("SHOAL_BENCH_NETNS") == "1":
         return
     if os.geteuid() != 0 or shutil.which("unshare") is None:

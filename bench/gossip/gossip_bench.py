@@ -41,19 +41,8 @@ import urllib.request
 
 import msgpack
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def in_private_netns():
-    if os.environ.get("SHOAL_BENCH_NETNS") == "1":
-        return
-    if os.geteuid() != 0 or shutil.which("unshare") is None:
-        print("gossip_bench: not root; running on the host's loopback", file=sys.stderr)
-        return
-    os.environ["SHOAL_BENCH_NETNS"] = "1"
-    cmd = ["unshare", "-n", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
-           sys.executable, os.path.abspath(sys.argv[0])] + sys.argv[1:]  # the calling script
-    os.execvp("unshare", cmd)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from benchlib import in_private_netns, proc_cpu_seconds, proc_status_kib  # noqa: E402
 
 
 class Ports:
@@ -63,20 +52,6 @@ class Ports:
     def take(self):
         self.next += 1
         return self.next
-
-
-def proc_status_kib(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-def proc_cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
 # ---------------------------------------------------------------- serf (reference peer)
