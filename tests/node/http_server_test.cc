@@ -240,13 +240,23 @@ TEST_CASE("streams: chunks arrive as written; a hang-up is noticed", "[node][htt
 
 TEST_CASE("a stream that ends is a complete chunked response", "[node][http]") {
   HttpRouter router;
-  router.add("POST", "/q", [](const HttpRequest&, std::shared_ptr<HttpResponder> res) {
-    std::thread([res] {
+  // The writers are joined before the test ends: a detached one could still hold its
+  // responder (and so the server) when the process exits, which LeakSanitizer reports.
+  struct Writers {
+    std::mutex mu;
+    std::vector<std::thread> threads;
+    ~Writers() {
+      for (auto& t : threads) t.join();
+    }
+  } writers;
+  router.add("POST", "/q", [&writers](const HttpRequest&, std::shared_ptr<HttpResponder> res) {
+    std::lock_guard lock(writers.mu);
+    writers.threads.emplace_back([res] {
       res->start_stream(200, "application/x-ndjson");
       for (int i = 0; i < 5; ++i) res->write("{\"n\":" + std::to_string(i) + "}\n");
       res->end();
       CHECK_FALSE(res->write("late"));
-    }).detach();
+    });
   });
   Server s(std::move(router));
   std::string body;
