@@ -131,6 +131,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close() {
     if (closed_) return;
     closed_ = true;
+    writes_.clear();  // never to be written; each holds this connection
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.socket().close(ec);
@@ -364,6 +365,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void pump() {
     if (writes_.empty() || closed_) {
+      writes_.clear();  // each op holds this connection: left queued, it would never be freed
       writing_ = false;
       return;
     }
