@@ -27,6 +27,14 @@ bool all_quiet(Network& net) {
   return true;
 }
 
+// Elects "a", commits one write, and lets the group go quiet.
+void quiet_after_a_write(Network& net) {
+  net.elect("a");
+  net.propose("a", "x");
+  net.run_for(1s);
+  REQUIRE(all_quiet(net));
+}
+
 // Counts what is sent from now on.
 struct Counter {
   explicit Counter(Network& net) {
@@ -40,10 +48,7 @@ struct Counter {
 
 TEST_CASE("quiesce_anIdleGroupGoesQuietAndSendsNothing", "[raft][quiesce]") {
   Network net({"a", "b", "c"}, 1, quiet_config());
-  net.elect("a");
-  net.propose("a", "x");
-  net.run_for(1s);
-  REQUIRE(all_quiet(net));
+  quiet_after_a_write(net);
   Counter counter(net);
   const Term term = net.core("a").term();
   net.run_for(10s);
@@ -77,10 +82,7 @@ TEST_CASE("quiesce_aProposalWakesTheGroupThenItGoesQuietAgain", "[raft][quiesce]
 
 TEST_CASE("quiesce_aReadOnAQuietLeaderIsServed", "[raft][quiesce]") {
   Network net({"a", "b", "c"}, 4, quiet_config());
-  net.elect("a");
-  net.propose("a", "x");
-  net.run_for(1s);
-  REQUIRE(all_quiet(net));
+  quiet_after_a_write(net);
   net.step("a", ReadIndex{7});
   net.run_for(200ms);
   REQUIRE(net.member("a").reads.size() == 1);
@@ -90,10 +92,7 @@ TEST_CASE("quiesce_aReadOnAQuietLeaderIsServed", "[raft][quiesce]") {
 
 TEST_CASE("quiesce_peerDownOfTheLeaderElectsANewOne", "[raft][quiesce]") {
   Network net({"a", "b", "c"}, 5, quiet_config());
-  net.elect("a");
-  net.propose("a", "x");
-  net.run_for(1s);
-  REQUIRE(all_quiet(net));
+  quiet_after_a_write(net);
   const Term term = net.core("b").term();
   net.crash("a");
   // Without word from the failure detector, quiet followers wait (the shell's contract).
@@ -122,10 +121,7 @@ TEST_CASE("quiesce_peerDownOfAnotherNodeChangesNothing", "[raft][quiesce]") {
 
 TEST_CASE("quiesce_aRestartedFollowerCannotDeposeAQuietLeader", "[raft][quiesce]") {
   Network net({"a", "b", "c"}, 7, quiet_config());
-  net.elect("a");
-  net.propose("a", "x");
-  net.run_for(1s);
-  REQUIRE(all_quiet(net));
+  quiet_after_a_write(net);
   const Term term = net.core("a").term();
   net.crash("c");
   net.restart("c");  // campaigns after its election timeout
@@ -140,10 +136,7 @@ TEST_CASE("quiesce_aRestartedLeaderIsReplacedWithoutPeerDown", "[raft][quiesce]"
   // The leader comes back before the failure detector noticed: its vote requests tell its
   // quiet followers that it no longer leads.
   Network net({"a", "b", "c"}, 8, quiet_config());
-  net.elect("a");
-  net.propose("a", "x");
-  net.run_for(1s);
-  REQUIRE(all_quiet(net));
+  quiet_after_a_write(net);
   const Term term = net.core("a").term();
   net.crash("a");
   net.restart("a");
