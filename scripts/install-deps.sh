@@ -11,6 +11,7 @@ packages=(
   libboost-dev libsodium-dev libmsgpack-cxx-dev libleveldb-dev libsnappy-dev
   libspdlog-dev libfmt-dev libcli11-dev
   nlohmann-json3-dev libtomlplusplus-dev catch2
+  libarchive-dev
   # real peers the tests and benchmarks run beside Shoal
   serf etcd-server
   # protocol specification (read, never linked)
