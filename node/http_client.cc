@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <limits>
 
 namespace shoal::node {
 
@@ -91,6 +93,7 @@ Result<HttpResponse> http_request(const std::string& host, int port, const HttpE
   if (!ex.on_body) {
     http::response_parser<http::string_body> parser;
     parser.body_limit(kBodyLimit);
+    if (req.method() == http::verb::head) parser.skip(true);  // Content-Length, no body
     stream.expires_after(ex.timeout);
     ec = run_op(io, [&](auto handler) { http::async_read(stream, buffer, parser, handler); });
     if (ec) return fail(describe(ec, "reading the answer"));
@@ -103,13 +106,23 @@ Result<HttpResponse> http_request(const std::string& host, int port, const HttpE
 
   // Stream mode: hand each piece of the body over as it arrives.
   http::response_parser<http::buffer_body> parser;
-  parser.body_limit(boost::none);
+  // Not boost::none: Boost 1.74 compares a Content-Length against an empty optional as
+  // "greater", so every sized answer would fail with body_limit.
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   stream.expires_after(ex.timeout);
   ec = run_op(io, [&](auto handler) { http::async_read_header(stream, buffer, parser, handler); });
   if (ec) return fail(describe(ec, "reading the answer"));
   out.status = static_cast<int>(parser.get().result_int());
   for (const auto& f : parser.get()) out.headers.emplace(f.name_string(), f.value());
-  char piece[16 * 1024];
+  if (ex.on_headers && !ex.on_headers(out)) {
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    return out;
+  }
+  // Beast reads at most the buffer's free capacity, and it stays the size the header
+  // needed (~1 KiB): without room, a large body arrives in a hundred thousand reads.
+  buffer.reserve(256 * 1024);
+  char piece[64 * 1024];
   while (!parser.is_done()) {
     parser.get().body().data = piece;
     parser.get().body().size = sizeof(piece);

@@ -10,6 +10,7 @@
 //  - Only transport failures are errors (unavailable, naming the address and what failed);
 //    any HTTP status is a response.
 //  - `host` may be a name or an IP literal.
+//  - A HEAD answer's Content-Length is read as the length of the body it did not send.
 #pragma once
 
 #include <functional>
@@ -39,6 +40,9 @@ struct HttpExchange {
   // Stream mode when set: called with each piece of the body as it arrives; return false
   // to stop reading (the exchange then ends OK).
   std::function<bool(std::string_view)> on_body;
+  // Stream mode: called once with the status and headers (no body yet) before on_body;
+  // return false to read no body (the exchange then ends OK).
+  std::function<bool(const HttpResponse&)> on_headers;
 };
 
 Result<HttpResponse> http_request(const std::string& host, int port, const HttpExchange& ex);

@@ -149,13 +149,27 @@ class Connection : public std::enable_shared_from_this<Connection> {
     res->set(http::field::content_type, content_type);
     for (auto& [k, v] : headers) res->set(k, v);
     res->keep_alive(keep_alive_);
-    res->body() = std::move(body);
-    res->prepare_payload();
     log_exchange(status);
-    enqueue([self = shared_from_this(), res](auto done) {
-      http::async_write(self->stream_, *res,
-                        [res, done](beast::error_code ec, size_t) { done(ec); });
-    });
+    if (head_) {
+      // A HEAD answer carries the headers a GET would, without the body: the length is
+      // the handler's Content-Length if it set one (it need not build the body), or the
+      // body it gave.
+      auto hres = std::make_shared<http::response<http::empty_body>>(std::move(res->base()));
+      if (hres->find(http::field::content_length) == hres->end()) {
+        hres->content_length(body.size());
+      }
+      enqueue([self = shared_from_this(), hres](auto done) {
+        http::async_write(self->stream_, *hres,
+                          [hres, done](beast::error_code ec, size_t) { done(ec); });
+      });
+    } else {
+      res->body() = std::move(body);
+      res->prepare_payload();
+      enqueue([self = shared_from_this(), res](auto done) {
+        http::async_write(self->stream_, *res,
+                          [res, done](beast::error_code ec, size_t) { done(ec); });
+      });
+    }
     enqueue([self = shared_from_this()](auto done) {
       self->finish_exchange();
       done({});
@@ -292,6 +306,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     version_ = msg.version();
     keep_alive_ = msg.keep_alive();
     begin_exchange();
+    head_ = msg.method() == http::verb::head;
 
     HttpRequest req;
     req.method = std::string(msg.method_string());
@@ -334,6 +349,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void begin_exchange() {
     busy_ = true;
+    head_ = false;
     ++exchange_id_;
     exchange_ = std::make_shared<Exchange>();
   }
@@ -444,6 +460,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string req_path_ = "-";
   unsigned version_ = 11;
   bool keep_alive_ = false;
+  bool head_ = false;  // the current exchange is a HEAD: headers only
   bool closed_ = false;
   bool linger_ = false;     // the last request was refused unread
   bool busy_ = false;       // between a request and the end of its answer
