@@ -1,0 +1,101 @@
+// node/apps/catalog_state.h
+//
+// CatalogState: the state machine of the catalog Raft group (kCatalogGroup). It holds the
+// apps and where each app's group lives (group id, replica nodes), the next app seq (starts
+// at 1, never reused, so a destroyed app's group id never comes back), node marks (draining),
+// services (a generic record issue 10 fills) and cluster settings.
+//
+// Contract:
+//  - Commands are built by the static builders below and proposed through Raft; apply()
+//    returns a result (command_result.h): {"ok": true, ...} or an error with code
+//    exists | not_found | invalid | conflict. A command that does not decode or fails
+//    validation changes nothing. apply() is deterministic, reads no clock (commands carry
+//    now_ms) and never throws.
+//  - snapshot() is msgpack of the whole state; restore() rejects bytes it cannot decode with
+//    corruption naming the problem and then changes nothing. Empty bytes restore an empty
+//    catalog (a new group's first snapshot).
+//  - Not thread-safe: the Raft host's thread applies, and whoever reads the state does so
+//    on that thread (or from a copy made there).
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "node/apps/command_result.h"
+#include "raft/state_machine.h"
+
+namespace shoal::node::apps {
+
+struct AppRecord {
+  raft::GroupId group = 0;
+  std::vector<std::string> replicas;  // node names, in the order given
+  int64_t created_ms = 0;
+  bool operator==(const AppRecord&) const = default;
+};
+
+struct NodeMark {
+  bool draining = false;
+  bool operator==(const NodeMark&) const = default;
+};
+
+struct ServiceRecord {
+  std::string kind;      // "postgres", "redis", ...
+  std::string node;      // the node that hosts it
+  std::string endpoint;  // "host:port", "" until it runs
+  nlohmann::json spec;   // kind-specific settings (an object)
+  bool operator==(const ServiceRecord&) const = default;
+};
+
+class CatalogState final : public raft::StateMachine {
+ public:
+  // Result: {"ok", "name", "group"}. exists if the name is taken; invalid for a bad name or
+  // replica list (1 to 7 distinct valid node names).
+  static Bytes create_app(std::string_view name, const std::vector<std::string>& replicas,
+                          int64_t now_ms);
+  // Result: {"ok", "name", "group"} (the group to delete). not_found.
+  static Bytes destroy_app(std::string_view name);
+  // Result: {"ok", "name", "group", "replicas"}. not_found, invalid.
+  static Bytes set_replicas(std::string_view name, const std::vector<std::string>& replicas);
+  // Result: {"ok", "node", "draining"}. invalid for a bad node name.
+  static Bytes set_drain(std::string_view node, bool draining);
+  // Result: {"ok", "key"}. Keys 1-256 bytes, values up to 64 KiB.
+  static Bytes set_setting(std::string_view key, std::string_view value);
+  // Result: {"ok", "key"}. not_found.
+  static Bytes remove_setting(std::string_view key);
+  // Creates or replaces a service. Result: {"ok", "name"}. invalid (bad name, empty kind,
+  // bad node, spec not an object).
+  static Bytes put_service(std::string_view name, const ServiceRecord& service);
+  // Result: {"ok", "name"}. not_found.
+  static Bytes remove_service(std::string_view name);
+
+  Bytes apply(const raft::Entry& entry) override;
+  Bytes snapshot() const override;
+  Status restore(ByteView data) override;
+
+  const std::map<std::string, AppRecord>& apps() const { return apps_; }
+  const AppRecord* app(const std::string& name) const;
+  // The app whose group is `group`, if any.
+  std::optional<std::string> app_of_group(raft::GroupId group) const;
+  uint64_t next_app_seq() const { return next_app_seq_; }
+  // Only nodes with a mark set are present.
+  const std::map<std::string, NodeMark>& node_marks() const { return node_marks_; }
+  bool draining(const std::string& node) const;
+  const std::map<std::string, ServiceRecord>& services() const { return services_; }
+  const std::map<std::string, std::string>& settings() const { return settings_; }
+  std::optional<std::string> setting(const std::string& key) const;
+
+ private:
+  Bytes apply_command(const nlohmann::json& command);
+  nlohmann::json to_json() const;
+
+  std::map<std::string, AppRecord> apps_;
+  uint64_t next_app_seq_ = 1;
+  std::map<std::string, NodeMark> node_marks_;
+  std::map<std::string, ServiceRecord> services_;
+  std::map<std::string, std::string> settings_;
+};
+
+}  // namespace shoal::node::apps
