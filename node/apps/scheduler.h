@@ -1,0 +1,68 @@
+// node/apps/scheduler.h
+//
+// The app leader's decisions, as a pure function of the app's state and the nodes it can
+// see: which instances to place where, which to unplace (tell the supervisor to stop), and
+// which to forget. The leader turns the Plan into AppState commands (place, unplace,
+// remove_instance), applies them through Raft, and calls plan() again; a plan is
+// level-triggered, so calling it twice on the same state gives the same plan.
+//
+// Rules, per process type of the formation (and any type that still has instances):
+//  - `count` desired instances of the current release (0 when the app is stopped), on nodes
+//    that are alive and not draining.
+//  - An instance on a node that is not alive (failed, left, or not in `nodes`) is unplaced
+//    and replaced at once. It is removed on the next plan (its node is dead).
+//  - An instance of an older release, or on a draining node, is replaced rolling: at most
+//    `max_surge` instances of a type above `count` at a time, and a running one is unplaced
+//    only while the running instances of the type stay at `count` or more, i.e. once its
+//    replacement reports `running`. One that is not running is unplaced at once.
+//  - Scaling down unplaces instances that are not running first, then the most crowded nodes'.
+//  - Unplaced instances are removed once their supervisor reports `stopped` or their node is
+//    not alive.
+//  - Spread: each new instance goes to the usable node with the fewest instances of this app,
+//    then of this type, then the smallest name. Usable: alive, not draining, and advertising
+//    at least the type's memory_mb free (minus what this plan already put there; -1 = unknown,
+//    always fits). When none is usable the plan says why in `warnings`.
+//  - Deterministic: no clock or randomness; output lists are in a fixed order.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "node/apps/app_state.h"
+
+namespace shoal::node::apps {
+
+// What the leader knows of a node (gossip + the catalog's drain marks). A leaving node is
+// passed as draining (its instances move rolling) or, once gone, not alive.
+struct NodeInfo {
+  std::string name;
+  bool alive = true;
+  bool draining = false;
+  int64_t memory_free_mb = -1;  // -1: unknown
+};
+
+struct Placement {
+  std::string type;
+  std::string node;
+  uint64_t release = 0;
+  bool operator==(const Placement&) const = default;
+};
+
+struct Plan {
+  std::vector<Placement> place;
+  std::vector<std::string> unplace;  // instance ids
+  std::vector<std::string> remove;   // instance ids
+  std::vector<std::string> warnings;
+  bool empty() const { return place.empty() && unplace.empty() && remove.empty(); }
+};
+
+struct PlanOptions {
+  int max_surge = 1;  // per type; values below 1 count as 1 (a rollout must make progress)
+};
+
+// `now_ms` is the leader's wall clock; no rule reads it yet (grace periods of issue 8 will).
+Plan plan(const AppState& app, const std::vector<NodeInfo>& nodes, int64_t now_ms,
+          const PlanOptions& options = {});
+
+}  // namespace shoal::node::apps

@@ -1,0 +1,260 @@
+// Tests of node/apps/scheduler: the app leader's plans in the scenarios of issue 7
+// (spread, scale, dead and draining nodes, rolling releases, memory, stop).
+#include "node/apps/scheduler.h"
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+
+#include "tests/node/apps/deploy_test_util.h"
+
+using namespace shoal;
+using namespace shoal::node::apps;
+using namespace shoal::node::apps::test;
+
+namespace {
+
+std::vector<NodeInfo> three_nodes() { return {{"n1"}, {"n2"}, {"n3"}}; }
+
+// What the leader does with a plan: one command per decision, in plan order.
+void apply_plan(AppState& app, const Plan& p) {
+  for (const auto& pl : p.place)
+    REQUIRE(run(app, AppState::place(pl.type, pl.node, pl.release, 1)).ok());
+  for (const auto& id : p.unplace) REQUIRE(run(app, AppState::unplace(id)).ok());
+  for (const auto& id : p.remove) REQUIRE(run(app, AppState::remove_instance(id)).ok());
+}
+
+// Every supervisor reports: desired instances run, unplaced ones have stopped.
+void report_all(AppState& app, const std::vector<NodeInfo>& nodes) {
+  for (const auto& n : nodes) {
+    if (!n.alive) continue;
+    std::vector<InstanceReport> lines;
+    for (const auto& [id, i] : app.instances()) {
+      if (i.node == n.name)
+        lines.push_back({id, i.desired ? "running" : "stopped", 1, 1, 0, 0, 1, ""});
+    }
+    REQUIRE(run(app, AppState::report(n.name, lines)).ok());
+  }
+}
+
+std::map<std::string, int> per_node(const AppState& app, uint64_t release = 0) {
+  std::map<std::string, int> out;
+  for (const auto& [id, i] : app.instances()) {
+    if (i.desired && (release == 0 || i.release == release)) ++out[i.node];
+  }
+  return out;
+}
+
+int desired_count(const AppState& app, const std::string& type) {
+  int n = 0;
+  for (const auto& [id, i] : app.instances()) n += i.desired && i.type == type;
+  return n;
+}
+
+// Plans, applies and reports until nothing changes (bounded).
+void settle(AppState& app, const std::vector<NodeInfo>& nodes) {
+  for (int round = 0; round < 50; ++round) {
+    Plan p = plan(app, nodes, 0);
+    if (p.empty()) return;
+    apply_plan(app, p);
+    report_all(app, nodes);
+  }
+  FAIL("the plan did not settle in 50 rounds");
+}
+
+}  // namespace
+
+TEST_CASE("scheduler: no release, nothing to do", "[apps][scheduler]") {
+  AppState app;
+  CHECK(plan(app, three_nodes(), 0).empty());
+}
+
+TEST_CASE("scheduler: spreads over 3 nodes", "[apps][scheduler]") {
+  AppState app;
+  deploy(app, "web: ./w\n", "[formation]\nweb = 3\n");
+  Plan p = plan(app, three_nodes(), 0);
+  REQUIRE(p.place.size() == 3);
+  CHECK(p.place[0] == Placement{"web", "n1", 1});
+  CHECK(p.place[1] == Placement{"web", "n2", 1});
+  CHECK(p.place[2] == Placement{"web", "n3", 1});
+  CHECK(p.unplace.empty());
+  CHECK(p.warnings.empty());
+  // Level-triggered: once applied, the same state plans nothing more.
+  apply_plan(app, p);
+  CHECK(plan(app, three_nodes(), 0).empty());
+}
+
+TEST_CASE("scheduler: scale 1 -> 4 uses all three nodes; types spread apart", "[apps][scheduler]") {
+  AppState app;
+  deploy(app, "web: ./w\nworker: ./k\n");
+  settle(app, three_nodes());
+  CHECK(per_node(app) == std::map<std::string, int>{{"n1", 1}});
+  REQUIRE(run(app, AppState::scale({{"web", 4}, {"worker", 2}})).ok());
+  Plan p = plan(app, three_nodes(), 0);
+  CHECK(p.place.size() == 5);
+  apply_plan(app, p);
+  auto counts = per_node(app);
+  CHECK(counts.size() == 3);
+  for (const auto& [node, n] : counts) CHECK(n == 2);  // 6 instances over 3 nodes
+  CHECK(desired_count(app, "web") == 4);
+  CHECK(desired_count(app, "worker") == 2);
+}
+
+TEST_CASE("scheduler: scale down unplaces the ones not running first", "[apps][scheduler]") {
+  AppState app;
+  deploy(app, "web: ./w\n", "[formation]\nweb = 3\n");
+  settle(app, three_nodes());
+  REQUIRE(run(app, AppState::report("n2", {{"web.2", "crashed", 0, 0, 5, 0, 1, "exit 1"}})).ok());
+  REQUIRE(run(app, AppState::scale({{"web", 2}})).ok());
+  Plan p = plan(app, three_nodes(), 0);
+  CHECK(p.unplace == std::vector<std::string>{"web.2"});
+  CHECK(p.place.empty());
+}
+
+TEST_CASE("scheduler: a dead node's instances are replaced at once, then removed",
+          "[apps][scheduler]") {
+  AppState app;
+  deploy(app, "web: ./w\n", "[formation]\nweb = 3\n");
+  settle(app, three_nodes());
+  auto nodes = three_nodes();
+  nodes[1].alive = false;  // n2 failed
+  Plan p = plan(app, nodes, 0);
+  CHECK(p.unplace == std::vector<std::string>{"web.2"});
+  REQUIRE(p.place.size() == 1);
+  CHECK(p.place[0].node == "n1");  // n1 and n3 tie; by name
+  CHECK(p.remove.empty());
+  apply_plan(app, p);
+  Plan next = plan(app, nodes, 0);
+  CHECK(next.remove == std::vector<std::string>{"web.2"});
+  CHECK(next.place.empty());
+  apply_plan(app, next);
+  CHECK(desired_count(app, "web") == 3);
+  // A node missing from the list counts as dead too.
+  Plan gone = plan(app, {{"n1"}, {"n2"}}, 0);
+  CHECK(gone.unplace.size() == 1);
+  CHECK(gone.place.size() == 1);
+}
+
+TEST_CASE("scheduler: a draining node is drained rolling", "[apps][scheduler]") {
+  AppState app;
+  deploy(app, "web: ./w\n", "[formation]\nweb = 3\n");
+  settle(app, three_nodes());
+  auto nodes = three_nodes();
+  nodes[2].draining = true;  // n3
+  Plan p = plan(app, nodes, 0);
+  REQUIRE(p.place.size() == 1);
+  CHECK(p.place[0].node != "n3");
+  CHECK(p.unplace.empty());  // the old one serves until its replacement runs
+  apply_plan(app, p);
+  CHECK(plan(app, nodes, 0).empty());  // waiting: the replacement is not running yet
+  report_all(app, nodes);
+  Plan next = plan(app, nodes, 0);
+  CHECK(next.unplace == std::vector<std::string>{"web.3"});
+  CHECK(next.place.empty());
+  settle(app, nodes);
+  CHECK(per_node(app).count("n3") == 0);
+  CHECK(desired_count(app, "web") == 3);
+  CHECK(app.instance("web.3") == nullptr);  // stopped, then removed
+}
+
+TEST_CASE("scheduler: a new release rolls with surge 1 and keeps old until new runs",
+          "[apps][scheduler]") {
+  AppState app;
+  deploy(app, "web: ./w\n", "[formation]\nweb = 3\n");
+  const auto nodes = three_nodes();
+  settle(app, nodes);
+  deploy(app, "web: ./w2\n", "", 'b');
+  REQUIRE(app.current_version() == 2);
+
+  Plan first = plan(app, nodes, 0);
+  CHECK(first.place.size() == 1);
+  CHECK(first.unplace.empty());
+  apply_plan(app, first);
+  CHECK(plan(app, nodes, 0).empty());  // surge used up, new one not running yet
+
+  // Step by step: at every point at least 3 running and at most 4 desired instances.
+  for (int round = 0; round < 20; ++round) {
+    report_all(app, nodes);
+    int running = 0;
+    for (const auto& [id, i] : app.instances()) running += i.desired && i.state == "running";
+    CHECK(running >= 3);
+    CHECK(desired_count(app, "web") <= 4);
+    Plan p = plan(app, nodes, 0);
+    if (p.empty()) break;
+    for (const auto& id : p.unplace) CHECK(app.instance(id)->release == 1);
+    apply_plan(app, p);
+  }
+  CHECK(per_node(app, 2).size() == 3);
+  CHECK(per_node(app, 1).empty());
+  CHECK(desired_count(app, "web") == 3);
+}
+
+TEST_CASE("scheduler: a release whose instances never run leaves the old ones serving",
+          "[apps][scheduler]") {
+  AppState app;
+  deploy(app, "web: ./w\n", "[formation]\nweb = 2\n");
+  const auto nodes = three_nodes();
+  settle(app, nodes);
+  deploy(app, "web: ./broken\n", "", 'b');
+  Plan p = plan(app, nodes, 0);
+  apply_plan(app, p);
+  const std::string fresh = "web.3";
+  REQUIRE(app.instance(fresh) != nullptr);
+  REQUIRE(run(app, AppState::report(app.instance(fresh)->node,
+                                    {{fresh, "crashed", 0, 0, 5, 0, 1, "exit 2"}}))
+              .ok());
+  Plan stuck = plan(app, nodes, 0);
+  CHECK(stuck.unplace.empty());
+  CHECK(stuck.place.empty());
+  CHECK(per_node(app, 1).size() == 2);
+}
+
+TEST_CASE("scheduler: nodes without the memory are skipped, and the plan says why",
+          "[apps][scheduler]") {
+  AppState app;
+  deploy(app, "web: ./w\n", "[formation]\nweb = 3\n[limits]\nmemory_mb = 512\n");
+  std::vector<NodeInfo> nodes = {
+      {"n1", true, false, 100}, {"n2", true, false, -1}, {"n3", true, false, 1000}};
+  Plan p = plan(app, nodes, 0);
+  REQUIRE(p.place.size() == 3);
+  CHECK(p.place[0].node == "n2");
+  CHECK(p.place[1].node == "n3");
+  CHECK(p.place[2].node == "n2");  // n3 has 488 MB left after the first
+  CHECK(p.warnings.empty());
+
+  std::vector<NodeInfo> full = {{"n1", true, false, 100}, {"n2", false}, {"n3", true, true}};
+  Plan none = plan(app, full, 0);
+  CHECK(none.place.empty());
+  REQUIRE(none.warnings.size() == 1);
+  CHECK(
+      none.warnings[0] ==
+      "cannot place a web instance (512 MB): n1 has 100 MB free; n2 is not alive; n3 is draining");
+  CHECK(plan(app, {}, 0).warnings.at(0) == "cannot place a web instance (512 MB): no nodes known");
+}
+
+TEST_CASE("scheduler: a stopped app plans to unplace everything", "[apps][scheduler]") {
+  AppState app;
+  deploy(app, "web: ./w\nworker: ./k\n", "[formation]\nweb = 2\nworker = 1\n");
+  const auto nodes = three_nodes();
+  settle(app, nodes);
+  REQUIRE(app.instances().size() == 3);
+  REQUIRE(run(app, AppState::set_stopped(true)).ok());
+  Plan p = plan(app, nodes, 0);
+  CHECK(p.unplace.size() == 3);
+  CHECK(p.place.empty());
+  settle(app, nodes);
+  CHECK(app.instances().empty());
+  REQUIRE(run(app, AppState::set_stopped(false)).ok());
+  CHECK(plan(app, nodes, 0).place.size() == 3);
+}
+
+TEST_CASE("scheduler: the same state and nodes give the same plan", "[apps][scheduler]") {
+  AppState app;
+  deploy(app, "web: ./w\nworker: ./k\n", "[formation]\nweb = 5\nworker = 2\n");
+  std::vector<NodeInfo> nodes = {{"c"}, {"a"}, {"b", true, true}, {"d", false}};
+  Plan a = plan(app, nodes, 0);
+  std::reverse(nodes.begin(), nodes.end());
+  Plan b = plan(app, nodes, 123);
+  CHECK(a.place == b.place);
+  CHECK(a.unplace == b.unplace);
+  for (const auto& pl : a.place) CHECK((pl.node == "a" || pl.node == "c"));
+}
