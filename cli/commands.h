@@ -33,6 +33,7 @@ void add_keygen_command(CLI::App& app, Cli& cli);
 void add_keys_command(CLI::App& app, Cli& cli);  // keys --list|--install|--use|--remove
 void add_event_commands(CLI::App& app, Cli& cli);  // event, query, monitor
 void add_raft_commands(CLI::App& app, Cli& cli);  // raft status, raft transfer
+void add_shim_command(CLI::App& app, Cli& cli);  // hidden: one app instance (supervisor)
 
 // ---- helpers shared by the HTTP-client verbs (cli/client.cc) ----
 

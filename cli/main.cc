@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   add_keys_command(app, cli);
   add_event_commands(app, cli);
   add_raft_commands(app, cli);
+  add_shim_command(app, cli);
   shoal::sim::add_sim_commands(app);
   try {
     app.parse(argc, argv);

@@ -1,0 +1,280 @@
+#include "node/supervisor/assignment.h"
+
+#include <array>
+
+namespace shoal::node::supervisor {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::array<std::string_view, 8> kStateNames = {
+    "pending", "starting", "running", "backoff", "crashed", "stopping", "stopped", "failed"};
+
+// Field readers: each names the field it refuses.
+Status need_object(const json& j, std::string_view what) {
+  if (!j.is_object()) return Status::invalid_argument(std::string(what) + " must be a JSON object");
+  return {};
+}
+
+Result<std::string> get_string(const json& j, const char* key, bool required, std::string_view ctx) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) {
+    if (required) return Status::invalid_argument(std::string(ctx) + "\"" + key + "\" is missing");
+    return std::string();
+  }
+  if (!it->is_string()) {
+    return Status::invalid_argument(std::string(ctx) + "\"" + key + "\" must be a string");
+  }
+  return it->get<std::string>();
+}
+
+Result<int64_t> get_int(const json& j, const char* key, bool required, std::string_view ctx,
+                        int64_t min = 0) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) {
+    if (required) return Status::invalid_argument(std::string(ctx) + "\"" + key + "\" is missing");
+    return int64_t{0};
+  }
+  if (!it->is_number_integer()) {
+    return Status::invalid_argument(std::string(ctx) + "\"" + key + "\" must be an integer");
+  }
+  const int64_t v = it->is_number_unsigned() && it->get<uint64_t>() > INT64_MAX
+                        ? INT64_MAX
+                        : it->get<int64_t>();
+  if (v < min) {
+    return Status::invalid_argument(std::string(ctx) + "\"" + key + "\" must be at least " +
+                                    std::to_string(min));
+  }
+  return v;
+}
+
+Result<uint64_t> get_u64(const json& j, const char* key, std::string_view ctx) {
+  auto it = j.find(key);
+  if (it == j.end()) return Status::invalid_argument(std::string(ctx) + "\"" + key + "\" is missing");
+  if (!it->is_number_unsigned() && !(it->is_number_integer() && it->get<int64_t>() >= 0)) {
+    return Status::invalid_argument(std::string(ctx) + "\"" + key +
+                                    "\" must be a non-negative integer");
+  }
+  return it->get<uint64_t>();
+}
+
+}  // namespace
+
+std::string_view state_name(InstanceState s) { return kStateNames[static_cast<size_t>(s)]; }
+
+Result<InstanceState> parse_state(std::string_view name) {
+  for (size_t i = 0; i < kStateNames.size(); ++i) {
+    if (kStateNames[i] == name) return static_cast<InstanceState>(i);
+  }
+  return Status::invalid_argument("unknown instance state \"" + std::string(name) + "\"");
+}
+
+bool valid_app_name(std::string_view name) {
+  if (name.empty() || name.size() > 63 || name.front() == '-' || name.back() == '-') return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+bool valid_instance_id(std::string_view id) {
+  if (id.empty() || id.size() > 100 || id == "." || id == "..") return false;
+  for (char c : id) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Result<InstanceSpec> instance_spec_from_json(const json& j) {
+  SHOAL_RETURN_IF_ERROR(need_object(j, "an instance"));
+  InstanceSpec s;
+  auto id = get_string(j, "id", true, "instance: ");
+  if (!id) return id.status();
+  s.id = *id;
+  if (!valid_instance_id(s.id)) {
+    return Status::invalid_argument("instance id \"" + s.id +
+                                    "\" must be 1..100 characters of [a-z0-9._-]");
+  }
+  const std::string ctx = "instance " + s.id + ": ";
+  auto type = get_string(j, "type", true, ctx);
+  if (!type) return type.status();
+  s.type = *type;
+  if (!valid_instance_id(s.type)) {
+    return Status::invalid_argument(ctx + "\"type\" must be 1..100 characters of [a-z0-9._-]");
+  }
+  auto release = get_int(j, "release", true, ctx);
+  if (!release) return release.status();
+  s.release = *release;
+  auto digest = get_string(j, "digest", false, ctx);
+  if (!digest) return digest.status();
+  s.digest = *digest;
+  auto command = get_string(j, "command", true, ctx);
+  if (!command) return command.status();
+  s.command = *command;
+  if (s.command.empty()) return Status::invalid_argument(ctx + "\"command\" is empty");
+  if (auto it = j.find("env"); it != j.end() && !it->is_null()) {
+    if (!it->is_object()) return Status::invalid_argument(ctx + "\"env\" must be an object");
+    for (const auto& [k, v] : it->items()) {
+      if (!v.is_string()) {
+        return Status::invalid_argument(ctx + "env \"" + k + "\" must be a string");
+      }
+      if (k.empty() || k.find('=') != std::string::npos || k.find('\0') != std::string::npos) {
+        return Status::invalid_argument(ctx + "env name \"" + k + "\" is not a variable name");
+      }
+      s.env[k] = v.get<std::string>();
+    }
+  }
+  auto mem = get_int(j, "memory_mb", false, ctx);
+  if (!mem) return mem.status();
+  s.memory_mb = *mem;
+  auto cpu = get_int(j, "cpu_millis", false, ctx);
+  if (!cpu) return cpu.status();
+  s.cpu_millis = *cpu;
+  auto gen = get_int(j, "generation", false, ctx);
+  if (!gen) return gen.status();
+  s.generation = *gen;
+  if (auto it = j.find("artifact_peers"); it != j.end() && !it->is_null()) {
+    if (!it->is_array()) return Status::invalid_argument(ctx + "\"artifact_peers\" must be an array");
+    for (const auto& p : *it) {
+      if (!p.is_string()) {
+        return Status::invalid_argument(ctx + "\"artifact_peers\" must hold strings");
+      }
+      s.artifact_peers.push_back(p.get<std::string>());
+    }
+  }
+  return s;
+}
+
+Result<Assignment> assignment_from_json(const json& j) {
+  SHOAL_RETURN_IF_ERROR(need_object(j, "an assignment"));
+  Assignment a;
+  auto app = get_string(j, "app", true, "");
+  if (!app) return app.status();
+  a.app = *app;
+  if (!valid_app_name(a.app)) {
+    return Status::invalid_argument("app name \"" + a.app + "\" is not a DNS label");
+  }
+  auto group = get_u64(j, "group", "");
+  if (!group) return group.status();
+  a.group = *group;
+  auto term = get_u64(j, "term", "");
+  if (!term) return term.status();
+  a.term = *term;
+  auto leader = get_string(j, "leader", false, "");
+  if (!leader) return leader.status();
+  a.leader = *leader;
+  auto it = j.find("instances");
+  if (it == j.end() || !it->is_array()) {
+    return Status::invalid_argument("\"instances\" must be an array");
+  }
+  for (const auto& ij : *it) {
+    auto s = instance_spec_from_json(ij);
+    if (!s) return s.status();
+    for (const auto& other : a.instances) {
+      if (other.id == s->id) {
+        return Status::invalid_argument("instance id \"" + s->id + "\" is listed twice");
+      }
+    }
+    a.instances.push_back(std::move(*s));
+  }
+  return a;
+}
+
+Result<Assignment> parse_assignment(std::string_view body) {
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Status::invalid_argument("the assignment is not valid JSON");
+  return assignment_from_json(j);
+}
+
+json to_json(const InstanceSpec& s) {
+  return json{{"id", s.id},
+              {"type", s.type},
+              {"release", s.release},
+              {"digest", s.digest},
+              {"command", s.command},
+              {"env", s.env},
+              {"memory_mb", s.memory_mb},
+              {"cpu_millis", s.cpu_millis},
+              {"generation", s.generation},
+              {"artifact_peers", s.artifact_peers}};
+}
+
+json to_json(const Assignment& a) {
+  json instances = json::array();
+  for (const auto& s : a.instances) instances.push_back(to_json(s));
+  return json{{"app", a.app},
+              {"group", a.group},
+              {"term", a.term},
+              {"leader", a.leader},
+              {"instances", std::move(instances)}};
+}
+
+json to_json(const InstanceStatus& s) {
+  return json{{"id", s.id},
+              {"type", s.type},
+              {"state", std::string(state_name(s.state))},
+              {"pid", s.pid},
+              {"port", s.port},
+              {"restarts", s.restarts},
+              {"generation", s.generation},
+              {"since_ms", s.since_ms},
+              {"message", s.message}};
+}
+
+json to_json(const AssignReport& r) {
+  json instances = json::array();
+  for (const auto& s : r.instances) instances.push_back(to_json(s));
+  return json{{"node", r.node}, {"instances", std::move(instances)}};
+}
+
+Result<AssignReport> parse_assign_report(std::string_view body) {
+  json j = json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Status::invalid_argument("the report is not a JSON object");
+  }
+  AssignReport r;
+  auto node = get_string(j, "node", true, "report: ");
+  if (!node) return node.status();
+  r.node = *node;
+  auto it = j.find("instances");
+  if (it == j.end() || !it->is_array()) {
+    return Status::invalid_argument("report: \"instances\" must be an array");
+  }
+  for (const auto& ij : *it) {
+    SHOAL_RETURN_IF_ERROR(need_object(ij, "a reported instance"));
+    InstanceStatus s;
+    auto id = get_string(ij, "id", true, "report: ");
+    if (!id) return id.status();
+    s.id = *id;
+    auto type = get_string(ij, "type", false, "report: ");
+    if (!type) return type.status();
+    s.type = *type;
+    auto state_text = get_string(ij, "state", true, "report: ");
+    if (!state_text) return state_text.status();
+    auto state = parse_state(*state_text);
+    if (!state) return state.status();
+    s.state = *state;
+    auto pid = get_int(ij, "pid", false, "report: ");
+    auto port = get_int(ij, "port", false, "report: ");
+    auto restarts = get_int(ij, "restarts", false, "report: ");
+    auto gen = get_int(ij, "generation", false, "report: ");
+    auto since = get_int(ij, "since_ms", false, "report: ");
+    auto message = get_string(ij, "message", false, "report: ");
+    for (const Status* st : {&pid.status(), &port.status(), &restarts.status(), &gen.status(),
+                             &since.status(), &message.status()}) {
+      if (!st->ok()) return *st;
+    }
+    s.pid = static_cast<int>(*pid);
+    s.port = static_cast<int>(*port);
+    s.restarts = static_cast<int>(*restarts);
+    s.generation = *gen;
+    s.since_ms = *since;
+    s.message = *message;
+    r.instances.push_back(std::move(s));
+  }
+  return r;
+}
+
+}  // namespace shoal::node::supervisor

@@ -1,0 +1,21 @@
+// node/supervisor/http_supervisor.h
+//
+// The supervisor's node-to-node endpoints (docs/apps.md):
+//  - POST /v1/internal/assign: an Assignment in, this node's AssignReport out; 400 naming
+//    the bad field, 409 for a stale term (nothing changed), 503 if the supervisor is busy
+//    or stopping.
+//  - GET /v1/internal/logs?app=A[&type=T][&instance=I][&lines=N][&follow=1]: NDJSON log
+//    lines of A's instances on this node, the last N (default 100, at most 10000) and then,
+//    with follow=1, new lines as they are written until the client goes away.
+// Handlers block only briefly; a follow runs on a Supervisor background thread.
+#pragma once
+
+#include "node/http_server.h"
+#include "node/supervisor/supervisor.h"
+
+namespace shoal::node::supervisor {
+
+// `supervisor` must outlive the server the router is given to.
+void add_supervisor_routes(HttpRouter& router, Supervisor& supervisor);
+
+}  // namespace shoal::node::supervisor

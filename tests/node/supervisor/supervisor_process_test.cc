@@ -1,0 +1,392 @@
+// Tests of node/supervisor/supervisor with real processes: shims of the real `shoal`
+// binary running `sh -c` instances on loopback ports, killed, crashing, stopped, re-adopted
+// by a reopened supervisor, and the HTTP routes in front of it.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "node/http_client.h"
+#include "node/supervisor/http_supervisor.h"
+#include "node/supervisor/shim.h"
+#include "node/supervisor/supervisor.h"
+#include "tests/support/process.h"
+
+using namespace shoal;
+using namespace shoal::node::supervisor;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr uint64_t kGroup = kAppGroupBase + 3;
+
+bool alive(int pid) {
+  return pid > 0 && process_start_time(pid) != 0;  // not gone, not a zombie
+}
+
+struct Fixture {
+  fs::path data_dir = shoal::test::make_temp_dir("shoal-sup");
+  fs::path release_dir = shoal::test::make_temp_dir("shoal-rel");
+  std::string node = "n" + std::to_string(::getpid()) + "-" + std::to_string(counter()++);
+  int port_min = shoal::test::free_loopback_port();
+  std::unique_ptr<Supervisor> sup;
+  std::vector<std::pair<std::string, InstanceStatus>> changes;
+  std::mutex changes_mu;
+
+  static int& counter() {
+    static int n = 0;
+    return n;
+  }
+
+  Fixture() {
+    ::chmod(release_dir.c_str(), 0755);
+    open();
+  }
+  ~Fixture() {
+    if (sup) (void)sup->stop_all(10s);
+    sup.reset();
+    if (!std::getenv("SHOAL_KEEP_TEST_DIRS")) {
+      std::error_code ec;
+      fs::remove_all(data_dir, ec);
+      fs::remove_all(release_dir, ec);
+    }
+  }
+
+  SupervisorOptions options(Duration reassert_grace = 60s) {
+    SupervisorOptions o;
+    o.node_name = node;
+    o.data_dir = data_dir;
+    o.shim_binary = shoal::test::shoal_binary();
+    o.port_min = port_min;
+    o.port_max = port_min + 200;
+    o.policy.backoff_base = 100ms;
+    o.policy.stop_grace = 2s;
+    o.policy.reassert_grace = reassert_grace;
+    const std::string rel = release_dir.string();
+    o.prepare = [rel](const std::string&, int64_t, const std::string&,
+                      const std::vector<std::string>&) -> Result<fs::path> { return fs::path(rel); };
+    o.on_change = [this](const std::string& app, const InstanceStatus& s) {
+      std::lock_guard lock(changes_mu);
+      changes.emplace_back(app, s);
+    };
+    return o;
+  }
+
+  void open(Duration reassert_grace = 60s) {
+    auto s = Supervisor::open(options(reassert_grace));
+    REQUIRE(s.ok());
+    sup = std::move(*s);
+  }
+
+  static InstanceSpec spec(const std::string& id, const std::string& command, int64_t generation = 0) {
+    InstanceSpec s;
+    s.id = id;
+    s.type = id.substr(0, id.find('.'));
+    s.release = 1;
+    s.digest = "abc";
+    s.command = command;
+    s.env = {{"GREETING", "hi"}};
+    s.memory_mb = 128;
+    s.cpu_millis = 500;
+    s.generation = generation;
+    return s;
+  }
+
+  Result<AssignReport> assign(uint64_t term, std::vector<InstanceSpec> instances) {
+    Assignment a;
+    a.app = "hello";
+    a.group = kGroup;
+    a.term = term;
+    a.leader = "node-a";
+    a.instances = std::move(instances);
+    return sup->assign(a);
+  }
+
+  std::optional<InstanceStatus> status(const std::string& id) {
+    for (auto& s : sup->report("hello")) {
+      if (s.id == id) return s;
+    }
+    return std::nullopt;
+  }
+
+  // Polls (every 2 ms, at most `timeout`) until `pred` holds for the instance's status.
+  template <typename Pred>
+  std::optional<InstanceStatus> wait_for(const std::string& id, Pred pred, Duration timeout = 5s) {
+    const auto deadline = steady_now() + timeout;
+    while (steady_now() < deadline) {
+      auto s = status(id);
+      if (s && pred(*s)) return s;
+      std::this_thread::sleep_for(2ms);
+    }
+    return std::nullopt;
+  }
+
+  std::vector<LogLine> logs(size_t n = 100) {
+    return tail_logs(sup->log_sources("hello", "", ""), n);
+  }
+  bool log_has(const std::string& text, Duration timeout = 5s) {
+    const auto deadline = steady_now() + timeout;
+    while (steady_now() < deadline) {
+      for (const auto& l : logs()) {
+        if (l.line.find(text) != std::string::npos) return true;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  }
+};
+
+auto running = [](const InstanceStatus& s) { return s.state == InstanceState::running && s.pid > 0; };
+
+}  // namespace
+
+TEST_CASE("supervisor: an assigned instance runs with its env and its lines are logged",
+          "[supervisor]") {
+  Fixture f;
+  auto r = f.assign(1, {Fixture::spec("web.1",
+                                      "echo \"port=$PORT app=$SHOAL_APP inst=$SHOAL_INSTANCE "
+                                      "greeting=$GREETING home=$HOME uid=$(id -u)\"; "
+                                      "echo oops >&2; exec sleep 100")});
+  REQUIRE(r.ok());
+  CHECK(r->node == f.node);
+  REQUIRE(r->instances.size() == 1);
+  auto s = f.wait_for("web.1", running);
+  REQUIRE(s);
+  CHECK(s->port >= f.port_min);
+  CHECK(alive(s->pid));
+  CHECK(f.log_has("port=" + std::to_string(s->port) + " app=hello inst=web.1 greeting=hi home="));
+  CHECK(f.log_has("oops"));
+  bool err_seen = false;
+  for (const auto& l : f.logs()) err_seen |= (l.stream == "err" && l.line == "oops");
+  CHECK(err_seen);
+  if (::geteuid() == 0) CHECK(f.log_has("uid=" + std::to_string(61000 + 3)));
+  {
+    std::lock_guard lock(f.changes_mu);
+    CHECK(std::any_of(f.changes.begin(), f.changes.end(),
+                      [](auto& c) { return c.second.state == InstanceState::running; }));
+  }
+  REQUIRE(f.sup->stop_all(10s).ok());
+  CHECK_FALSE(alive(s->pid));
+}
+
+TEST_CASE("supervisor: kill -9 of the app is followed by a restart", "[supervisor]") {
+  Fixture f;
+  REQUIRE(f.assign(1, {Fixture::spec("web.1", "exec sleep 100")}).ok());
+  auto first = f.wait_for("web.1", running);
+  REQUIRE(first);
+  REQUIRE(::kill(first->pid, SIGKILL) == 0);
+  auto second = f.wait_for("web.1", [&](const InstanceStatus& s) {
+    return running(s) && s.pid != first->pid;
+  });
+  REQUIRE(second);
+  CHECK(second->restarts == 1);
+  CHECK(second->port == first->port);
+  CHECK(alive(second->pid));
+  CHECK_FALSE(alive(first->pid));
+}
+
+TEST_CASE("supervisor: a crashing command backs off, then is marked crashed", "[supervisor]") {
+  Fixture f;
+  REQUIRE(f.assign(1, {Fixture::spec("web.1", "echo bye; exit 3")}).ok());
+  bool saw_backoff = false;
+  auto crashed = f.wait_for("web.1", [&](const InstanceStatus& s) {
+    saw_backoff |= s.state == InstanceState::backoff;
+    return s.state == InstanceState::crashed;
+  }, 8s);
+  REQUIRE(crashed);
+  CHECK(saw_backoff);
+  CHECK(crashed->restarts >= 5);
+  CHECK(crashed->message.find("exit status 3") != std::string::npos);
+}
+
+TEST_CASE("supervisor: a reopened supervisor re-adopts its instances, no duplicates",
+          "[supervisor]") {
+  Fixture f;
+  REQUIRE(f.assign(4, {Fixture::spec("web.1", "exec sleep 100"),
+                       Fixture::spec("worker.1", "exec sleep 100")}).ok());
+  auto web = f.wait_for("web.1", running);
+  auto worker = f.wait_for("worker.1", running);
+  REQUIRE(web);
+  REQUIRE(worker);
+  f.sup.reset();  // the agent goes away; the instances do not
+  CHECK(alive(web->pid));
+  f.open();
+  auto web2 = f.status("web.1");
+  REQUIRE(web2);
+  CHECK(web2->pid == web->pid);
+  CHECK(web2->state == InstanceState::running);
+  // Fencing survives the restart too.
+  CHECK(f.assign(3, {}).status().is(Status::Code::failed_precondition));
+  // The leader re-asserts the same set: nothing new is started.
+  auto r = f.assign(4, {Fixture::spec("web.1", "exec sleep 100"),
+                        Fixture::spec("worker.1", "exec sleep 100")});
+  REQUIRE(r.ok());
+  std::this_thread::sleep_for(200ms);
+  CHECK(f.status("web.1")->pid == web->pid);
+  CHECK(f.status("worker.1")->pid == worker->pid);
+  CHECK(f.status("web.1")->restarts == 0);
+  // An app process killed while the supervisor was away is restarted on reopen.
+  f.sup.reset();
+  REQUIRE(::kill(worker->pid, SIGKILL) == 0);
+  std::this_thread::sleep_for(300ms);  // its shim records the exit and ends
+  f.open();
+  auto worker2 = f.wait_for("worker.1", [&](const InstanceStatus& s) {
+    return running(s) && s.pid != worker->pid;
+  });
+  REQUIRE(worker2);
+  CHECK(worker2->restarts == 1);
+  CHECK(f.status("web.1")->pid == web->pid);
+}
+
+TEST_CASE("supervisor: instances no leader re-asserts after a restart are stopped",
+          "[supervisor]") {
+  Fixture f;
+  REQUIRE(f.assign(1, {Fixture::spec("web.1", "exec sleep 100")}).ok());
+  auto web = f.wait_for("web.1", running);
+  REQUIRE(web);
+  f.sup.reset();
+  f.open(/*reassert_grace=*/500ms);
+  CHECK(f.status("web.1"));
+  const auto deadline = steady_now() + 5s;
+  while (alive(web->pid) && steady_now() < deadline) std::this_thread::sleep_for(10ms);
+  CHECK_FALSE(alive(web->pid));
+  CHECK(f.wait_for("web.1", [](auto&) { return false; }, 100ms) == std::nullopt);
+  CHECK(f.sup->report("hello").empty());
+}
+
+TEST_CASE("supervisor: unassigned instances get SIGTERM, then go with their cgroup",
+          "[supervisor]") {
+  Fixture f;
+  REQUIRE(f.assign(1, {Fixture::spec("web.1",
+                                     "trap 'echo got-term; exit 0' TERM; echo ready; "
+                                     "while true; do sleep 0.05; done"),
+                       Fixture::spec("web.2", "exec sleep 100")})
+              .ok());
+  auto s = f.wait_for("web.1", running);
+  REQUIRE(s);
+  REQUIRE(f.log_has("ready"));
+  std::vector<fs::path> cgroup_dirs;
+  for (const auto& [controller, base] : f.sup->cgroups().v1) {
+    cgroup_dirs.push_back(base / "shoal" / f.node / "hello" / "web.1");
+  }
+  if (f.sup->cgroups().v2) {
+    cgroup_dirs.push_back(*f.sup->cgroups().v2 / "shoal" / f.node / "hello" / "web.1");
+  }
+  if (::geteuid() == 0) {
+    for (const auto& d : cgroup_dirs) CHECK(fs::exists(d));
+  }
+  auto r = f.assign(2, {Fixture::spec("web.2", "exec sleep 100")});
+  REQUIRE(r.ok());
+  const auto deadline = steady_now() + 5s;
+  while (f.status("web.1") && steady_now() < deadline) std::this_thread::sleep_for(10ms);
+  CHECK_FALSE(f.status("web.1"));
+  CHECK_FALSE(alive(s->pid));
+  CHECK(f.log_has("got-term"));
+  for (const auto& d : cgroup_dirs) CHECK_FALSE(fs::exists(d));
+  CHECK(f.status("web.2"));
+  // A stale term changes nothing.
+  auto stale = f.assign(1, {});
+  CHECK(stale.status().is(Status::Code::failed_precondition));
+  CHECK(f.status("web.2"));
+}
+
+TEST_CASE("supervisor: the internal HTTP routes assign and serve logs", "[supervisor]") {
+  Fixture f;
+  node::HttpRouter router;
+  add_supervisor_routes(router, *f.sup);
+  auto server = node::HttpServer::start(*gossip::Address::parse("127.0.0.1", 0), std::move(router));
+  REQUIRE(server.ok());
+  const int port = (*server)->address().port;
+  auto post = [&](const std::string& body) {
+    node::HttpExchange ex;
+    ex.method = "POST";
+    ex.target = "/v1/internal/assign";
+    ex.body = body;
+    ex.timeout = 10s;
+    auto r = node::http_request("127.0.0.1", port, ex);
+    REQUIRE(r.ok());
+    return *r;
+  };
+  auto bad = post("{\"app\": \"hello\"}");
+  CHECK(bad.status == 400);
+  CHECK(bad.body.find("group") != std::string::npos);
+
+  Assignment a;
+  a.app = "hello";
+  a.group = kGroup;
+  a.term = 9;
+  a.instances = {Fixture::spec("web.1", "echo line-one; echo line-two; exec sleep 100")};
+  auto ok = post(to_json(a).dump());
+  REQUIRE(ok.status == 200);
+  auto report = parse_assign_report(ok.body);
+  REQUIRE(report.ok());
+  CHECK(report->node == f.node);
+  REQUIRE(report->instances.size() == 1);
+  CHECK(report->instances[0].id == "web.1");
+  a.term = 8;
+  CHECK(post(to_json(a).dump()).status == 409);
+
+  REQUIRE(f.log_has("line-two"));
+  node::HttpExchange get;
+  get.target = "/v1/internal/logs?app=hello&lines=1";
+  auto logs = node::http_request("127.0.0.1", port, get);
+  REQUIRE(logs.ok());
+  CHECK(logs->status == 200);
+  CHECK(logs->body.find("\"line\":\"line-two\"") != std::string::npos);
+  CHECK(logs->body.find("line-one") == std::string::npos);
+  get.target = "/v1/internal/logs?app=Bad!";
+  CHECK(node::http_request("127.0.0.1", port, get)->status == 400);
+
+  // follow=1: a line written later arrives on the open stream.
+  std::string streamed;
+  node::HttpExchange follow;
+  follow.target = "/v1/internal/logs?app=hello&lines=0&follow=1";
+  follow.timeout = 10s;
+  follow.on_body = [&](std::string_view chunk) {
+    streamed.append(chunk);
+    return streamed.find("late-line") == std::string::npos;
+  };
+  std::thread writer([&] {
+    std::this_thread::sleep_for(300ms);
+    a.term = 10;
+    a.instances[0].generation = 1;
+    a.instances[0].command = "echo late-line; exec sleep 100";
+    post(to_json(a).dump());
+  });
+  auto followed = node::http_request("127.0.0.1", port, follow);
+  writer.join();
+  REQUIRE(followed.ok());
+  CHECK(streamed.find("late-line") != std::string::npos);
+  (*server)->stop();
+}
+
+TEST_CASE("supervisor: time from kill -9 of an app to its restart running",
+          "[.][supervisor-bench]") {
+  Fixture f;
+  REQUIRE(f.assign(1, {Fixture::spec("web.1", "exec sleep 100")}).ok());
+  std::vector<double> ms;
+  for (int trial = 0; trial < 20; ++trial) {
+    auto before = f.wait_for("web.1", running);
+    REQUIRE(before);
+    std::this_thread::sleep_for(50ms);
+    const auto t0 = steady_now();
+    REQUIRE(::kill(before->pid, SIGKILL) == 0);
+    auto after = f.wait_for("web.1", [&](const InstanceStatus& s) {
+      return running(s) && s.pid != before->pid;
+    }, 30s);
+    REQUIRE(after);
+    ms.push_back(to_seconds(steady_now() - t0) * 1000);
+    // Let the crash count reset: each trial then measures a first failure (no backoff).
+    REQUIRE(f.assign(1 + trial + 1, {Fixture::spec("web.1", "exec sleep 100", trial + 1)}).ok());
+  }
+  std::sort(ms.begin(), ms.end());
+  std::printf("kill -9 to restart running: %zu trials, median %.1f ms, max %.1f ms, min %.1f ms\n",
+              ms.size(), ms[ms.size() / 2], ms.back(), ms.front());
+}
