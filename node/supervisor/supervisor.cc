@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <cerrno>
 #include <chrono>
@@ -45,6 +46,8 @@ constexpr auto kCallTimeout = std::chrono::seconds(10);
 constexpr int kUidBase = 61000;
 constexpr int kUidRange = 4000;
 constexpr int kMaxBackground = 64;
+// Directories (logs) of instances no longer assigned, kept per app for `logs` after a stop.
+constexpr size_t kKeptGoneInstances = 10;
 
 int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -491,11 +494,29 @@ struct Supervisor::Impl {
       Status s = Cgroup::at(dirs).remove();
       if (!s.ok()) spdlog::warn("instance-cgroup-remove-failed app={} instance={} reason=\"{}\"",
                                 r.app, r.spec.id, s.message());
-      for (const auto& d : dirs) ::rmdir(d.parent_path().c_str());  // the app's, once empty
+      // The app's, node's and shoal's directories, once empty (rmdir refuses otherwise).
+      for (const auto& d : dirs) {
+        fs::path up = d.parent_path();
+        for (int level = 0; level < 3 && ::rmdir(up.c_str()) == 0; ++level) up = up.parent_path();
+      }
     }
     std::error_code ec;
-    fs::remove_all(dir / "home", ec);  // the logs stay readable
+    fs::remove_all(dir / "home", ec);  // the logs stay readable, for a while
     spdlog::info("instance-removed app={} instance={}", r.app, r.spec.id);
+    prune_gone(r.app);
+  }
+
+  // Bounds the disk that gone instances' logs take: the newest few stay.
+  void prune_gone(const std::string& app) {
+    std::vector<std::pair<fs::file_time_type, fs::path>> gone;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(instances / app, ec)) {
+      if (!entry.is_directory() || core.find({app, entry.path().filename().string()})) continue;
+      gone.emplace_back(fs::last_write_time(entry.path() / kLogFile, ec), entry.path());
+    }
+    if (gone.size() <= kKeptGoneInstances) return;
+    std::sort(gone.begin(), gone.end());
+    for (size_t i = 0; i + kKeptGoneInstances < gone.size(); ++i) fs::remove_all(gone[i].second, ec);
   }
 
   void persist(const std::set<std::string>& apps) {
@@ -565,6 +586,7 @@ struct Supervisor::Impl {
         adopted.emplace_back(k, app.ok() ? app->pid : 0);
         spdlog::info("instance-adopted app={} instance={} shim_pid={}", k.first, k.second, r.shim_pid);
       } else {
+        if (r.shim_pid > 0) ::waitpid(r.shim_pid, nullptr, WNOHANG);  // our zombie, if ours
         dead.emplace_back(k, exit_reason(instance_dir(k)));
       }
     }

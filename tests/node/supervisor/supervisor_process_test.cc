@@ -79,8 +79,10 @@ struct Fixture {
     return o;
   }
 
-  void open(Duration reassert_grace = 60s) {
-    auto s = Supervisor::open(options(reassert_grace));
+  void open(Duration reassert_grace = 60s, int64_t log_max_bytes = 10 * 1024 * 1024) {
+    auto o = options(reassert_grace);
+    o.log_max_bytes = log_max_bytes;
+    auto s = Supervisor::open(std::move(o));
     REQUIRE(s.ok());
     sup = std::move(*s);
   }
@@ -365,6 +367,28 @@ TEST_CASE("supervisor: the internal HTTP routes assign and serve logs", "[superv
   REQUIRE(followed.ok());
   CHECK(streamed.find("late-line") != std::string::npos);
   (*server)->stop();
+}
+
+TEST_CASE("supervisor: an instance's log is rotated and bounded", "[supervisor]") {
+  Fixture f;
+  f.sup.reset();
+  f.open(60s, /*log_max_bytes=*/4096);
+  REQUIRE(f.assign(1, {Fixture::spec("web.1",
+                                     "i=0; while [ $i -lt 2000 ]; do echo line-$i; i=$((i+1)); done; "
+                                     "echo done-writing; exec sleep 100")})
+              .ok());
+  REQUIRE(f.log_has("done-writing"));
+  const fs::path dir = f.data_dir / "supervisor" / "instances" / "hello" / "web.1";
+  CHECK(fs::exists(dir / "log.1"));
+  CHECK(fs::exists(dir / "log.2"));
+  CHECK_FALSE(fs::exists(dir / "log.3"));
+  for (const char* name : {"log", "log.1", "log.2"}) CHECK(fs::file_size(dir / name) <= 4096);
+  // The newest lines are there, in order, across the files.
+  auto last = tail_logs(f.sup->log_sources("hello", "web", ""), 3);
+  REQUIRE(last.size() == 3);
+  CHECK(last[0].line == "line-1998");
+  CHECK(last[1].line == "line-1999");
+  CHECK(last[2].line == "done-writing");
 }
 
 TEST_CASE("supervisor: time from kill -9 of an app to its restart running",
