@@ -102,11 +102,13 @@ std::vector<std::string> child_environment(
 }
 
 // Reads what is available from `fd` into `into` (up to `max` kept); closes it at EOF.
-void read_some(Fd& fd, std::string& into, size_t& total, size_t max) {
+void read_some(Fd& fd, std::string& into, size_t& total, size_t max,
+               const std::function<void(std::string_view, bool)>& on_output, bool is_stderr) {
   char buf[16384];
   for (;;) {
     const ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n > 0) {
+      if (on_output) on_output(std::string_view(buf, static_cast<size_t>(n)), is_stderr);
       total += static_cast<size_t>(n);
       if (into.size() < max) into.append(buf, std::min(static_cast<size_t>(n), max - into.size()));
       continue;
@@ -295,10 +297,10 @@ ScriptRun run_script(const std::string& script,
       }
     }
     if (i_out >= 0 && fds[i_out].revents != 0) {
-      read_some(out_r, run.out, run.out_total, limits.stdout_max);
+      read_some(out_r, run.out, run.out_total, limits.stdout_max, limits.on_output, false);
     }
     if (i_err >= 0 && fds[i_err].revents != 0) {
-      read_some(err_r, run.err, run.err_total, limits.stderr_max);
+      read_some(err_r, run.err, run.err_total, limits.stderr_max, limits.on_output, true);
     }
   }
   if (!reaped) kill_group(ScriptRun::End::cancelled);  // poll failed: do not leave it behind

@@ -35,6 +35,9 @@ struct ScriptLimits {
   // Called once (from the calling thread) if the script still runs after `slow_after`.
   Duration slow_after = std::chrono::seconds(1);
   std::function<void(Duration)> on_slow;
+  // Called (from the calling thread) with each piece of output as it is read, before and
+  // whatever the *_max limits keep: for streaming a long script's output (builds).
+  std::function<void(std::string_view data, bool is_stderr)> on_output;
 };
 
 struct ScriptRun {
