@@ -565,6 +565,10 @@ Status extract_archive(const fs::path& tar_gz, const fs::path& dest, const Extra
     if (root.get() < 0) return discard(Status::io_error("open '" + tmp.string() + "': " + errno_text(errno)));
     Extractor x(a.get(), root.get(), limits);
     s = x.run();
+    // mkdtemp made it 0700; the release's own user (not the agent's) must read it.
+    if (s.ok() && ::fchmod(root.get(), 0755) != 0) {
+      s = Status::io_error("chmod '" + tmp.string() + "': " + errno_text(errno));
+    }
   }
   if (!s.ok()) return discard(s);
   if (::rename(tmp.c_str(), dest.c_str()) != 0) {

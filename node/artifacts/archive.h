@@ -21,7 +21,8 @@
 //    for the same file, more than `max_entries` entries, more than `max_total_bytes`
 //    unpacked (counted from the entries' sizes, so a sparse bomb is caught before it is
 //    written). setuid, setgid and sticky bits are dropped; directories stay u+rwx; owners
-//    are the caller's. A stream that is not a tar (or is truncated) is corruption.
+//    are the caller's; `dest` itself is 0755. A stream that is not a tar (or is truncated)
+//    is corruption.
 //  - Thread-safe: each call is independent. No global state (no chdir, no umask change).
 #pragma once
 

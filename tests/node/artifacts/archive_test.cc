@@ -55,6 +55,7 @@ TEST_CASE("pack and extract round-trip files, modes and inside symlinks", "[arti
   CHECK(read_file(dest / "app.py") == "print('hi')\n");
   CHECK(read_file(dest / "deep/a/b/c.txt") == "deep");
   CHECK(read_file(dest / std::string(120, 'n')) == "long name");
+  CHECK(mode_of(dest) == 0755);  // not mkdtemp's 0700: the app's own user reads it
   CHECK(mode_of(dest / "bin/run") == 0755);
   CHECK(mode_of(dest / "app.py") == 0644);
   CHECK(mode_of(dest / "suid") == 0755);  // setuid dropped
