@@ -444,8 +444,9 @@ IgnoreRules IgnoreRules::parse(std::string_view text) {
       r.negated = true;
       line.erase(0, 1);
     }
-    if (line.rfind("**/", 0) == 0) line.erase(0, 3);
-    else if (line.front() == '/') {
+    if (line.rfind("**/", 0) == 0) {
+      line.erase(0, 3);
+    } else if (!line.empty() && line.front() == '/') {
       r.anchored = true;
       line.erase(0, 1);
     }

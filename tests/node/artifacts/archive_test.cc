@@ -128,6 +128,12 @@ TEST_CASE(".shoalignore leaves out what it names", "[artifacts]") {
   CHECK_FALSE(fs::exists(d / "logs"));
   CHECK_FALSE(fs::exists(d / "sub/logs"));
 
+  SECTION("odd lines are harmless") {
+    const auto rules = IgnoreRules::parse("!\n/\n**/\n!/\n   \r\n**/cache\n");
+    CHECK(rules.size() == 1);
+    CHECK(rules.ignored("a/cache", true));
+    CHECK_FALSE(rules.ignored("a/b", false));
+  }
   SECTION("the builder packs everything") {
     PackOptions all;
     all.honour_ignore_file = false;
