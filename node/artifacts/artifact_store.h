@@ -49,7 +49,8 @@ Status check_digest(std::string_view digest);
 Result<std::string> sha256_file(const std::filesystem::path& file);
 std::string sha256_hex(std::string_view bytes);
 
-// (received so far, total or 0 when not known yet). Called from the fetching thread.
+// (received so far, total or 0 when not known yet). Called from the fetching thread once
+// per piece received (tens of KiB): throttle before reporting it anywhere.
 using FetchProgress = std::function<void(uint64_t received, uint64_t total)>;
 
 struct ArtifactStoreOptions {
