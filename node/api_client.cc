@@ -92,6 +92,16 @@ std::string ApiClient::url_encode(std::string_view text) {
   return out;
 }
 
+Status ApiClient::unreachable(const Status& failure, const std::string& hint) const {
+  // http_request's own failures start "cannot reach HOST:PORT: "; anything else (an upload
+  // reader's error) is passed on as it is.
+  const std::string prefix = "cannot reach " + host_ + ":" + std::to_string(port_) + ": ";
+  if (!failure.message().starts_with(prefix)) return failure;
+  // Say it in the agent's terms: its URL, then what failed.
+  return Status::unavailable("cannot reach the agent at " + base_url_ + ": " +
+                             failure.message().substr(prefix.size()) + hint);
+}
+
 Result<HttpResponse> ApiClient::send(const std::string& method, const std::string& path_and_query,
                                      const std::string& body,
                                      const std::string& content_type) const {
@@ -102,21 +112,15 @@ Result<HttpResponse> ApiClient::send(const std::string& method, const std::strin
   ex.content_type = content_type;
   ex.timeout = timeout_;
   auto res = http_request(host_, port_, ex);
-  if (!res.ok()) {
-    // Say it in the agent's terms: its URL, then what failed.
-    std::string why = res.status().message();
-    const std::string prefix = "cannot reach " + host_ + ":" + std::to_string(port_) + ": ";
-    if (why.starts_with(prefix)) why.erase(0, prefix.size());
-    return Status::unavailable("cannot reach the agent at " + base_url_ + ": " + why +
-                               " (is `shoal agent` running there?)");
-  }
+  if (!res.ok()) return unreachable(res.status(), " (is `shoal agent` running there?)");
   return res;
 }
 
 Result<HttpResponse> ApiClient::stream(const std::string& method,
                                        const std::string& path_and_query,
                                        const std::string& body, const std::string& content_type,
-                                       std::function<bool(std::string_view)> on_body) const {
+                                       std::function<bool(std::string_view)> on_body,
+                                       std::function<bool(const HttpResponse&)> on_headers) const {
   HttpExchange ex;
   ex.method = method;
   ex.target = path_and_query;
@@ -124,11 +128,31 @@ Result<HttpResponse> ApiClient::stream(const std::string& method,
   if (!content_type.empty()) ex.content_type = content_type;
   ex.timeout = timeout_;
   ex.on_body = std::move(on_body);  // an error answer's JSON body arrives there too
+  ex.on_headers = std::move(on_headers);
   auto res = http_request(host_, port_, ex);
-  if (!res.ok()) {
-    return Status::unavailable("cannot reach the agent at " + base_url_ + ": " +
-                               res.status().message());
-  }
+  if (!res.ok()) return unreachable(res.status(), "");
+  return res;
+}
+
+Result<HttpResponse> ApiClient::upload(const std::string& method,
+                                       const std::string& path_and_query, uint64_t size,
+                                       std::function<Result<size_t>(std::span<char>)> reader,
+                                       std::function<void(uint64_t)> on_sent,
+                                       const std::string& content_type,
+                                       std::function<bool(std::string_view)> on_body,
+                                       std::function<bool(const HttpResponse&)> on_headers) const {
+  HttpExchange ex;
+  ex.method = method;
+  ex.target = path_and_query;
+  ex.content_type = content_type;
+  ex.timeout = timeout_;
+  ex.body_reader = std::move(reader);
+  ex.body_size = size;
+  ex.on_body_sent = std::move(on_sent);
+  ex.on_body = std::move(on_body);
+  ex.on_headers = std::move(on_headers);
+  auto res = http_request(host_, port_, ex);
+  if (!res.ok()) return unreachable(res.status(), "");
   return res;
 }
 

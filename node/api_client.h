@@ -45,10 +45,22 @@ class ApiClient {
                             const std::string& content_type = "application/json") const;
 
   // Stream mode of send(): the body goes to `on_body` piece by piece as it arrives (return
-  // false to stop); the timeout bounds the wait for each piece.
+  // false to stop); the timeout bounds the wait for each piece. `on_headers`, if given, hears
+  // the status and headers first (false: read no body).
   Result<HttpResponse> stream(const std::string& method, const std::string& path_and_query,
                               const std::string& body, const std::string& content_type,
-                              std::function<bool(std::string_view)> on_body) const;
+                              std::function<bool(std::string_view)> on_body,
+                              std::function<bool(const HttpResponse&)> on_headers = {}) const;
+
+  // Upload form of stream(): the body (`size` bytes) is pulled from `reader` piece by piece
+  // (see HttpExchange::body_reader) and `on_sent` hears how much went out; the answer goes
+  // to `on_body` as it arrives. For `shoal deploy`.
+  Result<HttpResponse> upload(const std::string& method, const std::string& path_and_query,
+                              uint64_t size, std::function<Result<size_t>(std::span<char>)> reader,
+                              std::function<void(uint64_t)> on_sent,
+                              const std::string& content_type,
+                              std::function<bool(std::string_view)> on_body,
+                              std::function<bool(const HttpResponse&)> on_headers = {}) const;
 
   const std::string& base_url() const { return base_url_; }
   void set_timeout(Duration timeout) { timeout_ = timeout; }
@@ -58,6 +70,7 @@ class ApiClient {
 
  private:
   ApiClient(std::string host, int port, Duration timeout);
+  Status unreachable(const Status& failure, const std::string& hint) const;
   std::string host_;
   int port_ = 0;
   std::string base_url_;

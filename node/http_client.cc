@@ -10,6 +10,7 @@
 #include <cctype>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 namespace shoal::node {
 
@@ -22,6 +23,7 @@ namespace {
 
 constexpr auto kConnectTimeoutMax = std::chrono::seconds(3);
 constexpr uint64_t kBodyLimit = uint64_t{1} << 30;
+constexpr size_t kUploadPiece = 64 * 1024;
 
 // Runs one async operation on a private io_context to completion. Beast's stream
 // timeouts apply only to async operations, so a blocking client is built from them.
@@ -40,6 +42,110 @@ std::string describe(beast::error_code ec, const char* stage) {
   return std::string(stage) + " failed: " + ec.message();
 }
 
+
+// Upload mode: the header, then the body in pieces pulled from ex.body_reader. Transport
+// errors land in `ec`; an error of the reader (or a reader that ends early) is returned.
+template <typename SetCommon>
+Status send_streamed_body(net::io_context& io, beast::tcp_stream& stream,
+                          const HttpExchange& ex, SetCommon& set_common,
+                          beast::error_code& ec) {
+  http::request<http::buffer_body> req{http::string_to_verb(ex.method), ex.target, 11};
+  set_common(req);
+  req.set(http::field::content_type, ex.content_type);
+  req.content_length(ex.body_size);
+  req.body().data = nullptr;
+  req.body().more = true;
+  http::request_serializer<http::buffer_body> sr{req};
+  stream.expires_after(ex.timeout);
+  ec = run_op(io, [&](auto handler) { http::async_write_header(stream, sr, handler); });
+  std::vector<char> piece(kUploadPiece);
+  uint64_t sent = 0;
+  while (!ec && sent < ex.body_size) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(piece.size(), ex.body_size - sent));
+    auto n = ex.body_reader(std::span<char>(piece.data(), want));
+    if (!n.ok()) return n.status();
+    if (*n == 0 || *n > want) {
+      return Status::invalid_argument("the upload's body ended after " + std::to_string(sent) +
+                                      " of " + std::to_string(ex.body_size) + " bytes");
+    }
+    req.body().data = piece.data();
+    req.body().size = *n;
+    req.body().more = true;
+    stream.expires_after(ex.timeout);
+    ec = run_op(io, [&](auto handler) { http::async_write(stream, sr, handler); });
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) break;
+    sent += *n;
+    if (ex.on_body_sent) ex.on_body_sent(sent);
+  }
+  if (!ec) {
+    req.body().data = nullptr;
+    req.body().size = 0;
+    req.body().more = false;
+    stream.expires_after(ex.timeout);
+    ec = run_op(io, [&](auto handler) { http::async_write(stream, sr, handler); });
+  }
+  return Status();
+}
+
+// Reads the answer into `out`: whole, or (ex.on_body set) piece by piece into on_body.
+// `timeout` bounds the whole read, or in stream mode each piece.
+beast::error_code read_answer(net::io_context& io, beast::tcp_stream& stream,
+                              const HttpExchange& ex, Duration timeout, HttpResponse& out) {
+  beast::flat_buffer buffer;
+  beast::error_code ec;
+  if (!ex.on_body) {
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(kBodyLimit);
+    if (ex.method == "HEAD") parser.skip(true);  // Content-Length, no body
+    stream.expires_after(timeout);
+    ec = run_op(io, [&](auto handler) { http::async_read(stream, buffer, parser, handler); });
+    if (ec) return ec;
+    auto& res = parser.get();
+    out.status = static_cast<int>(res.result_int());
+    for (const auto& f : res) out.headers.emplace(f.name_string(), f.value());
+    out.body = std::move(res.body());
+    return {};
+  }
+
+  // Stream mode: hand each piece of the body over as it arrives.
+  http::response_parser<http::buffer_body> parser;
+  // Not boost::none: Boost 1.74 compares a Content-Length against an empty optional as
+  // "greater", so every sized answer would fail with body_limit.
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  stream.expires_after(timeout);
+  ec = run_op(io, [&](auto handler) { http::async_read_header(stream, buffer, parser, handler); });
+  if (ec) return ec;
+  out.status = static_cast<int>(parser.get().result_int());
+  for (const auto& f : parser.get()) out.headers.emplace(f.name_string(), f.value());
+  if (ex.on_headers && !ex.on_headers(out)) {
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    return {};
+  }
+  // Beast reads at most the buffer's free capacity, and it stays the size the header
+  // needed (~1 KiB): without room, a large body arrives in a hundred thousand reads.
+  buffer.reserve(256 * 1024);
+  char piece[64 * 1024];
+  while (!parser.is_done()) {
+    parser.get().body().data = piece;
+    parser.get().body().size = sizeof(piece);
+    stream.expires_after(timeout);
+    // read_some, not read: read would wait to fill the whole piece, and a stream's
+    // events are small and far apart.
+    ec = run_op(io, [&](auto handler) { http::async_read_some(stream, buffer, parser, handler); });
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      if (ec == http::error::end_of_stream || ec == http::error::partial_message) break;
+      return ec;
+    }
+    const size_t n = sizeof(piece) - parser.get().body().size;
+    if (n > 0 && !ex.on_body(std::string_view(piece, n))) break;
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  return {};
+}
 }  // namespace
 
 std::string HttpResponse::header(const std::string& name) const {
@@ -72,74 +178,40 @@ Result<HttpResponse> http_request(const std::string& host, int port, const HttpE
   if (ec) return fail(describe(ec, "connect"));
   stream.socket().set_option(tcp::no_delay(true), ec);
 
-  http::request<http::string_body> req{http::string_to_verb(ex.method), ex.target, 11};
-  if (req.method() == http::verb::unknown) req.method_string(ex.method);
-  req.set(http::field::host, where);
-  req.set(http::field::user_agent, "shoal");
-  req.keep_alive(false);
-  for (const auto& [k, v] : ex.headers) req.set(k, v);
-  if (!ex.body.empty() || ex.method == "POST" || ex.method == "PUT") {
-    req.set(http::field::content_type, ex.content_type);
-    req.body() = ex.body;
+  auto set_common = [&](auto& req) {
+    if (req.method() == http::verb::unknown) req.method_string(ex.method);
+    req.set(http::field::host, where);
+    req.set(http::field::user_agent, "shoal");
+    req.keep_alive(false);
+    for (const auto& [k, v] : ex.headers) req.set(k, v);
+  };
+  beast::error_code send_ec;
+  if (!ex.body_reader) {
+    http::request<http::string_body> req{http::string_to_verb(ex.method), ex.target, 11};
+    set_common(req);
+    if (!ex.body.empty() || ex.method == "POST" || ex.method == "PUT") {
+      req.set(http::field::content_type, ex.content_type);
+      req.body() = ex.body;
+    }
+    req.prepare_payload();
+    stream.expires_after(ex.timeout);
+    send_ec = run_op(io, [&](auto handler) { http::async_write(stream, req, handler); });
+  } else {
+    auto sent = send_streamed_body(io, stream, ex, set_common, send_ec);
+    if (!sent.ok()) return sent;  // the reader failed: its error, as it said it
   }
-  req.prepare_payload();
-
-  stream.expires_after(ex.timeout);
-  ec = run_op(io, [&](auto handler) { http::async_write(stream, req, handler); });
-  if (ec) return fail(describe(ec, "sending the request"));
 
   HttpResponse out;
-  beast::flat_buffer buffer;
-  if (!ex.on_body) {
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(kBodyLimit);
-    if (req.method() == http::verb::head) parser.skip(true);  // Content-Length, no body
-    stream.expires_after(ex.timeout);
-    ec = run_op(io, [&](auto handler) { http::async_read(stream, buffer, parser, handler); });
-    if (ec) return fail(describe(ec, "reading the answer"));
-    auto& res = parser.get();
-    out.status = static_cast<int>(res.result_int());
-    for (const auto& f : res) out.headers.emplace(f.name_string(), f.value());
-    out.body = std::move(res.body());
-    return out;
-  }
-
-  // Stream mode: hand each piece of the body over as it arrives.
-  http::response_parser<http::buffer_body> parser;
-  // Not boost::none: Boost 1.74 compares a Content-Length against an empty optional as
-  // "greater", so every sized answer would fail with body_limit.
-  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-  stream.expires_after(ex.timeout);
-  ec = run_op(io, [&](auto handler) { http::async_read_header(stream, buffer, parser, handler); });
-  if (ec) return fail(describe(ec, "reading the answer"));
-  out.status = static_cast<int>(parser.get().result_int());
-  for (const auto& f : parser.get()) out.headers.emplace(f.name_string(), f.value());
-  if (ex.on_headers && !ex.on_headers(out)) {
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    return out;
-  }
-  // Beast reads at most the buffer's free capacity, and it stays the size the header
-  // needed (~1 KiB): without room, a large body arrives in a hundred thousand reads.
-  buffer.reserve(256 * 1024);
-  char piece[64 * 1024];
-  while (!parser.is_done()) {
-    parser.get().body().data = piece;
-    parser.get().body().size = sizeof(piece);
-    stream.expires_after(ex.timeout);
-    // read_some, not read: read would wait to fill the whole piece, and a stream's
-    // events are small and far apart.
-    ec = run_op(io, [&](auto handler) { http::async_read_some(stream, buffer, parser, handler); });
-    if (ec == http::error::need_buffer) ec = {};
-    if (ec) {
-      if (ec == http::error::end_of_stream || ec == http::error::partial_message) break;
-      return fail(describe(ec, "reading the answer"));
+  if (send_ec) {
+    // A server that refuses an upload may answer and close before reading it all: its
+    // answer says more than the broken pipe does, so look for one, briefly.
+    if (read_answer(io, stream, ex, std::min<Duration>(ex.timeout, kConnectTimeoutMax), out)) {
+      return fail(describe(send_ec, "sending the request"));
     }
-    const size_t n = sizeof(piece) - parser.get().body().size;
-    if (n > 0 && !ex.on_body(std::string_view(piece, n))) break;
+    return out;
   }
-  beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  ec = read_answer(io, stream, ex, ex.timeout, out);
+  if (ec) return fail(describe(ec, "reading the answer"));
   return out;
 }
 

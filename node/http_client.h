@@ -7,6 +7,10 @@
 // Contract:
 //  - Connecting is bounded by min(timeout, 3 s); the whole exchange by `timeout`, except
 //    in stream mode, where `timeout` bounds the wait for each piece of the body.
+//  - Upload mode (body_reader set): the body is pulled from the reader piece by piece and
+//    sent with Content-Length body_size, so a large artifact never sits in memory; `timeout`
+//    then bounds each piece's write. If the server answers and closes before taking the
+//    whole body (a 4xx for a refused upload), that answer is returned, not a send error.
 //  - Only transport failures are errors (unavailable, naming the address and what failed);
 //    any HTTP status is a response.
 //  - `host` may be a name or an IP literal.
@@ -15,6 +19,7 @@
 
 #include <functional>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -34,6 +39,13 @@ struct HttpExchange {
   std::string method = "GET";
   std::string target = "/";  // path and query, already encoded
   std::string body;
+  // Upload mode when set: fills the buffer with the next piece of the body and returns how
+  // many bytes it wrote (0 only once all body_size bytes were given), or an error, which
+  // aborts the exchange with that error. `body` is ignored then.
+  std::function<Result<size_t>(std::span<char>)> body_reader;
+  uint64_t body_size = 0;
+  // Upload mode: called after each piece reached the socket, with the bytes sent so far.
+  std::function<void(uint64_t)> on_body_sent;
   std::string content_type = "application/json";  // sent only with a body or POST/PUT
   std::multimap<std::string, std::string> headers;
   Duration timeout = std::chrono::seconds(30);
