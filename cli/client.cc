@@ -20,4 +20,30 @@ void fail(Cli& cli, const Status& status) {
   cli.exit_code = kExitFailed;
 }
 
+void usage_error(Cli& cli, const std::string& message) {
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  cli.exit_code = kExitUsage;
+}
+
+void add_format_option(CLI::App& cmd, std::string& format) {
+  cmd.add_option("--format", format, "Output: text or json (the agent's answer)")
+      ->check(CLI::IsMember({"text", "table", "json"}))
+      ->capture_default_str();
+}
+
+void print_json(const nlohmann::json& answer) { std::printf("%s\n", answer.dump(2).c_str()); }
+
+Status stream_failure(int http_status, const std::string& body) {
+  auto j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  std::string message = "HTTP " + std::to_string(http_status);
+  if (j.is_object() && j.contains("error") && j["error"].is_string()) message = j["error"].get<std::string>();
+  switch (http_status) {
+    case 404: return Status::not_found(message);
+    case 409: return Status::failed_precondition(message);
+    case 502:
+    case 503: return Status::unavailable(message);
+    default: return http_status < 500 ? Status::invalid_argument(message) : Status::internal(message);
+  }
+}
+
 }  // namespace shoal::cli

@@ -34,6 +34,13 @@ void add_keys_command(CLI::App& app, Cli& cli);  // keys --list|--install|--use|
 void add_event_commands(CLI::App& app, Cli& cli);  // event, query, monitor
 void add_raft_commands(CLI::App& app, Cli& cli);  // raft status, raft transfer
 void add_shim_command(CLI::App& app, Cli& cli);  // hidden: one app instance (supervisor)
+// The apps layer (docs/apps.md, "/v1/apps API"):
+void add_apps_commands(CLI::App& app, Cli& cli);       // apps [create|destroy], info, stop, start
+void add_formation_commands(CLI::App& app, Cli& cli);  // ps, scale, restart
+void add_release_commands(CLI::App& app, Cli& cli);    // config [set|unset], releases, rollback
+void add_deploy_command(CLI::App& app, Cli& cli);
+void add_logs_command(CLI::App& app, Cli& cli);
+void add_node_commands(CLI::App& app, Cli& cli);  // node drain
 
 // ---- helpers shared by the HTTP-client verbs (cli/client.cc) ----
 
@@ -41,5 +48,13 @@ void add_shim_command(CLI::App& app, Cli& cli);  // hidden: one app instance (su
 std::optional<node::ApiClient> make_client(Cli& cli);
 // Prints "error: <message>" to stderr and sets cli.exit_code = 1.
 void fail(Cli& cli, const Status& status);
+// Prints "error: <message>" to stderr and sets cli.exit_code = 2 (a usage error).
+void usage_error(Cli& cli, const std::string& message);
+// Adds `--format text|json` (text by default; "table" is taken as text) to a verb.
+void add_format_option(CLI::App& cmd, std::string& format);
+// What --format json prints: the agent's JSON, indented.
+void print_json(const nlohmann::json& answer);
+// A streamed answer that is not 200: the API's {"error": ...} from `body`, or "HTTP N".
+Status stream_failure(int http_status, const std::string& body);
 
 }  // namespace shoal::cli

@@ -39,6 +39,11 @@ int main(int argc, char** argv) {
   add_event_commands(app, cli);
   add_raft_commands(app, cli);
   add_shim_command(app, cli);
+  add_apps_commands(app, cli);
+  add_formation_commands(app, cli);
+  add_release_commands(app, cli);
+  add_logs_command(app, cli);
+  add_node_commands(app, cli);
   shoal::sim::add_sim_commands(app);
   try {
     app.parse(argc, argv);

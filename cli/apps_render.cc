@@ -1,0 +1,127 @@
+#include "cli/apps_render.h"
+
+#include "cli/human_units.h"
+#include "node/text_table.h"
+
+namespace shoal::cli {
+namespace {
+
+using nlohmann::json;
+
+const json& list_of(const json& answer, const char* key) {
+  static const json kEmpty = json::array();
+  auto it = answer.find(key);
+  return it != answer.end() && it->is_array() ? *it : kEmpty;
+}
+
+std::string version_text(const json& object, const char* key) {
+  const std::string v = json_text(object, key);
+  return v.empty() || v == "0" ? "-" : "v" + v;
+}
+
+}  // namespace
+
+std::string json_text(const json& object, const char* key) {
+  if (!object.is_object()) return "";
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return "";
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+std::string render_apps_table(const json& answer) {
+  std::vector<node::TableRow> rows;
+  for (const auto& app : list_of(answer, "apps")) {
+    const json instances = app.is_object() ? app.value("instances", json::object()) : json::object();
+    rows.push_back({json_text(app, "name"), version_text(app, "release"),
+                    json_text(instances, "running") + "/" + json_text(instances, "total")});
+  }
+  return node::render_table({"Name", "Release", "Instances"}, rows);
+}
+
+std::string render_formation_table(const json& formation) {
+  std::vector<node::TableRow> rows;
+  if (formation.is_object()) {
+    for (const auto& [type, f] : formation.items()) {
+      if (!f.is_object()) {  // {"web": 3}
+        rows.push_back({type, f.dump(), "", ""});
+        continue;
+      }
+      const std::string mem = json_text(f, "memory_mb");
+      const std::string cpu = json_text(f, "cpu_millis");
+      rows.push_back({type, json_text(f, "count"), mem.empty() || mem == "0" ? "-" : mem + " MB",
+                      cpu.empty() || cpu == "0" ? "-" : cpu + "m"});
+    }
+  }
+  return node::render_table({"Type", "Count", "Memory", "CPU"}, rows);
+}
+
+std::string render_app_info(const json& answer) {
+  std::string replicas;
+  for (const auto& r : list_of(answer, "replicas")) {
+    if (!replicas.empty()) replicas += ", ";
+    replicas += r.is_string() ? r.get<std::string>()
+                : r.is_object() && r.contains("node") ? json_text(r, "node")
+                                                      : r.dump();
+  }
+  const bool stopped = answer.is_object() && answer.value("stopped", false) == true;
+  std::string out = "=== " + json_text(answer, "name") + "\n";
+  const node::TableRow keys = {"Group:", "Leader:", "Replicas:", "Release:", "State:"};
+  const node::TableRow values = {json_text(answer, "group"),
+                                 json_text(answer, "leader").empty() ? "(none)" : json_text(answer, "leader"),
+                                 replicas.empty() ? "(none)" : replicas,
+                                 version_text(answer, "release"),
+                                 stopped ? "stopped" : "running"};
+  std::vector<node::TableRow> rows;
+  for (size_t i = 0; i < keys.size(); ++i) rows.push_back({keys[i], values[i]});
+  // render_table's first line is its header: give it the first pair.
+  const node::TableRow header = rows.front();
+  rows.erase(rows.begin());
+  out += node::render_table(header, rows);
+  const json formation = answer.is_object() ? answer.value("formation", json::object()) : json::object();
+  if (formation.is_object() && !formation.empty()) {
+    out += "\n" + render_formation_table(formation);
+  }
+  return out;
+}
+
+std::string render_ps_table(const json& answer, int64_t now_ms) {
+  std::vector<node::TableRow> rows;
+  for (const auto& i : list_of(answer, "instances")) {
+    std::string since;
+    if (auto it = i.find("since_ms"); it != i.end() && it->is_number_integer() && *it != 0) {
+      since = format_age(it->get<int64_t>(), now_ms);
+    }
+    const std::string port = json_text(i, "port");
+    rows.push_back({json_text(i, "id"), json_text(i, "type"), json_text(i, "node"),
+                    version_text(i, "release"), json_text(i, "state"),
+                    port.empty() || port == "0" ? "-" : port, json_text(i, "restarts"), since});
+  }
+  return node::render_table({"ID", "Type", "Node", "Release", "State", "Port", "Restarts", "Since"},
+                            rows);
+}
+
+std::string render_releases_table(const json& answer) {
+  std::vector<node::TableRow> rows;
+  for (const auto& r : list_of(answer, "releases")) {
+    std::string created;
+    if (auto it = r.find("created_ms"); it != r.end() && it->is_number_integer()) {
+      created = format_utc_ms(it->get<int64_t>()).substr(0, 19) + "Z";  // seconds are enough
+    }
+    const bool current = r.is_object() && r.value("current", false) == true;
+    rows.push_back({current ? "*" : "", version_text(r, "version"), json_text(r, "description"),
+                    json_text(r, "digest").substr(0, 12), created});
+  }
+  return node::render_table({"", "Version", "Description", "Digest", "Created"}, rows);
+}
+
+std::string render_config(const json& answer) {
+  std::string out;
+  const json config = answer.is_object() ? answer.value("config", json::object()) : json::object();
+  if (!config.is_object()) return out;
+  for (const auto& [k, v] : config.items()) {  // nlohmann's object is a sorted map
+    out += k + "=" + (v.is_string() ? v.get<std::string>() : v.dump()) + "\n";
+  }
+  return out;
+}
+
+}  // namespace shoal::cli
