@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   add_apps_commands(app, cli);
   add_formation_commands(app, cli);
   add_release_commands(app, cli);
+  add_deploy_command(app, cli);
   add_logs_command(app, cli);
   add_node_commands(app, cli);
   shoal::sim::add_sim_commands(app);
