@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "node/agent.h"
 #include "node/agent_config.h"
+#include "node/apps/node_apps.h"
 #include "node/http_api.h"
 #include "node/logging.h"
 #include "node/serf_rpc/server.h"
@@ -30,7 +31,18 @@ int run_agent(const node::AgentFlags& flags) {
     std::fprintf(stderr, "error: %s\n", agent.status().message().c_str());
     return kExitFailed;
   }
-  auto api = node::HttpApi::start(config->http, **agent, (*agent)->raft());
+  node::apps::NodeAppsOptions ao;
+  ao.node_name = config->node_name;
+  ao.data_dir = config->data_dir;
+  ao.may_bootstrap = config->join.empty();
+  auto apps = node::apps::NodeApps::open(std::move(ao), **agent, *(*agent)->raft());
+  if (!apps.ok()) {
+    spdlog::error("agent-start-failed reason=\"{}\"", apps.status().to_string());
+    std::fprintf(stderr, "error: %s\n", apps.status().message().c_str());
+    return kExitFailed;
+  }
+  auto api = node::HttpApi::start(config->http, **agent, (*agent)->raft(),
+                                  [&](node::HttpRouter& router) { (*apps)->add_routes(router); });
   if (!api.ok()) {
     spdlog::error("agent-start-failed reason=\"{}\"", api.status().to_string());
     std::fprintf(stderr, "error: %s\n", api.status().message().c_str());
@@ -51,6 +63,8 @@ int run_agent(const node::AgentFlags& flags) {
   Status st = (*agent)->run();
   (*api)->stop();  // answers in flight (e.g. POST /v1/leave) are written before this returns
   if (serf_rpc) serf_rpc->stop();  // likewise the answer to serf's `leave`
+  // The node left the cluster: its instances are moved elsewhere, so they stop here.
+  (*apps)->shutdown(/*stop_instances=*/st.ok());
   if (!st.ok()) {
     std::fprintf(stderr, "error: %s\n", st.message().c_str());
     return kExitFailed;

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "gossip/key_manager.h"
+#include "node/apps/state_machines.h"
 #include "node/keyring_file.h"
 #include "node/loop_call.h"
 #include "node/member_filter.h"
@@ -86,6 +87,8 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
   std::unique_ptr<Agent> agent(new Agent(std::move(config), std::move(*dir)));
   Agent* a = agent.get();
 
+  // Peers reach our API (forwarding, assignments, artifact fetches) at the `http` tag's port.
+  if (a->config_.http.port != 0) a->config_.tags["http"] = std::to_string(a->config_.http.port);
   // Peers find our --rpc port as gossip port + 1 unless a tag says otherwise.
   if (a->config_.rpc.port != a->config_.advertise.port + 1) {
     a->config_.tags["rpc"] = std::to_string(a->config_.rpc.port);
@@ -142,6 +145,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
   ro.config.quiesce_after = 10 * ro.config.heartbeat_interval;
   ro.tick = ro.config.heartbeat_interval;
   ro.snapshot_every = a->config_.raft_snapshot_entries;
+  ro.factory = apps::state_machine_factory();
   auto raft = RaftService::open(std::move(ro));
   if (!raft.ok()) return raft.status().with_context("cannot start raft");
   a->raft_ = std::move(*raft);

@@ -192,13 +192,18 @@ HttpApi::HttpApi(std::unique_ptr<HttpServer> server) : server_(std::move(server)
 HttpApi::~HttpApi() { stop(); }
 
 Result<std::unique_ptr<HttpApi>> HttpApi::start(const gossip::Address& listen,
-                                                AgentControl& agent, RaftService* raft) {
+                                                AgentControl& agent, RaftService* raft,
+                                                const std::function<void(HttpRouter&)>& more_routes) {
   HttpRouter router;
   add_membership_routes(router, agent);
   add_event_routes(router, agent);
   add_key_routes(router, agent);
   if (raft) add_raft_routes(router, *raft);
-  auto server = HttpServer::start(listen, std::move(router));
+  if (more_routes) more_routes(router);
+  // Forwarded requests, deploys and log follows hold a worker while another node answers.
+  HttpServerOptions options;
+  options.worker_threads = 16;
+  auto server = HttpServer::start(listen, std::move(router), options);
   if (!server.ok()) return server.status();
   spdlog::info("http-listen addr={}", (*server)->address().to_string());
   return std::unique_ptr<HttpApi>(new HttpApi(std::move(*server)));

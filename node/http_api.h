@@ -17,6 +17,7 @@
 //  - `agent` must outlive the HttpApi.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "base/status.h"
@@ -42,9 +43,11 @@ class HttpApi {
  public:
   // `raft`, when given, adds the /v1/raft routes (node/http_api_raft.h); it must outlive
   // the HttpApi.
+  // `more_routes`, when given, adds the routes of other parts (the apps layer).
   static Result<std::unique_ptr<HttpApi>> start(const gossip::Address& listen,
                                                 AgentControl& agent,
-                                                RaftService* raft = nullptr);
+                                                RaftService* raft = nullptr,
+                                                const std::function<void(HttpRouter&)>& more_routes = {});
   ~HttpApi();
   HttpApi(const HttpApi&) = delete;
   HttpApi& operator=(const HttpApi&) = delete;

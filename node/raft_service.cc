@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 #include <random>
 
 #include "base/rng.h"
@@ -44,9 +47,11 @@ Result<std::unique_ptr<RaftService>> RaftService::open(Options options) {
   ho.config = s->opts_.config;
   ho.tick = s->opts_.tick;
   ho.snapshot_every = s->opts_.snapshot_every;
-  auto host = raft::Host::open(
-      ho, s->db_, [](raft::GroupId) { return std::make_unique<raft::KvStateMachine>(); },
-      seed_from_device(), steady_now());
+  raft::StateMachineFactory factory = s->opts_.factory;
+  if (!factory) {
+    factory = [](raft::GroupId) { return std::make_unique<raft::KvStateMachine>(); };
+  }
+  auto host = raft::Host::open(ho, s->db_, std::move(factory), seed_from_device(), steady_now());
   if (!host.ok()) return host.status().with_context("cannot open the raft host");
   s->host_ = std::move(*host);
 
@@ -233,6 +238,97 @@ void RaftService::get(raft::GroupId group, std::string key,
     host_->read(group, id, steady_now());
     schedule_flush();
   });
+}
+
+void RaftService::propose(raft::GroupId group, Bytes command,
+                          std::function<void(const raft::Completion&)> done) {
+  asio::post(io_, [this, group, command = std::move(command), done = std::move(done)]() mutable {
+    if (!failed_.ok()) {
+      raft::Completion c;
+      c.status = failed_;
+      done(c);
+      return;
+    }
+    const uint64_t id = next_request_++;
+    waiting_[id] = std::move(done);
+    host_->propose(group, std::move(command), id, steady_now());
+    schedule_flush();
+  });
+}
+
+namespace {
+
+// Waits for a completion posted from the Raft loop, at most `timeout`. The shared state
+// outlives a caller that gave up, so a late completion writes into it harmlessly.
+template <typename T>
+struct Waiter {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Result<T>> value;
+
+  void set(Result<T> v) {
+    std::lock_guard lock(mu);
+    value = std::move(v);
+    cv.notify_all();
+  }
+  Result<T> wait(Duration timeout, std::string_view what) {
+    std::unique_lock lock(mu);
+    if (!cv.wait_for(lock, timeout, [&] { return value.has_value(); })) {
+      return Status::timeout(std::string(what) + " did not complete within " +
+                             std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                timeout)
+                                                .count()) +
+                             " ms");
+    }
+    return std::move(*value);
+  }
+};
+
+Status completion_status(const raft::Completion& c) {
+  if (c.status.ok() || c.leader.empty()) return c.status;
+  return c.status.with_context("leader is " + c.leader);
+}
+
+}  // namespace
+
+Result<Bytes> RaftService::propose_wait(raft::GroupId group, Bytes command, Duration timeout) {
+  if (stopped_) return Status::unavailable("the raft service is stopped");
+  auto w = std::make_shared<Waiter<Bytes>>();
+  propose(group, std::move(command), [w](const raft::Completion& c) {
+    if (c.status.ok()) {
+      w->set(c.result);
+    } else {
+      w->set(completion_status(c));
+    }
+  });
+  return w->wait(timeout, "the raft proposal");
+}
+
+Result<RaftService::MachineCopy> RaftService::read_machine(raft::GroupId group, bool linearizable,
+                                                           Duration timeout) {
+  if (stopped_) return Status::unavailable("the raft service is stopped");
+  auto w = std::make_shared<Waiter<MachineCopy>>();
+  asio::post(io_, [this, group, linearizable, w] {
+    if (!failed_.ok()) return w->set(failed_);
+    auto copy = [this, group]() -> Result<MachineCopy> {
+      const raft::StateMachine* m = host_->machine(group);
+      if (m == nullptr) return Status::not_found("no raft group " + std::to_string(group) + " here");
+      auto st = host_->status(group);
+      MachineCopy out;
+      out.state = m->snapshot();
+      if (st.ok()) out.applied = st->core.applied;
+      return out;
+    };
+    if (!linearizable) return w->set(copy());
+    const uint64_t id = next_request_++;
+    waiting_[id] = [w, copy](const raft::Completion& c) {
+      if (!c.status.ok()) return w->set(completion_status(c));
+      w->set(copy());
+    };
+    host_->read(group, id, steady_now());
+    schedule_flush();
+  });
+  return w->wait(timeout, "the raft read");
 }
 
 template <typename T>

@@ -62,6 +62,8 @@ class RaftService {
     raft::Config config;
     Duration tick = std::chrono::milliseconds(100);
     raft::Index snapshot_every = 10000;
+    // Which state machine a group runs; default: the test / bench key-value machine.
+    raft::StateMachineFactory factory;
   };
   static Result<std::unique_ptr<RaftService>> open(Options options);
   ~RaftService();
@@ -87,6 +89,24 @@ class RaftService {
     raft::Index index = 0;
   };
   void get(raft::GroupId group, std::string key, std::function<void(const ReadResult&)> done);
+
+  // A write to any state machine: `done` once it is applied here (the machine's result in
+  // Completion::result) or failed (unavailable naming the leader when not the leader).
+  void propose(raft::GroupId group, Bytes command,
+               std::function<void(const raft::Completion&)> done);
+  // Blocking forms for threads that may wait (the apps layer's control loop, HTTP workers):
+  // bounded by `timeout` (Status::timeout past it).
+  Result<Bytes> propose_wait(raft::GroupId group, Bytes command,
+                             Duration timeout = std::chrono::seconds(5));
+  // A copy of the group's state machine (its snapshot bytes). Linearizable: after a
+  // ReadIndex round through the leader (fails with unavailable naming the leader on a
+  // follower); otherwise whatever this member has applied, possibly stale.
+  struct MachineCopy {
+    Bytes state;
+    raft::Index applied = 0;
+  };
+  Result<MachineCopy> read_machine(raft::GroupId group, bool linearizable,
+                                   Duration timeout = std::chrono::seconds(5));
 
   Result<std::vector<raft::GroupStatus>> list();
   Result<raft::GroupStatus> status(raft::GroupId group);

@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""bench/deploy: how fast a deploy becomes running instances, and how fast a crashed
+instance serves again, on a 3-node Shoal cluster on loopback (issue 7).
+
+Measures, each over --trials runs:
+  small     POST /v1/apps/APP/deploy of examples/python-web (2 web instances) until the
+            stream says `done` (all instances running), and until each answers HTTP 200;
+            first deploy of a new app (includes creating its Raft group) and a redeploy.
+  big       the same for an app carrying a 100 MB incompressible file, uploaded to one node
+            and fetched peer to peer by the others: upload time, and rollout time (fetch +
+            unpack + start) with the implied peer-to-peer throughput.
+  restart   kill -9 of a running instance's process until its port answers HTTP 200 again.
+
+Shoal is compared with its own goals (DESIGN.md: deploys are measured against Shoal's
+earlier self): small app healthy under 2 s, a crashed instance back within 1 s plus its own
+start time. Runs inside a private network namespace when root (benchlib).
+
+    /usr/bin/python3 bench/deploy/deploy_bench.py [--shoal build/cli/shoal] [--trials 5]
+"""
+import argparse
+import io
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import benchlib  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def http(method, url, body=None, timeout=10):
+    req = urllib.request.Request(url, data=body, method=method)
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return r.status, r.read()
+
+
+def get_json(url):
+    return json.loads(http("GET", url)[1])
+
+
+class Cluster:
+    def __init__(self, shoal, n, workdir):
+        self.shoal, self.dir, self.nodes = shoal, workdir, []
+        for i in range(n):
+            gossip, api = benchlib.free_port(), benchlib.free_port()
+            name = f"b{i}"
+            argv = [shoal, "agent", "--node", name, "--bind", f"127.0.0.1:{gossip}",
+                    "--http", f"127.0.0.1:{api}", "--data-dir", os.path.join(workdir, name),
+                    "--profile", "local", "--log-level", "info"]
+            if self.nodes:
+                argv += ["--join", f"127.0.0.1:{self.nodes[0]['gossip']}"]
+            log = open(os.path.join(workdir, name + ".log"), "w")
+            p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.nodes.append({"name": name, "gossip": gossip, "api": f"http://127.0.0.1:{api}", "proc": p})
+            self.wait(lambda: self.ok(self.nodes[-1]["api"] + "/v1/health"), 20)
+        for n in self.nodes:
+            self.wait(lambda: self.ok(n["api"] + "/v1/apps"), 60)
+
+    @staticmethod
+    def ok(url):
+        try:
+            return http("GET", url, timeout=2)[0] == 200
+        except Exception:
+            return False
+
+    @staticmethod
+    def wait(cond, seconds):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            if cond():
+                return
+            time.sleep(0.05)
+        raise TimeoutError("condition not met in %d s" % seconds)
+
+    def stop(self):
+        for n in self.nodes:
+            n["proc"].send_signal(signal.SIGTERM)
+        for n in self.nodes:
+            try:
+                n["proc"].wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                n["proc"].kill()
+
+
+def pack(directory):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=1) as t:
+        for name in sorted(os.listdir(directory)):
+            t.add(os.path.join(directory, name), arcname=name)
+    return buf.getvalue()
+
+
+def deploy(api, app, body):
+    """Streams the deploy; returns {event: seconds since the start} and the final event."""
+    t0 = time.time()
+    req = urllib.request.Request(f"{api}/v1/apps/{app}/deploy", data=body, method="POST",
+                                 headers={"Content-Type": "application/octet-stream"})
+    marks, last = {}, None
+    with urllib.request.urlopen(req, timeout=600) as r:
+        for line in r:
+            ev = json.loads(line)
+            last = ev
+            marks.setdefault(ev["event"], time.time() - t0)
+    if last is None or last["event"] != "done":
+        raise RuntimeError(f"deploy of {app} failed: {last}")
+    return marks, time.time() - t0
+
+
+def running(api, app):
+    ps = get_json(f"{api}/v1/apps/{app}/ps")
+    return [i for i in ps["instances"] if i["desired"] and i["state"] == "running"]
+
+
+def serving(port):
+    try:
+        return http("GET", f"http://127.0.0.1:{port}/", timeout=1)[0] == 200
+    except Exception:
+        return False
+
+
+def until_serving(api, app, t0):
+    Cluster.wait(lambda: all(serving(i["port"]) for i in running(api, app)), 60)
+    return time.time() - t0
+
+
+def fmt(xs):
+    if not xs:
+        return "-"
+    return "%.2f / %.2f / %.2f" % (min(xs), statistics.median(xs), max(xs))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--shoal", default=os.path.join(ROOT, "build", "cli", "shoal"))
+    ap.add_argument("--trials", type=int, default=5)
+    ap.add_argument("--big-mb", type=int, default=100)
+    args = ap.parse_args()
+    benchlib.in_private_netns()
+    work = tempfile.mkdtemp(prefix="shoal-deploy-bench-")
+    c = Cluster(os.path.abspath(args.shoal), 3, work)
+    rows = []
+    try:
+        api = c.nodes[0]["api"]
+        small = pack(os.path.join(ROOT, "examples", "python-web"))
+        first, first_http, redeploy, redeploy_http = [], [], [], []
+        for t in range(args.trials):
+            t0 = time.time()
+            _, total = deploy(api, f"small{t}", small)
+            first.append(total)
+            first_http.append(until_serving(api, f"small{t}", t0))
+            t0 = time.time()
+            _, total = deploy(api, f"small{t}", small)
+            redeploy.append(total)
+            redeploy_http.append(until_serving(api, f"small{t}", t0))
+        rows.append(("small app, first deploy (2 instances), to all running", first))
+        rows.append(("small app, first deploy, to all answering HTTP 200", first_http))
+        rows.append(("small app, redeploy (rolling), to all running", redeploy))
+        rows.append(("small app, redeploy, to all answering HTTP 200", redeploy_http))
+
+        # A big artifact: uploaded to node 0, fetched by the nodes that run it.
+        bigdir = os.path.join(work, "big")
+        os.makedirs(bigdir)
+        with open(os.path.join(bigdir, "Procfile"), "w") as f:
+            f.write("web: exec python3 -m http.server $PORT --bind 127.0.0.1\n")
+        with open(os.path.join(bigdir, "shoal.toml"), "w") as f:
+            f.write("[formation]\nweb = 3\n")
+        with open(os.path.join(bigdir, "blob.bin"), "wb") as f:
+            f.write(os.urandom(args.big_mb << 20))
+        big = pack(bigdir)
+        uploads, rollouts, rates = [], [], []
+        for t in range(max(1, args.trials // 2)):
+            marks, total = deploy(api, f"big{t}", big)
+            uploads.append(marks["received"])
+            rollout = total - marks["release"]
+            rollouts.append(rollout)
+            rates.append(len(big) / (1 << 20) / rollout)
+        rows.append((f"{args.big_mb} MB app: upload to one node", uploads))
+        rows.append((f"{args.big_mb} MB app: release to 3 instances running (p2p fetch)", rollouts))
+        rows.append((f"{args.big_mb} MB app: implied fetch+unpack MB/s per node", rates))
+
+        # kill -9 of an instance until its port answers again.
+        restarts = []
+        for t in range(args.trials * 2):
+            inst = running(api, "small0")[0]
+            os.kill(inst["pid"], signal.SIGKILL)
+            t0 = time.time()
+            def back():
+                for i in running(api, "small0"):
+                    if i["id"] == inst["id"] and i["pid"] != inst["pid"]:
+                        return serving(i["port"])
+                return False
+            Cluster.wait(back, 30)
+            restarts.append(time.time() - t0)
+            time.sleep(1.5)  # let the restart backoff reset between trials
+        rows.append(("kill -9 of an instance to its replacement answering HTTP 200", restarts))
+    finally:
+        c.stop()
+    print(f"\nbench/deploy: 3 Shoal agents on loopback, {args.trials} trials "
+          f"(seconds: min / median / max; load {os.getloadavg()[0]:.1f})\n")
+    print(f"| {'measurement':<70} | {'min / median / max':<22} |")
+    print(f"|{'-' * 72}|{'-' * 24}|")
+    for name, xs in rows:
+        print(f"| {name:<70} | {fmt(xs):<22} |")
+    print("\ngoals: small app healthy < 2 s; crashed instance back < 1 s + its start time")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+// The app leader's turn (AppService::lead_app): the app's scheduler. Level-triggered: each
+// turn reads the app's state, commits what scheduler::plan() decides, pushes every node its
+// whole assignment and commits what the supervisors answer. A lost push or report is
+// repaired by the next turn.
+#include <spdlog/spdlog.h>
+
+#include "node/apps/app_service.h"
+#include "node/apps/group_ids.h"
+#include "node/apps/manifest.h"
+#include "node/http_forward.h"
+#include "node/supervisor/assignment.h"
+
+namespace shoal::node::apps {
+
+using nlohmann::json;
+
+namespace {
+
+int64_t wall_ms() { return to_millis(std::chrono::system_clock::now().time_since_epoch()); }
+
+bool report_differs(const Instance& i, const InstanceReport& r) {
+  return i.state != r.state || i.pid != r.pid || i.port != r.port || i.restarts != r.restarts ||
+         i.reported_generation != r.generation || i.message != r.message;
+}
+
+}  // namespace
+
+std::vector<NodeInfo> AppService::node_infos(const CatalogState* catalog) const {
+  std::vector<NodeInfo> out;
+  for (const auto& p : peers()) {
+    if (p.http.empty()) continue;  // a stock serf agent: runs nothing of ours
+    NodeInfo n;
+    n.name = p.name;
+    n.alive = p.status == gossip::MemberStatus::alive || p.status == gossip::MemberStatus::leaving;
+    n.draining = p.status == gossip::MemberStatus::leaving ||
+                 (catalog != nullptr && catalog->draining(p.name));
+    n.memory_free_mb = p.memory_free_mb;
+    out.push_back(std::move(n));
+  }
+  return out;
+}
+
+Result<std::vector<InstanceReport>> AppService::push(const std::string& node, const AppState& app,
+                                                     raft::GroupId group, raft::Term term,
+                                                     const std::vector<const Instance*>& instances) {
+  const std::string addr = http_of(node);
+  if (addr.empty()) return Status::unavailable("node " + node + " is not reachable");
+  supervisor::Assignment a;
+  a.app = app.name();
+  a.group = group;
+  a.term = term;
+  a.leader = opts_.self;
+  for (const Instance* i : instances) {
+    const Release* rel = app.release(i->release);
+    if (rel == nullptr) continue;  // pruned; the scheduler replaces it
+    auto manifest = manifest_from_json(rel->manifest);
+    if (!manifest.ok()) continue;
+    const std::string* command = manifest->command(i->type);
+    if (command == nullptr) continue;
+    supervisor::InstanceSpec s;
+    s.id = i->id;
+    s.type = i->type;
+    s.release = static_cast<int64_t>(i->release);
+    s.digest = rel->digest;
+    s.command = *command;
+    s.env = manifest->env;
+    for (const auto& [k, v] : rel->config) s.env[k] = v;
+    if (auto f = app.formation().find(i->type); f != app.formation().end()) {
+      s.memory_mb = f->second.memory_mb;
+      s.cpu_millis = f->second.cpu_millis;
+    } else {
+      const Limits l = manifest->limits_for(i->type);
+      s.memory_mb = l.memory_mb;
+      s.cpu_millis = l.cpu_millis;
+    }
+    s.generation = static_cast<int64_t>(i->generation);
+    // Every other live node may hold the slug: the one the deploy came through does, and
+    // so does every node that ran the release.
+    for (const auto& p : peers()) {
+      if (p.name != node && p.alive() && !p.http.empty()) s.artifact_peers.push_back(p.http);
+    }
+    a.instances.push_back(std::move(s));
+  }
+  const json body = supervisor::to_json(a);
+  auto res = call_node(addr, "POST", "/v1/internal/assign", &body, std::chrono::seconds(3));
+  if (!res.ok()) return res.status();
+  if (res->status == 409) {
+    return Status::failed_precondition("node " + node + " has seen a newer term of group " +
+                                       std::to_string(group) + ": " + res->body);
+  }
+  if (res->status != 200) {
+    return Status::unavailable("node " + node + " refused the assignment: HTTP " +
+                               std::to_string(res->status) + " " + res->body);
+  }
+  auto report = supervisor::parse_assign_report(res->body);
+  if (!report.ok()) return report.status().with_context("report from " + node);
+  std::vector<InstanceReport> out;
+  for (const auto& r : report->instances) {
+    InstanceReport line;
+    line.id = r.id;
+    line.state = std::string(supervisor::state_name(r.state));
+    line.pid = r.pid;
+    line.port = r.port;
+    line.restarts = r.restarts;
+    line.generation = static_cast<uint64_t>(r.generation);
+    line.since_ms = r.since_ms;
+    line.message = r.message;
+    out.push_back(std::move(line));
+  }
+  return out;
+}
+
+void AppService::lead_app(raft::GroupId group, raft::Term term) {
+  auto app = app_state(group, /*linearizable=*/false);
+  if (!app.ok()) return;
+  if ((*app)->name().empty()) {
+    // A new group: its name is in the catalog.
+    auto name = app_name_of_group(group);
+    if (!name.ok()) return;
+    auto r = propose(group, AppState::set_app(*name));
+    spdlog::info("app-group-named group={} app={} result=\"{}\"", group, *name,
+                 r.ok() ? r->status.to_string() : r.status().to_string());
+    return;
+  }
+  std::unique_ptr<CatalogState> cat;
+  if (auto c = catalog(); c.ok()) cat = std::move(*c);
+  const auto nodes = node_infos(cat.get());
+
+  // The scheduler's decisions, committed. One plan per turn: the next turn plans again on
+  // the state these commands made.
+  const Plan p = plan(**app, nodes, wall_ms());
+  for (const auto& w : p.warnings) {
+    spdlog::warn("app-placement-warning app={} reason=\"{}\"", (*app)->name(), w);
+  }
+  bool changed = false;
+  for (const auto& pl : p.place) {
+    auto r = propose(group, AppState::place(pl.type, pl.node, pl.release, wall_ms()));
+    changed = true;
+    if (r.ok() && r->ok()) {
+      spdlog::info("instance-placed app={} id={} node={} release={}", (*app)->name(),
+                   r->body.value("id", ""), pl.node, pl.release);
+    }
+  }
+  for (const auto& id : p.unplace) {
+    (void)propose(group, AppState::unplace(id));
+    changed = true;
+    spdlog::info("instance-unplaced app={} id={}", (*app)->name(), id);
+  }
+  for (const auto& id : p.remove) {
+    (void)propose(group, AppState::remove_instance(id));
+    changed = true;
+  }
+  if (changed) {
+    app = app_state(group, false);
+    if (!app.ok()) return;
+  }
+
+  // Each node's whole assignment: its desired instances. A node that had some and has none
+  // left is told so (an empty list) once, then forgotten.
+  std::map<std::string, std::vector<const Instance*>> by_node;
+  for (const auto& [id, inst] : (*app)->instances()) {
+    if (inst.desired) by_node[inst.node].push_back(&inst);
+  }
+  std::set<std::string> targets = pushed_[group];
+  for (const auto& [node, _] : by_node) targets.insert(node);
+  for (const auto& [id, inst] : (*app)->instances()) targets.insert(inst.node);
+  std::set<std::string> told;
+  for (const auto& node : targets) {
+    const std::string addr = http_of(node);
+    if (addr.empty()) continue;  // dead or gone: the scheduler moves its instances
+    auto report = push(node, **app, group, term, by_node[node]);
+    if (!report.ok()) {
+      if (report.status().is(Status::Code::failed_precondition)) {
+        spdlog::warn("app-leader-fenced app={} group={} term={} reason=\"{}\"", (*app)->name(),
+                     group, term, report.status().message());
+        return;
+      }
+      spdlog::debug("app-push-failed app={} node={} reason=\"{}\"", (*app)->name(), node,
+                    report.status().message());
+      told.insert(node);  // try again next turn
+      continue;
+    }
+    if (!by_node[node].empty()) told.insert(node);
+    // Instances of ours on that node that the supervisor no longer lists are gone.
+    std::vector<InstanceReport> lines;
+    std::set<std::string> listed;
+    for (auto& r : *report) {
+      listed.insert(r.id);
+      const Instance* inst = (*app)->instance(r.id);
+      if (inst && inst->node == node && report_differs(*inst, r)) lines.push_back(std::move(r));
+    }
+    for (const auto& [id, inst] : (*app)->instances()) {
+      if (inst.node != node || inst.desired || listed.count(id) || inst.state == "stopped") continue;
+      InstanceReport gone;
+      gone.id = id;
+      gone.state = "stopped";
+      gone.generation = inst.generation;
+      gone.since_ms = wall_ms();
+      lines.push_back(std::move(gone));
+    }
+    if (!lines.empty()) (void)propose(group, AppState::report(node, lines));
+  }
+  pushed_[group] = std::move(told);
+}
+
+Status AppService::teardown(raft::GroupId group) {
+  auto r = propose(group, AppState::set_stopped(true));
+  if (!r.ok()) return r.status();
+  if (!r->ok()) return r->status;
+  auto st = raft_.status(group);
+  if (!st.ok()) return st.status();
+  auto app = app_state(group, false);
+  if (!app.ok()) return app.status();
+  std::set<std::string> nodes;
+  for (const auto& [id, inst] : (*app)->instances()) nodes.insert(inst.node);
+  Status first;
+  for (const auto& node : nodes) {
+    auto rep = push(node, **app, group, st->core.term, {});
+    if (!rep.ok() && first.ok()) first = rep.status();
+  }
+  return first;
+}
+
+}  // namespace shoal::node::apps

@@ -1,0 +1,159 @@
+// node/apps/app_service.h
+//
+// AppService: the apps layer of a node (docs/apps.md), wiring gossip, the Raft host, the
+// artifact store and the supervisor. It runs one control thread that, every `interval`
+// (and at once after kick()):
+//   - refreshes its view of the cluster from gossip (peers(): status, API address, memory);
+//   - bootstraps the catalog group, once, on a node started without --join whose data dir
+//     never belonged to a cluster (DATA_DIR/cluster records which);
+//   - keeps this node's `cat` and `mem` gossip tags current;
+//   - as the catalog leader, keeps the catalog's voters at 3 (5 from 5 live nodes): adds a
+//     live node as learner then voter (Raft promotes it once caught up), removes a voter
+//     that gossip has seen failed or left for longer than `dead_voter_grace`;
+//   - as the leader of an app's group, is that app's scheduler (app_leader.cc): names the
+//     app, turns scheduler::plan() into commands, pushes each node its assignment (POST
+//     /v1/internal/assign, fenced by group and term) and commits what the supervisors report.
+//
+// The HTTP handlers (node/http_api_apps.cc) ask it where a group's leader is (owner()) and
+// run the leader-side operations on the node that owns them.
+//
+// Contract: every public method is thread-safe and bounded (node-to-node calls time out in a
+// few seconds). stop() (or the destructor) ends the control thread; it never stops instances.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/status.h"
+#include "base/time.h"
+#include "node/agent_control.h"
+#include "node/apps/app_state.h"
+#include "node/apps/catalog_state.h"
+#include "node/apps/cluster_view.h"
+#include "node/apps/command_result.h"
+#include "node/apps/scheduler.h"
+#include "node/raft_service.h"
+
+namespace shoal::node {
+class ArtifactStore;
+}
+namespace shoal::node::supervisor {
+class Supervisor;
+}
+
+namespace shoal::node::apps {
+
+// Where a request about a group goes: handled here (this node leads the group), or
+// forwarded to `http` (the leader, or a replica that knows it).
+struct Owner {
+  bool here = false;
+  std::string http;
+  std::string node;
+};
+
+class AppService {
+ public:
+  struct Options {
+    std::string self;
+    bool may_bootstrap = false;  // started without --join
+    std::filesystem::path data_dir;
+    Duration interval = std::chrono::milliseconds(500);
+    Duration dead_voter_grace = std::chrono::seconds(30);
+    Duration call_timeout = std::chrono::seconds(5);
+  };
+  static Result<std::unique_ptr<AppService>> start(Options options, AgentControl& agent,
+                                                   RaftService& raft, ArtifactStore& store,
+                                                   supervisor::Supervisor& supervisor);
+  ~AppService();
+  AppService(const AppService&) = delete;
+  AppService& operator=(const AppService&) = delete;
+  void stop();
+  // Runs the control loop's next turn now (after a change the leader should act on).
+  void kick();
+
+  const std::string& self() const { return opts_.self; }
+  std::vector<PeerInfo> peers() const;
+  // The API address of `node`, "" if unknown or not alive.
+  std::string http_of(const std::string& node) const;
+  // API addresses of every live member but this one (artifact peers, log fan-out).
+  std::vector<std::string> other_http_addrs() const;
+
+  // ---- the catalog ----
+  // A copy: this node's own (possibly a little stale) if it holds a replica, else fetched
+  // from a node that does.
+  Result<std::unique_ptr<CatalogState>> catalog();
+  Result<Owner> catalog_owner();
+  // The app's group and owner; not_found if the catalog has no such app.
+  struct AppLocation {
+    raft::GroupId group = 0;
+    std::vector<std::string> replicas;
+    Owner owner;
+  };
+  Result<AppLocation> locate(const std::string& app);
+
+  // ---- leader-side operations: REQUIRE that this node owns the group ----
+  Result<CommandResult> propose(raft::GroupId group, Bytes command);
+  Result<std::unique_ptr<AppState>> app_state(raft::GroupId group, bool linearizable);
+  // Catalog leader: creates the app, its group on up to 3 live, undrained nodes.
+  Result<nlohmann::json> create_app(const std::string& name);
+  // App leader: stops the app and tells every supervisor running its instances to run
+  // nothing of it, now (destroy).
+  Status teardown(raft::GroupId group);
+  // Catalog leader: forgets the app and deletes its group's members (their leader first
+  // tells every supervisor to stop its instances).
+  Result<nlohmann::json> destroy_app(const std::string& name);
+
+ private:
+  AppService(Options options, AgentControl& agent, RaftService& raft, ArtifactStore& store,
+             supervisor::Supervisor& supervisor);
+  void loop();
+  void turn();
+  void refresh_peers();
+  void maybe_bootstrap();
+  void update_tags();
+  void keep_catalog_voters(const raft::GroupStatus& st);
+  void lead_app(raft::GroupId group, raft::Term term);
+  Result<Owner> owner_of(raft::GroupId group, const std::vector<std::string>& replicas);
+  Status ensure_remote_member(const std::string& node, raft::GroupId group,
+                              const std::vector<std::string>& voters);
+  Result<std::string> app_name_of_group(raft::GroupId group);
+  std::vector<NodeInfo> node_infos(const CatalogState* catalog) const;
+  // POST /v1/internal/assign to `node`; its report, or an error (failed_precondition:
+  // the node has seen a newer term of the group: this leader is stale).
+  Result<std::vector<InstanceReport>> push(const std::string& node, const AppState& app,
+                                           raft::GroupId group, raft::Term term,
+                                           const std::vector<const Instance*>& instances);
+
+  Options opts_;
+  AgentControl& agent_;
+  RaftService& raft_;
+  ArtifactStore& store_;
+  supervisor::Supervisor& supervisor_;
+
+  mutable std::mutex mu_;  // guards the fields below
+  std::vector<PeerInfo> peers_;
+  std::map<std::string, TimePoint> dead_since_;  // voters seen failed/left, by node
+  bool kicked_ = false;
+  bool stopping_ = false;
+  std::condition_variable cv_;
+
+  // Control thread only.
+  std::map<raft::GroupId, std::set<std::string>> pushed_;  // nodes told about each app
+  std::optional<bool> cat_tag_;
+  int64_t mem_tag_ = -2;
+  TimePoint mem_tag_at_{};
+  std::thread thread_;
+};
+
+}  // namespace shoal::node::apps

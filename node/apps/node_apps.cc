@@ -1,0 +1,83 @@
+#include "node/apps/node_apps.h"
+
+#include <spdlog/spdlog.h>
+
+#include "node/apps/app_service.h"
+#include "node/apps/manifest.h"
+#include "node/artifacts/artifact_store.h"
+#include "node/artifacts/http_artifacts.h"
+#include "node/artifacts/release_cache.h"
+#include "node/supervisor/http_supervisor.h"
+#include "node/supervisor/supervisor.h"
+
+namespace shoal::node {
+void add_app_routes(HttpRouter& router, apps::AppService& apps, ArtifactStore& store,
+                    const std::filesystem::path& work_dir);
+}
+
+namespace shoal::node::apps {
+
+NodeApps::NodeApps(NodeAppsOptions options, AgentControl& agent, RaftService& raft)
+    : opts_(std::move(options)), agent_(agent), raft_(raft) {}
+
+NodeApps::~NodeApps() { shutdown(false); }
+
+Result<std::unique_ptr<NodeApps>> NodeApps::open(NodeAppsOptions options, AgentControl& agent,
+                                                 RaftService& raft) {
+  std::unique_ptr<NodeApps> n(new NodeApps(std::move(options), agent, raft));
+  const auto& dir = n->opts_.data_dir;
+  auto store = ArtifactStore::open(dir / "artifacts");
+  if (!store.ok()) return store.status().with_context("cannot open the artifact store");
+  n->store_ = std::move(*store);
+  auto releases = ReleaseCache::open(dir / "releases", *n->store_);
+  if (!releases.ok()) return releases.status().with_context("cannot open the release cache");
+  n->releases_ = std::move(*releases);
+
+  supervisor::SupervisorOptions so;
+  so.node_name = n->opts_.node_name;
+  so.data_dir = dir;
+  so.shim_binary = n->opts_.shim_binary;
+  ReleaseCache* cache = n->releases_.get();
+  // A release is ready on this node once its slug is here, unpacked, and the OS packages
+  // its manifest names are installed.
+  so.prepare = [cache](const std::string& app, int64_t release, const std::string& digest,
+                       const std::vector<std::string>& peers) -> Result<std::filesystem::path> {
+    auto path = cache->prepare(app, static_cast<uint64_t>(release), digest, peers);
+    if (!path.ok()) return path.status();
+    auto manifest = load_manifest(*path);
+    if (!manifest.ok()) return manifest.status().with_context("the release's manifest");
+    if (!manifest->packages.empty()) {
+      SHOAL_RETURN_IF_ERROR(cache->ensure_packages(manifest->packages));
+    }
+    return path;
+  };
+  auto sup = supervisor::Supervisor::open(std::move(so));
+  if (!sup.ok()) return sup.status().with_context("cannot start the supervisor");
+  n->supervisor_ = std::move(*sup);
+
+  AppService::Options ao;
+  ao.self = n->opts_.node_name;
+  ao.may_bootstrap = n->opts_.may_bootstrap;
+  ao.data_dir = dir;
+  auto service = AppService::start(std::move(ao), agent, raft, *n->store_, *n->supervisor_);
+  if (!service.ok()) return service.status();
+  n->service_ = std::move(*service);
+  return n;
+}
+
+void NodeApps::add_routes(HttpRouter& router) {
+  add_app_routes(router, *service_, *store_, opts_.data_dir / "tmp");
+  supervisor::add_supervisor_routes(router, *supervisor_);
+  add_artifact_routes(router, *store_);
+}
+
+void NodeApps::shutdown(bool stop_instances) {
+  if (service_) service_->stop();
+  if (stop_instances && supervisor_) {
+    Status s = supervisor_->stop_all(std::chrono::seconds(15));
+    spdlog::info("instances-stopped reason=\"the node left the cluster\" result=\"{}\"",
+                 s.ok() ? "ok" : s.to_string());
+  }
+}
+
+}  // namespace shoal::node::apps

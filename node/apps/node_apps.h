@@ -1,0 +1,64 @@
+// node/apps/node_apps.h
+//
+// NodeApps: the apps layer of one agent, opened together: the artifact store
+// (DATA_DIR/artifacts), the release cache (DATA_DIR/releases), the supervisor
+// (DATA_DIR/supervisor) and the AppService that drives them; and their HTTP routes.
+//
+// Lifecycle: open() after the Agent (it needs the Raft host and the gossip view) starts the
+// control loop; add_routes() before the HTTP API starts; shutdown(leaving) after the
+// agent's run() returns — a node that leaves the cluster stops its instances (the cluster
+// moves them), a node that merely stops keeps them running for its next start to re-adopt.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "node/agent_control.h"
+#include "node/http_server.h"
+#include "node/raft_service.h"
+
+namespace shoal::node {
+class ArtifactStore;
+class ReleaseCache;
+namespace supervisor {
+class Supervisor;
+}
+namespace apps {
+class AppService;
+
+struct NodeAppsOptions {
+  std::string node_name;
+  std::filesystem::path data_dir;
+  bool may_bootstrap = false;  // started without --join
+  std::string shim_binary;     // "" = this executable
+};
+
+class NodeApps {
+ public:
+  static Result<std::unique_ptr<NodeApps>> open(NodeAppsOptions options, AgentControl& agent,
+                                                RaftService& raft);
+  ~NodeApps();
+  NodeApps(const NodeApps&) = delete;
+  NodeApps& operator=(const NodeApps&) = delete;
+
+  void add_routes(HttpRouter& router);
+  // Stops the control loop; with `stop_instances`, every instance of this node too.
+  void shutdown(bool stop_instances);
+
+  AppService* service() { return service_.get(); }
+
+ private:
+  NodeApps(NodeAppsOptions options, AgentControl& agent, RaftService& raft);
+  NodeAppsOptions opts_;
+  AgentControl& agent_;
+  RaftService& raft_;
+  std::unique_ptr<ArtifactStore> store_;
+  std::unique_ptr<ReleaseCache> releases_;
+  std::unique_ptr<supervisor::Supervisor> supervisor_;
+  std::unique_ptr<AppService> service_;
+};
+
+}  // namespace apps
+}  // namespace shoal::node

@@ -1,0 +1,340 @@
+// Issue 7 end to end, as a new user would do it: a cluster of real agents on loopback,
+// apps deployed from examples/ (a directory, a tarball, a single static binary) through a
+// node that holds none of the app's replicas, then scale, kill -9 of an instance, config
+// set, rollback, logs, and a kill -9 + restart of an agent that must not start duplicates.
+#include <catch2/catch.hpp>
+
+#include <dirent.h>
+
+#include <set>
+#include <thread>
+
+#include "node/artifacts/archive.h"
+#include "node/http_client.h"
+#include "tests/support/process.h"
+
+namespace shoal::test {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+template <typename F>
+bool wait_for(std::chrono::milliseconds limit, F ok) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (ok()) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return false;
+}
+
+fs::path source_dir() { return SHOAL_SOURCE_DIR; }
+fs::path static_example() { return fs::path(shoal_binary()).parent_path().parent_path() / "examples/hello-static"; }
+
+struct AppsCluster {
+  std::vector<std::unique_ptr<AgentProcess>> agents;
+  fs::path scratch = make_temp_dir("shoal-apps");
+
+  explicit AppsCluster(size_t n) {
+    const std::vector<std::string> common = {"--log-level", "debug"};
+    agents.push_back(AgentProcess::start("n0", common));
+    REQUIRE(agents[0]->wait_healthy());
+    for (size_t i = 1; i < n; ++i) {
+      auto args = common;
+      args.insert(args.end(), {"--join", agents[0]->gossip_addr()});
+      agents.push_back(AgentProcess::start("n" + std::to_string(i), args));
+    }
+    for (auto& a : agents) REQUIRE(a->wait_healthy());
+    // Every node reaches the catalog (through a voter) once gossip has spread the tags.
+    for (auto& a : agents) {
+      REQUIRE(wait_for(30s, [&] {
+        auto r = a->client(3s).call("GET", "/v1/apps");
+        return r.ok();
+      }));
+    }
+  }
+  ~AppsCluster() {
+    for (auto& a : agents) {
+      if (a->running()) a->terminate(30s);  // a node that leaves stops its instances
+    }
+    std::error_code ec;
+    fs::remove_all(scratch, ec);
+  }
+
+  AgentProcess* by_name(const std::string& name) {
+    for (auto& a : agents) {
+      if (a->name() == name) return a.get();
+    }
+    return nullptr;
+  }
+
+  CommandResult cli(AgentProcess& via, std::vector<std::string> args, std::chrono::milliseconds timeout = 120s) {
+    args.insert(args.begin() + 1, {"--addr", via.http_url()});
+    return run_command(args, timeout);
+  }
+
+  json ps(AgentProcess& via, const std::string& app) {
+    auto r = via.client(5s).call("GET", "/v1/apps/" + app + "/ps");
+    return r.ok() ? *r : json::object();
+  }
+};
+
+// Instances of `release` (0: any) that are desired and running.
+std::vector<json> running(const json& ps, uint64_t release = 0) {
+  std::vector<json> out;
+  for (const auto& i : ps.value("instances", json::array())) {
+    if (!i.value("desired", false) || i.value("state", "") != "running") continue;
+    if (release != 0 && i.value("release", uint64_t{0}) != release) continue;
+    out.push_back(i);
+  }
+  return out;
+}
+
+Result<node::HttpResponse> get_port(int port, const std::string& path = "/") {
+  node::HttpExchange ex;
+  ex.target = path;
+  ex.timeout = 3s;
+  return node::http_request("127.0.0.1", port, ex);
+}
+
+// Processes on this machine whose environment says they are instances of `app`.
+std::set<std::string> instance_processes(const std::string& app) {
+  std::set<std::string> out;
+  DIR* d = ::opendir("/proc");
+  if (d == nullptr) return out;
+  while (dirent* e = ::readdir(d)) {
+    if (!std::isdigit(static_cast<unsigned char>(e->d_name[0]))) continue;
+    const std::string env = read_file(fs::path("/proc") / e->d_name / "environ");
+    if (env.find(std::string("SHOAL_APP=") + app + '\0') == std::string::npos) continue;
+    const auto at = env.find("SHOAL_INSTANCE=");
+    if (at == std::string::npos) continue;
+    const std::string cmdline = read_file(fs::path("/proc") / e->d_name / "cmdline");
+    if (cmdline.rfind("sh", 0) == 0 || cmdline.find("/sh") == 0) continue;  // the `sh -c`
+    out.insert(env.substr(at + 15, env.find('\0', at) - at - 15) + "@" + e->d_name);
+  }
+  ::closedir(d);
+  return out;
+}
+
+TEST_CASE("apps: deploy a directory, a tarball and a binary through a non-replica; scale, "
+          "crash, config, rollback, logs, agent restart",
+          "[integration][apps]") {
+  AppsCluster c(4);
+  AgentProcess& n0 = *c.agents[0];
+
+  // The app exists before its first deploy here, so we can pick a node without a replica.
+  const json create_body = {{"name", "web"}};
+  auto created = n0.client(10s).call("POST", "/v1/apps", {}, &create_body);
+  REQUIRE(created.ok());
+  std::set<std::string> replicas;
+  for (const auto& r : created->at("replicas")) replicas.insert(r.get<std::string>());
+  REQUIRE(replicas.size() == 3);
+  AgentProcess* outsider = nullptr;
+  for (auto& a : c.agents) {
+    if (!replicas.count(a->name())) outsider = a.get();
+  }
+  REQUIRE(outsider != nullptr);
+
+  // 1. A directory, through the outsider.
+  auto dep = c.cli(*outsider, {"deploy", (source_dir() / "examples/python-web").string(), "--app", "web"});
+  INFO(dep.out << dep.err);
+  REQUIRE(dep.exit_code == 0);
+  json ps = c.ps(*outsider, "web");
+  REQUIRE(running(ps, 1).size() == 2);
+  for (const auto& i : running(ps, 1)) {
+    auto r = get_port(i.value("port", 0));
+    REQUIRE(r.ok());
+    CHECK(r->status == 200);
+    CHECK(r->body.find(i.value("id", "")) != std::string::npos);
+    CHECK(r->body.find("hello from shoal") != std::string::npos);
+  }
+
+  // 2. A tarball (a worker app, created by its first deploy).
+  const fs::path tgz = c.scratch / "worker.tar.gz";
+  REQUIRE(node::pack_directory(source_dir() / "examples/python-worker", tgz).ok());
+  dep = c.cli(*outsider, {"deploy", tgz.string(), "--app", "worker"});
+  INFO(dep.out << dep.err);
+  REQUIRE(dep.exit_code == 0);
+  CHECK((dep.out + dep.err).find("created") != std::string::npos);
+  REQUIRE(running(c.ps(n0, "worker")).size() == 1);
+
+  // 3. A single static binary: runs as `web` without a Procfile.
+  REQUIRE(fs::exists(static_example()));
+  dep = c.cli(*outsider, {"deploy", static_example().string(), "--app", "bin"});
+  INFO(dep.out << dep.err);
+  REQUIRE(dep.exit_code == 0);
+  {
+    auto bin = running(c.ps(n0, "bin"));
+    REQUIRE(bin.size() == 1);
+    auto r = get_port(bin[0].value("port", 0));
+    REQUIRE(r.ok());
+    CHECK(r->body.find("hello from " + bin[0].value("id", "")) != std::string::npos);
+  }
+
+  // 4. Scale to 4: spread over every node.
+  REQUIRE(c.cli(n0, {"scale", "web", "web=4"}).exit_code == 0);
+  REQUIRE(wait_for(30s, [&] { return running(c.ps(n0, "web")).size() == 4; }));
+  {
+    std::set<std::string> nodes;
+    for (const auto& i : running(c.ps(n0, "web"))) nodes.insert(i.value("node", ""));
+    CHECK(nodes.size() == 4);
+  }
+
+  // 5. kill -9 of an instance's process: the supervisor restarts it.
+  {
+    const json victim = running(c.ps(n0, "web"))[0];
+    const int pid = victim.value("pid", 0);
+    REQUIRE(pid > 0);
+    REQUIRE(::kill(pid, SIGKILL) == 0);
+    REQUIRE(wait_for(20s, [&] {
+      for (const auto& i : running(c.ps(n0, "web"))) {
+        if (i.value("id", "") == victim.value("id", "") && i.value("pid", 0) != pid &&
+            i.value("restarts", 0) >= 1) {
+          return true;
+        }
+      }
+      return false;
+    }));
+  }
+
+  // 6. config set rolls a new release; every instance answers with the new value.
+  auto set = c.cli(n0, {"config", "set", "web", "GREETING=bonjour"});
+  INFO(set.out << set.err);
+  REQUIRE(set.exit_code == 0);
+  REQUIRE(wait_for(60s, [&] {
+    json p = c.ps(n0, "web");
+    return p.value("release", 0) == 2 && running(p, 2).size() == 4 && running(p).size() == 4;
+  }));
+  for (const auto& i : running(c.ps(n0, "web"), 2)) {
+    auto r = get_port(i.value("port", 0));
+    REQUIRE(r.ok());
+    CHECK(r->body.find("bonjour") != std::string::npos);
+  }
+
+  // 7. rollback: a new release (v3) equal to v1.
+  REQUIRE(c.cli(n0, {"rollback", "web", "v1"}).exit_code == 0);
+  REQUIRE(wait_for(60s, [&] {
+    json p = c.ps(n0, "web");
+    return p.value("release", 0) == 3 && running(p, 3).size() == 4 && running(p).size() == 4;
+  }));
+  for (const auto& i : running(c.ps(n0, "web"), 3)) {
+    auto r = get_port(i.value("port", 0));
+    REQUIRE(r.ok());
+    CHECK(r->body.find("hello from shoal") != std::string::npos);
+  }
+
+  // 8. logs: lines from every instance, merged from every node.
+  {
+    auto logs = c.cli(*outsider, {"logs", "web", "-n", "1000"});
+    INFO(logs.out << logs.err);
+    REQUIRE(logs.exit_code == 0);
+    for (const auto& i : running(c.ps(n0, "web"))) {
+      CHECK(logs.out.find("as " + i.value("id", "")) != std::string::npos);
+    }
+  }
+
+  // 9. kill -9 of an agent and its restart: its instances are re-adopted, not duplicated.
+  {
+    AgentProcess* victim = c.by_name(running(c.ps(n0, "web"))[0].value("node", ""));
+    REQUIRE(victim != nullptr);
+    const auto before = instance_processes("web");
+    REQUIRE(before.size() == 4);
+    victim->kill9();
+    victim->restart();
+    REQUIRE(victim->wait_healthy());
+    std::this_thread::sleep_for(5s);  // several leader pushes and supervisor turns
+    REQUIRE(wait_for(30s, [&] { return running(c.ps(n0, "web")).size() == 4; }));
+    CHECK(instance_processes("web") == before);
+  }
+}
+
+TEST_CASE("apps: bad input gets a clear error and changes nothing", "[integration][apps]") {
+  AppsCluster c(1);
+  AgentProcess& n0 = *c.agents[0];
+  auto deploy_bytes = [&](const std::string& app, const std::string& bytes) {
+    auto r = n0.client(30s).send("POST", "/v1/apps/" + app + "/deploy", bytes, "application/octet-stream");
+    REQUIRE(r.ok());
+    return *r;
+  };
+  auto make_tar = [&](const std::string& name, const std::string& script) {
+    const fs::path out = c.scratch / name;
+    const std::string py = "import tarfile, io, sys\nt = tarfile.open(sys.argv[1], 'w:gz')\n"
+                           "def add(name, data=b'x', **kw):\n"
+                           "    ti = tarfile.TarInfo(name); ti.size = len(data)\n"
+                           "    for k, v in kw.items(): setattr(ti, k, v)\n"
+                           "    t.addfile(ti, io.BytesIO(data) if ti.isreg() else None)\n" +
+                           script + "\nt.close()\n";
+    std::ofstream(c.scratch / "mk.py") << py;
+    REQUIRE(std::system(("/usr/bin/python3 " + (c.scratch / "mk.py").string() + " " + out.string()).c_str()) == 0);
+    return read_file(out);
+  };
+
+  SECTION("hostile archives are refused, naming the entry") {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"dotdot", "add('Procfile', b'web: true\\n'); add('../evil')"},
+        {"absolute", "add('Procfile', b'web: true\\n'); add('/tmp/evil')"},
+        {"symlink", "add('Procfile', b'web: true\\n'); add('l', type=tarfile.SYMTYPE, linkname='../../etc')"},
+        {"noprocfile", "add('a.txt'); add('b.txt')"},
+    };
+    for (const auto& [name, script] : cases) {
+      INFO(name);
+      auto r = deploy_bytes("bad", make_tar(name + ".tgz", script));
+      CHECK(r.status == 400);
+      CHECK(r.body.find("error") != std::string::npos);
+    }
+    // A bomb: a header that claims 3 GiB (the data is never sent).
+    {
+      auto r = deploy_bytes("bad", make_tar("bomb.tgz",
+                                            "ti = tarfile.TarInfo('Procfile'); ti.size = 5\n"
+                                            "t.addfile(ti, io.BytesIO(b'web: '))\n"
+                                            "ti = tarfile.TarInfo('big'); ti.size = 3 << 30\n"
+                                            "t.fileobj.write(ti.tobuf())"));
+      CHECK(r.status == 400);
+    }
+    // Nothing was created.
+    auto apps = n0.client(5s).call("GET", "/v1/apps");
+    REQUIRE(apps.ok());
+    CHECK(apps->at("apps").empty());
+  }
+
+  SECTION("bad names, unknown process types, missing releases") {
+    CHECK(deploy_bytes("Not_A_Label", "#!/bin/sh\n").status == 400);
+    auto created = n0.client(10s).send("POST", "/v1/apps", R"({"name": "-bad-"})");
+    REQUIRE(created.ok());
+    CHECK(created->status == 400);
+    auto dep = c.cli(n0, {"deploy", static_example().string(), "--app", "ok"});
+    INFO(dep.out << dep.err);
+    REQUIRE(dep.exit_code == 0);
+    auto scale = n0.client(5s).send("POST", "/v1/apps/ok/scale", R"({"nope": 2})");
+    REQUIRE(scale.ok());
+    CHECK(scale->status == 400);
+    CHECK(scale->body.find("nope") != std::string::npos);
+    auto rb = n0.client(5s).send("POST", "/v1/apps/ok/rollback", R"({"version": 42})");
+    REQUIRE(rb.ok());
+    CHECK(rb->status == 404);
+    auto releases = n0.client(5s).call("GET", "/v1/apps/ok/releases");
+    REQUIRE(releases.ok());
+    CHECK(releases->at("releases").size() == 1);
+  }
+
+  SECTION("a failing build keeps the old release running") {
+    const fs::path app = c.scratch / "buildfail";
+    fs::create_directories(app);
+    std::ofstream(app / "Procfile") << "web: exec python3 -m http.server $PORT --bind 127.0.0.1\n";
+    auto dep = c.cli(n0, {"deploy", app.string(), "--app", "bf"});
+    INFO(dep.out << dep.err);
+    REQUIRE(dep.exit_code == 0);
+    std::ofstream(app / "shoal.toml") << "build = \"echo compiling; exit 3\"\n";
+    dep = c.cli(n0, {"deploy", app.string(), "--app", "bf"});
+    INFO(dep.out << dep.err);
+    CHECK(dep.exit_code == 1);
+    CHECK((dep.out + dep.err).find("compiling") != std::string::npos);
+    json p = c.ps(n0, "bf");
+    CHECK(p.value("release", 0) == 1);
+    CHECK(running(p, 1).size() == 1);
+  }
+}
+
+}  // namespace
+}  // namespace shoal::test
