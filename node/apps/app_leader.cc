@@ -110,21 +110,19 @@ Result<std::vector<InstanceReport>> AppService::push(const std::string& node, co
   return out;
 }
 
-void AppService::lead_app(raft::GroupId group, raft::Term term) {
+bool AppService::lead_app(raft::GroupId group, raft::Term term, const CatalogState* cat) {
   auto app = app_state(group, /*linearizable=*/false);
-  if (!app.ok()) return;
+  if (!app.ok()) return false;
   if ((*app)->name().empty()) {
     // A new group: its name is in the catalog.
-    auto name = app_name_of_group(group);
-    if (!name.ok()) return;
+    auto name = cat ? cat->app_of_group(group) : std::nullopt;
+    if (!name) return true;
     auto r = propose(group, AppState::set_app(*name));
     spdlog::info("app-group-named group={} app={} result=\"{}\"", group, *name,
                  r.ok() ? r->status.to_string() : r.status().to_string());
-    return;
+    return true;
   }
-  std::unique_ptr<CatalogState> cat;
-  if (auto c = catalog(); c.ok()) cat = std::move(*c);
-  const auto nodes = node_infos(cat.get());
+  const auto nodes = node_infos(cat);
 
   // The scheduler's decisions, committed. One plan per turn: the next turn plans again on
   // the state these commands made.
@@ -152,7 +150,13 @@ void AppService::lead_app(raft::GroupId group, raft::Term term) {
   }
   if (changed) {
     app = app_state(group, false);
-    if (!app.ok()) return;
+    if (!app.ok()) return true;
+  }
+  bool busy = changed;
+  for (const auto& [id, inst] : (*app)->instances()) {
+    const bool settling = inst.state == "assigned" || inst.state == "pending" ||
+                          inst.state == "starting" || inst.state == "stopping";
+    if (settling || (!inst.desired && inst.state != "stopped")) busy = true;
   }
 
   // Each node's whole assignment: its desired instances. A node that had some and has none
@@ -173,7 +177,7 @@ void AppService::lead_app(raft::GroupId group, raft::Term term) {
       if (report.status().is(Status::Code::failed_precondition)) {
         spdlog::warn("app-leader-fenced app={} group={} term={} reason=\"{}\"", (*app)->name(),
                      group, term, report.status().message());
-        return;
+        return false;
       }
       spdlog::debug("app-push-failed app={} node={} reason=\"{}\"", (*app)->name(), node,
                     report.status().message());
@@ -201,6 +205,7 @@ void AppService::lead_app(raft::GroupId group, raft::Term term) {
     if (!lines.empty()) (void)propose(group, AppState::report(node, lines));
   }
   pushed_[group] = std::move(told);
+  return busy;
 }
 
 Status AppService::teardown(raft::GroupId group) {

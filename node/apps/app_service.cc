@@ -81,7 +81,8 @@ void AppService::loop() {
   while (true) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait_for(lock, opts_.interval, [this] { return stopping_ || kicked_; });
+      cv_.wait_for(lock, busy_ ? opts_.busy_interval : opts_.interval,
+                   [this] { return stopping_ || kicked_; });
       if (stopping_) return;
       kicked_ = false;
     }
@@ -97,14 +98,23 @@ void AppService::turn() {
     spdlog::debug("apps-turn-skipped reason=\"{}\"", groups.status().message());
     return;
   }
+  bool busy = false;
+  std::unique_ptr<CatalogState> cat;  // read once per turn, only if some app is led here
+  bool cat_read = false;
   for (const auto& g : *groups) {
     if (!g.stopped.ok() || g.core.role != raft::Role::leader) continue;
     if (is_catalog_group(g.group)) {
       keep_catalog_voters(g);
     } else if (is_app_group(g.group)) {
-      lead_app(g.group, g.core.term);
+      if (!cat_read) {
+        if (auto c = catalog(); c.ok()) cat = std::move(*c);
+        cat_read = true;
+      }
+      busy |= lead_app(g.group, g.core.term, cat.get());
     }
   }
+  std::lock_guard lock(mu_);
+  busy_ = busy;
 }
 
 // ---- the cluster view ------------------------------------------------------------------
@@ -332,14 +342,6 @@ Result<AppService::AppLocation> AppService::locate(const std::string& app) {
   if (!owner.ok()) return owner.status();
   loc.owner = std::move(*owner);
   return loc;
-}
-
-Result<std::string> AppService::app_name_of_group(raft::GroupId group) {
-  auto cat = catalog();
-  if (!cat.ok()) return cat.status();
-  auto name = (*cat)->app_of_group(group);
-  if (!name) return Status::not_found("the catalog names no app for group " + std::to_string(group));
-  return *name;
 }
 
 // ---- leader-side operations -------------------------------------------------------------

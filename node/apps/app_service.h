@@ -69,6 +69,7 @@ class AppService {
     bool may_bootstrap = false;  // started without --join
     std::filesystem::path data_dir;
     Duration interval = std::chrono::milliseconds(500);
+    Duration busy_interval = std::chrono::milliseconds(100);  // while a rollout is under way
     Duration dead_voter_grace = std::chrono::seconds(30);
     Duration call_timeout = std::chrono::seconds(5);
   };
@@ -123,11 +124,12 @@ class AppService {
   void maybe_bootstrap();
   void update_tags();
   void keep_catalog_voters(const raft::GroupStatus& st);
-  void lead_app(raft::GroupId group, raft::Term term);
+  // Returns true while the app is in flux (instances placed but not yet running), so the
+  // loop comes back sooner than `interval`.
+  bool lead_app(raft::GroupId group, raft::Term term, const CatalogState* catalog);
   Result<Owner> owner_of(raft::GroupId group, const std::vector<std::string>& replicas);
   Status ensure_remote_member(const std::string& node, raft::GroupId group,
                               const std::vector<std::string>& voters);
-  Result<std::string> app_name_of_group(raft::GroupId group);
   std::vector<NodeInfo> node_infos(const CatalogState* catalog) const;
   // POST /v1/internal/assign to `node`; its report, or an error (failed_precondition:
   // the node has seen a newer term of the group: this leader is stale).
@@ -145,6 +147,7 @@ class AppService {
   std::vector<PeerInfo> peers_;
   std::map<std::string, TimePoint> dead_since_;  // voters seen failed/left, by node
   bool kicked_ = false;
+  bool busy_ = false;  // control thread writes; the loop's wait reads
   bool stopping_ = false;
   std::condition_variable cv_;
 
