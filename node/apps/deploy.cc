@@ -147,13 +147,13 @@ Follow follow_rollout(AppService& apps, const std::string& app, uint64_t version
                          std::to_string(ps->value("release", uint64_t{0})), 0};
     }
     size_t wanted = 0;
+    const json formation = ps->contains("formation") ? (*ps)["formation"] : json::object();
+    const json instances = ps->contains("instances") ? (*ps)["instances"] : json::array();
     if (!ps->value("stopped", false)) {
-      for (const auto& [type, f] : ps->value("formation", json::object()).items()) {
-        wanted += f.value("count", 0);
-      }
+      for (const auto& [type, f] : formation.items()) wanted += f.value("count", 0);
     }
     size_t running = 0;
-    for (const auto& i : ps->value("instances", json::array())) {
+    for (const auto& i : instances) {
       if (i.value("release", uint64_t{0}) != version || !i.value("desired", true)) continue;
       const std::string id = i.value("id", "");
       const std::string state = i.value("state", "");
@@ -276,8 +276,8 @@ void handle_deploy(AppService& apps, ArtifactStore& store, const DeployOptions& 
   std::string slug = *source_digest;
   if (manifest->build) {
     emit(*res, {{"event", "build"}, {"line", "-----> running build: " + *manifest->build}});
-    auto built = build_slug(store, *source_digest, *manifest->build, manifest->env,
-                            options.work_dir, [&](std::string_view line) {
+    std::vector<std::pair<std::string, std::string>> env(manifest->env.begin(), manifest->env.end());
+    auto built = build_slug(store, *source_digest, *manifest->build, env, options.work_dir, [&](std::string_view line) {
                               emit(*res, {{"event", "build"}, {"line", std::string(line)}});
                             },
                             options.build_timeout);

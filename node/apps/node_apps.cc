@@ -29,9 +29,7 @@ Result<std::unique_ptr<NodeApps>> NodeApps::open(NodeAppsOptions options, AgentC
   auto store = ArtifactStore::open(dir / "artifacts");
   if (!store.ok()) return store.status().with_context("cannot open the artifact store");
   n->store_ = std::move(*store);
-  auto releases = ReleaseCache::open(dir / "releases", *n->store_);
-  if (!releases.ok()) return releases.status().with_context("cannot open the release cache");
-  n->releases_ = std::move(*releases);
+  n->releases_ = std::make_unique<ReleaseCache>(dir, *n->store_);
 
   supervisor::SupervisorOptions so;
   so.node_name = n->opts_.node_name;

@@ -83,7 +83,8 @@ struct AppsCluster {
 // Instances of `release` (0: any) that are desired and running.
 std::vector<json> running(const json& ps, uint64_t release = 0) {
   std::vector<json> out;
-  for (const auto& i : ps.value("instances", json::array())) {
+  const json list = ps.contains("instances") ? ps["instances"] : json::array();
+  for (const auto& i : list) {
     if (!i.value("desired", false) || i.value("state", "") != "running") continue;
     if (release != 0 && i.value("release", uint64_t{0}) != release) continue;
     out.push_back(i);
