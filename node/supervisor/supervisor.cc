@@ -25,6 +25,7 @@
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <random>
 #include <thread>
 
 #include <leveldb/db.h>
@@ -317,7 +318,8 @@ struct Supervisor::Impl {
       ::chmod(home.c_str(), 0700);
       ::chmod((home / "tmp").c_str(), 0700);
     }
-    if (r->port == 0) {
+    // A port another agent on this host took meanwhile (they share the range) is replaced.
+    if (r->port == 0 || !port_bindable(r->port)) {
       auto port = allocate_port(k);
       if (!port.ok()) return port.status();
       r->port = *port;
@@ -626,6 +628,10 @@ Result<std::unique_ptr<Supervisor>> Supervisor::open(SupervisorOptions options) 
   auto impl = std::make_unique<Impl>(std::move(options));
   Impl& s = *impl;
   s.as_root = ::geteuid() == 0;
+  // Agents sharing a host share the port range: each starts its search at a random point,
+  // so two placing at once rarely pick the same port (and a taken one is re-picked).
+  s.port_cursor = static_cast<int>(std::random_device{}() %
+                                   static_cast<unsigned>(s.opt.port_max - s.opt.port_min + 1));
   s.host = s.opt.cgroups ? *s.opt.cgroups : detect_cgroup_host();
   if (s.host.empty() || !s.host.missing.empty()) {
     spdlog::warn("cgroups-limited {} (instances run without those limits)", s.host.describe());
