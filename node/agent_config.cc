@@ -98,6 +98,7 @@ AgentEnvironment AgentEnvironment::current() {
   char host[HOST_NAME_MAX + 1] = {};
   if (gethostname(host, sizeof host - 1) == 0) env.hostname = host;
   if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') env.home = home;
+  env.root = ::geteuid() == 0;
   return env;
 }
 
@@ -123,7 +124,7 @@ void add_agent_flags(CLI::App& cmd, AgentFlags& f) {
                "After a graceful leave, a restart still rejoins the peers in the snapshot");
   cmd.add_option("--tag", f.tags, "Node tag key=value; repeatable");
   cmd.add_option("--data-dir", f.data_dir,
-                 "State directory (default: $HOME/.shoal/NODE, or ./data/NODE)");
+                 "State directory (default: /var/lib/shoal/NODE as root, else $HOME/.shoal/NODE, or ./data/NODE)");
   cmd.add_option("--profile", f.profile, "Gossip timings: lan, wan or local (default lan)");
   cmd.add_option("--http", f.http, "HTTP API address (default 127.0.0.1:8080)");
   cmd.add_option("--raft-snapshot-entries", f.raft_snapshot_entries,
@@ -382,6 +383,8 @@ Result<AgentConfig> resolve_agent_config(const AgentFlags& flags, const AgentEnv
   if (merged.data_dir) {
     if (merged.data_dir->empty()) return flag_error(src("--data-dir", flags.data_dir.has_value()), "must not be empty");
     c.data_dir = *merged.data_dir;
+  } else if (env.root) {
+    c.data_dir = std::filesystem::path("/var/lib/shoal") / c.node_name;
   } else if (env.home) {
     c.data_dir = std::filesystem::path(*env.home) / ".shoal" / c.node_name;
   } else {

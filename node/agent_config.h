@@ -11,7 +11,7 @@
 //   --join ADDR          join = [..]  none; repeatable; file and flag lists are concatenated
 //   --retry-max N        retry_max    0 (retry joining forever)
 //   --tag k=v            tags = {k="v"}  none; a flag tag replaces a file tag of the same key
-//   --data-dir DIR       data_dir     $HOME/.shoal/<node>, or ./data/<node> without HOME
+//   --data-dir DIR       data_dir     /var/lib/shoal/<node> as root, else $HOME/.shoal/<node>, or ./data/<node> without HOME
 //   --profile P          profile      lan  (lan | wan | local)
 //   --http ADDR:PORT     http         127.0.0.1:8080
 //   --rpc ADDR:PORT      rpc          the --bind address, gossip port + 1 (Raft, node-to-node)
@@ -108,6 +108,9 @@ struct AgentFlags {
 struct AgentEnvironment {
   std::string hostname;
   std::optional<std::string> home;  // $HOME
+  // Running as root: the default data dir is /var/lib/shoal/NODE, because apps run as
+  // unprivileged uids that must reach their releases, and root's home is closed to them.
+  bool root = false;
   static AgentEnvironment current();
 };
 

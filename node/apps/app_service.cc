@@ -53,8 +53,6 @@ Result<std::unique_ptr<AppService>> AppService::start(Options options, AgentCont
                                                       RaftService& raft, ArtifactStore& store,
                                                       supervisor::Supervisor& supervisor) {
   std::unique_ptr<AppService> s(new AppService(std::move(options), agent, raft, store, supervisor));
-  s->refresh_peers();
-  s->maybe_bootstrap();
   AppService* self = s.get();
   s->thread_ = std::thread([self] { self->loop(); });
   return s;
@@ -78,6 +76,10 @@ void AppService::kick() {
 }
 
 void AppService::loop() {
+  // On the control thread: the agent's loop (which members() waits for) starts only after
+  // the API, which starts after us.
+  maybe_bootstrap();
+  turn();
   while (true) {
     {
       std::unique_lock lock(mu_);
@@ -362,6 +364,7 @@ Result<std::unique_ptr<AppState>> AppService::app_state(raft::GroupId group, boo
 
 Result<json> AppService::create_app(const std::string& name) {
   SHOAL_RETURN_IF_ERROR(validate_app_name(name));
+  refresh_peers();  // place the group on what gossip sees now
   auto cat = catalog();
   if (!cat.ok()) return cat.status();
   if ((*cat)->app(name)) return Status::already_exists("app '" + name + "' exists");

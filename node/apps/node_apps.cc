@@ -1,6 +1,8 @@
 #include "node/apps/node_apps.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "node/apps/app_service.h"
 #include "node/apps/manifest.h"
@@ -26,6 +28,22 @@ Result<std::unique_ptr<NodeApps>> NodeApps::open(NodeAppsOptions options, AgentC
                                                  RaftService& raft) {
   std::unique_ptr<NodeApps> n(new NodeApps(std::move(options), agent, raft));
   const auto& dir = n->opts_.data_dir;
+  // Apps run as their own unprivileged uids (when we are root) and read their release from
+  // the data dir: every directory above it must let others through.
+  if (::geteuid() == 0) {
+    std::error_code ec;
+    for (auto p = std::filesystem::absolute(dir, ec).parent_path(); !ec && p != p.root_path();
+         p = p.parent_path()) {
+      struct stat st {};
+      if (::stat(p.c_str(), &st) == 0 && (st.st_mode & S_IXOTH) == 0) {
+        spdlog::warn("data-dir-unreachable dir={} blocker={} mode={:o} reason=\"apps run as "
+                     "unprivileged uids and cannot reach their releases; use a data dir under "
+                     "/var/lib (the default as root) or chmod o+x {}\"",
+                     dir.string(), p.string(), st.st_mode & 07777, p.string());
+        break;
+      }
+    }
+  }
   auto store = ArtifactStore::open(dir / "artifacts");
   if (!store.ok()) return store.status().with_context("cannot open the artifact store");
   n->store_ = std::move(*store);

@@ -92,11 +92,19 @@ std::vector<json> running(const json& ps, uint64_t release = 0) {
   return out;
 }
 
+// GET on an instance's port. `running` means its process started, not that it listens
+// yet (health checks are issue 8's), so a refused connection is retried for a while.
 Result<node::HttpResponse> get_port(int port, const std::string& path = "/") {
   node::HttpExchange ex;
   ex.target = path;
   ex.timeout = 3s;
-  return node::http_request("127.0.0.1", port, ex);
+  Result<node::HttpResponse> r = Status::unavailable("not tried");
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    r = node::http_request("127.0.0.1", port, ex);
+    if (r.ok()) return r;
+    std::this_thread::sleep_for(100ms);
+  }
+  return r;
 }
 
 // Processes on this machine whose environment says they are instances of `app`.
@@ -157,7 +165,7 @@ TEST_CASE("apps: deploy a directory, a tarball and a binary through a non-replic
   dep = c.cli(*outsider, {"deploy", tgz.string(), "--app", "worker"});
   INFO(dep.out << dep.err);
   REQUIRE(dep.exit_code == 0);
-  CHECK((dep.out + dep.err).find("created") != std::string::npos);
+  CHECK((dep.out + dep.err).find("Created app worker") != std::string::npos);
   REQUIRE(running(c.ps(n0, "worker")).size() == 1);
 
   // 3. A single static binary: runs as `web` without a Procfile.

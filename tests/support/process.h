@@ -208,6 +208,9 @@ class AgentProcess {
     }
     p->http_port_ = free_loopback_port();
     p->dir_ = make_temp_dir("shoal-agent-" + name);
+    // Apps run as their own unprivileged uids and must reach their releases in the data dir.
+    std::filesystem::permissions(p->dir_, std::filesystem::perms::others_exec,
+                                 std::filesystem::perm_options::add);
     p->extra_args_ = std::move(extra_args);
     p->launch();
     return p;
