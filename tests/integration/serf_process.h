@@ -16,11 +16,18 @@
 
 namespace shoal::test {
 
-// A member as a peer reports it: name -> {status, tags}.
+// A member as a peer reports it: name -> {status, tags}. `tags` are the ones a user set:
+// the tags a Shoal agent's apps layer advertises (its API port, free memory, catalog
+// replica) are kept apart in `shoal_tags`, so checks compare what the test set.
 struct SeenMember {
   std::string status;
   std::map<std::string, std::string> tags;
+  std::map<std::string, std::string> shoal_tags;
 };
+
+inline bool is_shoal_internal_tag(const std::string& key) {
+  return key == "http" || key == "mem" || key == "cat";
+}
 using MemberView = std::map<std::string, SeenMember>;
 
 // serf's `members -format json` and Shoal's GET /v1/members list members in the same
@@ -32,7 +39,8 @@ inline MemberView member_view(const nlohmann::json& list) {
     seen.status = m.value("status", "");
     if (m.contains("tags") && m["tags"].is_object()) {
       for (auto it = m["tags"].begin(); it != m["tags"].end(); ++it) {
-        seen.tags[it.key()] = it.value().get<std::string>();
+        auto& into = is_shoal_internal_tag(it.key()) ? seen.shoal_tags : seen.tags;
+        into[it.key()] = it.value().get<std::string>();
       }
     }
     out[m.value("name", "")] = std::move(seen);

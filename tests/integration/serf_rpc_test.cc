@@ -33,11 +33,25 @@ struct ShoalWithRpc {
   }
 };
 
+// The lines of a listing, sorted; a last column of k=v tags has its tags sorted too (serf
+// prints them in Go's random map order).
 std::vector<std::string> sorted_lines(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) lines.push_back(line);
+    if (line.empty()) continue;
+    const auto space = line.find_last_of(' ');
+    const std::string last = space == std::string::npos ? line : line.substr(space + 1);
+    if (last.find('=') != std::string::npos && last.find(',') != std::string::npos) {
+      std::vector<std::string> tags;
+      std::istringstream parts(last);
+      for (std::string t; std::getline(parts, t, ',');) tags.push_back(t);
+      std::sort(tags.begin(), tags.end());
+      std::string joined;
+      for (const auto& t : tags) joined += (joined.empty() ? "" : ",") + t;
+      line = line.substr(0, space + 1) + joined;
+    }
+    lines.push_back(line);
   }
   std::sort(lines.begin(), lines.end());
   return lines;
@@ -57,8 +71,12 @@ TEST_CASE("serf members against a shoal agent prints what it prints against a se
   auto serf = SerfProcess::start("serf-m", {"-tag", "role=db"});
   REQUIRE(serf->wait_ready());
   ShoalWithRpc shoal("shoal-m", {"--tag", "role=web", "--join", serf->gossip_addr()});
+  // Alive, and with the tags its apps layer sets once it runs (they change the listing).
   REQUIRE(eventually([&] { return serf->members(); },
-                     [](const MemberView& v) { return has_status(v, "shoal-m", "alive"); },
+                     [](const MemberView& v) {
+                       return has_status(v, "shoal-m", "alive") &&
+                              v.at("shoal-m").shoal_tags.count("mem") != 0;
+                     },
                      kConverge));
   REQUIRE(eventually([&] { return shoal.cli("members").out; },
                      [](const std::string& out) { return out.find("serf-m") != std::string::npos; },
