@@ -145,6 +145,7 @@ def main():
     args = ap.parse_args()
     benchlib.in_private_netns()
     work = tempfile.mkdtemp(prefix="shoal-deploy-bench-")
+    os.chmod(work, 0o711)  # apps run as their own uids and must reach their releases
     c = Cluster(os.path.abspath(args.shoal), 3, work)
     rows = []
     try:
