@@ -202,19 +202,7 @@ void RaftService::fail_all(const Status& why) {
 
 void RaftService::put(raft::GroupId group, std::string key, Bytes value,
                       std::function<void(const raft::Completion&)> done) {
-  asio::post(io_, [this, group, key = std::move(key), value = std::move(value),
-                   done = std::move(done)]() mutable {
-    if (!failed_.ok()) {
-      raft::Completion c;
-      c.status = failed_;
-      done(c);
-      return;
-    }
-    const uint64_t id = next_request_++;
-    waiting_[id] = std::move(done);
-    host_->propose(group, raft::KvStateMachine::put_command(key, value), id, steady_now());
-    schedule_flush();
-  });
+  propose(group, raft::KvStateMachine::put_command(key, value), std::move(done));
 }
 
 void RaftService::get(raft::GroupId group, std::string key,
