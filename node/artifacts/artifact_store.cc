@@ -25,6 +25,10 @@ constexpr const char* kPutPrefix = "put-";
 
 std::string errno_text(int err) { return std::strerror(err); }
 
+// Sets a file's mtime to now (gc's grace counts from it). Best effort: a blob whose time
+// cannot be set is at worst collected sooner, and then fetched again from a peer.
+void touch(const std::filesystem::path& p) { (void)::utimensat(AT_FDCWD, p.c_str(), nullptr, 0); }
+
 class Fd {
  public:
   explicit Fd(int fd = -1) : fd_(fd) {}
@@ -220,6 +224,8 @@ std::vector<std::string> ArtifactStore::list() const {
 }
 
 Status ArtifactStore::publish(const fs::path& tmp, const std::string& digest) {
+  // Its time is when it entered the store: gc() spares young blobs (a deploy in flight).
+  touch(tmp);
   // Read-only: a blob is immutable, and a stray writer gets EACCES instead of corrupting it.
   if (::chmod(tmp.c_str(), 0444) != 0) {
     return Status::io_error("chmod '" + tmp.string() + "': " + errno_text(errno));
@@ -238,6 +244,7 @@ Result<std::string> ArtifactStore::put_file(const fs::path& src, bool move) {
     std::error_code ec;
     if (has(*digest)) {
       fs::remove(src, ec);
+      touch(path(*digest));
       return digest;
     }
     Fd fd(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
@@ -296,7 +303,10 @@ Result<std::string> ArtifactStore::put_file(const fs::path& src, bool move) {
 
 Result<std::string> ArtifactStore::put_bytes(std::string_view bytes) {
   const std::string digest = sha256_hex(bytes);
-  if (has(digest)) return digest;
+  if (has(digest)) {
+    touch(path(digest));
+    return digest;
+  }
   std::string tmpl = (dir_ / "tmp" / (std::string(kPutPrefix) + "XXXXXX")).string();
   Fd out(::mkstemp(tmpl.data()));
   if (out.get() < 0) return Status::io_error("create '" + tmpl + "': " + errno_text(errno));
@@ -313,42 +323,64 @@ Result<std::string> ArtifactStore::put_bytes(std::string_view bytes) {
   return digest;
 }
 
-Status ArtifactStore::gc(const std::set<std::string>& keep) {
+Result<GcStats> ArtifactStore::gc(const std::set<std::string>& keep, Duration min_age) {
   for (const std::string& d : keep) SHOAL_RETURN_IF_ERROR(check_digest(d));
   std::set<std::string> busy;
   {
     std::lock_guard lock(mu_);
     for (const auto& [d, m] : in_flight_) busy.insert(d);
   }
+  // Younger than this (by mtime) stays: a deploy stores its upload before its release is
+  // committed, and a fetch or put refreshes the time of what it writes or finds.
+  const auto cutoff = fs::file_time_type::clock::now() - min_age;
+  auto young = [&](const fs::path& p) {
+    std::error_code ec;
+    const auto t = fs::last_write_time(p, ec);
+    return ec || t > cutoff;  // unreadable time: keep it
+  };
   Status first_error;
+  GcStats stats;
   auto remove = [&](const fs::path& p) {
     std::error_code ec;
     fs::remove(p, ec);
     if (ec && first_error.ok()) {
       first_error = Status::io_error("cannot remove '" + p.string() + "': " + ec.message());
     }
+    return !ec;
   };
-  size_t removed = 0;
   for (const std::string& d : list()) {
-    if (keep.count(d) || busy.count(d)) continue;
-    remove(path(d));
-    ++removed;
+    const fs::path p = path(d);
+    if (keep.count(d) || busy.count(d) || young(p)) {
+      ++stats.kept;
+      continue;
+    }
+    std::error_code ec;
+    const uint64_t bytes = fs::file_size(p, ec);
+    if (remove(p)) {
+      ++stats.removed;
+      stats.bytes += ec ? 0 : bytes;
+    }
   }
   std::error_code ec;
   for (fs::directory_iterator it(dir_ / "tmp", ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
     const std::string d = name.substr(0, name.find('.'));
-    if (!is_valid_digest(d) || keep.count(d) || busy.count(d)) continue;
-    remove(it->path());
+    if (!is_valid_digest(d) || keep.count(d) || busy.count(d) || young(it->path())) continue;
+    std::error_code size_ec;
+    const uint64_t bytes = fs::file_size(it->path(), size_ec);
+    if (remove(it->path())) stats.bytes += size_ec ? 0 : bytes;
   }
-  spdlog::info("artifact-gc kept={} removed={}", keep.size(), removed);
-  return first_error;
+  if (!first_error.ok()) return first_error;
+  return stats;
 }
 
 Status ArtifactStore::fetch(const std::string& digest, const std::vector<std::string>& peers,
                             FetchProgress progress) {
   SHOAL_RETURN_IF_ERROR(check_digest(digest));
-  if (has(digest)) return {};
+  if (has(digest)) {
+    touch(path(digest));  // about to be used: not collected within the grace
+    return {};
+  }
   std::shared_ptr<std::mutex> gate;
   {
     std::lock_guard lock(mu_);

@@ -21,7 +21,11 @@
 //  - Thread-safe. Concurrent fetches of one digest share one download: the others wait for
 //    it and then see the blob. A per-digest flock on the .part keeps two stores on the same
 //    directory (two processes) from interleaving writes too.
-//  - gc() removes blobs not in `keep`, and .part files of digests not being fetched.
+//  - gc(keep, min_age) removes blobs not in `keep` whose mtime is older than `min_age`, and
+//    such .part/.lock files of digests not being fetched. A blob's mtime is when it entered
+//    the store, refreshed when a put finds it already here or a fetch finds it present, so
+//    a deploy in flight (upload stored, release not yet committed) is never collected
+//    within the grace. Callers decide what is referenced (node/apps/artifact_gc.h).
 #pragma once
 
 #include <cstdint>
@@ -53,6 +57,14 @@ std::string sha256_hex(std::string_view bytes);
 // per piece received (tens of KiB): throttle before reporting it anywhere.
 using FetchProgress = std::function<void(uint64_t received, uint64_t total)>;
 
+// What one gc() did: blobs removed, bytes freed (blobs and stale partial fetches), blobs
+// left in the store.
+struct GcStats {
+  uint64_t removed = 0;
+  uint64_t bytes = 0;
+  uint64_t kept = 0;
+};
+
 struct ArtifactStoreOptions {
   // Per piece of a download: a peer silent this long is given up on (and the next tried).
   Duration fetch_idle_timeout = std::chrono::seconds(30);
@@ -80,7 +92,9 @@ class ArtifactStore {
   Status fetch(const std::string& digest, const std::vector<std::string>& peer_http_addrs,
                FetchProgress progress = nullptr);
 
-  Status gc(const std::set<std::string>& keep);
+  // invalid_argument (and nothing removed) if `keep` holds a bad digest; io_error naming
+  // the first file that could not be removed (the others are still removed).
+  Result<GcStats> gc(const std::set<std::string>& keep, Duration min_age = Duration::zero());
   // Every blob here, sorted.
   std::vector<std::string> list() const;
 

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <spdlog/spdlog.h>
@@ -83,10 +84,16 @@ Result<fs::path> ReleaseCache::prepare(const std::string& app, uint64_t release_
   auto dest_or = release_dir(app, slug_digest);
   if (!dest_or.ok()) return dest_or.status();
   const fs::path dest = *dest_or;
-  std::error_code ec;
-  if (fs::is_directory(dest, ec)) return dest;
-
   const std::string key = app + "/" + slug_digest;
+  std::error_code ec;
+  {
+    // Under mu_ with remove_unused's check-and-move: either it sees this use, or this
+    // sees the directory gone and unpacks again.
+    std::lock_guard lock(mu_);
+    last_prepared_[key] = steady_now();
+    if (fs::is_directory(dest, ec)) return dest;
+  }
+
   std::shared_ptr<std::mutex> gate;
   {
     std::lock_guard lock(mu_);
@@ -156,34 +163,76 @@ Status ReleaseCache::unpack(const fs::path& blob, const fs::path& dest) {
   return s;
 }
 
-Status ReleaseCache::remove_unused(const std::string& app, const std::set<std::string>& keep) {
+Result<size_t> ReleaseCache::remove_unused(const std::string& app,
+                                           const std::set<std::string>& keep,
+                                           TimePoint prepared_since) {
   SHOAL_RETURN_IF_ERROR(check_app(app));
   for (const auto& d : keep) SHOAL_RETURN_IF_ERROR(check_digest(d));
-  std::set<std::string> busy;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& [key, gate] : preparing_) {
-      if (key.rfind(app + "/", 0) == 0) busy.insert(key.substr(app.size() + 1));
-    }
-  }
   const fs::path dir = root_ / app;
   std::error_code ec;
-  if (!fs::exists(dir, ec)) return {};
-  Status first_error;
+  if (!fs::exists(dir, ec)) return size_t{0};
+  std::vector<fs::path> doomed;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    std::string name = it->path().filename().string();
+    const std::string name = it->path().filename().string();
+    if (name.size() > 3 && name.front() == '.' && name.ends_with(".gc")) {
+      doomed.push_back(it->path());  // moved aside by an earlier pass that did not finish
+      continue;
+    }
     // ".DIGEST.tmp-XXXXXX": an unpack that died half-way (or one in progress).
     const std::string digest = name.front() == '.' ? name.substr(1, 64) : name;
-    if (!is_valid_digest(digest) || keep.count(digest) || busy.count(digest)) continue;
+    if (!is_valid_digest(digest) || keep.count(digest)) continue;
     if (name.front() != '.' && name != digest) continue;
-    std::error_code rm;
-    fs::remove_all(it->path(), rm);
-    if (rm && first_error.ok()) {
-      first_error = Status::io_error("cannot remove '" + it->path().string() + "': " + rm.message());
+    const std::string key = app + "/" + digest;
+    std::lock_guard lock(mu_);
+    if (preparing_.count(key)) continue;
+    if (auto t = last_prepared_.find(key); t != last_prepared_.end()) {
+      if (t->second >= prepared_since) continue;
+      last_prepared_.erase(t);
     }
+    if (name.front() == '.') {
+      doomed.push_back(it->path());
+      continue;
+    }
+    // Out of prepare()'s sight at once (a rename), removed below outside the lock.
+    const fs::path aside = dir / ("." + name + ".gc");
+    std::error_code mv;
+    fs::rename(it->path(), aside, mv);
+    if (!mv) doomed.push_back(aside);
   }
   if (ec) return Status::io_error("cannot list '" + dir.string() + "': " + ec.message());
-  return first_error;
+  Status first_error;
+  size_t removed = 0;
+  for (const auto& p : doomed) {
+    std::error_code rm;
+    fs::remove_all(p, rm);
+    if (rm && first_error.ok()) {
+      first_error = Status::io_error("cannot remove '" + p.string() + "': " + rm.message());
+    }
+    if (!rm && p.filename().string().ends_with(".gc")) ++removed;
+  }
+  if (!first_error.ok()) return first_error;
+  return removed;
+}
+
+Status ReleaseCache::remove_app_dir(const std::string& app) {
+  SHOAL_RETURN_IF_ERROR(check_app(app));
+  std::error_code ec;
+  fs::remove(root_ / app, ec);  // only an empty directory
+  if (ec && ec != std::errc::directory_not_empty && ec != std::errc::no_such_file_or_directory) {
+    return Status::io_error("cannot remove '" + (root_ / app).string() + "': " + ec.message());
+  }
+  return {};
+}
+
+std::vector<std::string> ReleaseCache::apps() const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (fs::directory_iterator it(root_, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (is_valid_app_name(name) && it->is_directory()) out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 Status ReleaseCache::ensure_packages(const std::vector<std::string>& packages) {

@@ -13,8 +13,12 @@
 //    archive's refusal (naming the entry).
 //  - Instances share the unpacked directory (read-mostly): what an instance writes there
 //    is seen by the others of the same release on this node.
-//  - remove_unused() deletes the app's unpacked releases not in `keep` (never one being
-//    prepared).
+//  - remove_unused(app, keep, since) deletes the app's unpacked releases not in `keep`,
+//    never one being prepared nor one prepare()d at or after `since` (a GC pass passes the
+//    time it started reading what is in use, so a release assigned meanwhile survives);
+//    returns how many it removed. A release is moved aside under the lock prepare() checks
+//    it with, so prepare() either sees it whole or unpacks it again. remove_app_dir()
+//    removes DATA_DIR/releases/APP once it is empty (a destroyed app).
 //  - ensure_packages(): one install at a time per host (a mutex, and an flock on
 //    `packages_lock` that every agent on the host shares; apt-get also waits up to
 //    `apt_lock_wait` for dpkg's own lock). Packages dpkg says are installed are a no-op
@@ -60,7 +64,11 @@ class ReleaseCache {
   Result<std::filesystem::path> prepare(const std::string& app, uint64_t release_version,
                                         const std::string& slug_digest,
                                         const std::vector<std::string>& peers);
-  Status remove_unused(const std::string& app, const std::set<std::string>& keep_digests);
+  Result<size_t> remove_unused(const std::string& app, const std::set<std::string>& keep_digests,
+                               TimePoint prepared_since = kTimeNever);
+  Status remove_app_dir(const std::string& app);
+  // Apps with a directory under DATA_DIR/releases, sorted.
+  std::vector<std::string> apps() const;
   // DATA_DIR/releases/APP/DIGEST, whether or not it is there.
   Result<std::filesystem::path> release_dir(const std::string& app,
                                             const std::string& digest) const;
@@ -79,6 +87,7 @@ class ReleaseCache {
 
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<std::mutex>> preparing_;  // "app/digest"
+  std::map<std::string, TimePoint> last_prepared_;                 // "app/digest"
 
   std::mutex packages_mu_;  // held through a whole ensure_packages
   std::set<std::string> installed_;
