@@ -719,6 +719,12 @@ std::vector<std::string> Supervisor::apps() {
   return r.ok() ? std::move(*r) : std::vector<std::string>{};
 }
 
+Result<std::map<std::string, std::set<std::string>>> Supervisor::digests_in_use() {
+  Impl& s = *impl_;
+  return s.call<std::map<std::string, std::set<std::string>>>(
+      [&s] { return s.core.digests_in_use(); });
+}
+
 Status Supervisor::stop_all(Duration timeout) {
   Impl& s = *impl_;
   auto r = s.call<bool>([&s] {

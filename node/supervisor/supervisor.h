@@ -30,8 +30,10 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -78,6 +80,9 @@ class Supervisor {
   // Empty when the app has nothing here (or the loop did not answer in time).
   std::vector<InstanceStatus> report(const std::string& app);
   std::vector<std::string> apps();
+  // SupervisorCore::digests_in_use(): per app, the slugs this node may still need. timeout
+  // if the loop did not answer (a GC pass then keeps everything).
+  Result<std::map<std::string, std::set<std::string>>> digests_in_use();
   Status stop_all(Duration timeout);
 
   // Log files of the app's instances (filtered; empty strings match all), for instance_logs.

@@ -422,6 +422,23 @@ std::vector<std::string> SupervisorCore::apps() const {
   return {names.begin(), names.end()};
 }
 
+std::map<std::string, std::set<std::string>> SupervisorCore::digests_in_use() const {
+  std::map<std::string, std::set<std::string>> out;
+  for (const auto& [app, a] : assignments_) {
+    auto& set = out[app];
+    for (const auto& spec : a.instances) {
+      if (!spec.digest.empty()) set.insert(spec.digest);
+    }
+  }
+  for (const auto& [key, r] : records_) {
+    auto& set = out[key.first];
+    if (!r.spec.digest.empty()) set.insert(r.spec.digest);
+    if (r.running && !r.running->digest.empty()) set.insert(r.running->digest);
+    if (!r.prepared_digest.empty()) set.insert(r.prepared_digest);
+  }
+  return out;
+}
+
 const Assignment* SupervisorCore::assignment(const std::string& app) const {
   auto it = assignments_.find(app);
   return it == assignments_.end() ? nullptr : &it->second;

@@ -133,6 +133,9 @@ class SupervisorCore {
   std::vector<std::string> apps() const;
   const std::map<uint64_t, uint64_t>& terms() const { return terms_; }
   const Assignment* assignment(const std::string& app) const;
+  // Per app, every slug digest this node may still need: those its assignment names, and
+  // those its records want, run or have prepared (an old release still stopping included).
+  std::map<std::string, std::set<std::string>> digests_in_use() const;
   const CorePolicy& policy() const { return policy_; }
 
   void check_invariants() const;

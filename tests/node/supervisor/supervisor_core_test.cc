@@ -187,6 +187,28 @@ TEST_CASE("core: a new release is prepared before the old process stops", "[supe
   CHECK(h.core.find(key("web.1"))->release_dir == "/rel2");
 }
 
+TEST_CASE("core: digests in use cover the assignment and an old release still stopping",
+          "[supervisor][gc]") {
+  using Sets = std::map<std::string, std::set<std::string>>;
+  Harness h;
+  CHECK(h.core.digests_in_use().empty());
+  h.assign(1, {spec("web.1")});
+  h.bring_up("web.1", 100);
+  CHECK(h.core.digests_in_use() == Sets{{"hello", {"d1"}}});
+  // v2 assigned: d2 is being prepared while the process of d1 still runs.
+  h.assign(2, {spec("web.1", 0, /*release=*/2)});
+  CHECK(h.core.digests_in_use() == Sets{{"hello", {"d1", "d2"}}});
+  h.core.prepared(key("web.1"), 2, "d2", std::string("/rel2"), h.now, 0);
+  auto e = h.core.exited(key("web.1"), "exit status 0", h.now, 0);
+  REQUIRE(has(e.start, "web.1"));
+  h.core.started(key("web.1"), 101, h.now, 0);
+  CHECK(h.core.digests_in_use() == Sets{{"hello", {"d2"}}});
+  // Told to run nothing: once stopped and removed, nothing of the app is in use.
+  h.assign(2, {});
+  h.core.exited(key("web.1"), "exit status 0", h.now, 0);
+  CHECK(h.core.digests_in_use() == Sets{{"hello", {}}});
+}
+
 TEST_CASE("core: an instance no longer listed is stopped, then removed", "[supervisor]") {
   Harness h;
   h.assign(1, {spec("web.1"), spec("web.2")});
