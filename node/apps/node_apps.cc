@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "node/apps/app_service.h"
+#include "node/apps/artifact_gc.h"
 #include "node/apps/manifest.h"
 #include "node/artifacts/artifact_store.h"
 #include "node/artifacts/http_artifacts.h"
@@ -78,6 +79,22 @@ Result<std::unique_ptr<NodeApps>> NodeApps::open(NodeAppsOptions options, AgentC
   auto service = AppService::start(std::move(ao), agent, raft, *n->store_, *n->supervisor_);
   if (!service.ok()) return service.status();
   n->service_ = std::move(*service);
+
+  auto gc_options = gc_options_from_env();
+  if (!gc_options.ok()) return gc_options.status();
+  AppService* svc = n->service_.get();
+  n->gc_ = ArtifactGc::start(
+      *gc_options,
+      ArtifactGc::Deps{
+          raft, *n->supervisor_, *n->store_, *n->releases_,
+          [svc]() -> Result<std::set<std::string>> {
+            auto cat = svc->catalog();
+            if (!cat.ok()) return cat.status();
+            std::set<std::string> names;
+            for (const auto& [name, _] : (*cat)->apps()) names.insert(name);
+            return names;
+          },
+          [svc] { return svc->other_http_addrs(); }});
   return n;
 }
 
@@ -88,6 +105,7 @@ void NodeApps::add_routes(HttpRouter& router) {
 }
 
 void NodeApps::shutdown(bool stop_instances) {
+  if (gc_) gc_->stop();
   if (service_) service_->stop();
   if (stop_instances && supervisor_) {
     Status s = supervisor_->stop_all(std::chrono::seconds(15));

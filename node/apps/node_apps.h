@@ -2,7 +2,8 @@
 //
 // NodeApps: the apps layer of one agent, opened together: the artifact store
 // (DATA_DIR/artifacts), the release cache (DATA_DIR/releases), the supervisor
-// (DATA_DIR/supervisor) and the AppService that drives them; and their HTTP routes.
+// (DATA_DIR/supervisor), the AppService that drives them and the artifact GC that keeps
+// the first two bounded (artifact_gc.h); and their HTTP routes.
 //
 // Lifecycle: open() after the Agent (it needs the Raft host and the gossip view) starts the
 // control loop; add_routes() before the HTTP API starts; shutdown(leaving) after the
@@ -27,6 +28,7 @@ class Supervisor;
 }
 namespace apps {
 class AppService;
+class ArtifactGc;
 
 struct NodeAppsOptions {
   std::string node_name;
@@ -58,6 +60,7 @@ class NodeApps {
   std::unique_ptr<ReleaseCache> releases_;
   std::unique_ptr<supervisor::Supervisor> supervisor_;
   std::unique_ptr<AppService> service_;
+  std::unique_ptr<ArtifactGc> gc_;  // its own thread (artifact_gc.h)
 };
 
 }  // namespace apps
