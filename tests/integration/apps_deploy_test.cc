@@ -6,6 +6,11 @@
 
 #include <dirent.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -255,6 +260,128 @@ TEST_CASE("apps: deploy a directory, a tarball and a binary through a non-replic
     std::this_thread::sleep_for(5s);  // several leader pushes and supervisor turns
     REQUIRE(wait_for(30s, [&] { return running(c.ps(n0, "web")).size() == 4; }));
     CHECK(instance_processes("web") == before);
+  }
+}
+
+// Sets environment variables for the agents a test starts (spawn copies this process's
+// environment), and puts the old values back.
+class ScopedEnv {
+ public:
+  explicit ScopedEnv(std::vector<std::pair<std::string, std::string>> vars) {
+    for (auto& [k, v] : vars) {
+      const char* was = std::getenv(k.c_str());
+      saved_.emplace_back(k, was ? std::optional<std::string>(was) : std::nullopt);
+      ::setenv(k.c_str(), v.c_str(), 1);
+    }
+  }
+  ~ScopedEnv() {
+    for (auto& [k, v] : saved_) {
+      if (v) ::setenv(k.c_str(), v->c_str(), 1);
+      else ::unsetenv(k.c_str());
+    }
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+TEST_CASE("apps: artifact GC keeps the last 10 releases on the app's replicas and drops the "
+          "rest; rollback to a kept release still works",
+          "[integration][apps]") {
+  // GC every 500 ms with a 5 s grace (defaults: 5 min and 1 h; docs/artifacts.md).
+  ScopedEnv env({{"SHOAL_ARTIFACT_GC_INTERVAL_MS", "500"}, {"SHOAL_ARTIFACT_GC_GRACE_MS", "5000"}});
+  AppsCluster c(4);
+  AgentProcess& n0 = *c.agents[0];
+  const json create_body = {{"name", "gc"}};
+  auto created = n0.client(10s).call("POST", "/v1/apps", {}, &create_body);
+  REQUIRE(created.ok());
+  std::set<std::string> replicas;
+  for (const auto& r : created->at("replicas")) replicas.insert(r.get<std::string>());
+  REQUIRE(replicas.size() == 3);
+  AgentProcess* outsider = nullptr;
+  for (auto& a : c.agents) {
+    if (!replicas.count(a->name())) outsider = a.get();
+  }
+  REQUIRE(outsider != nullptr);
+
+  // Each release serves its own VERSION file. Deploys go through the outsider, which
+  // holds no replica: only the replicas may keep the blobs past the grace.
+  const fs::path app = c.scratch / "gcapp";
+  fs::create_directories(app);
+  std::ofstream(app / "Procfile") << "web: exec python3 -m http.server $PORT --bind 127.0.0.1\n";
+  std::map<int, std::string> digest;  // version -> slug, as each deploy made it
+  auto deploy = [&](int v) {
+    std::ofstream(app / "VERSION", std::ios::trunc) << v;
+    auto dep = c.cli(*outsider, {"deploy", app.string(), "--app", "gc"});
+    INFO(dep.out << dep.err);
+    REQUIRE(dep.exit_code == 0);
+    auto info = n0.client(5s).call("GET", "/v1/apps/gc");
+    REQUIRE(info.ok());
+    REQUIRE(info->value("release", 0) == v);
+    digest[v] = info->value("digest", "");
+  };
+  deploy(1);  // v1 runs one instance: unpacked on its node
+  json ps = c.ps(n0, "gc");
+  REQUIRE(running(ps, 1).size() == 1);
+  AgentProcess* ran_v1 = c.by_name(running(ps, 1)[0].value("node", ""));
+  REQUIRE(ran_v1 != nullptr);
+  REQUIRE(fs::exists(ran_v1->data_dir() / "releases/gc" / digest[1]));
+  // Scaled to 0, the next deploys have nothing to roll out and return at once.
+  REQUIRE(c.cli(n0, {"scale", "gc", "web=0"}).exit_code == 0);
+  REQUIRE(wait_for(30s, [&] { return running(c.ps(n0, "gc")).empty(); }));
+  constexpr int kReleases = 12;  // two more than are kept
+  for (int v = 2; v <= kReleases; ++v) deploy(v);
+  {
+    auto rel = n0.client(5s).call("GET", "/v1/apps/gc/releases");
+    REQUIRE(rel.ok());
+    REQUIRE(rel->at("releases").size() == 10);
+    CHECK(rel->at("releases").back().value("version", 0) == 3);
+  }
+  std::set<std::string> kept;
+  for (int v = 3; v <= kReleases; ++v) kept.insert(digest[v]);
+
+  // Pruned releases' blobs (v1, v2) leave every node and v1's unpacked directory leaves
+  // its node; the kept ones end up on every replica (fetched from the outsider, or from a
+  // replica that has it) and, past the grace, leave the outsider.
+  auto blobs = [](AgentProcess& a) {
+    std::set<std::string> out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(a.data_dir() / "artifacts/blobs", ec)) {
+      out.insert(e.path().filename().string());
+    }
+    return out;
+  };
+  const bool settled = wait_for(40s, [&] {
+    for (auto& a : c.agents) {
+      if (blobs(*a) != (a.get() == outsider ? std::set<std::string>{} : kept)) return false;
+    }
+    return !fs::exists(ran_v1->data_dir() / "releases/gc" / digest[1]);
+  });
+  {
+    std::string state;
+    for (auto& a : c.agents) {
+      state += a->name() + (a.get() == outsider ? " (outsider):" : ":");
+      for (const auto& d : blobs(*a)) state += " " + d.substr(0, 8) + (kept.count(d) ? "" : "(pruned)");
+      state += "\n";
+    }
+    INFO(state);
+    REQUIRE(settled);
+  }
+  bool logged = false;
+  for (auto& a : c.agents) logged |= a->log().find("artifact-gc removed=") != std::string::npos;
+  CHECK(logged);
+
+  // Rollback: to v1 is refused (not kept); to v3 works, its blob fetched from a replica.
+  auto rb = n0.client(5s).send("POST", "/v1/apps/gc/rollback", R"({"version": 1})");
+  REQUIRE(rb.ok());
+  CHECK(rb->status == 404);
+  REQUIRE(c.cli(n0, {"rollback", "gc", "v3"}).exit_code == 0);
+  REQUIRE(c.cli(n0, {"scale", "gc", "web=2"}).exit_code == 0);
+  REQUIRE(wait_for(60s, [&] { return running(c.ps(n0, "gc"), kReleases + 1).size() == 2; }));
+  for (const auto& i : running(c.ps(n0, "gc"), kReleases + 1)) {
+    auto r = get_port(i.value("port", 0), "/VERSION");
+    REQUIRE(r.ok());
+    CHECK(r->body == "3");
   }
 }
 
