@@ -21,8 +21,15 @@ GcPlan plan_gc(const GcKnowledge& k) {
                                     k.in_use.status().message());
     return p;
   }
+  std::set<raft::GroupId> catalog_groups;
+  if (k.catalog_apps) {
+    for (const auto& [app, group] : *k.catalog_apps) catalog_groups.insert(group);
+  }
   for (const auto& h : k.hosted) {
-    if (!h.read.ok()) {
+    // A destroyed app's member that missed its deletion: no leader will come back. A new
+    // app's group that a stale catalog copy lacks has no release older than the grace.
+    const bool leftover = k.catalog_apps && h.group != 0 && !catalog_groups.count(h.group);
+    if (!h.read.ok() && !leftover) {
       p.collect = Status::unavailable("app group " + std::to_string(h.group) +
                                       " hosted here cannot be read: " + h.read.message());
       return p;
@@ -31,6 +38,7 @@ GcPlan plan_gc(const GcKnowledge& k) {
   const auto& in_use = *k.in_use;
   std::map<std::string, std::set<std::string>> kept;
   for (const auto& h : k.hosted) {
+    if (!h.read.ok()) continue;  // a leftover (above)
     p.keep_blobs.insert(h.kept.begin(), h.kept.end());
     kept[h.app].insert(h.kept.begin(), h.kept.end());
   }

@@ -15,7 +15,9 @@
 //  4. removes blobs that are neither kept nor in use, unless younger than the grace.
 // Knowledge must be whole: if the supervisor does not answer, or any app group hosted here
 // cannot be read with confidence (stopped, no leader known, applied behind its commit, not
-// named yet), steps 3 and 4 are skipped for that pass and the log says why.
+// named yet), steps 3 and 4 are skipped for that pass and the log says why. The one
+// exception: a group the catalog (read whole) no longer lists is a leftover member of a
+// destroyed app (its deletion missed this node) and is ignored: it would block GC forever.
 //
 // plan_gc() is the decision (pure); apply_gc() does steps 3 and 4 on the store and cache;
 // ArtifactGc is the shell, with its own thread: never the apps control thread, which a
@@ -58,7 +60,8 @@ struct GcKnowledge {
   Result<std::map<std::string, std::set<std::string>>> in_use =
       Status::unavailable("not read");                      // the supervisor's, per app
   std::vector<HostedApp> hosted;                            // every app group hosted here
-  std::optional<std::set<std::string>> catalog_apps;        // nullopt: catalog not readable
+  // The catalog's apps and their groups; nullopt: the catalog could not be read.
+  std::optional<std::map<std::string, raft::GroupId>> catalog_apps;
   std::vector<std::string> unpacked_apps;                   // ReleaseCache::apps()
 };
 
@@ -100,8 +103,8 @@ class ArtifactGc {
     supervisor::Supervisor& supervisor;
     ArtifactStore& store;
     ReleaseCache& releases;
-    // The catalog's app names (from this node's replica or a node that holds one).
-    std::function<Result<std::set<std::string>>()> catalog_apps;
+    // The catalog's apps and groups (from this node's replica or a node that holds one).
+    std::function<Result<std::map<std::string, raft::GroupId>>()> catalog_apps;
     // API addresses of the other live nodes, to fetch missing slugs from.
     std::function<std::vector<std::string>()> peers;
   };

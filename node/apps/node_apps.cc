@@ -87,12 +87,12 @@ Result<std::unique_ptr<NodeApps>> NodeApps::open(NodeAppsOptions options, AgentC
       *gc_options,
       ArtifactGc::Deps{
           raft, *n->supervisor_, *n->store_, *n->releases_,
-          [svc]() -> Result<std::set<std::string>> {
+          [svc]() -> Result<std::map<std::string, raft::GroupId>> {
             auto cat = svc->catalog();
             if (!cat.ok()) return cat.status();
-            std::set<std::string> names;
-            for (const auto& [name, _] : (*cat)->apps()) names.insert(name);
-            return names;
+            std::map<std::string, raft::GroupId> apps;
+            for (const auto& [name, rec] : (*cat)->apps()) apps[name] = rec.group;
+            return apps;
           },
           [svc] { return svc->other_http_addrs(); }});
   return n;

@@ -44,7 +44,7 @@ TEST_CASE("artifact gc plan: keep set is hosted apps' kept releases plus what th
   GcKnowledge k;
   k.in_use = std::map<std::string, std::set<std::string>>{{"other", {digest_of('c')}}};
   k.hosted = {hosted(1, "web", {digest_of('a'), digest_of('b')})};
-  k.catalog_apps = std::set<std::string>{"web", "other"};
+  k.catalog_apps = std::map<std::string, raft::GroupId>{{"web", (1ull << 62) + 1}, {"other", (1ull << 62) + 3}};
   k.unpacked_apps = {"gone", "other", "web"};
   GcPlan p = plan_gc(k);
   REQUIRE(p.collect.ok());
@@ -64,7 +64,7 @@ TEST_CASE("artifact gc plan: keep set is hosted apps' kept releases plus what th
     CHECK(p.keep_releases.at("gone").empty());
   }
   SECTION("an app still in use is not dropped even when the catalog lacks it") {
-    k.catalog_apps = std::set<std::string>{"web"};
+    k.catalog_apps = std::map<std::string, raft::GroupId>{{"web", (1ull << 62) + 1}};
     p = plan_gc(k);
     CHECK(p.drop_app_dirs == std::vector<std::string>{"gone"});
   }
@@ -73,10 +73,23 @@ TEST_CASE("artifact gc plan: keep set is hosted apps' kept releases plus what th
     lagging.group = (1ull << 62) + 2;
     lagging.read = Status::unavailable("no leader known");
     k.hosted.push_back(lagging);
+    (*k.catalog_apps)["new"] = lagging.group;
     p = plan_gc(k);
     CHECK(p.collect.is(Status::Code::unavailable));
     CHECK(p.collect.message().find("no leader known") != std::string::npos);
     CHECK(p.fetch == std::set<std::string>{digest_of('a'), digest_of('b')});
+    // Nor when the catalog cannot be read to tell.
+    k.catalog_apps.reset();
+    CHECK(plan_gc(k).collect.is(Status::Code::unavailable));
+  }
+  SECTION("a hosted group the catalog no longer lists (a destroyed app's leftover) is ignored") {
+    HostedApp leftover;
+    leftover.group = (1ull << 62) + 9;
+    leftover.read = Status::unavailable("no leader known");
+    k.hosted.push_back(leftover);
+    p = plan_gc(k);
+    REQUIRE(p.collect.ok());
+    CHECK(p.keep_blobs == std::set<std::string>{digest_of('a'), digest_of('b'), digest_of('c')});
   }
   SECTION("a supervisor that does not answer: nothing is collected") {
     k.in_use = Status::timeout("the supervisor's loop did not answer");
@@ -114,7 +127,7 @@ TEST_CASE("artifact gc: removes unreferenced old blobs and releases, keeps refer
   GcKnowledge k;
   k.in_use = std::map<std::string, std::set<std::string>>{{"bin", {used}}};
   k.hosted = {hosted(1, "web", {kept})};
-  k.catalog_apps = std::set<std::string>{"web", "bin"};
+  k.catalog_apps = std::map<std::string, raft::GroupId>{{"web", (1ull << 62) + 1}, {"bin", (1ull << 62) + 5}};
   k.unpacked_apps = cache.apps();
   CHECK(k.unpacked_apps == std::vector<std::string>{"bin", "gone", "web"});
 
@@ -161,6 +174,7 @@ TEST_CASE("artifact gc: removes unreferenced old blobs and releases, keeps refer
     behind.group = (1ull << 62) + 2;
     behind.read = Status::unavailable("applied 3 of 9 committed entries");
     k.hosted.push_back(behind);
+    (*k.catalog_apps)["late"] = behind.group;
     auto r = apply_gc(plan_gc(k), store, cache, std::chrono::hours(1), since);
     CHECK(r.status().is(Status::Code::unavailable));
     CHECK(store.list().size() == 5);
