@@ -12,6 +12,7 @@
 #include "node/keyring_file.h"
 #include "node/loop_call.h"
 #include "node/member_filter.h"
+#include "node/rpc_address.h"
 
 namespace shoal::node {
 
@@ -49,24 +50,6 @@ std::string tags_string(const std::map<std::string, std::string>& tags) {
   return out;
 }
 
-// A member's --rpc address: its gossip IP, and the port of its `rpc` tag or gossip + 1.
-std::optional<gossip::Address> rpc_address_of(const gossip::Member& m) {
-  gossip::Address a = m.addr;
-  if (auto it = m.tags.find("rpc"); it != m.tags.end()) {
-    int port = 0;
-    auto [ptr, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), port);
-    if (ec != std::errc() || ptr != it->second.data() + it->second.size() || port <= 0 ||
-        port > 65535) {
-      spdlog::warn("raft-peer-ignored name={} reason=\"bad rpc tag '{}'\"", m.name, it->second);
-      return std::nullopt;
-    }
-    a.port = static_cast<uint16_t>(port);
-  } else {
-    if (a.port == 65535) return std::nullopt;
-    a.port = static_cast<uint16_t>(a.port + 1);
-  }
-  return a;
-}
 
 }  // namespace
 
@@ -91,7 +74,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
   if (a->config_.http.port != 0) a->config_.tags["http"] = std::to_string(a->config_.http.port);
   // Peers find our --rpc port as gossip port + 1 unless a tag says otherwise.
   if (a->config_.rpc.port != a->config_.advertise.port + 1) {
-    a->config_.tags["rpc"] = std::to_string(a->config_.rpc.port);
+    a->config_.tags[kRpcTag] = std::to_string(a->config_.rpc.port);
   }
   auto keyring = startup_keyring(a->data_dir_->path(), a->config_.encrypt_key);
   if (!keyring.ok()) return keyring.status().with_context("cannot start gossip");

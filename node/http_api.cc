@@ -187,7 +187,9 @@ void add_membership_routes(HttpRouter& router, AgentControl& agent) {
   router.add("PUT", "/v1/agent/tags", route(put_tags));
 }
 
-HttpApi::HttpApi(std::unique_ptr<HttpServer> server) : server_(std::move(server)) {}
+HttpApi::HttpApi(std::unique_ptr<HttpServer> server, std::unique_ptr<HttpServer> peer_server,
+                 RaftService* raft)
+    : server_(std::move(server)), peer_server_(std::move(peer_server)), raft_(raft) {}
 
 HttpApi::~HttpApi() { stop(); }
 
@@ -203,16 +205,23 @@ Result<std::unique_ptr<HttpApi>> HttpApi::start(const gossip::Address& listen,
   // Forwarded requests, deploys and log follows hold a worker while another node answers.
   HttpServerOptions options;
   options.worker_threads = 16;
-  auto server = HttpServer::start(listen, std::move(router), options);
+  auto server = HttpServer::start(listen, router.without_prefix(kInternalPrefix), options);
   if (!server.ok()) return server.status();
   spdlog::info("http-listen addr={}", (*server)->address().to_string());
-  return std::unique_ptr<HttpApi>(new HttpApi(std::move(*server)));
+  std::unique_ptr<HttpServer> peer_server;
+  if (raft) {
+    peer_server = HttpServer::start_unbound(std::move(router), options);
+    raft->set_http_handoff([peers = peer_server.get()](int fd) { peers->adopt(fd); });
+  }
+  return std::unique_ptr<HttpApi>(new HttpApi(std::move(*server), std::move(peer_server), raft));
 }
 
 gossip::Address HttpApi::address() const { return server_->address(); }
 
 void HttpApi::stop() {
+  if (raft_) raft_->set_http_handoff({});
   if (server_) server_->stop();
+  if (peer_server_) peer_server_->stop();
 }
 
 }  // namespace shoal::node

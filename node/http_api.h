@@ -19,6 +19,7 @@
 
 #include <functional>
 #include <memory>
+#include <string_view>
 
 #include "base/status.h"
 #include "gossip/address.h"
@@ -28,6 +29,9 @@
 namespace shoal::node {
 
 class RaftService;
+
+// Routes under this prefix are node-to-node only: served on --rpc, never on --http.
+inline constexpr std::string_view kInternalPrefix = "/v1/internal/";
 
 // GET /v1/members, /v1/agent/self, /v1/health, /v1/events; POST /v1/join, /v1/leave,
 // /v1/force-leave; PUT /v1/agent/tags.
@@ -44,6 +48,9 @@ class HttpApi {
   // `raft`, when given, adds the /v1/raft routes (node/http_api_raft.h); it must outlive
   // the HttpApi.
   // `more_routes`, when given, adds the routes of other parts (the apps layer).
+  // With `raft`, the same API is also served to peers on its --rpc port
+  // (RaftService::set_http_handoff), and only there the /v1/internal/ routes: node-to-node
+  // calls (assignments, artifact fetches, forwarding, log fan-out) never use --http.
   static Result<std::unique_ptr<HttpApi>> start(const gossip::Address& listen,
                                                 AgentControl& agent,
                                                 RaftService* raft = nullptr,
@@ -56,8 +63,11 @@ class HttpApi {
   void stop();
 
  private:
-  explicit HttpApi(std::unique_ptr<HttpServer> server);
-  std::unique_ptr<HttpServer> server_;
+  HttpApi(std::unique_ptr<HttpServer> server, std::unique_ptr<HttpServer> peer_server,
+          RaftService* raft);
+  std::unique_ptr<HttpServer> server_;       // --http: users, the CLI, the UI
+  std::unique_ptr<HttpServer> peer_server_;  // connections handed over from --rpc
+  RaftService* raft_;
 };
 
 }  // namespace shoal::node

@@ -45,7 +45,7 @@ void on_app_leader(Ctx& c, const HttpRequest& req, const std::shared_ptr<HttpRes
   if (Status s = apps::validate_app_name(app); !s.ok()) return reply_status(*res, s);
   auto loc = c.apps.locate(app);
   if (!loc.ok()) return reply_status(*res, loc.status());
-  if (!loc->owner.here) return forward_request(req, res, loc->owner.http);
+  if (!loc->owner.here) return forward_request(req, res, loc->owner.rpc);
   fn(loc->group);
 }
 
@@ -54,7 +54,7 @@ void on_catalog_leader(Ctx& c, const HttpRequest& req, const std::shared_ptr<Htt
                        const std::function<void()>& fn) {
   auto owner = c.apps.catalog_owner();
   if (!owner.ok()) return reply_status(*res, owner.status());
-  if (!owner->here) return forward_request(req, res, owner->http);
+  if (!owner->here) return forward_request(req, res, owner->rpc);
   fn();
 }
 
@@ -94,7 +94,7 @@ void list_apps(Ctx& c, const HttpRequest& req, const std::shared_ptr<HttpRespond
         j["instances"] = {{"running", running}, {"total", total}};
       }
     } else if (loc.ok()) {
-      auto r = call_node(loc->owner.http, "GET", "/v1/apps/" + name, nullptr, std::chrono::seconds(3));
+      auto r = call_node(loc->owner.rpc, "GET", "/v1/apps/" + name, nullptr, std::chrono::seconds(3));
       json info = r.ok() && r->status == 200 ? json::parse(r->body, nullptr, false) : json();
       if (info.is_object()) {
         j["release"] = info.value("release", 0);
@@ -308,7 +308,7 @@ void app_logs(Ctx& c, const HttpRequest& req, const std::shared_ptr<HttpResponde
     if (!st.ok()) return reply_status(*res, st.status());
     ps = apps::ps_json(**st);
   } else {
-    auto r = call_node(loc->owner.http, "GET", "/v1/apps/" + app + "/ps", nullptr, std::chrono::seconds(5));
+    auto r = call_node(loc->owner.rpc, "GET", "/v1/apps/" + app + "/ps", nullptr, std::chrono::seconds(5));
     if (!r.ok()) return reply_status(*res, r.status());
     ps = json::parse(r->body, nullptr, false);
     if (r->status != 200 || !ps.is_object()) {
@@ -326,7 +326,7 @@ void app_logs(Ctx& c, const HttpRequest& req, const std::shared_ptr<HttpResponde
                       req.query_value("follow").value_or("") == "true";
   std::vector<std::string> addrs;
   for (const auto& n : nodes) {
-    if (const std::string a = c.apps.http_of(n); !a.empty()) addrs.push_back(a);
+    if (const std::string a = c.apps.rpc_of(n); !a.empty()) addrs.push_back(a);
   }
   if (!follow) {
     // Each node's last lines, merged by time.

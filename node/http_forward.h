@@ -29,8 +29,8 @@ inline constexpr const char* kHopsHeader = "X-Shoal-Hops";
 
 int forward_hops(const HttpRequest& req);
 
-// `addr` is "IP:PORT" of the node's HTTP API. `timeout` bounds the connect and the wait for
-// each piece of the answer.
+// `addr` is "IP:PORT" of the node's --rpc listener, which serves the whole HTTP API to
+// peers. `timeout` bounds the connect and the wait for each piece of the answer.
 void forward_request(const HttpRequest& req, const std::shared_ptr<HttpResponder>& res,
                      const std::string& addr, Duration timeout = std::chrono::seconds(60));
 
@@ -38,7 +38,7 @@ void forward_request(const HttpRequest& req, const std::shared_ptr<HttpResponder
 
 namespace shoal::node {
 
-// One node-to-node call: `method target` on the node whose API is at `addr` ("IP:PORT"),
+// One node-to-node call: `method target` on the node whose --rpc listener is `addr` ("IP:PORT"),
 // with a JSON body when `body` is not null. Only transport failures are errors.
 Result<HttpResponse> call_node(const std::string& addr, const std::string& method,
                                const std::string& target, const nlohmann::json* body,

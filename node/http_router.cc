@@ -150,4 +150,14 @@ size_t HttpRouter::body_limit(const std::string& method, const std::string& path
   return m.options ? m.options->body_limit : kDefaultHttpBodyLimit;
 }
 
+HttpRouter HttpRouter::without_prefix(std::string_view prefix) const {
+  HttpRouter out;
+  for (const auto& r : routes_) {
+    std::string pattern;
+    for (const auto& seg : r.segments) pattern += "/" + seg;
+    if (pattern.rfind(prefix, 0) != 0) out.routes_.push_back(r);
+  }
+  return out;
+}
+
 }  // namespace shoal::node

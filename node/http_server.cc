@@ -16,6 +16,9 @@
 #include <thread>
 #include <unordered_map>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 namespace shoal::node {
 
 namespace net = boost::asio;
@@ -96,6 +99,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   std::unordered_map<Connection*, std::weak_ptr<Connection>> conns;
 
   void accept();
+  void admit(tcp::socket socket);  // IO thread
 };
 
 namespace {
@@ -602,22 +606,26 @@ void HttpServer::Impl::accept() {
       if (ec == net::error::operation_aborted || self->stopped) return;
       spdlog::warn("http-accept-failed error=\"{}\"", ec.message());
     } else {
-      auto conn = std::make_shared<Connection>(self, std::move(socket));
-      bool admitted;
-      {
-        std::lock_guard lock(self->conns_mu);
-        admitted = self->conns.size() < self->options.max_connections;
-        if (admitted) self->conns.emplace(conn.get(), conn);
-      }
-      if (admitted) {
-        conn->start();
-      } else {
-        spdlog::warn("http-too-many-connections limit={}", self->options.max_connections);
-        conn->close();
-      }
+      self->admit(std::move(socket));
     }
     self->accept();
   });
+}
+
+void HttpServer::Impl::admit(tcp::socket socket) {
+  auto conn = std::make_shared<Connection>(shared_from_this(), std::move(socket));
+  bool admitted;
+  {
+    std::lock_guard lock(conns_mu);
+    admitted = !stopped && conns.size() < options.max_connections;
+    if (admitted) conns.emplace(conn.get(), conn);
+  }
+  if (admitted) {
+    conn->start();
+  } else {
+    if (!stopped) spdlog::warn("http-too-many-connections limit={}", options.max_connections);
+    conn->close();
+  }
 }
 
 void reply_error(HttpResponder& responder, int status, std::string_view message) {
@@ -645,17 +653,59 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const gossip::Address& lis
     return Status::io_error("cannot listen for HTTP on " + listen.to_string() + ": " +
                             ec.message());
   }
-  impl->workers = std::make_unique<net::thread_pool>(std::max(1, options.worker_threads));
   impl->accept();
+  return launch(std::move(impl));
+}
+
+std::unique_ptr<HttpServer> HttpServer::start_unbound(HttpRouter router,
+                                                      HttpServerOptions options) {
+  auto impl = std::make_shared<Impl>();
+  impl->router = std::move(router);
+  impl->options = options;
+  return launch(std::move(impl));
+}
+
+std::unique_ptr<HttpServer> HttpServer::launch(std::shared_ptr<Impl> impl) {
+  impl->workers =
+      std::make_unique<net::thread_pool>(std::max(1, impl->options.worker_threads));
   impl->keep_running.emplace(impl->io.get_executor());
   impl->io_thread = std::thread([raw = impl.get()] { raw->io.run(); });
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
+void HttpServer::adopt(int fd) {
+  sockaddr_storage local{};
+  socklen_t len = sizeof local;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0 ||
+      (local.ss_family != AF_INET && local.ss_family != AF_INET6)) {
+    spdlog::warn("http-adopt-failed reason=\"not a TCP socket\"");
+    ::close(fd);
+    return;
+  }
+  const tcp protocol = local.ss_family == AF_INET6 ? tcp::v6() : tcp::v4();
+  std::lock_guard lock(impl_->post_mu);
+  if (impl_->io_finished) {
+    ::close(fd);
+    return;
+  }
+  net::post(impl_->io, [impl = impl_, fd, protocol] {
+    tcp::socket socket(impl->io);
+    beast::error_code ec;
+    socket.assign(protocol, fd, ec);
+    if (ec) {
+      spdlog::warn("http-adopt-failed reason=\"{}\"", ec.message());
+      ::close(fd);
+      return;
+    }
+    impl->admit(std::move(socket));
+  });
+}
+
 gossip::Address HttpServer::address() const {
   beast::error_code ec;
-  auto ep = impl_->acceptor.local_endpoint(ec);
   gossip::Address out;
+  if (!impl_->acceptor.is_open()) return out;
+  auto ep = impl_->acceptor.local_endpoint(ec);
   if (ec) return out;
   auto parsed = gossip::Address::parse(endpoint_string(ep), 0);
   return parsed.ok() ? *parsed : out;

@@ -107,6 +107,8 @@ class HttpRouter {
   // The largest body any route on this path accepts, for reading before routing.
   size_t body_limit(const std::string& method, const std::string& raw_path) const;
   size_t max_body_limit() const;
+  // A copy without the routes whose pattern starts with `prefix` ("/v1/internal/").
+  HttpRouter without_prefix(std::string_view prefix) const;
 
  private:
   struct Route {
@@ -131,11 +133,18 @@ class HttpServer {
   static Result<std::unique_ptr<HttpServer>> start(const gossip::Address& listen,
                                                    HttpRouter router,
                                                    HttpServerOptions options = {});
+  // A server with no listener of its own: it serves the connections handed to adopt()
+  // (the --rpc listener passes it those that open with an HTTP request).
+  static std::unique_ptr<HttpServer> start_unbound(HttpRouter router,
+                                                   HttpServerOptions options = {});
+  // Takes ownership of a connected TCP socket and serves it like an accepted one (the
+  // bytes not yet read are its first request). Thread-safe; after stop() it just closes.
+  void adopt(int fd);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // The bound address (the real port when listen asked for port 0).
+  // The bound address (the real port when listen asked for port 0); empty when unbound.
   gossip::Address address() const;
   void stop();
 
@@ -143,6 +152,7 @@ class HttpServer {
 
  private:
   explicit HttpServer(std::shared_ptr<Impl> impl);
+  static std::unique_ptr<HttpServer> launch(std::shared_ptr<Impl> impl);
   std::shared_ptr<Impl> impl_;
 };
 

@@ -1,6 +1,7 @@
 #include "node/raft_service.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <mutex>
@@ -59,6 +60,15 @@ Result<std::unique_ptr<RaftService>> RaftService::open(Options options) {
   RaftTransport::Callbacks cb;
   cb.on_frame = [self](const raft::NodeId& from, ByteView payload) { self->on_frame(from, payload); };
   cb.on_bad_frame = [self](const raft::NodeId&, const std::string&) { self->host_->count_bad_frame(); };
+  cb.on_http = [self](int fd) {
+    // Called under the lock, so once set_http_handoff({}) returns no handoff is running.
+    std::lock_guard lock(self->http_mu_);
+    if (self->http_handoff_) {
+      self->http_handoff_(fd);
+    } else {
+      ::close(fd);
+    }
+  };
   auto t = RaftTransport::open(s->io_, s->opts_.rpc, s->opts_.self, std::move(cb), {});
   if (!t.ok()) return t.status();
   s->transport_ = std::move(*t);
@@ -84,6 +94,11 @@ void RaftService::stop() {
   });
   thread_.join();
   stopped_ = true;
+}
+
+void RaftService::set_http_handoff(std::function<void(int fd)> serve) {
+  std::lock_guard lock(http_mu_);
+  http_handoff_ = std::move(serve);
 }
 
 void RaftService::set_peer(const raft::NodeId& node, const gossip::Address& rpc) {

@@ -74,6 +74,11 @@ class RaftService {
   gossip::Address rpc_address() const { return rpc_; }
   const raft::NodeId& self() const { return opts_.self; }
 
+  // Where connections to --rpc that open with an HTTP request go (node/raft_transport.h):
+  // `serve` takes ownership of the socket and must be quick (it runs on the Raft loop).
+  // Empty: they are closed. Thread-safe; once it returns, the old `serve` is not running.
+  void set_http_handoff(std::function<void(int fd)> serve);
+
   void set_peer(const raft::NodeId& node, const gossip::Address& rpc);
   void remove_peer(const raft::NodeId& node);
   // Gossip believes `node` failed or left: quiet groups it led elect a new leader.
@@ -141,6 +146,9 @@ class RaftService {
   std::map<uint64_t, std::function<void(const raft::Completion&)>> waiting_;
   std::vector<std::function<void()>> after_flush_;
   Status failed_;
+
+  std::mutex http_mu_;
+  std::function<void(int fd)> http_handoff_;
 
   std::mutex peers_mu_;
   std::map<raft::NodeId, gossip::Address> peers_;

@@ -243,14 +243,68 @@ void RaftTransport::accept_next() {
     if (self->closed_) return;
     if (!ec) {
       ++self->stats_.accepted;
-      auto c = std::make_shared<RaftConnection>(self, std::move(sock), /*outbound=*/false, "");
-      self->inbound_.insert(c);
-      c->start();
+      self->classify(std::move(sock));
     } else if (ec != asio::error::operation_aborted) {
       spdlog::warn("raft-accept-failed reason=\"{}\"", ec.message());
     }
     self->accept_next();
   });
+}
+
+struct FirstByteWait {
+  FirstByteWait(tcp::socket s, asio::io_context& io) : sock(std::move(s)), timer(io) {}
+  tcp::socket sock;
+  asio::steady_timer timer;
+  bool done = false;
+};
+
+void RaftTransport::classify(tcp::socket sock) {
+  auto w = std::make_shared<FirstByteWait>(std::move(sock), io_);
+  unclassified_.insert(w);
+  w->timer.expires_after(opts_.first_byte_timeout);
+  w->timer.async_wait([self = shared_from_this(), w](const boost::system::error_code& ec) {
+    if (ec || w->done || self->closed_) return;
+    w->done = true;
+    self->unclassified_.erase(w);
+    ++self->stats_.rejected;
+    spdlog::warn("rpc-connection-rejected reason=\"nothing sent within {} ms\"",
+                 to_millis(self->opts_.first_byte_timeout));
+  });
+  w->sock.async_wait(tcp::socket::wait_read,
+                     [self = shared_from_this(), w](const boost::system::error_code& ec) {
+                       if (w->done || self->closed_) return;
+                       w->done = true;
+                       w->timer.cancel();
+                       self->unclassified_.erase(w);
+                       if (!ec) self->classified(w);
+                     });
+}
+
+void RaftTransport::classified(const std::shared_ptr<FirstByteWait>& w) {
+  uint8_t first = 0;
+  boost::system::error_code ec;
+  const size_t n = w->sock.receive(asio::buffer(&first, 1), tcp::socket::message_peek, ec);
+  if (ec || n == 0) return;  // gone before saying anything
+  if (first == 0) {
+    auto c = std::make_shared<RaftConnection>(shared_from_this(), std::move(w->sock),
+                                              /*outbound=*/false, "");
+    inbound_.insert(c);
+    c->start();
+    return;
+  }
+  if (first >= 'A' && first <= 'Z' && callbacks_.on_http) {
+    const int fd = w->sock.release(ec);
+    if (ec) {
+      spdlog::warn("rpc-http-handoff-failed reason=\"{}\"", ec.message());
+      return;
+    }
+    ++stats_.http_handoffs;
+    callbacks_.on_http(fd);
+    return;
+  }
+  ++stats_.rejected;
+  spdlog::warn("rpc-connection-rejected reason=\"first byte 0x{:02x} is neither Raft nor HTTP\"",
+               first);
 }
 
 void RaftTransport::send(const raft::NodeId& peer, const gossip::Address& addr, Bytes payload) {
@@ -324,8 +378,14 @@ void RaftTransport::close() {
   acceptor_.close(ignored);
   for (auto& [peer, c] : peers_) c->shutdown();
   for (auto& c : inbound_) c->shutdown();
+  for (auto& w : unclassified_) {
+    w->done = true;
+    w->timer.cancel();
+    w->sock.close(ignored);
+  }
   peers_.clear();
   inbound_.clear();
+  unclassified_.clear();
 }
 
 }  // namespace shoal::node

@@ -3,6 +3,12 @@
 // RaftTransport: node-to-node TCP for the Raft host (raft/wire.h): one listener on --rpc,
 // one connection per peer pair, length-prefixed frames, reconnect with backoff.
 //
+// The --rpc port also serves the node-to-node HTTP API (docs/apps.md "Node to node"): an
+// accepted connection's first byte says which it is. A Raft connection starts with its
+// Hello frame's u32 big-endian length, whose first byte is 0; an HTTP request starts with
+// an upper-case method letter and is handed to Callbacks::on_http; anything else, or
+// silence past Options::first_byte_timeout, is closed and counted as rejected.
+//
 // A connection opens with a Hello frame from each side naming its node; after that every
 // frame is a payload for Callbacks::on_frame(peer, payload). When both nodes dial each
 // other at once, both keep the connection dialed by the smaller node id and close the
@@ -50,20 +56,26 @@ struct RaftTransportStats {
   uint64_t accepted = 0;
   uint64_t rejected = 0;           // bad frames, bad or unexpected hello
   uint64_t duplicates_closed = 0;  // the losing side of a simultaneous dial
+  uint64_t http_handoffs = 0;      // accepted connections that were HTTP
 };
 
 class RaftConnection;
+struct FirstByteWait;
 
 class RaftTransport : public std::enable_shared_from_this<RaftTransport> {
  public:
   struct Callbacks {
     std::function<void(const raft::NodeId& from, ByteView payload)> on_frame;
     std::function<void(const raft::NodeId& peer, const std::string& why)> on_bad_frame;
+    // Takes ownership of the socket (a file descriptor) of an accepted HTTP connection;
+    // its first request is still unread. Unset: such connections are closed.
+    std::function<void(int fd)> on_http;
   };
   struct Options {
     Duration connect_timeout = std::chrono::seconds(2);
     Duration backoff_min = std::chrono::milliseconds(50);
     Duration backoff_max = std::chrono::seconds(2);
+    Duration first_byte_timeout = std::chrono::seconds(10);
   };
 
   // Listens on `bind` (io_error naming the address if it cannot).
@@ -89,6 +101,9 @@ class RaftTransport : public std::enable_shared_from_this<RaftTransport> {
   RaftTransport(boost::asio::io_context& io, raft::NodeId self, Callbacks callbacks,
                 Options options);
   void accept_next();
+  // Waits for an accepted connection's first byte and hands it to Raft or HTTP.
+  void classify(boost::asio::ip::tcp::socket sock);
+  void classified(const std::shared_ptr<FirstByteWait>& w);
   // Called by a connection once both Hellos were exchanged.
   void established(const std::shared_ptr<RaftConnection>& c);
   void closed(const std::shared_ptr<RaftConnection>& c, const std::string& why, bool bad);
@@ -101,6 +116,7 @@ class RaftTransport : public std::enable_shared_from_this<RaftTransport> {
   // The connection frames to a peer go to (dialing, or established).
   std::map<raft::NodeId, std::shared_ptr<RaftConnection>> peers_;
   std::set<std::shared_ptr<RaftConnection>> inbound_;  // accepted, Hello not yet read
+  std::set<std::shared_ptr<FirstByteWait>> unclassified_;  // accepted, first byte not seen
   struct Backoff {
     TimePoint until{};
     Duration next{};

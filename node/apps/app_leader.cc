@@ -43,7 +43,7 @@ std::vector<NodeInfo> AppService::node_infos(const CatalogState* catalog) const 
 Result<std::vector<InstanceReport>> AppService::push(const std::string& node, const AppState& app,
                                                      raft::GroupId group, raft::Term term,
                                                      const std::vector<const Instance*>& instances) {
-  const std::string addr = http_of(node);
+  const std::string addr = rpc_of(node);
   if (addr.empty()) return Status::unavailable("node " + node + " is not reachable");
   supervisor::Assignment a;
   a.app = app.name();
@@ -77,7 +77,7 @@ Result<std::vector<InstanceReport>> AppService::push(const std::string& node, co
     // Every other live node may hold the slug: the one the deploy came through does, and
     // so does every node that ran the release.
     for (const auto& p : peers()) {
-      if (p.name != node && p.alive() && !p.http.empty()) s.artifact_peers.push_back(p.http);
+      if (p.name != node && p.alive() && !p.http.empty()) s.artifact_peers.push_back(p.rpc);
     }
     a.instances.push_back(std::move(s));
   }
@@ -170,7 +170,7 @@ bool AppService::lead_app(raft::GroupId group, raft::Term term, const CatalogSta
   for (const auto& [id, inst] : (*app)->instances()) targets.insert(inst.node);
   std::set<std::string> told;
   for (const auto& node : targets) {
-    const std::string addr = http_of(node);
+    const std::string addr = rpc_of(node);
     if (addr.empty()) continue;  // dead or gone: the scheduler moves its instances
     auto report = push(node, **app, group, term, by_node[node]);
     if (!report.ok()) {

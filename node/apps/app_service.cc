@@ -134,17 +134,17 @@ std::vector<PeerInfo> AppService::peers() const {
   return peers_;
 }
 
-std::string AppService::http_of(const std::string& node) const {
+std::string AppService::rpc_of(const std::string& node) const {
   std::lock_guard lock(mu_);
   const PeerInfo* p = find_peer(peers_, node);
-  return p && is_usable(*p) ? p->http : std::string();
+  return p && is_usable(*p) ? p->rpc : std::string();
 }
 
-std::vector<std::string> AppService::other_http_addrs() const {
+std::vector<std::string> AppService::other_rpc_addrs() const {
   std::lock_guard lock(mu_);
   std::vector<std::string> out;
   for (const auto& p : peers_) {
-    if (p.name != opts_.self && is_usable(p)) out.push_back(p.http);
+    if (p.name != opts_.self && is_usable(p)) out.push_back(p.rpc);
   }
   return out;
 }
@@ -220,7 +220,7 @@ Status AppService::ensure_remote_member(const std::string& node, raft::GroupId g
     Status s = raft_.create(group, voters);
     return s.is(Status::Code::already_exists) ? Status() : s;
   }
-  const std::string addr = http_of(node);
+  const std::string addr = rpc_of(node);
   if (addr.empty()) return Status::unavailable("node " + node + " has no reachable API");
   json body = {{"id", group}};
   if (!voters.empty()) body["voters"] = voters;
@@ -287,7 +287,7 @@ Result<Owner> AppService::owner_of(raft::GroupId group, const std::vector<std::s
       return Status::unavailable("raft group " + std::to_string(group) +
                                  " has no leader yet (an election is under way); try again");
     }
-    const std::string addr = http_of(st->core.leader);
+    const std::string addr = rpc_of(st->core.leader);
     if (addr.empty()) {
       return Status::unavailable("the leader of raft group " + std::to_string(group) + " (" +
                                  st->core.leader + ") is not reachable");
@@ -297,7 +297,7 @@ Result<Owner> AppService::owner_of(raft::GroupId group, const std::vector<std::s
   // Not hosted here: ask a replica, which knows its leader.
   for (const auto& r : replicas) {
     if (r == opts_.self) continue;
-    const std::string addr = http_of(r);
+    const std::string addr = rpc_of(r);
     if (!addr.empty()) return Owner{false, addr, r};
   }
   return Status::unavailable("no live replica of raft group " + std::to_string(group));
@@ -321,7 +321,7 @@ Result<std::unique_ptr<CatalogState>> AppService::catalog() {
   if (!local.status().is(Status::Code::not_found)) return local.status();
   auto owner = catalog_owner();
   if (!owner.ok()) return owner.status();
-  auto res = call_node(owner->http, "GET", "/v1/internal/catalog", nullptr, opts_.call_timeout);
+  auto res = call_node(owner->rpc, "GET", "/v1/internal/catalog", nullptr, opts_.call_timeout);
   if (!res.ok()) return res.status();
   if (res->status != 200) {
     return Status::unavailable("cannot read the catalog from " + owner->node + ": HTTP " +
@@ -419,7 +419,7 @@ Result<json> AppService::destroy_app(const std::string& name) {
     stopped = teardown(loc->group);
   } else {
     const json empty = json::object();
-    auto r = call_node(loc->owner.http, "POST", "/v1/internal/apps/" + name + "/teardown",
+    auto r = call_node(loc->owner.rpc, "POST", "/v1/internal/apps/" + name + "/teardown",
                        &empty, opts_.call_timeout);
     if (!r.ok()) stopped = r.status();
     else if (r->status != 200) stopped = Status::unavailable(r->body);
@@ -434,7 +434,7 @@ Result<json> AppService::destroy_app(const std::string& name) {
     Status s;
     if (node == opts_.self) {
       s = raft_.remove(loc->group);
-    } else if (const std::string addr = http_of(node); !addr.empty()) {
+    } else if (const std::string addr = rpc_of(node); !addr.empty()) {
       auto r = call_node(addr, "DELETE", "/v1/raft/groups/" + std::to_string(loc->group),
                          nullptr, opts_.call_timeout);
       if (!r.ok()) s = r.status();

@@ -55,10 +55,10 @@ class Supervisor;
 namespace shoal::node::apps {
 
 // Where a request about a group goes: handled here (this node leads the group), or
-// forwarded to `http` (the leader, or a replica that knows it).
+// forwarded to `rpc` (the leader, or a replica that knows it).
 struct Owner {
   bool here = false;
-  std::string http;
+  std::string rpc;  // "IP:PORT" of its node-to-node listener; empty when here
   std::string node;
 };
 
@@ -85,10 +85,10 @@ class AppService {
 
   const std::string& self() const { return opts_.self; }
   std::vector<PeerInfo> peers() const;
-  // The API address of `node`, "" if unknown or not alive.
-  std::string http_of(const std::string& node) const;
-  // API addresses of every live member but this one (artifact peers, log fan-out).
-  std::vector<std::string> other_http_addrs() const;
+  // The node-to-node (--rpc) address of `node`, "" if unknown, not alive or not a Shoal node.
+  std::string rpc_of(const std::string& node) const;
+  // The --rpc addresses of every live Shoal node but this one (artifact peers, log fan-out).
+  std::vector<std::string> other_rpc_addrs() const;
 
   // ---- the catalog ----
   // A copy: this node's own (possibly a little stale) if it holds a replica, else fetched

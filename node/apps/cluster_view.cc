@@ -4,6 +4,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "node/rpc_address.h"
+
 namespace shoal::node::apps {
 
 namespace {
@@ -30,7 +32,10 @@ PeerInfo peer_from_member(const gossip::Member& m) {
   if (auto it = m.tags.find(kHttpTag); it != m.tags.end()) {
     auto port = parse_int(it->second);
     if (port && *port > 0 && *port <= 65535) {
-      p.http = host_part(m.addr.to_string()) + ":" + it->second;
+      if (auto rpc = rpc_address_of(m)) {
+        p.http = host_part(m.addr.to_string()) + ":" + it->second;
+        p.rpc = rpc->to_string();
+      }
     }
   }
   if (auto it = m.tags.find(kMemoryTag); it != m.tags.end()) {

@@ -2,7 +2,9 @@
 //
 // The apps layer's view of the cluster, from gossip: each member's status, its HTTP API
 // address (tag `http`: the port; the IP is its gossip IP), free memory (tag `mem`, MB) and
-// whether it holds a catalog replica (tag `cat`). Node-to-node calls go to `http`.
+// whether it holds a catalog replica (tag `cat`). A member with an `http` tag runs the apps
+// layer; node-to-node calls go to its `rpc` address (node/rpc_address.h), never to the
+// public API.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +24,7 @@ struct PeerInfo {
   std::string name;
   gossip::MemberStatus status = gossip::MemberStatus::none;
   std::string http;  // "IP:PORT"; empty if the member advertises no API (a stock serf agent)
+  std::string rpc;   // "IP:PORT" for node-to-node calls; empty exactly when `http` is
   int64_t memory_free_mb = -1;  // -1: not advertised
   bool catalog = false;
   bool alive() const { return status == gossip::MemberStatus::alive; }

@@ -85,7 +85,7 @@ Result<json> fetch_ps(AppService& apps, const std::string& app) {
     if (!st.ok()) return st.status();
     return ps_json(**st);
   }
-  auto r = call_node(loc->owner.http, "GET", "/v1/apps/" + app + "/ps", nullptr,
+  auto r = call_node(loc->owner.rpc, "GET", "/v1/apps/" + app + "/ps", nullptr,
                      std::chrono::seconds(5));
   if (!r.ok()) return r.status();
   if (r->status != 200) return Status::unavailable("HTTP " + std::to_string(r->status) + " " + r->body);
@@ -102,7 +102,7 @@ Result<json> propose_release(AppService& apps, const std::string& app, const jso
         auto r = add_release_here(apps, loc->group, body);
         if (r.ok() || !r.status().is(Status::Code::unavailable)) return r;
       } else {
-        auto r = call_node(loc->owner.http, "POST", "/v1/internal/apps/" + app + "/releases",
+        auto r = call_node(loc->owner.rpc, "POST", "/v1/internal/apps/" + app + "/releases",
                            &body, std::chrono::seconds(10));
         if (r.ok() && r->status == 200) {
           json j = json::parse(r->body, nullptr, false);
@@ -257,7 +257,7 @@ void handle_deploy(AppService& apps, ArtifactStore& store, const DeployOptions& 
       created = apps.create_app(app);
     } else {
       const json body = {{"name", app}};
-      auto r = call_node(owner->http, "POST", "/v1/apps", &body, std::chrono::seconds(15));
+      auto r = call_node(owner->rpc, "POST", "/v1/apps", &body, std::chrono::seconds(15));
       if (!r.ok()) {
         created = r.status();
       } else if (r->status == 201 || r->status == 409) {

@@ -89,7 +89,7 @@ class ArtifactStore {
   std::filesystem::path path(std::string_view digest) const;
   Result<uint64_t> size(std::string_view digest) const;
 
-  Status fetch(const std::string& digest, const std::vector<std::string>& peer_http_addrs,
+  Status fetch(const std::string& digest, const std::vector<std::string>& peer_addrs,
                FetchProgress progress = nullptr);
 
   // invalid_argument (and nothing removed) if `keep` holds a bad digest; io_error naming

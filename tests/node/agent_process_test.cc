@@ -1,6 +1,12 @@
 // One real `shoal agent` process at a time: its API, its signals, its data dir lock.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <cerrno>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "node/data_dir.h"
 #include "tests/support/process.h"
 
@@ -52,16 +58,60 @@ TEST_CASE("agent: answers the API, and SIGTERM leaves and exits 0", "[node][agen
   json tags = {{"set", {{"zone", "z1"}}}, {"delete", {"role"}}};
   auto updated = client.call("PUT", "/v1/agent/tags", {}, &tags);
   REQUIRE(updated.ok());
-  CHECK((*updated)["tags"] == json{{"zone", "z1"}});
+  // The apps layer adds its own tags (http, mem, cat); a user's edit leaves them be.
+  const auto user_view = [](json t) {
+    for (const char* own : {"http", "mem", "cat"}) t.erase(own);
+    return t;
+  };
+  CHECK(user_view((*updated)["tags"]) == json{{"zone", "z1"}});
+  CHECK((*updated)["tags"].contains("http"));
   auto self2 = client.call("GET", "/v1/agent/self");
   REQUIRE(self2.ok());
-  CHECK((*self2)["tags"] == json{{"zone", "z1"}});
+  CHECK(user_view((*self2)["tags"]) == json{{"zone", "z1"}});
 
   auto code = a->terminate(20s);
   INFO(a->log());
   REQUIRE(code.has_value());
   CHECK(*code == 0);
   CHECK_THAT(a->log(), Catch::Contains("agent-leave reason=\"SIGTERM\""));
+}
+
+TEST_CASE("agent: --rpc serves Raft and the peer API; --http keeps /v1/internal to peers",
+          "[node][agent][process]") {
+  auto a = AgentProcess::start("rpc-port");
+  require_healthy(*a);
+  auto peer = *node::ApiClient::create("http://127.0.0.1:" + std::to_string(a->rpc_port()), 5s);
+
+  auto self = peer.call("GET", "/v1/agent/self");
+  REQUIRE(self.ok());
+  CHECK((*self)["name"] == "rpc-port");
+
+  auto public_internal = a->client().send("GET", "/v1/internal/catalog", "");
+  REQUIRE(public_internal.ok());
+  CHECK(public_internal->status == 404);
+  auto peer_internal = peer.send("GET", "/v1/internal/catalog", "");
+  REQUIRE(peer_internal.ok());
+  CHECK(peer_internal->status != 404);
+
+  // A first byte that is neither a Raft frame's nor an HTTP method's: closed, nothing else.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(a->rpc_port()));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  REQUIRE(::send(fd, "\x7fjunk", 5, MSG_NOSIGNAL) == 5);
+  char buf[16];
+  // Closed with our bytes unread, so a reset rather than EOF; either way not a timeout.
+  const ssize_t got = ::recv(fd, buf, sizeof buf, 0);
+  const int err = errno;
+  CHECK((got == 0 || (got < 0 && err == ECONNRESET)));
+  ::close(fd);
+  CHECK(peer.call("GET", "/v1/agent/self").ok());
+  CHECK_THAT(a->log(), Catch::Contains("rpc-connection-rejected"));
 }
 
 TEST_CASE("agent: POST /v1/leave answers, then the agent exits 0", "[node][agent][process]") {
