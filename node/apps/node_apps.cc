@@ -94,7 +94,7 @@ Result<std::unique_ptr<NodeApps>> NodeApps::open(NodeAppsOptions options, AgentC
             for (const auto& [name, rec] : (*cat)->apps()) apps[name] = rec.group;
             return apps;
           },
-          [svc] { return svc->other_http_addrs(); }});
+          [svc] { return svc->other_rpc_addrs(); }});
   return n;
 }
 
