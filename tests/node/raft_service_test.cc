@@ -175,7 +175,9 @@ TEST_CASE("raft_service_rejects_bad_frames_and_unknown_groups_with_counters", "[
     std::this_thread::sleep_for(200ms);
     ::close(fd);
   };
-  // A frame longer than the limit, then a hello with the wrong magic.
+  // A first byte that starts neither a Raft frame nor HTTP (a length past the frame limit
+  // would start with it: refused before any frame is read), then a hello with the wrong
+  // magic.
   send_raw(Bytes{0xff, 0xff, 0xff, 0xff, 1, 2, 3});
   Bytes bad_hello;
   raft::append_frame(bad_hello, Bytes{0x94, 0x00, 0xa1, 'x', 0x01, 0xa1, 'z'});
@@ -192,7 +194,7 @@ TEST_CASE("raft_service_rejects_bad_frames_and_unknown_groups_with_counters", "[
   REQUIRE(s.ok());
   CHECK(s->rejected_connections == 2);
   CHECK(s->host.rejected_unknown_group == 1);
-  CHECK(s->bad_frames >= 3);
+  CHECK(s->bad_frames >= 2);  // the bad hello and the bad batch; the junk never was a frame
   CHECK(s->groups == 0);
 }
 
