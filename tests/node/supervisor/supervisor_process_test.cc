@@ -254,9 +254,11 @@ TEST_CASE("supervisor: instances no leader re-asserts after a restart are stoppe
   auto web = f.wait_for("web.1", running);
   REQUIRE(web);
   f.sup.reset();
-  f.open(/*reassert_grace=*/500ms);
+  // The grace is long enough that a slow (sanitized, loaded) reopen still sees the
+  // re-adopted instance before it runs out.
+  f.open(/*reassert_grace=*/2s);
   CHECK(f.status("web.1"));
-  const auto deadline = steady_now() + 5s;
+  const auto deadline = steady_now() + 15s;
   while (alive(web->pid) && steady_now() < deadline) std::this_thread::sleep_for(10ms);
   CHECK_FALSE(alive(web->pid));
   CHECK(f.wait_for("web.1", [](auto&) { return false; }, 100ms) == std::nullopt);
