@@ -92,12 +92,15 @@ std::string render_ps_table(const json& answer, int64_t now_ms) {
       since = format_age(it->get<int64_t>(), now_ms);
     }
     const std::string port = json_text(i, "port");
+    // An older node reports no health: as "none", it counts as healthy once running.
+    const std::string health = json_text(i, "health");
     rows.push_back({json_text(i, "id"), json_text(i, "type"), json_text(i, "node"),
                     version_text(i, "release"), json_text(i, "state"),
+                    health.empty() || health == "none" ? "-" : health,
                     port.empty() || port == "0" ? "-" : port, json_text(i, "restarts"), since});
   }
-  return node::render_table({"ID", "Type", "Node", "Release", "State", "Port", "Restarts", "Since"},
-                            rows);
+  return node::render_table(
+      {"ID", "Type", "Node", "Release", "State", "Health", "Port", "Restarts", "Since"}, rows);
 }
 
 std::string render_releases_table(const json& answer) {

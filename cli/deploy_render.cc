@@ -49,8 +49,9 @@ std::string render_deploy_event(const json& event) {
            short_digest(event) + ")";
   }
   if (kind == "instance") {
+    const std::string health = text_of(event, "health");
     return kDetail + text_of(event, "id") + " on " + text_of(event, "node") + ": " +
-           text_of(event, "state");
+           text_of(event, "state") + (health.empty() ? "" : " (" + health + ")");
   }
   if (kind == "done") {
     const std::string n = text_of(event, "instances");

@@ -80,11 +80,11 @@ int open_pidfd(pid_t pid) {
 }
 
 std::vector<std::string> child_environment(
-    const std::vector<std::pair<std::string, std::string>>& env) {
+    const std::vector<std::pair<std::string, std::string>>& env, bool inherit) {
   std::set<std::string> replaced;
   for (const auto& [k, v] : env) replaced.insert(k);
   std::vector<std::string> out;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+  for (char** e = inherit ? environ : nullptr; e != nullptr && *e != nullptr; ++e) {
     std::string_view entry(*e);
     const auto eq = entry.find('=');
     if (eq != std::string_view::npos && replaced.count(std::string(entry.substr(0, eq)))) continue;
@@ -176,6 +176,7 @@ ScriptRun run_script(const std::string& script,
   posix_spawn_file_actions_adddup2(&fa, out_w.get(), 1);
   posix_spawn_file_actions_adddup2(&fa, err_w.get(), 2);
   posix_spawn_file_actions_addclosefrom_np(&fa, 3);  // the agent's sockets stay ours
+  if (!limits.cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, limits.cwd.c_str());
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
@@ -187,15 +188,25 @@ ScriptRun run_script(const std::string& script,
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &all);
 
-  std::vector<std::string> env_store = child_environment(env);
+  std::vector<std::string> env_store = child_environment(env, limits.inherit_environment);
   std::vector<char*> envp;
   for (auto& e : env_store) envp.push_back(e.data());
   envp.push_back(nullptr);
-  std::string sh = "/bin/sh", dash_c = "-c", body = script;
-  char* argv[] = {sh.data(), dash_c.data(), body.data(), nullptr};
+  // posix_spawn cannot change the uid: setpriv does it and then execs the shell.
+  std::vector<std::string> args;
+  if (limits.uid >= 0) {
+    args = {"/usr/bin/setpriv", "--reuid=" + std::to_string(limits.uid),
+            "--regid=" + std::to_string(limits.gid >= 0 ? limits.gid : limits.uid),
+            "--clear-groups", "--"};
+  }
+  for (const char* a : {"/bin/sh", "-c"}) args.emplace_back(a);
+  args.push_back(script);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
 
   pid_t pid = -1;
-  const int rc = posix_spawn(&pid, "/bin/sh", &fa, &attr, argv, envp.data());
+  const int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   in_r.reset();

@@ -7,7 +7,9 @@
 //  - Blocking: returns when the shell has exited (or was killed) and its output is read.
 //    Call it from a worker thread, never from the agent's loop.
 //  - The child runs in a process group of its own, with the agent's environment plus
-//    `env` (same names replaced), default signal dispositions (the agent ignores SIGPIPE;
+//    `env` (same names replaced; only `env` when limits.inherit_environment is false), in
+//    limits.cwd (default: the agent's), as limits.uid/gid when set (through setpriv, no
+//    supplementary groups), default signal dispositions (the agent ignores SIGPIPE;
 //    the script must not), and no file descriptor of the agent but 0, 1 and 2.
 //  - Past `timeout`, or when `*cancel` becomes true, the whole process group gets SIGKILL.
 //  - Output past `stdout_max` / `stderr_max` is read and counted but not kept. After the
@@ -38,6 +40,10 @@ struct ScriptLimits {
   // Called (from the calling thread) with each piece of output as it is read, before and
   // whatever the *_max limits keep: for streaming a long script's output (builds).
   std::function<void(std::string_view data, bool is_stderr)> on_output;
+  std::string cwd;                  // empty: the agent's
+  int uid = -1;                     // >= 0 (with gid): run as this uid and gid
+  int gid = -1;
+  bool inherit_environment = true;  // false: the child sees only `env`
 };
 
 struct ScriptRun {

@@ -20,7 +20,8 @@ int64_t wall_ms() { return to_millis(std::chrono::system_clock::now().time_since
 
 bool report_differs(const Instance& i, const InstanceReport& r) {
   return i.state != r.state || i.pid != r.pid || i.port != r.port || i.restarts != r.restarts ||
-         i.reported_generation != r.generation || i.message != r.message;
+         i.reported_generation != r.generation || i.message != r.message ||
+         i.health != r.health || i.health_output != r.health_output;
 }
 
 }  // namespace
@@ -74,6 +75,13 @@ Result<std::vector<InstanceReport>> AppService::push(const std::string& node, co
       s.cpu_millis = l.cpu_millis;
     }
     s.generation = static_cast<int64_t>(i->generation);
+    if (manifest->health && manifest->health->process == i->type) {
+      const HealthCheck& h = *manifest->health;
+      s.health = supervisor::HealthSpec{h.type,        h.path,
+                                        h.command,     h.interval_ms,
+                                        h.timeout_ms,  h.start_period_ms,
+                                        h.healthy_threshold, h.unhealthy_threshold};
+    }
     // Every other live node may hold the slug: the one the deploy came through does, and
     // so does every node that ran the release.
     for (const auto& p : peers()) {
@@ -105,6 +113,8 @@ Result<std::vector<InstanceReport>> AppService::push(const std::string& node, co
     line.generation = static_cast<uint64_t>(r.generation);
     line.since_ms = r.since_ms;
     line.message = r.message;
+    line.health = r.health;
+    line.health_output = r.health_output;
     out.push_back(std::move(line));
   }
   return out;

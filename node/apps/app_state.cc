@@ -43,6 +43,15 @@ bool is_reported_state(std::string_view state) {
   return false;
 }
 
+bool is_health(std::string_view health) {
+  return health == "none" || health == "starting" || health == "healthy" ||
+         health == "unhealthy";
+}
+
+bool is_up(const Instance& i) {
+  return i.state == "running" && (i.health == "healthy" || i.health == "none");
+}
+
 // ---- builders ----
 
 Bytes AppState::set_app(std::string_view name) {
@@ -116,7 +125,9 @@ Bytes AppState::report(std::string_view node, const std::vector<InstanceReport>&
                      {"restarts", r.restarts},
                      {"generation", r.generation},
                      {"since_ms", r.since_ms},
-                     {"message", r.message}});
+                     {"message", r.message},
+                     {"health", r.health},
+                     {"health_output", r.health_output}});
   }
   return encode_command({{"op", "report"}, {"node", node}, {"instances", lines}});
 }
@@ -410,6 +421,11 @@ Bytes AppState::do_report(const json& command) {
     r.generation = l.has("generation") ? l.uint64("generation") : 0;
     r.since_ms = l.int64("since_ms", 0);
     r.message = l.opt_str("message", kMaxMessageBytes).value_or("");
+    r.health = l.opt_str("health", 16).value_or("none");  // absent: a report of an older node
+    r.health_output = l.opt_str("health_output", kMaxMessageBytes).value_or("");
+    if (l.ok() && !is_health(r.health)) {
+      l.fail(fmt::format("'{}' is not a health state", r.health));
+    }
     if (l.ok() && !is_reported_state(r.state)) {
       l.fail(fmt::format("'{}' is not an instance state", r.state));
     }
@@ -432,6 +448,8 @@ Bytes AppState::do_report(const json& command) {
     inst.reported_generation = r.generation;
     inst.since_ms = r.since_ms;
     inst.message = std::move(r.message);
+    inst.health = std::move(r.health);
+    inst.health_output = std::move(r.health_output);
     ++updated;
   }
   return ok_result({{"updated", updated}, {"ignored", ignored}});

@@ -62,6 +62,8 @@ struct FormationEntry {
 // "assigned" (placed, no report yet), then what supervisors report (docs/apps.md):
 // pending, starting, running, backoff, crashed, stopping, stopped, failed.
 bool is_reported_state(std::string_view state);
+// none, starting, healthy, unhealthy (docs/supervisor.md, "Health checks").
+bool is_health(std::string_view health);
 
 struct Instance {
   std::string id;  // "TYPE.N"
@@ -76,9 +78,16 @@ struct Instance {
   int64_t restarts = 0;
   int64_t since_ms = 0;
   std::string message;
+  // The supervisor's health verdict (docs/supervisor.md): none (no check: healthy once
+  // running) | starting | healthy | unhealthy; and the last check's output.
+  std::string health = "none";
+  std::string health_output;
   bool desired = true;  // false: unplaced, the supervisor is being told to stop it
   bool operator==(const Instance&) const = default;
 };
+
+// What a rollout counts as up: running and healthy, or running without a check.
+bool is_up(const Instance& i);
 
 // One line of a supervisor's report (POST /v1/internal/assign's answer).
 struct InstanceReport {
@@ -90,6 +99,8 @@ struct InstanceReport {
   uint64_t generation = 0;
   int64_t since_ms = 0;
   std::string message;
+  std::string health = "none";
+  std::string health_output;
 };
 
 class AppState final : public raft::StateMachine {

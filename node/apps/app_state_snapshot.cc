@@ -29,6 +29,8 @@ json instance_json(const Instance& i) {
           {"restarts", i.restarts},
           {"since_ms", i.since_ms},
           {"message", i.message},
+          {"health", i.health},
+          {"health_output", i.health_output},
           {"desired", i.desired}};
 }
 
@@ -112,6 +114,8 @@ Status AppState::restore(ByteView data) {
     i.restarts = inf.int64("restarts");
     i.since_ms = inf.int64("since_ms");
     i.message = inf.str("message");
+    i.health = inf.opt_str("health").value_or("none");  // absent in older snapshots
+    i.health_output = inf.opt_str("health_output").value_or("");
     i.desired = inf.boolean("desired");
     if (!inf.ok()) return Status::corruption(inf.error());
     next.instances_.emplace(id, std::move(i));

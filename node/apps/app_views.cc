@@ -55,7 +55,9 @@ json ps_json(const AppState& app) {
                     {"restarts", i.restarts},
                     {"generation", i.generation},
                     {"since_ms", i.since_ms},
-                    {"message", i.message}});
+                    {"message", i.message},
+                    {"health", i.health},
+                    {"health_output", i.health_output}});
   }
   return {{"app", app.name()},
           {"release", app.current_version()},

@@ -127,8 +127,9 @@ struct Follow {
   size_t instances = 0;
 };
 
-// Follows the rollout of `version` until its instances all run, one fails, the client
-// leaves or the timeout passes.
+// Follows the rollout of `version` until its instances are all up (running, and healthy
+// when their type has a check), one fails (crash loop, cannot start, found unhealthy), the
+// client leaves or the timeout passes.
 Follow follow_rollout(AppService& apps, const std::string& app, uint64_t version,
                       HttpResponder& res, Duration timeout) {
   const auto deadline = steady_now() + timeout;
@@ -157,15 +158,24 @@ Follow follow_rollout(AppService& apps, const std::string& app, uint64_t version
       if (i.value("release", uint64_t{0}) != version || !i.value("desired", true)) continue;
       const std::string id = i.value("id", "");
       const std::string state = i.value("state", "");
-      if (seen[id] != state) {
-        seen[id] = state;
+      const std::string health = i.value("health", "none");
+      if (seen[id] != state + "/" + health) {
+        seen[id] = state + "/" + health;
         json ev = {{"event", "instance"}, {"id", id}, {"node", i.value("node", "")},
                    {"state", state}};
+        if (health != "none") ev["health"] = health;
         if (i.value("port", 0) != 0) ev["port"] = i.value("port", 0);
         if (!i.value("message", "").empty()) ev["message"] = i.value("message", "");
         if (!emit(res, ev)) return {false, "the client went away", 0};
       }
-      if (state == "running") ++running;
+      if (state == "running" && (health == "healthy" || health == "none")) ++running;
+      if (health == "unhealthy") {
+        std::string why = "instance " + id + " is unhealthy";
+        const std::string out = i.value("message", "").find("health check failed") == 0
+                                    ? i.value("message", "")
+                                    : "health check: " + i.value("health_output", "");
+        return {false, why + ": " + out + "; the previous release keeps running", 0};
+      }
       if (state == "crashed" || state == "failed") {
         std::string why = "instance " + id + " " + state;
         if (!i.value("message", "").empty()) why += ": " + i.value("message", "");

@@ -102,7 +102,7 @@ class Planner {
     if (static_cast<int>(fresh.size()) > want) {
       auto order = [&](const Instance* a, const Instance* b) {
         auto key = [&](const Instance* i) {
-          return std::make_tuple(is_running(*i), -load_.app_count(i->node),
+          return std::make_tuple(is_up(*i), -load_.app_count(i->node),
                                  -load_.type_count(i->node, type));
         };
         if (key(a) != key(b)) return key(a) < key(b);
@@ -114,14 +114,16 @@ class Planner {
       fresh.erase(fresh.begin(), fresh.begin() + static_cast<long>(excess));
     }
 
-    // Replace rolling: keep the running instances of the type at `want` or more.
+    // Replace rolling: keep the instances of the type that are up (running, and healthy when
+    // checked) at `want` or more. A replaced one that is not running at all goes at once.
     int running = 0;
-    for (const Instance* i : fresh) running += is_running(*i);
-    for (const Instance* i : replaced) running += is_running(*i);
+    for (const Instance* i : fresh) running += is_up(*i);
+    for (const Instance* i : replaced) running += is_up(*i);
     int surplus = running - want;
     std::sort(replaced.begin(), replaced.end(), [&](const Instance* a, const Instance* b) {
       auto key = [&](const Instance* i) {
-        return std::make_tuple(is_running(*i), !draining(i->node), i->release, seq_of(*i));
+        return std::make_tuple(is_running(*i), is_up(*i), !draining(i->node), i->release,
+                               seq_of(*i));
       };
       return key(a) < key(b);
     });

@@ -13,9 +13,10 @@
 //    and replaced at once. It is removed on the next plan (its node is dead).
 //  - An instance of an older release, or on a draining node, is replaced rolling: at most
 //    `max_surge` instances of a type above `count` at a time, and a running one is unplaced
-//    only while the running instances of the type stay at `count` or more, i.e. once its
-//    replacement reports `running`. One that is not running is unplaced at once.
-//  - Scaling down unplaces instances that are not running first, then the most crowded nodes'.
+//    only while the instances of the type that are up stay at `count` or more, i.e. once its
+//    replacement is up: `running` and, when its type has a health check, `healthy`
+//    (is_up(), app_state.h). One that is not running is unplaced at once.
+//  - Scaling down unplaces instances that are not up first, then the most crowded nodes'.
 //  - Unplaced instances are removed once their supervisor reports `stopped` or their node is
 //    not alive.
 //  - Spread: each new instance goes to the usable node with the fewest instances of this app,

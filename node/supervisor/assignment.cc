@@ -1,5 +1,6 @@
 #include "node/supervisor/assignment.h"
 
+#include <algorithm>
 #include <array>
 
 namespace shoal::node::supervisor {
@@ -87,6 +88,59 @@ bool valid_instance_id(std::string_view id) {
   return true;
 }
 
+Result<HealthSpec> health_spec_from_json(const json& j) {
+  SHOAL_RETURN_IF_ERROR(need_object(j, "\"health\""));
+  const std::string ctx = "health: ";
+  HealthSpec h;
+  auto type = get_string(j, "type", true, ctx);
+  if (!type) return type.status();
+  h.type = *type;
+  if (h.type != "http" && h.type != "tcp" && h.type != "command") {
+    return Status::invalid_argument(ctx + "\"type\" must be http, tcp or command");
+  }
+  auto path = get_string(j, "path", false, ctx);
+  if (!path) return path.status();
+  h.path = path->empty() ? "/" : *path;
+  if (h.path.front() != '/' || h.path.find_first_of(" \r\n") != std::string::npos) {
+    return Status::invalid_argument(ctx + "\"path\" must start with '/' and hold no spaces");
+  }
+  auto command = get_string(j, "command", false, ctx);
+  if (!command) return command.status();
+  h.command = *command;
+  if (h.type == "command" && h.command.empty()) {
+    return Status::invalid_argument(ctx + "\"command\" is empty");
+  }
+  auto interval = get_int(j, "interval_ms", true, ctx, 1);
+  auto timeout = get_int(j, "timeout_ms", true, ctx, 1);
+  auto start_period = get_int(j, "start_period_ms", false, ctx, 0);
+  auto healthy = get_int(j, "healthy_threshold", true, ctx, 1);
+  auto unhealthy = get_int(j, "unhealthy_threshold", true, ctx, 1);
+  for (const Status* st : {&interval.status(), &timeout.status(), &start_period.status(),
+                           &healthy.status(), &unhealthy.status()}) {
+    if (!st->ok()) return *st;
+  }
+  if (*healthy > 1000 || *unhealthy > 1000) {
+    return Status::invalid_argument(ctx + "thresholds must be at most 1000");
+  }
+  h.interval_ms = *interval;
+  h.timeout_ms = std::min(*timeout, *interval);
+  h.start_period_ms = *start_period;
+  h.healthy_threshold = static_cast<int>(*healthy);
+  h.unhealthy_threshold = static_cast<int>(*unhealthy);
+  return h;
+}
+
+json to_json(const HealthSpec& h) {
+  return json{{"type", h.type},
+              {"path", h.path},
+              {"command", h.command},
+              {"interval_ms", h.interval_ms},
+              {"timeout_ms", h.timeout_ms},
+              {"start_period_ms", h.start_period_ms},
+              {"healthy_threshold", h.healthy_threshold},
+              {"unhealthy_threshold", h.unhealthy_threshold}};
+}
+
 Result<InstanceSpec> instance_spec_from_json(const json& j) {
   SHOAL_RETURN_IF_ERROR(need_object(j, "an instance"));
   InstanceSpec s;
@@ -144,6 +198,11 @@ Result<InstanceSpec> instance_spec_from_json(const json& j) {
       s.artifact_peers.push_back(p.get<std::string>());
     }
   }
+  if (auto it = j.find("health"); it != j.end() && !it->is_null()) {
+    auto h = health_spec_from_json(*it);
+    if (!h) return h.status().with_context("instance " + s.id);
+    s.health = std::move(*h);
+  }
   return s;
 }
 
@@ -189,7 +248,7 @@ Result<Assignment> parse_assignment(std::string_view body) {
 }
 
 json to_json(const InstanceSpec& s) {
-  return json{{"id", s.id},
+  json j{{"id", s.id},
               {"type", s.type},
               {"release", s.release},
               {"digest", s.digest},
@@ -199,6 +258,8 @@ json to_json(const InstanceSpec& s) {
               {"cpu_millis", s.cpu_millis},
               {"generation", s.generation},
               {"artifact_peers", s.artifact_peers}};
+  if (s.health) j["health"] = to_json(*s.health);
+  return j;
 }
 
 json to_json(const Assignment& a) {
@@ -220,7 +281,9 @@ json to_json(const InstanceStatus& s) {
               {"restarts", s.restarts},
               {"generation", s.generation},
               {"since_ms", s.since_ms},
-              {"message", s.message}};
+              {"message", s.message},
+              {"health", s.health},
+              {"health_output", s.health_output}};
 }
 
 json to_json(const AssignReport& r) {
@@ -262,8 +325,11 @@ Result<AssignReport> parse_assign_report(std::string_view body) {
     auto gen = get_int(ij, "generation", false, "report: ");
     auto since = get_int(ij, "since_ms", false, "report: ");
     auto message = get_string(ij, "message", false, "report: ");
+    auto health = get_string(ij, "health", false, "report: ");  // absent: an older node
+    auto health_output = get_string(ij, "health_output", false, "report: ");
     for (const Status* st : {&pid.status(), &port.status(), &restarts.status(), &gen.status(),
-                             &since.status(), &message.status()}) {
+                             &since.status(), &message.status(), &health.status(),
+                             &health_output.status()}) {
       if (!st->ok()) return *st;
     }
     s.pid = static_cast<int>(*pid);
@@ -272,6 +338,12 @@ Result<AssignReport> parse_assign_report(std::string_view body) {
     s.generation = *gen;
     s.since_ms = *since;
     s.message = *message;
+    s.health = health->empty() ? "none" : *health;
+    if (s.health != "none" && s.health != "starting" && s.health != "healthy" &&
+        s.health != "unhealthy") {
+      return Status::invalid_argument("report: unknown health \"" + s.health + "\"");
+    }
+    s.health_output = *health_output;
     r.instances.push_back(std::move(s));
   }
   return r;

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,21 @@ namespace shoal::node::supervisor {
 // The first app group id (docs/apps.md): an app's group is kAppGroupBase + seq.
 inline constexpr uint64_t kAppGroupBase = uint64_t{1} << 62;
 
+// The [health] check of the instance's process type (docs/apps.md, "Manifest"), as the app
+// leader copies it from the release's manifest. Checked by the supervisor (health_core.h).
+struct HealthSpec {
+  std::string type = "http";  // http | tcp | command
+  std::string path = "/";     // http
+  std::string command;        // command
+  int64_t interval_ms = 10'000;
+  int64_t timeout_ms = 2'000;
+  int64_t start_period_ms = 0;
+  int healthy_threshold = 1;
+  int unhealthy_threshold = 3;
+
+  bool operator==(const HealthSpec&) const = default;
+};
+
 struct InstanceSpec {
   std::string id;    // "web.3f9a1c": unique within the app, used in paths
   std::string type;  // "web"
@@ -38,6 +54,7 @@ struct InstanceSpec {
   int64_t cpu_millis = 0;  // 0: no limit
   int64_t generation = 0;
   std::vector<std::string> artifact_peers;
+  std::optional<HealthSpec> health;  // none: the type has no check (healthy once running)
 
   bool operator==(const InstanceSpec&) const = default;
 };
@@ -68,6 +85,8 @@ struct InstanceStatus {
   int64_t generation = 0;
   int64_t since_ms = 0;  // wall clock of the last state change
   std::string message;
+  std::string health = "none";  // none | starting | healthy | unhealthy (health_core.h)
+  std::string health_output;    // the last check's reason / output, trimmed
 };
 
 struct AssignReport {
@@ -79,6 +98,8 @@ Result<Assignment> parse_assignment(std::string_view body);
 Result<Assignment> assignment_from_json(const nlohmann::json& j);
 nlohmann::json to_json(const Assignment& a);
 nlohmann::json to_json(const InstanceSpec& s);
+nlohmann::json to_json(const HealthSpec& h);
+Result<HealthSpec> health_spec_from_json(const nlohmann::json& j);
 Result<InstanceSpec> instance_spec_from_json(const nlohmann::json& j);
 nlohmann::json to_json(const InstanceStatus& s);
 nlohmann::json to_json(const AssignReport& r);

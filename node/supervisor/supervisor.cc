@@ -32,6 +32,7 @@
 #include <leveldb/write_batch.h>
 #include <spdlog/spdlog.h>
 
+#include "node/supervisor/health_prober.h"
 #include "node/supervisor/shim.h"
 
 extern char** environ;
@@ -129,6 +130,9 @@ struct Supervisor::Impl {
   std::map<InstanceKey, Watch> watches;
   uint64_t next_seq = 1;
 
+  // Declared after what its callbacks use, so it is destroyed (joined) first.
+  std::unique_ptr<HealthProber> prober = std::make_unique<HealthProber>();
+
   std::mutex threads_mu;
   std::list<std::pair<std::thread, std::shared_ptr<std::atomic<bool>>>> workers;
   int background = 0;
@@ -181,6 +185,7 @@ struct Supervisor::Impl {
   void apply(CoreActions&& a) {
     if (stopping.load()) return;
     for (const auto& k : a.prepare) do_prepare(k);
+    for (const auto& [k, token] : a.probe) do_probe(k, token);
     for (const auto& k : a.stop) do_stop(k);
     for (const auto& k : a.kill) do_kill(k);
     for (auto& r : a.remove) do_remove(r);
@@ -298,6 +303,58 @@ struct Supervisor::Impl {
     }
   }
 
+  // What the app's processes see (and a command health check with them).
+  std::map<std::string, std::string> instance_env(const InstanceKey& k,
+                                                  const InstanceRecord& r) const {
+    const InstanceSpec& spec = r.running ? *r.running : r.spec;
+    const fs::path home = instance_dir(k) / "home";
+    std::map<std::string, std::string> env;
+    env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
+    for (const auto& [name, value] : spec.env) env[name] = value;
+    env["PORT"] = std::to_string(r.port);
+    env["SHOAL_APP"] = k.first;
+    env["SHOAL_RELEASE"] = std::to_string(spec.release);
+    env["SHOAL_INSTANCE"] = k.second;
+    env["SHOAL_PROCESS_TYPE"] = spec.type;
+    env["HOME"] = home.string();
+    env["TMPDIR"] = (home / "tmp").string();
+    return env;
+  }
+
+  // Runs the instance's check on the prober's threads; the result comes back to the loop.
+  void do_probe(const InstanceKey& k, uint64_t token) {
+    InstanceRecord* r = core.find(k);
+    if (r == nullptr || !r->running || !r->running->health) return;
+    ProbeTarget t;
+    t.check = *r->running->health;
+    t.port = r->port;
+    t.dir = r->release_dir;
+    t.env = instance_env(k, *r);
+    t.uid = dropping() ? app_uid(k.first) : -1;
+    prober->submit(std::move(t), [this, k, token](ProbeResult res) {
+      asio::post(io, [this, k, token, res = std::move(res)]() mutable {
+        if (stopping.load()) return;
+        InstanceRecord* rec = core.find(k);
+        const Health before = rec ? rec->health.state() : Health::none;
+        if (!res.pass) {
+          spdlog::debug("instance-health-probe app={} instance={} pass=false output=\"{}\"",
+                        k.first, k.second, res.output);
+        }
+        const std::string output = res.output;
+        CoreActions a = core.health_result(k, token, res.pass, std::move(res.output),
+                                           steady_now(), wall_ms());
+        rec = core.find(k);
+        if (rec != nullptr && rec->health.state() != before) {
+          auto log = rec->health.state() == Health::unhealthy ? spdlog::level::warn
+                                                               : spdlog::level::info;
+          spdlog::log(log, "instance-health app={} instance={} state={} output=\"{}\"", k.first,
+                      k.second, health_name(rec->health.state()), output);
+        }
+        apply(std::move(a));
+      });
+    });
+  }
+
   Status do_start(const InstanceKey& k) {
     InstanceRecord* r = core.find(k);
     if (r == nullptr) return {};
@@ -350,15 +407,7 @@ struct Supervisor::Impl {
     spec.release_dir = r->release_dir;
     spec.instance_dir = dir;
     spec.command = r->spec.command;
-    spec.env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
-    for (const auto& [name, value] : r->spec.env) spec.env[name] = value;
-    spec.env["PORT"] = std::to_string(r->port);
-    spec.env["SHOAL_APP"] = k.first;
-    spec.env["SHOAL_RELEASE"] = std::to_string(r->spec.release);
-    spec.env["SHOAL_INSTANCE"] = k.second;
-    spec.env["SHOAL_PROCESS_TYPE"] = r->spec.type;
-    spec.env["HOME"] = home.string();
-    spec.env["TMPDIR"] = (home / "tmp").string();
+    spec.env = instance_env(k, *r);
     spec.uid = uid;
     spec.gid = uid;
     spec.cgroup_dirs = r->cgroup_dirs;
@@ -677,10 +726,12 @@ Supervisor::~Supervisor() {
     });
     done.wait_for(kCallTimeout);
     s.stopping.store(true);
+    s.prober.reset();  // joins its threads: none posts to the loop after this
     s.guard.reset();
     s.io.stop();
     s.loop.join();
   }
+  s.prober.reset();
   s.stopping.store(true);
   // Joined outside the lock: a finishing worker takes it to count itself out.
   std::list<std::pair<std::thread, std::shared_ptr<std::atomic<bool>>>> workers;

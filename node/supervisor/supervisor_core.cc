@@ -12,6 +12,13 @@ bool same_release(const InstanceSpec& a, const InstanceSpec& b) {
   return a.release == b.release && a.digest == b.digest;
 }
 
+// Whether the live process must be replaced to run `want`: any change but the health check.
+bool needs_restart(const InstanceSpec& running, const InstanceSpec& want) {
+  InstanceSpec a = running;
+  a.health = want.health;
+  return a != want;
+}
+
 }  // namespace
 
 Duration backoff_delay(const CorePolicy& policy, int failures) {
@@ -32,6 +39,7 @@ void CoreActions::merge(CoreActions&& o) {
   append(kill, o.kill);
   append(remove, o.remove);
   append(changed, o.changed);
+  append(probe, o.probe);
   persist.insert(o.persist.begin(), o.persist.end());
   wake_at = std::min(wake_at, o.wake_at);
 }
@@ -129,6 +137,11 @@ void SupervisorCore::reconcile(InstanceRecord& r, TimePoint now, int64_t wall_ms
       begin_stop(r, now, wall_ms, out);
       return;
     }
+    if (r.running->health != r.spec.health && !needs_restart(*r.running, r.spec)) {
+      r.running->health = r.spec.health;  // a new check for the same process
+      r.health.on_start(r.spec.health, now);
+      out.changed.push_back(key);
+    }
     if (*r.running != r.spec) {
       const bool ready = r.prepared && r.prepared_release == r.spec.release &&
                          r.prepared_digest == r.spec.digest;
@@ -141,6 +154,10 @@ void SupervisorCore::reconcile(InstanceRecord& r, TimePoint now, int64_t wall_ms
         return;
       }
       begin_stop(r, now, wall_ms, out);
+      return;
+    }
+    if (r.state == InstanceState::running && r.health.due(now)) {
+      out.probe.emplace_back(key, r.health.begin());
     }
     return;
   }
@@ -161,6 +178,8 @@ void SupervisorCore::reconcile(InstanceRecord& r, TimePoint now, int64_t wall_ms
   r.kill_at = kTimeNever;
   r.killed = false;
   r.pid = 0;
+  r.health_stop = false;
+  r.health.on_start(r.spec.health, now);
   set_state(r, InstanceState::starting, wall_ms, out, r.message);
   out.start.push_back(key);
   out.persist.insert(r.app);
@@ -198,6 +217,7 @@ Result<CoreActions> SupervisorCore::assign(const Assignment& a, TimePoint now, i
       if (r.spec != spec) {
         if (spec.generation != r.spec.generation) {
           r.failures = 0;  // an explicit restart starts the crash count afresh
+          r.health.forget();
           r.restart_at = now;
         }
         if (!same_release(spec, r.spec)) {
@@ -274,7 +294,11 @@ CoreActions SupervisorCore::started(const InstanceKey& key, int pid, TimePoint n
   if (r != nullptr && r->alive()) {
     r->pid = pid;
     out.persist.insert(r->app);
-    if (r->state == InstanceState::starting) set_state(*r, InstanceState::running, wall_ms, out);
+    if (r->state == InstanceState::starting) {
+      // Still unhealthy from the last run: the message keeps saying why until it passes.
+      set_state(*r, InstanceState::running, wall_ms, out,
+                r->health.state() == Health::unhealthy ? r->message : std::string());
+    }
   }
   out.wake_at = next_wake(now);
   return out;
@@ -289,7 +313,10 @@ CoreActions SupervisorCore::exited(const InstanceKey& key, const std::string& wh
     return out;
   }
   InstanceRecord& r = it->second;
-  const bool asked = r.state == InstanceState::stopping;
+  const bool asked = r.state == InstanceState::stopping && !r.health_stop;
+  const std::string reason = r.health_stop ? r.message : why;
+  r.health_stop = false;
+  r.health.on_stop();
   r.running.reset();
   r.pid = 0;
   r.shim_pid = 0;
@@ -314,9 +341,32 @@ CoreActions SupervisorCore::exited(const InstanceKey& key, const std::string& wh
     r.restart_at = now + backoff_delay(policy_, r.failures);
     const bool loop = r.failures >= policy_.crash_loop_after;
     set_state(r, loop ? InstanceState::crashed : InstanceState::backoff, wall_ms, out,
-              why + (loop ? " (" + std::to_string(r.failures) + " failures in a row)" : ""));
+              reason + (loop ? " (" + std::to_string(r.failures) + " failures in a row)" : ""));
   }
   reconcile(r, now, wall_ms, out);
+  out.wake_at = next_wake(now);
+  return out;
+}
+
+CoreActions SupervisorCore::health_result(const InstanceKey& key, uint64_t token, bool pass,
+                                          std::string output, TimePoint now, int64_t wall_ms) {
+  CoreActions out;
+  InstanceRecord* r = find(key);
+  if (r != nullptr && r->alive()) {
+    const HealthVerdict v = r->health.result(token, pass, std::move(output), now);
+    if (v.changed) out.changed.push_back(key);
+    if (v.changed && r->health.state() == Health::healthy &&
+        r->message.rfind(kHealthFailedPrefix, 0) == 0) {
+      r->message.clear();  // it passes again
+      out.persist.insert(r->app);
+    }
+    if (v.restart && r->state != InstanceState::stopping) {
+      begin_stop(*r, now, wall_ms, out);
+      r->health_stop = true;
+      r->message = v.reason;
+    }
+    reconcile(*r, now, wall_ms, out);
+  }
   out.wake_at = next_wake(now);
   return out;
 }
@@ -375,6 +425,7 @@ CoreActions SupervisorCore::restore(std::vector<InstanceRecord> records,
     if (r.state == InstanceState::stopping && r.alive()) {
       r.kill_at = now + policy_.stop_grace;  // the stop was asked before the restart
     }
+    if (r.alive() && r.running) r.health.on_start(r.running->health, now);
     if (r.assigned) unconfirmed_.insert(r.app);
     InstanceKey key{r.app, r.spec.id};
     records_[key] = std::move(r);
@@ -401,6 +452,12 @@ std::vector<InstanceStatus> SupervisorCore::report(const std::string& app) const
     s.generation = r->running ? r->running->generation : r->spec.generation;
     s.since_ms = r->since_ms;
     s.message = r->message;
+    const auto& check = r->running ? r->running->health : r->spec.health;
+    const Health h = r->health.state() == Health::none && check ? Health::starting
+                     : !check                                   ? Health::none
+                                                                : r->health.state();
+    s.health = std::string(health_name(h));
+    s.health_output = r->health.output();
     out.push_back(std::move(s));
   }
   return out;
@@ -452,6 +509,7 @@ TimePoint SupervisorCore::next_wake(TimePoint now) const {
       if (r.running != r.spec && !r.preparing && r.restart_at > now) {
         wake = std::min(wake, r.restart_at);
       }
+      if (r.state == InstanceState::running) wake = std::min(wake, r.health.next_probe());
     } else if (r.assigned && !r.preparing && r.restart_at > now) {
       wake = std::min(wake, r.restart_at);
     }

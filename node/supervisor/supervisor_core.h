@@ -16,6 +16,11 @@
 //    capped at backoff_max. A run of backoff_reset_after or more resets f. From f = K
 //    (crash_loop_after) on, the state is `crashed` (still retried at the capped pace).
 //    A generation bump resets f.
+//  - Health (health_core.h): a running instance whose spec has a check is probed when its
+//    tracker says so (CoreActions::probe); health_result() feeds the answer back. One found
+//    unhealthy is stopped and, when it ends, counted as a failure exactly like a crash
+//    (backoff, crash loop), its message "health check failed N times: <reason>". A change
+//    of the check alone does not restart the process.
 //  - restore() (after an agent restart) loads records: apps not re-asserted by an accepted
 //    assignment within reassert_grace are stopped, as their leader no longer wants them here
 //    (or no leader exists: a group without a leader for that long loses this node's
@@ -36,6 +41,7 @@
 #include "base/status.h"
 #include "base/time.h"
 #include "node/supervisor/assignment.h"
+#include "node/supervisor/health_core.h"
 
 namespace shoal::node::supervisor {
 
@@ -79,6 +85,10 @@ struct InstanceRecord {
   TimePoint kill_at = kTimeNever;
   bool killed = false;
 
+  // Health (not persisted: an adopted process starts `starting` again).
+  HealthTracker health;
+  bool health_stop = false;  // stopping because unhealthy: its end is a failure
+
   // The shell's bookkeeping, persisted with the record, never read by the core.
   int shim_pid = 0;
   uint64_t shim_start_time = 0;
@@ -98,6 +108,9 @@ struct CoreActions {
   std::vector<InstanceRecord> remove;  // gone from the core: clean up cgroup and dirs
   std::set<std::string> persist;     // apps whose records/assignment changed
   std::vector<InstanceKey> changed;  // state changes, for the report callback
+  // Run the record's health check (spec.health, port, release_dir) off the loop and call
+  // health_result() with this token.
+  std::vector<std::pair<InstanceKey, uint64_t>> probe;
   TimePoint wake_at = kTimeNever;    // call tick() no later than this
 
   void merge(CoreActions&& other);
@@ -116,6 +129,9 @@ class SupervisorCore {
   // The process ended (`why`: "exit status 1", ...), or could not be started.
   CoreActions exited(const InstanceKey& key, const std::string& why, TimePoint now,
                      int64_t wall_ms);
+  // A health probe asked for by CoreActions::probe ended: passed or not, and why.
+  CoreActions health_result(const InstanceKey& key, uint64_t token, bool pass,
+                            std::string output, TimePoint now, int64_t wall_ms);
   CoreActions tick(TimePoint now, int64_t wall_ms);
   // Stops every instance of `app` and forgets its assignment (no fencing: a local decision,
   // e.g. the node is being torn down).

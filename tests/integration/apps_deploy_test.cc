@@ -472,5 +472,76 @@ TEST_CASE("apps: bad input gets a clear error and changes nothing", "[integratio
   }
 }
 
+// Issue 8, health checks: a rollout waits until the new instance passes its [health] check
+// (ps: starting, then healthy), and a release whose check never passes fails the deploy,
+// naming the check, while the old release keeps serving.
+TEST_CASE("apps: a rollout waits for health; a release that never turns healthy fails the "
+          "deploy and the old one keeps serving",
+          "[integration][apps]") {
+  AppsCluster c(1);
+  AgentProcess& n0 = *c.agents[0];
+  const fs::path app = c.scratch / "hc";
+  fs::create_directories(app);
+  std::ofstream(app / "Procfile") << "web: exec python3 server.py\n";
+  std::ofstream(app / "server.py")
+      << "import http.server, os, time\n"
+         "start = time.time()\n"
+         "ready_after = float(os.environ.get('READY_AFTER', '0'))\n"
+         "broken = os.environ.get('BROKEN') == '1'\n"
+         "class H(http.server.BaseHTTPRequestHandler):\n"
+         "    def do_GET(self):\n"
+         "        code = 200\n"
+         "        if self.path == '/health':\n"
+         "            code = 500 if broken else 200 if time.time() - start >= ready_after else 503\n"
+         "        body = ('v%s %d\\n' % (os.environ.get('SHOAL_RELEASE'), code)).encode()\n"
+         "        self.send_response(code)\n"
+         "        self.send_header('Content-Length', str(len(body)))\n"
+         "        self.end_headers()\n"
+         "        self.wfile.write(body)\n"
+         "    def log_message(self, *args):\n"
+         "        pass\n"
+         "http.server.ThreadingHTTPServer(('127.0.0.1', int(os.environ['PORT'])), H).serve_forever()\n";
+  std::ofstream(app / "shoal.toml") << "[env]\nREADY_AFTER = \"2\"\n"
+                                       "[health]\npath = \"/health\"\ninterval = \"1s\"\n"
+                                       "timeout = \"1s\"\nstart_period = \"3s\"\n"
+                                       "unhealthy_threshold = 2\n";
+
+  // v1 turns healthy ~2 s after it starts: the deploy waits for it.
+  auto dep = c.cli(n0, {"deploy", app.string(), "--app", "hc"});
+  INFO(dep.out << dep.err);
+  REQUIRE(dep.exit_code == 0);
+  CHECK(dep.out.find("(starting)") != std::string::npos);
+  CHECK(dep.out.find("(healthy)") != std::string::npos);
+  json p = c.ps(n0, "hc");
+  auto up = running(p, 1);
+  REQUIRE(up.size() == 1);
+  CHECK(up[0].value("health", "") == "healthy");  // already when the deploy said done
+  CHECK(up[0].value("health_output", "") == "HTTP 200");
+  const int old_port = up[0].value("port", 0);
+  auto ps_text = c.cli(n0, {"ps", "hc"});
+  CHECK(ps_text.out.find("Health") != std::string::npos);
+  CHECK(ps_text.out.find("healthy") != std::string::npos);
+
+  // v2 never passes: the deploy fails naming the check; v1 never stopped serving.
+  std::ofstream(app / "shoal.toml") << "[env]\nBROKEN = \"1\"\n"
+                                       "[health]\npath = \"/health\"\ninterval = \"1s\"\n"
+                                       "timeout = \"1s\"\nunhealthy_threshold = 2\n";
+  dep = c.cli(n0, {"deploy", app.string(), "--app", "hc"});
+  INFO(dep.out << dep.err);
+  CHECK(dep.exit_code == 1);
+  CHECK((dep.out + dep.err).find("unhealthy") != std::string::npos);
+  CHECK((dep.out + dep.err).find("health check failed 2 times: HTTP 500") != std::string::npos);
+  p = c.ps(n0, "hc");
+  CHECK(p.value("release", 0) == 2);
+  up = running(p, 1);
+  REQUIRE(up.size() == 1);
+  CHECK(up[0].value("port", 0) == old_port);
+  CHECK(up[0].value("restarts", -1) == 0);
+  auto r = get_port(old_port);
+  REQUIRE(r.ok());
+  CHECK(r->status == 200);
+  CHECK(r->body == "v1 200\n");
+}
+
 }  // namespace
 }  // namespace shoal::test

@@ -107,6 +107,9 @@ TEST_CASE("deploy stream: a multi-line build line stays indented", "[cli-apps][r
   CHECK(render_deploy_event(json{{"event", "build"}, {"line", "a\nb"}}) == "       a\n       b");
   CHECK(render_deploy_event(json{{"event", "done"}, {"release", 1}, {"instances", 1}}) ==
         "-----> Done: v1 is live with 1 instance");
+  CHECK(render_deploy_event(json{{"event", "instance"}, {"id", "web.1"}, {"node", "n0"},
+                                 {"state", "running"}, {"health", "starting"}}) ==
+        "       web.1 on n0: running (starting)");
   CHECK(render_deploy_event(json{{"event", 7}}).empty());
 }
 
@@ -201,12 +204,12 @@ TEST_CASE("apps tables", "[cli-apps][render]") {
         "new    -        0/0\n");
 
   const json ps = json::parse(R"({"instances":[
-      {"id":"web.3f9a1c","type":"web","node":"node-b","release":3,"state":"running","port":20001,"restarts":0,"since_ms":1000},
+      {"id":"web.3f9a1c","type":"web","node":"node-b","release":3,"state":"running","health":"healthy","port":20001,"restarts":0,"since_ms":1000},
       {"id":"worker.77","type":"worker","node":"node-c","release":3,"state":"pending","port":0,"restarts":2,"since_ms":0}]})");
   CHECK(render_ps_table(ps, 181'000) ==
-        "ID          Type    Node    Release  State    Port   Restarts  Since\n"
-        "web.3f9a1c  web     node-b  v3       running  20001  0         3m\n"
-        "worker.77   worker  node-c  v3       pending  -      2\n");
+        "ID          Type    Node    Release  State    Health   Port   Restarts  Since\n"
+        "web.3f9a1c  web     node-b  v3       running  healthy  20001  0         3m\n"
+        "worker.77   worker  node-c  v3       pending  -        -      2\n");
 
   const json releases = json::parse(R"({"releases":[
       {"version":2,"digest":"aaaaaaaaaaaaaaaa","description":"Deploy hello.tar.gz","created_ms":1700000000000,"current":false},

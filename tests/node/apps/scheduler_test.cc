@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 
+#include "node/apps/command_result.h"
 #include "tests/node/apps/deploy_test_util.h"
 
 using namespace shoal;
@@ -257,4 +258,48 @@ TEST_CASE("scheduler: the same state and nodes give the same plan", "[apps][sche
   CHECK(a.place == b.place);
   CHECK(a.unplace == b.unplace);
   for (const auto& pl : a.place) CHECK((pl.node == "a" || pl.node == "c"));
+}
+
+TEST_CASE("scheduler: a checked new instance counts as up only once healthy",
+          "[apps][scheduler][health]") {
+  AppState app;
+  deploy(app, "web: ./w\n", "[formation]\nweb = 1\n");
+  const std::vector<NodeInfo> nodes = {{"n1"}};
+  settle(app, nodes);
+  deploy(app, "web: ./w2\n", "", 'b');
+  apply_plan(app, plan(app, nodes, 0));
+  const std::string fresh = "web.2";
+  REQUIRE(app.instance(fresh) != nullptr);
+  InstanceReport line{fresh, "running", 7, 20001, 0, 0, 1, ""};
+  line.health = "starting";
+  REQUIRE(run(app, AppState::report("n1", {line})).ok());
+  CHECK(plan(app, nodes, 0).unplace.empty());  // running, no verdict yet: the old one stays
+  line.health = "unhealthy";
+  REQUIRE(run(app, AppState::report("n1", {line})).ok());
+  CHECK(plan(app, nodes, 0).unplace.empty());
+  line.health = "healthy";
+  REQUIRE(run(app, AppState::report("n1", {line})).ok());
+  Plan p = plan(app, nodes, 0);
+  REQUIRE(p.unplace.size() == 1);
+  CHECK(app.instance(p.unplace[0])->release == 1);
+  CHECK(app.instance(fresh)->health == "healthy");
+}
+
+TEST_CASE("scheduler: a report without health (an older node) counts as up when running",
+          "[apps][scheduler][health]") {
+  AppState app;
+  deploy(app, "web: ./w\n", "[formation]\nweb = 1\n");
+  const std::vector<NodeInfo> nodes = {{"n1"}};
+  settle(app, nodes);
+  deploy(app, "web: ./w2\n", "", 'b');
+  apply_plan(app, plan(app, nodes, 0));
+  // The report command as an older node's leader encoded it: no "health" key.
+  const nlohmann::json cmd = {{"op", "report"},
+                              {"node", "n1"},
+                              {"instances", {{{"id", "web.2"}, {"state", "running"}, {"pid", 7},
+                                              {"port", 1}, {"restarts", 0}, {"generation", 0},
+                                              {"since_ms", 1}, {"message", ""}}}}};
+  REQUIRE(run(app, encode_command(cmd)).ok());
+  CHECK(app.instance("web.2")->health == "none");
+  CHECK(plan(app, nodes, 0).unplace.size() == 1);
 }
