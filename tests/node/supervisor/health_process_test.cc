@@ -98,3 +98,25 @@ TEST_CASE("health probe: a command past its timeout fails, naming it", "[supervi
   CHECK(r.output.find("timed out") != std::string::npos);
   CHECK(steady_now() - start < 4s);
 }
+
+TEST_CASE("health process: a re-adopted instance is checked again after a reopen",
+          "[supervisor][health]") {
+  Fixture f;
+  HealthSpec h = fast_check("tcp");
+  h.timeout_ms = h.interval_ms = 1000;
+  REQUIRE(f.assign(1, {checked("web.1", kHttpServer, h)}).ok());
+  auto healthy = [](const InstanceStatus& s) { return s.health == "healthy"; };
+  auto first = f.wait_for("web.1", healthy, 15s);
+  REQUIRE(first);
+  CHECK(first->health_output == "connected");
+  f.sup.reset();  // the agent goes away; the instance does not
+  f.open();
+  auto adopted = f.status("web.1");
+  REQUIRE(adopted);
+  CHECK(adopted->pid == first->pid);
+  CHECK(adopted->health == "starting");  // the check's spec came back from the records
+  auto again = f.wait_for("web.1", healthy, 15s);
+  REQUIRE(again);
+  CHECK(again->pid == first->pid);
+  CHECK(again->restarts == 0);
+}
