@@ -1,0 +1,352 @@
+// Supervisor::Impl, the instance side (supervisor_impl.h): ports, the shim's spawn and
+// watch, stop / kill / remove, health probes.
+#include <utility>  // first: Boost 1.74 awaitable.hpp uses std::exchange without it
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include <spdlog/spdlog.h>
+
+#include "node/supervisor/shim.h"
+#include "node/supervisor/supervisor_impl.h"
+
+namespace shoal::node::supervisor {
+using nlohmann::json;
+
+namespace {
+
+bool port_bindable(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+Status write_file(const fs::path& p, const std::string& data) {
+  const fs::path tmp = p.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << data;
+    if (!out) return Status::io_error("cannot write " + tmp.string());
+  }
+  ::chmod(tmp.c_str(), 0600);  // the spec holds the app's config vars
+  std::error_code ec;
+  fs::rename(tmp, p, ec);
+  if (ec) return Status::io_error("cannot rename " + tmp.string() + ": " + ec.message());
+  return {};
+}
+
+}  // namespace
+
+Result<int> Supervisor::Impl::allocate_port(const InstanceKey& self) {
+  std::set<int> used;
+  for (const auto& app : core.apps()) {
+    for (const auto* r : core.records(app)) {
+      if (r->port != 0 && !(r->app == self.first && r->spec.id == self.second)) used.insert(r->port);
+    }
+  }
+  const int span = opt.port_max - opt.port_min + 1;
+  for (int i = 0; i < span; ++i) {
+    const int port = opt.port_min + (port_cursor + i) % span;
+    if (used.count(port) || !port_bindable(port)) continue;
+    port_cursor = (port - opt.port_min + 1) % span;
+    return port;
+  }
+  return Status::unavailable("no free port in " + std::to_string(opt.port_min) + ".." +
+                             std::to_string(opt.port_max));
+}
+
+void Supervisor::Impl::kill_leftovers(const InstanceRecord& r, const fs::path& dir) {
+  if (!r.cgroup_dirs.empty()) {
+    std::vector<fs::path> dirs(r.cgroup_dirs.begin(), r.cgroup_dirs.end());
+    Cgroup::at(dirs).kill_all();
+  }
+  auto app = read_app_pid(dir);
+  if (app.ok() && app->pid > 0 && app->start_time != 0 &&
+      process_start_time(app->pid) == app->start_time) {
+    ::kill(-app->pid, SIGKILL);
+    ::kill(app->pid, SIGKILL);
+  }
+}
+
+std::map<std::string, std::string> Supervisor::Impl::instance_env(
+    const InstanceKey& k, const InstanceRecord& r) const {
+  const InstanceSpec& spec = r.running ? *r.running : r.spec;
+  const fs::path home = instance_dir(k) / "home";
+  std::map<std::string, std::string> env;
+  env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
+  for (const auto& [name, value] : spec.env) env[name] = value;
+  env["PORT"] = std::to_string(r.port);
+  env["SHOAL_APP"] = k.first;
+  env["SHOAL_RELEASE"] = std::to_string(spec.release);
+  env["SHOAL_INSTANCE"] = k.second;
+  env["SHOAL_PROCESS_TYPE"] = spec.type;
+  env["HOME"] = home.string();
+  env["TMPDIR"] = (home / "tmp").string();
+  return env;
+}
+
+void Supervisor::Impl::do_probe(const InstanceKey& k, uint64_t token) {
+  InstanceRecord* r = core.find(k);
+  if (r == nullptr || !r->running || !r->running->health) return;
+  ProbeTarget t;
+  t.check = *r->running->health;
+  t.port = r->port;
+  t.dir = r->release_dir;
+  t.env = instance_env(k, *r);
+  t.uid = dropping() ? app_uid(k.first) : -1;
+  prober->submit(std::move(t), [this, k, token](ProbeResult res) {
+    asio::post(io, [this, k, token, res = std::move(res)]() mutable {
+      if (stopping.load()) return;
+      InstanceRecord* rec = core.find(k);
+      const Health before = rec ? rec->health.state() : Health::none;
+      if (!res.pass) {
+        spdlog::debug("instance-health-probe app={} instance={} pass=false output=\"{}\"",
+                      k.first, k.second, res.output);
+      }
+      const std::string output = res.output;
+      CoreActions a = core.health_result(k, token, res.pass, std::move(res.output),
+                                         steady_now(), wall_ms());
+      rec = core.find(k);
+      if (rec != nullptr && rec->health.state() != before) {
+        auto log = rec->health.state() == Health::unhealthy ? spdlog::level::warn
+                                                             : spdlog::level::info;
+        spdlog::log(log, "instance-health app={} instance={} state={} output=\"{}\"", k.first,
+                    k.second, health_name(rec->health.state()), output);
+      }
+      apply(std::move(a));
+    });
+  });
+}
+
+Status Supervisor::Impl::do_start(const InstanceKey& k) {
+  InstanceRecord* r = core.find(k);
+  if (r == nullptr) return {};
+  const fs::path dir = instance_dir(k);
+  const fs::path home = dir / "home";
+  std::error_code ec;
+  fs::create_directories(home / "tmp", ec);
+  if (ec) return Status::io_error("cannot create " + (home / "tmp").string() + ": " + ec.message());
+  const int uid = dropping() ? app_uid(k.first) : -1;
+  // Traversable, not listable: the app's uid reaches its home and nothing else.
+  for (const fs::path& p : {instances, instances / k.first, dir}) ::chmod(p.c_str(), 0711);
+  if (dropping()) {
+    for (const fs::path& p : {home, home / "tmp"}) {
+      if (::chown(p.c_str(), static_cast<uid_t>(uid), static_cast<gid_t>(uid)) != 0) {
+        return Status::io_error("chown " + p.string() + ": " + std::strerror(errno));
+      }
+    }
+    ::chmod(home.c_str(), 0700);
+    ::chmod((home / "tmp").c_str(), 0700);
+  }
+  // A port another agent on this host took meanwhile (they share the range) is replaced.
+  if (r->port == 0 || !port_bindable(r->port)) {
+    auto port = allocate_port(k);
+    if (!port.ok()) return port.status();
+    r->port = *port;
+  }
+  kill_leftovers(*r, dir);
+  CgroupLimits limits;
+  limits.memory_mb = r->spec.memory_mb;
+  limits.cpu_millis = r->spec.cpu_millis;
+  limits.pids = 4096;
+  r->cgroup_dirs.clear();
+  if (!host.empty()) {
+    auto cg = Cgroup::create(host, {"shoal", opt.node_name, k.first, k.second}, limits);
+    if (cg.ok()) {
+      for (const auto& d : cg->dirs()) r->cgroup_dirs.push_back(d.string());
+      cg->kill_all();
+    } else {
+      spdlog::warn("instance-cgroup-failed app={} instance={} reason=\"{}\"", k.first, k.second,
+                   cg.status().message());
+    }
+  }
+  fs::remove(dir / kStatusFile, ec);
+  fs::remove(dir / kAppPidFile, ec);
+
+  ShimSpec spec;
+  spec.app = k.first;
+  spec.instance = k.second;
+  spec.type = r->spec.type;
+  spec.release_dir = r->release_dir;
+  spec.instance_dir = dir;
+  spec.command = r->spec.command;
+  spec.env = instance_env(k, *r);
+  spec.uid = uid;
+  spec.gid = uid;
+  spec.cgroup_dirs = r->cgroup_dirs;
+  spec.log_max_bytes = opt.log_max_bytes;
+  spec.log_keep = opt.log_keep;
+  SHOAL_RETURN_IF_ERROR(write_file(dir / kSpecFile, to_json(spec).dump(2)));
+
+  int notify[2];
+  if (::pipe2(notify, O_CLOEXEC) != 0) return Status::io_error(std::string("pipe: ") + std::strerror(errno));
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  const std::string shim_log = (dir / kShimLogFile).string();
+  posix_spawn_file_actions_addopen(&fa, 1, shim_log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0640);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  posix_spawn_file_actions_adddup2(&fa, notify[1], 3);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  std::string bin = opt.shim_binary, verb = "shim", spec_flag = "--spec",
+              spec_path = (dir / kSpecFile).string(), fd_flag = "--notify-fd", fd_val = "3";
+  char* argv[] = {bin.data(), verb.data(), spec_flag.data(), spec_path.data(),
+                  fd_flag.data(), fd_val.data(), nullptr};
+  char* envp[] = {nullptr};
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, bin.c_str(), &fa, &attr, argv, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  ::close(notify[1]);
+  if (rc != 0) {
+    ::close(notify[0]);
+    return Status::io_error("cannot start the shim " + bin + ": " + std::strerror(rc));
+  }
+  r->shim_pid = pid;
+  r->shim_start_time = process_start_time(pid);
+  const int pfd = pidfd_open(pid);
+  if (pfd < 0) {
+    ::close(notify[0]);
+    ::kill(pid, SIGKILL);
+    return Status::io_error(std::string("pidfd_open: ") + std::strerror(errno));
+  }
+  watch(k, pid, pfd, notify[0]);
+  spdlog::info("instance-start app={} instance={} release={} port={} shim_pid={}", k.first,
+               k.second, r->spec.release, r->port, pid);
+  return {};
+}
+
+void Supervisor::Impl::watch(const InstanceKey& k, int shim_pid, int pfd, int notify_fd) {
+  Watch& w = watches[k];
+  w = Watch{};
+  w.seq = next_seq++;
+  w.shim_pid = shim_pid;
+  w.pidfd = std::make_unique<asio::posix::stream_descriptor>(io, pfd);
+  const uint64_t seq = w.seq;
+  w.pidfd->async_wait(asio::posix::stream_descriptor::wait_read,
+                      [this, k, seq](const boost::system::error_code& ec) {
+                        if (ec || stopping.load()) return;
+                        on_shim_exit(k, seq);
+                      });
+  if (notify_fd >= 0) {
+    w.notify = std::make_unique<asio::posix::stream_descriptor>(io, notify_fd);
+    w.buf = std::make_shared<std::array<char, 64>>();
+    read_notify(k, seq);
+  }
+}
+
+void Supervisor::Impl::read_notify(const InstanceKey& k, uint64_t seq) {
+  Watch& w = watches[k];
+  auto buf = w.buf;
+  w.notify->async_read_some(
+      asio::buffer(*buf), [this, k, seq, buf](const boost::system::error_code& ec, size_t n) {
+        if (stopping.load()) return;
+        auto it = watches.find(k);
+        if (it == watches.end() || it->second.seq != seq) return;
+        Watch& w = it->second;
+        if (!ec) {
+          w.got.append(buf->data(), n);
+          if (w.got.find('\n') == std::string::npos && w.got.size() < 32) {
+            read_notify(k, seq);
+            return;
+          }
+        }
+        w.notify.reset();
+        const int pid = std::atoi(w.got.c_str());
+        if (pid > 0) apply(core.started(k, pid, steady_now(), wall_ms()));
+      });
+}
+
+std::string Supervisor::Impl::exit_reason(const fs::path& dir) {
+  auto e = read_shim_exit(dir);
+  if (e.ok()) return e->describe();
+  return "the shim ended without a status (" + e.status().message() + ")";
+}
+
+void Supervisor::Impl::on_shim_exit(const InstanceKey& k, uint64_t seq) {
+  auto it = watches.find(k);
+  if (it == watches.end() || it->second.seq != seq) return;
+  int status = 0;
+  ::waitpid(it->second.shim_pid, &status, WNOHANG);  // ECHILD for adopted shims: fine
+  watches.erase(it);
+  const fs::path dir = instance_dir(k);
+  InstanceRecord* r = core.find(k);
+  if (r != nullptr) kill_leftovers(*r, dir);
+  const std::string why = exit_reason(dir);
+  spdlog::info("instance-exit app={} instance={} reason=\"{}\"", k.first, k.second, why);
+  apply(core.exited(k, why, steady_now(), wall_ms()));
+}
+
+void Supervisor::Impl::do_stop(const InstanceKey& k) {
+  auto it = watches.find(k);
+  spdlog::info("instance-stop app={} instance={}", k.first, k.second);
+  if (it != watches.end()) ::kill(it->second.shim_pid, SIGTERM);
+}
+
+void Supervisor::Impl::do_kill(const InstanceKey& k) {
+  InstanceRecord* r = core.find(k);
+  spdlog::warn("instance-kill app={} instance={} reason=\"still running after the stop grace\"",
+               k.first, k.second);
+  if (r != nullptr) kill_leftovers(*r, instance_dir(k));
+}
+
+void Supervisor::Impl::do_remove(const InstanceRecord& r) {
+  const InstanceKey k{r.app, r.spec.id};
+  watches.erase(k);
+  const fs::path dir = instance_dir(k);
+  kill_leftovers(r, dir);
+  if (!r.cgroup_dirs.empty()) {
+    std::vector<fs::path> dirs(r.cgroup_dirs.begin(), r.cgroup_dirs.end());
+    Status s = Cgroup::at(dirs).remove();
+    if (!s.ok()) spdlog::warn("instance-cgroup-remove-failed app={} instance={} reason=\"{}\"",
+                              r.app, r.spec.id, s.message());
+    // The app's, node's and shoal's directories, once empty (rmdir refuses otherwise).
+    for (const auto& d : dirs) {
+      fs::path up = d.parent_path();
+      for (int level = 0; level < 3 && ::rmdir(up.c_str()) == 0; ++level) up = up.parent_path();
+    }
+  }
+  std::error_code ec;
+  fs::remove_all(dir / "home", ec);  // the logs stay readable, for a while
+  spdlog::info("instance-removed app={} instance={}", r.app, r.spec.id);
+  prune_gone(r.app);
+}
+
+void Supervisor::Impl::prune_gone(const std::string& app) {
+  std::vector<std::pair<fs::file_time_type, fs::path>> gone;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(instances / app, ec)) {
+    if (!entry.is_directory() || core.find({app, entry.path().filename().string()})) continue;
+    gone.emplace_back(fs::last_write_time(entry.path() / kLogFile, ec), entry.path());
+  }
+  if (gone.size() <= kKeptGoneInstances) return;
+  std::sort(gone.begin(), gone.end());
+  for (size_t i = 0; i + kKeptGoneInstances < gone.size(); ++i) fs::remove_all(gone[i].second, ec);
+}
+}  // namespace shoal::node::supervisor
