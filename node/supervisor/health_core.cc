@@ -64,8 +64,8 @@ HealthVerdict HealthTracker::result(uint64_t token, bool pass, std::string outpu
       state_ = Health::unhealthy;
       next_ = kTimeNever;  // the run is over: the instance is restarted
       v.restart = true;
-      v.reason =
-          std::string(kHealthFailedPrefix) + std::to_string(failures_) + " times: " + output_;
+      v.reason = std::string(kHealthFailedPrefix) + std::to_string(failures_) +
+                 (failures_ == 1 ? " time: " : " times: ") + output_;
     }
   }
   v.changed = state_ != before || v.restart;

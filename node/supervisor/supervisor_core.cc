@@ -61,7 +61,8 @@ json to_json(const InstanceRecord& r) {
          {"prepared_digest", r.prepared_digest},
          {"shim_pid", r.shim_pid},
          {"shim_start_time", r.shim_start_time},
-         {"cgroup_dirs", r.cgroup_dirs}};
+         {"cgroup_dirs", r.cgroup_dirs},
+         {"health_stop", r.health_stop}};
   j["running"] = r.running ? to_json(*r.running) : json(nullptr);
   return j;
 }
@@ -96,6 +97,7 @@ Result<InstanceRecord> instance_record_from_json(const json& j) {
     r.shim_pid = j.at("shim_pid").get<int>();
     r.shim_start_time = j.at("shim_start_time").get<uint64_t>();
     r.cgroup_dirs = j.at("cgroup_dirs").get<std::vector<std::string>>();
+    r.health_stop = j.value("health_stop", false);  // absent in older records
     return r;
   } catch (const json::exception& e) {
     return Status::corruption(std::string("instance record: ") + e.what());

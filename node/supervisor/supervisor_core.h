@@ -85,7 +85,8 @@ struct InstanceRecord {
   TimePoint kill_at = kTimeNever;
   bool killed = false;
 
-  // Health (not persisted: an adopted process starts `starting` again).
+  // Health. The tracker is not persisted (an adopted process starts `starting` again);
+  // health_stop is, so a stop for being unhealthy still counts as a failure after a restart.
   HealthTracker health;
   bool health_stop = false;  // stopping because unhealthy: its end is a failure
 

@@ -503,7 +503,7 @@ TEST_CASE("apps: a rollout waits for health; a release that never turns healthy 
          "http.server.ThreadingHTTPServer(('127.0.0.1', int(os.environ['PORT'])), H).serve_forever()\n";
   std::ofstream(app / "shoal.toml") << "[env]\nREADY_AFTER = \"2\"\n"
                                        "[health]\npath = \"/health\"\ninterval = \"1s\"\n"
-                                       "timeout = \"1s\"\nstart_period = \"3s\"\n"
+                                       "timeout = \"1s\"\nstart_period = \"10s\"\n"
                                        "unhealthy_threshold = 2\n";
 
   // v1 turns healthy ~2 s after it starts: the deploy waits for it.

@@ -260,3 +260,31 @@ TEST_CASE("assignment: an instance's health check round-trips; a bad one is refu
   CHECK_THAT(refused("path", "health"), Catch::Contains("\"path\" must start with '/'"));
   CHECK_THAT(refused("command", ""), Catch::Contains("\"command\" is empty"));
 }
+
+TEST_CASE("core health: a stop for being unhealthy still counts as a failure after a restart",
+          "[supervisor][health]") {
+  Core c;
+  c.assign({checked_spec("web.1", check(1, 1))});
+  c.up("web.1");
+  auto token = c.next_probe("web.1");
+  REQUIRE(token);
+  c.core.health_result(key("web.1"), *token, false, "HTTP 500", c.now, 0);
+  REQUIRE(c.core.find(key("web.1"))->state == InstanceState::stopping);
+  // The agent restarts before the process has ended: the record comes back from JSON.
+  auto back = instance_record_from_json(to_json(*c.core.find(key("web.1"))));
+  REQUIRE(back.ok());
+  CHECK(back->health_stop);
+  SupervisorCore fresh;
+  Assignment a;
+  a.app = "hello";
+  a.group = kGroup;
+  a.term = 1;
+  a.instances = {back->spec};
+  fresh.restore({*back}, {{kGroup, 1}}, {{"hello", a}}, c.now, 0);
+  fresh.exited(key("web.1"), "killed by signal 15", c.now, 0);
+  const InstanceRecord* r = fresh.find(key("web.1"));
+  REQUIRE(r != nullptr);
+  CHECK(r->failures == 1);
+  CHECK(r->restarts == 1);
+  CHECK(r->message == "health check failed 1 time: HTTP 500");
+}

@@ -36,7 +36,8 @@ const char* kHttpServer = "exec python3 -m http.server \"$PORT\" --bind 127.0.0.
 TEST_CASE("health process: an http check of a live server makes it healthy", "[supervisor][health]") {
   Fixture f;
   HealthSpec h = fast_check("http");
-  h.timeout_ms = h.interval_ms = 1000;  // python may start slowly on a loaded machine
+  h.timeout_ms = h.interval_ms = 1000;
+  h.start_period_ms = 10'000;  // python may start slowly on a loaded machine: no restart
   REQUIRE(f.assign(1, {checked("web.1", kHttpServer, h)}).ok());
   auto first = f.wait_for("web.1", running);
   REQUIRE(first);
@@ -104,6 +105,7 @@ TEST_CASE("health process: a re-adopted instance is checked again after a reopen
   Fixture f;
   HealthSpec h = fast_check("tcp");
   h.timeout_ms = h.interval_ms = 1000;
+  h.start_period_ms = 10'000;
   REQUIRE(f.assign(1, {checked("web.1", kHttpServer, h)}).ok());
   auto healthy = [](const InstanceStatus& s) { return s.health == "healthy"; };
   auto first = f.wait_for("web.1", healthy, 15s);
