@@ -67,6 +67,23 @@ struct AppsCluster {
     fs::remove_all(scratch, ec);
   }
 
+  // Creates `app` before its first deploy (so a node without a replica is known): its
+  // three replicas, and a node that holds none of them.
+  std::pair<std::set<std::string>, AgentProcess*> create_app(const std::string& app) {
+    const json body = {{"name", app}};
+    auto created = agents[0]->client(10s).call("POST", "/v1/apps", {}, &body);
+    REQUIRE(created.ok());
+    std::set<std::string> replicas;
+    for (const auto& r : created->at("replicas")) replicas.insert(r.get<std::string>());
+    REQUIRE(replicas.size() == 3);
+    AgentProcess* outsider = nullptr;
+    for (auto& a : agents) {
+      if (!replicas.count(a->name())) outsider = a.get();
+    }
+    REQUIRE(outsider != nullptr);
+    return {replicas, outsider};
+  }
+
   AgentProcess* by_name(const std::string& name) {
     for (auto& a : agents) {
       if (a->name() == name) return a.get();
@@ -138,17 +155,7 @@ TEST_CASE("apps: deploy a directory, a tarball and a binary through a non-replic
   AgentProcess& n0 = *c.agents[0];
 
   // The app exists before its first deploy here, so we can pick a node without a replica.
-  const json create_body = {{"name", "web"}};
-  auto created = n0.client(10s).call("POST", "/v1/apps", {}, &create_body);
-  REQUIRE(created.ok());
-  std::set<std::string> replicas;
-  for (const auto& r : created->at("replicas")) replicas.insert(r.get<std::string>());
-  REQUIRE(replicas.size() == 3);
-  AgentProcess* outsider = nullptr;
-  for (auto& a : c.agents) {
-    if (!replicas.count(a->name())) outsider = a.get();
-  }
-  REQUIRE(outsider != nullptr);
+  const auto [replicas, outsider] = c.create_app("web");
 
   // 1. A directory, through the outsider.
   auto dep = c.cli(*outsider, {"deploy", (source_dir() / "examples/python-web").string(), "--app", "web"});
@@ -292,17 +299,7 @@ TEST_CASE("apps: artifact GC keeps the last 10 releases on the app's replicas an
   ScopedEnv env({{"SHOAL_ARTIFACT_GC_INTERVAL_MS", "500"}, {"SHOAL_ARTIFACT_GC_GRACE_MS", "5000"}});
   AppsCluster c(4);
   AgentProcess& n0 = *c.agents[0];
-  const json create_body = {{"name", "gc"}};
-  auto created = n0.client(10s).call("POST", "/v1/apps", {}, &create_body);
-  REQUIRE(created.ok());
-  std::set<std::string> replicas;
-  for (const auto& r : created->at("replicas")) replicas.insert(r.get<std::string>());
-  REQUIRE(replicas.size() == 3);
-  AgentProcess* outsider = nullptr;
-  for (auto& a : c.agents) {
-    if (!replicas.count(a->name())) outsider = a.get();
-  }
-  REQUIRE(outsider != nullptr);
+  const auto [replicas, outsider] = c.create_app("gc");
 
   // Each release serves its own VERSION file. Deploys go through the outsider, which
   // holds no replica: only the replicas may keep the blobs past the grace.
