@@ -1,6 +1,8 @@
 #include "node/duration_text.h"
 
 #include <cctype>
+#include <charconv>
+#include <cstdlib>
 #include <cmath>
 #include <string>
 
@@ -43,6 +45,21 @@ Result<Duration> parse_duration(std::string_view text) {
   }
   if (total_ns > 24 * 3600e9) return Status::invalid_argument("duration '" + original + "' is over 24h");
   return Duration(static_cast<int64_t>(std::llround(total_ns)));
+}
+
+Status duration_from_env_ms(const char* name, int64_t min_ms, Duration* out) {
+  const char* text = std::getenv(name);
+  if (text == nullptr) return {};
+  const std::string_view v(text);
+  int64_t ms = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
+  if (ec != std::errc() || end != v.data() + v.size() || ms < min_ms || ms > (int64_t{1} << 40)) {
+    return Status::invalid_argument(std::string(name) + "='" + std::string(v.substr(0, 40)) +
+                                    "' is not a number of milliseconds >= " +
+                                    std::to_string(min_ms));
+  }
+  *out = std::chrono::milliseconds(ms);
+  return {};
 }
 
 }  // namespace shoal::node

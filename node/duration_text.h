@@ -16,4 +16,9 @@ namespace shoal::node {
 
 Result<Duration> parse_duration(std::string_view text);
 
+// A test-only timing override from the environment (SHOAL_*_MS, docs say which): unset
+// leaves *out as it is; a value that is not a whole number of milliseconds >= min_ms is
+// invalid_argument naming the variable.
+Status duration_from_env_ms(const char* name, int64_t min_ms, Duration* out);
+
 }  // namespace shoal::node

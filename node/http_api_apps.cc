@@ -12,6 +12,7 @@
 #include "node/apps/app_views.h"
 #include "node/apps/deploy.h"
 #include "node/apps/group_ids.h"
+#include "node/apps/json_fields.h"
 #include "node/apps/names.h"
 #include "node/http_api.h"
 #include "node/api_client.h"
@@ -283,6 +284,22 @@ void internal_release(Ctx& c, const HttpRequest& req, const std::shared_ptr<Http
   });
 }
 
+// An app leader records where its group now lives (after replacing a lost replica).
+void internal_replicas(Ctx& c, const HttpRequest& req, const std::shared_ptr<HttpResponder>& res) {
+  auto body = parse_body(req, false);
+  if (!body.ok()) return reply_status(*res, body.status());
+  if (Status s = check_fields(*body, {"replicas"}); !s.ok()) return reply_status(*res, s);
+  apps::JsonFields f(*body, "body");
+  const std::vector<std::string> replicas = f.strings("replicas", 64);
+  if (!f.ok()) return reply_status(*res, Status::invalid_argument(f.error()));
+  const std::string& app = req.params.at("app");
+  if (Status s = apps::validate_app_name(app); !s.ok()) return reply_status(*res, s);
+  on_catalog_leader(c, req, res, [&] {
+    propose_and_reply(c, *res, apps::kCatalogGroup, apps::CatalogState::set_replicas(app, replicas),
+                      [](const json& r) { return r; });
+  });
+}
+
 void internal_teardown(Ctx& c, const HttpRequest& req, const std::shared_ptr<HttpResponder>& res) {
   on_app_leader(c, req, res, [&](uint64_t group) {
     Status s = c.apps.teardown(group);
@@ -418,6 +435,7 @@ void add_app_routes(HttpRouter& router, apps::AppService& apps, ArtifactStore& s
   router.add("GET", "/v1/internal/catalog", route(internal_catalog));
   router.add("POST", "/v1/internal/apps/{app}/releases", route(internal_release));
   router.add("POST", "/v1/internal/apps/{app}/teardown", route(internal_teardown));
+  router.add("POST", "/v1/internal/apps/{app}/replicas", route(internal_replicas));
 }
 
 }  // namespace shoal::node

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <thread>
 
 #include "node/apps/group_ids.h"
 #include "node/apps/names.h"
@@ -112,6 +113,7 @@ void AppService::turn() {
         if (auto c = catalog(); c.ok()) cat = std::move(*c);
         cat_read = true;
       }
+      keep_app_replicas(g, cat.get());
       busy |= lead_app(g.group, g.core.term, cat.get());
     }
   }
@@ -231,17 +233,17 @@ Status AppService::ensure_remote_member(const std::string& node, raft::GroupId g
                              ": HTTP " + std::to_string(res->status) + " " + res->body);
 }
 
-void AppService::keep_catalog_voters(const raft::GroupStatus& st) {
+size_t AppService::live_shoal_nodes() const {
+  size_t n = 0;
+  for (const auto& p : peers()) n += is_usable(p) ? 1 : 0;
+  return n;
+}
+
+bool AppService::keep_voters(const raft::GroupStatus& st, size_t target, const char* what) {
   const auto& cfg = st.core.config;
-  if (!cfg.learners.empty() || !st.promoting.empty()) return;  // one change at a time
+  if (!cfg.learners.empty() || !st.promoting.empty()) return false;  // one change at a time
   const auto peers = this->peers();
   const auto now = steady_now();
-  std::vector<std::string> live;
-  for (const auto& p : peers) {
-    if (is_usable(p)) live.push_back(p.name);
-  }
-  std::sort(live.begin(), live.end());
-  const size_t target = live.size() >= 5 ? 5 : std::min<size_t>(3, live.size());
 
   // A voter gossip has seen failed or left for longer than the grace is replaced.
   for (const auto& v : cfg.voters) {
@@ -255,32 +257,88 @@ void AppService::keep_catalog_voters(const raft::GroupStatus& st) {
       continue;
     }
     auto [it, inserted] = dead_since_.emplace(v, now);
-    if (now - it->second < opts_.dead_voter_grace) continue;
+    const Duration down_for = now - it->second;
+    if (down_for < opts_.dead_voter_grace) continue;
     lock.unlock();
-    Status s = raft_.remove_member(kCatalogGroup, v);
-    spdlog::info("catalog-voter-removed node={} reason=\"{} for {} s\" result=\"{}\"", v,
-                 p ? gossip::to_string(p->status) : "gone",
-                 to_millis(now - it->second) / 1000, s.ok() ? "ok" : s.to_string());
-    return;
+    Status s = raft_.remove_member(st.group, v);
+    spdlog::info("{}-voter-removed group={} node={} reason=\"{} for {} s\" result=\"{}\"", what,
+                 st.group, v, p ? gossip::to_string(p->status) : "gone",
+                 to_millis(down_for) / 1000, s.ok() ? "ok" : s.to_string());
+    return true;
   }
-  if (cfg.voters.size() >= target) return;
+  if (cfg.voters.size() >= target) return false;
+  std::vector<std::string> live;
+  for (const auto& p : peers) {
+    if (is_usable(p)) live.push_back(p.name);
+  }
+  std::sort(live.begin(), live.end());
   for (const auto& name : live) {
     if (std::find(cfg.voters.begin(), cfg.voters.end(), name) != cfg.voters.end()) continue;
-    if (Status s = ensure_remote_member(name, kCatalogGroup, {}); !s.ok()) {
-      spdlog::debug("catalog-voter-skipped node={} reason=\"{}\"", name, s.message());
+    if (Status s = ensure_remote_member(name, st.group, {}); !s.ok()) {
+      spdlog::debug("{}-voter-skipped group={} node={} reason=\"{}\"", what, st.group, name,
+                    s.message());
       continue;
     }
-    Status s = raft_.add_member(kCatalogGroup, name, /*voter=*/true);
-    spdlog::info("catalog-voter-added node={} voters={} target={} result=\"{}\"", name,
-                 cfg.voters.size(), target, s.ok() ? "ok" : s.to_string());
-    return;
+    Status s = raft_.add_member(st.group, name, /*voter=*/true);
+    spdlog::info("{}-voter-added group={} node={} voters={} target={} result=\"{}\"", what,
+                 st.group, name, cfg.voters.size(), target, s.ok() ? "ok" : s.to_string());
+    return true;
   }
+  return false;
+}
+
+void AppService::keep_catalog_voters(const raft::GroupStatus& st) {
+  const size_t live = live_shoal_nodes();
+  (void)keep_voters(st, live >= 5 ? 5 : std::min<size_t>(3, live), "catalog");
+}
+
+void AppService::keep_app_replicas(const raft::GroupStatus& st, const CatalogState* cat) {
+  if (keep_voters(st, std::min<size_t>(kMaxAppReplicas, live_shoal_nodes()), "app")) return;
+  // The catalog says where the group lives (how a node without a replica finds it): once
+  // the membership is settled, it is made to say what Raft has.
+  if (cat == nullptr || !st.core.config.learners.empty() || !st.promoting.empty()) return;
+  const auto name = cat->app_of_group(st.group);
+  const AppRecord* rec = name ? cat->app(*name) : nullptr;
+  if (rec == nullptr) return;
+  std::vector<std::string> have = rec->replicas, want = st.core.config.voters;
+  std::sort(have.begin(), have.end());
+  std::sort(want.begin(), want.end());
+  if (have == want) return;
+  Status s = record_replicas(*name, want);
+  spdlog::info("app-replicas-recorded app={} group={} replicas={} result=\"{}\"", *name,
+               st.group, fmt::join(want, ","), s.ok() ? "ok" : s.to_string());
+}
+
+Status AppService::record_replicas(const std::string& app, const std::vector<std::string>& replicas) {
+  auto owner = catalog_owner();
+  if (!owner.ok()) return owner.status();
+  if (owner->here) {
+    auto r = propose(kCatalogGroup, CatalogState::set_replicas(app, replicas));
+    if (!r.ok()) return r.status();
+    return r->status;
+  }
+  json body = {{"replicas", replicas}};
+  auto res = call_node(owner->rpc, "POST", "/v1/internal/apps/" + app + "/replicas", &body,
+                       opts_.call_timeout);
+  if (!res.ok()) return res.status();
+  if (res->status != 200) {
+    return Status::unavailable("the catalog leader answered HTTP " + std::to_string(res->status) +
+                               ": " + res->body);
+  }
+  return Status();
 }
 
 // ---- owners ------------------------------------------------------------------------------
 
 Result<Owner> AppService::owner_of(raft::GroupId group, const std::vector<std::string>& replicas) {
   auto st = raft_.status(group);
+  // A group just created or whose leader just died elects within a few election timeouts:
+  // the caller (a deploy right after `apps create`, say) waits for it rather than failing.
+  const auto deadline = steady_now() + opts_.leader_wait;
+  while (st.ok() && st->core.leader.empty() && steady_now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    st = raft_.status(group);
+  }
   if (st.ok()) {
     if (st->core.role == raft::Role::leader) return Owner{true, "", opts_.self};
     if (st->core.leader.empty()) {

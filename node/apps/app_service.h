@@ -10,7 +10,9 @@
 //   - as the catalog leader, keeps the catalog's voters at 3 (5 from 5 live nodes): adds a
 //     live node as learner then voter (Raft promotes it once caught up), removes a voter
 //     that gossip has seen failed or left for longer than `dead_voter_grace`;
-//   - as the leader of an app's group, is that app's scheduler (app_leader.cc): names the
+//   - as the leader of an app's group, keeps it at kMaxAppReplicas voters the same way (and
+//     the catalog's record of where it lives in step), and is that app's scheduler
+//     (app_leader.cc): names the
 //     app, turns scheduler::plan() into commands, pushes each node its assignment (POST
 //     /v1/internal/assign, fenced by group and term) and commits what the supervisors report.
 //
@@ -72,6 +74,7 @@ class AppService {
     Duration busy_interval = std::chrono::milliseconds(100);  // while a rollout is under way
     Duration dead_voter_grace = std::chrono::seconds(30);
     Duration call_timeout = std::chrono::seconds(5);
+    Duration leader_wait = std::chrono::seconds(5);  // for a group hosted here to elect
   };
   static Result<std::unique_ptr<AppService>> start(Options options, AgentControl& agent,
                                                    RaftService& raft, ArtifactStore& store,
@@ -123,7 +126,17 @@ class AppService {
   void refresh_peers();
   void maybe_bootstrap();
   void update_tags();
+  size_t live_shoal_nodes() const;
+  // One membership change toward `target` voters on live Shoal nodes: removes a voter
+  // gossip has seen failed or left for longer than dead_voter_grace, else adds a live node
+  // (learner, promoted once caught up). True if it asked for a change. `what` names the
+  // group in logs ("catalog", "app").
+  bool keep_voters(const raft::GroupStatus& st, size_t target, const char* what);
   void keep_catalog_voters(const raft::GroupStatus& st);
+  // App leader: keeps the group at kMaxAppReplicas voters and the catalog's record of them
+  // (AppRecord::replicas) equal to Raft's.
+  void keep_app_replicas(const raft::GroupStatus& st, const CatalogState* cat);
+  Status record_replicas(const std::string& app, const std::vector<std::string>& replicas);
   // Returns true while the app is in flux (instances placed but not yet running), so the
   // loop comes back sooner than `interval`.
   bool lead_app(raft::GroupId group, raft::Term term, const CatalogState* catalog);

@@ -2,11 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include <charconv>
-#include <cstdlib>
 
 #include "node/apps/app_state.h"
 #include "node/apps/group_ids.h"
+#include "node/duration_text.h"
 #include "node/supervisor/supervisor.h"
 
 namespace shoal::node::apps {
@@ -77,27 +76,9 @@ Result<GcPassStats> apply_gc(const GcPlan& plan, ArtifactStore& store, ReleaseCa
   return stats;
 }
 
-namespace {
-
-Status read_env_ms(const char* name, int64_t min, Duration* out) {
-  const char* text = std::getenv(name);
-  if (text == nullptr) return {};
-  const std::string_view v(text);
-  int64_t ms = 0;
-  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
-  if (ec != std::errc() || end != v.data() + v.size() || ms < min || ms > (int64_t{1} << 40)) {
-    return Status::invalid_argument(std::string(name) + "='" + std::string(v.substr(0, 40)) +
-                                    "' is not a number of milliseconds >= " + std::to_string(min));
-  }
-  *out = std::chrono::milliseconds(ms);
-  return {};
-}
-
-}  // namespace
-
 Result<ArtifactGcOptions> gc_options_from_env(ArtifactGcOptions defaults) {
-  SHOAL_RETURN_IF_ERROR(read_env_ms("SHOAL_ARTIFACT_GC_INTERVAL_MS", 1, &defaults.interval));
-  SHOAL_RETURN_IF_ERROR(read_env_ms("SHOAL_ARTIFACT_GC_GRACE_MS", 0, &defaults.grace));
+  SHOAL_RETURN_IF_ERROR(duration_from_env_ms("SHOAL_ARTIFACT_GC_INTERVAL_MS", 1, &defaults.interval));
+  SHOAL_RETURN_IF_ERROR(duration_from_env_ms("SHOAL_ARTIFACT_GC_GRACE_MS", 0, &defaults.grace));
   return defaults;
 }
 

@@ -10,6 +10,7 @@
 #include "node/artifacts/artifact_store.h"
 #include "node/artifacts/http_artifacts.h"
 #include "node/artifacts/release_cache.h"
+#include "node/duration_text.h"
 #include "node/supervisor/http_supervisor.h"
 #include "node/supervisor/supervisor.h"
 
@@ -76,6 +77,9 @@ Result<std::unique_ptr<NodeApps>> NodeApps::open(NodeAppsOptions options, AgentC
   ao.self = n->opts_.node_name;
   ao.may_bootstrap = n->opts_.may_bootstrap;
   ao.data_dir = dir;
+  // Tests shorten how long a failed node's Raft seats wait before they are given away.
+  SHOAL_RETURN_IF_ERROR(
+      duration_from_env_ms("SHOAL_DEAD_VOTER_GRACE_MS", 0, &ao.dead_voter_grace));
   auto service = AppService::start(std::move(ao), agent, raft, *n->store_, *n->supervisor_);
   if (!service.ok()) return service.status();
   n->service_ = std::move(*service);

@@ -540,5 +540,66 @@ TEST_CASE("apps: a rollout waits for health; a release that never turns healthy 
   CHECK(r->body == "v1 200\n");
 }
 
+TEST_CASE("apps: a lost app replica is replaced after the grace and the catalog records it",
+          "[integration][apps]") {
+  ScopedEnv env(std::vector<std::pair<std::string, std::string>>{{"SHOAL_DEAD_VOTER_GRACE_MS", "2000"}});
+  AppsCluster c(4);
+  AgentProcess& n0 = *c.agents[0];
+  const auto [replicas, outsider] = c.create_app("rep");
+  {
+    auto dep = c.cli(n0, {"deploy", static_example().string(), "--app", "rep"});
+    INFO(dep.out << dep.err);
+    REQUIRE(dep.exit_code == 0);
+  }
+
+  uint64_t group_id = 0;
+  {
+    auto list = n0.client(5s).call("GET", "/v1/apps");
+    REQUIRE(list.ok());
+    for (const auto& a : (*list)["apps"]) {
+      if (a.value("name", "") == "rep") group_id = a.value("group", uint64_t{0});
+    }
+    REQUIRE(group_id != 0);
+  }
+
+  // kill -9 a replica (not n0, through which the test asks).
+  AgentProcess* victim = nullptr;
+  for (const auto& r : replicas) {
+    if (r != n0.name()) victim = c.by_name(r);
+  }
+  REQUIRE(victim != nullptr);
+  victim->kill9();
+  std::set<std::string> want = replicas;
+  want.erase(victim->name());
+  want.insert(outsider->name());
+
+  // The leader (a survivor) gives the dead node's seat to the outsider and tells the catalog.
+  const auto recorded = [&] {
+    auto r = n0.client(5s).call("GET", "/v1/apps");
+    if (!r.ok()) return std::set<std::string>{};
+    for (const auto& a : (*r)["apps"]) {
+      if (a.value("name", "") != "rep") continue;
+      std::set<std::string> have;
+      for (const auto& n : a["replicas"]) have.insert(n.get<std::string>());
+      return have;
+    }
+    return std::set<std::string>{};
+  };
+  CHECK(wait_for(60s, [&] { return recorded() == want; }));
+  INFO(n0.log() << outsider->log());
+  auto group = outsider->client(5s).call("GET", "/v1/raft/groups");
+  REQUIRE(group.ok());
+  CHECK_THAT(group->dump(), Catch::Contains(std::to_string(group_id)));
+  bool logged = false;
+  for (auto& a : c.agents) {
+    if (a.get() != victim && a->log().find("app-replicas-recorded app=rep") != std::string::npos) {
+      logged = true;
+    }
+  }
+  CHECK(logged);
+  // The app still answers through the node that was outside it, and still runs.
+  CHECK(wait_for(20s, [&] { return running(c.ps(*outsider, "rep")).size() == 1; }));
+}
+
 }  // namespace
 }  // namespace shoal::test
