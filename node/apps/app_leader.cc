@@ -4,6 +4,8 @@
 // repaired by the next turn.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "node/apps/app_service.h"
 #include "node/apps/group_ids.h"
 #include "node/apps/manifest.h"
@@ -33,6 +35,7 @@ std::vector<NodeInfo> AppService::node_infos(const CatalogState* catalog) const 
     NodeInfo n;
     n.name = p.name;
     n.alive = p.status == gossip::MemberStatus::alive || p.status == gossip::MemberStatus::leaving;
+    n.member = p.status != gossip::MemberStatus::left && p.status != gossip::MemberStatus::none;
     n.draining = p.status == gossip::MemberStatus::leaving ||
                  (catalog != nullptr && catalog->draining(p.name));
     n.memory_free_mb = p.memory_free_mb;
@@ -162,6 +165,7 @@ bool AppService::lead_app(raft::GroupId group, raft::Term term, const CatalogSta
     app = app_state(group, false);
     if (!app.ok()) return true;
   }
+  mark_lost(group, **app, nodes);
   bool busy = changed;
   for (const auto& [id, inst] : (*app)->instances()) {
     const bool settling = inst.state == "assigned" || inst.state == "pending" ||
@@ -216,6 +220,33 @@ bool AppService::lead_app(raft::GroupId group, raft::Term term, const CatalogSta
   }
   pushed_[group] = std::move(told);
   return busy;
+}
+
+void AppService::mark_lost(raft::GroupId group, const AppState& app,
+                           const std::vector<NodeInfo>& nodes) {
+  // Nobody can report on an instance whose node is down: the leader says what it knows.
+  // If the node comes back, its supervisor's report (then `stopped`) replaces this.
+  std::map<std::string, std::vector<InstanceReport>> lines;
+  for (const auto& [id, inst] : app.instances()) {
+    if (inst.desired || inst.state == "stopped" || inst.state == "lost") continue;
+    auto n = std::find_if(nodes.begin(), nodes.end(),
+                          [&](const NodeInfo& x) { return x.name == inst.node; });
+    if (n != nodes.end() && n->alive) continue;
+    InstanceReport r;
+    r.id = id;
+    r.state = "lost";
+    r.pid = inst.pid;
+    r.port = inst.port;
+    r.restarts = inst.restarts;
+    r.generation = inst.reported_generation;
+    r.message = "node " + inst.node + " is " + (n == nodes.end() ? "gone" : "down");
+    r.since_ms = wall_ms();
+    lines[inst.node].push_back(std::move(r));
+  }
+  for (auto& [node, l] : lines) {
+    spdlog::info("instances-lost app={} node={} count={}", app.name(), node, l.size());
+    (void)propose(group, AppState::report(node, l));
+  }
 }
 
 Status AppService::teardown(raft::GroupId group) {

@@ -144,6 +144,8 @@ class AppService {
   Status ensure_remote_member(const std::string& node, raft::GroupId group,
                               const std::vector<std::string>& voters);
   std::vector<NodeInfo> node_infos(const CatalogState* catalog) const;
+  // Records `lost` for unplaced instances on nodes that are down.
+  void mark_lost(raft::GroupId group, const AppState& app, const std::vector<NodeInfo>& nodes);
   // POST /v1/internal/assign to `node`; its report, or an error (failed_precondition:
   // the node has seen a newer term of the group: this leader is stale).
   Result<std::vector<InstanceReport>> push(const std::string& node, const AppState& app,

@@ -37,7 +37,8 @@ std::string known_types(const std::map<std::string, FormationEntry>& formation) 
 
 bool is_reported_state(std::string_view state) {
   for (std::string_view s :
-       {"pending", "starting", "running", "backoff", "crashed", "stopping", "stopped", "failed"}) {
+       {"pending", "starting", "running", "backoff", "crashed", "stopping", "stopped", "failed",
+        "lost"}) {
     if (state == s) return true;
   }
   return false;

@@ -48,7 +48,8 @@ json ps_json(const AppState& app) {
                     {"type", i.type},
                     {"node", i.node},
                     {"release", i.release},
-                    {"state", i.desired ? i.state : (i.state == "stopped" ? "stopped" : "stopping")},
+                    {"state", i.desired || i.state == "stopped" || i.state == "lost" ? i.state
+                                                                                  : "stopping"},
                     {"desired", i.desired},
                     {"pid", i.pid},
                     {"port", i.port},

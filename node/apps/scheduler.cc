@@ -58,6 +58,10 @@ class Planner {
     auto it = nodes_.find(node);
     return it != nodes_.end() && it->second.alive;
   }
+  bool member(const std::string& node) const {
+    auto it = nodes_.find(node);
+    return it != nodes_.end() && it->second.member;
+  }
   bool draining(const std::string& node) const {
     auto it = nodes_.find(node);
     return it != nodes_.end() && it->second.draining;
@@ -67,7 +71,7 @@ class Planner {
   void collect() {
     for (const auto& [id, inst] : app_.instances()) {
       if (!inst.desired) {
-        if (inst.state == "stopped" || !alive(inst.node)) plan_.remove.push_back(id);
+        if (inst.state == "stopped" || !member(inst.node)) plan_.remove.push_back(id);
       } else if (!alive(inst.node)) {
         plan_.unplace.push_back(id);
       } else {

@@ -10,7 +10,7 @@
 //  - `count` desired instances of the current release (0 when the app is stopped), on nodes
 //    that are alive and not draining.
 //  - An instance on a node that is not alive (failed, left, or not in `nodes`) is unplaced
-//    and replaced at once. It is removed on the next plan (its node is dead).
+//    and replaced at once.
 //  - An instance of an older release, or on a draining node, is replaced rolling: at most
 //    `max_surge` instances of a type above `count` at a time, and a running one is unplaced
 //    only while the instances of the type that are up stay at `count` or more, i.e. once its
@@ -18,7 +18,8 @@
 //    (is_up(), app_state.h). One that is not running is unplaced at once.
 //  - Scaling down unplaces instances that are not up first, then the most crowded nodes'.
 //  - Unplaced instances are removed once their supervisor reports `stopped` or their node is
-//    not alive.
+//    no longer a member. A failed node is still one: its record stays, so when the node
+//    comes back (a partition heals) the leader still tells it to stop what moved away.
 //  - Spread: each new instance goes to the usable node with the fewest instances of this app,
 //    then of this type, then the smallest name. Usable: alive, not draining, and advertising
 //    at least the type's memory_mb free (minus what this plan already put there; -1 = unknown,
@@ -41,6 +42,7 @@ struct NodeInfo {
   bool alive = true;
   bool draining = false;
   int64_t memory_free_mb = -1;  // -1: unknown
+  bool member = true;           // in the cluster: failed counts, left (or reaped) does not
 };
 
 struct Placement {

@@ -601,5 +601,58 @@ TEST_CASE("apps: a lost app replica is replaced after the grace and the catalog 
   CHECK(wait_for(20s, [&] { return running(c.ps(*outsider, "rep")).size() == 1; }));
 }
 
+
+TEST_CASE("apps: a node cut off past the failure timeout stops what moved away when it returns",
+          "[integration][apps]") {
+  AppsCluster c(4);
+  AgentProcess& n0 = *c.agents[0];
+  {
+    auto dep = c.cli(n0, {"deploy", static_example().string(), "--app", "cut"});
+    INFO(dep.out << dep.err);
+    REQUIRE(dep.exit_code == 0);
+  }
+  REQUIRE(c.cli(n0, {"scale", "cut", "web=4"}).exit_code == 0);
+  REQUIRE(wait_for(30s, [&] { return running(c.ps(n0, "cut")).size() == 4; }));
+
+  // Cut off a node other than n0 (the test asks through n0): SIGSTOP its agent. Its
+  // instance keeps running (it is not the agent's child), as on the far side of a partition.
+  json old;
+  for (const auto& i : running(c.ps(n0, "cut"))) {
+    if (i.value("node", "") != n0.name()) old = i;
+  }
+  REQUIRE(old.is_object());
+  AgentProcess* victim = c.by_name(old.value("node", ""));
+  REQUIRE(victim != nullptr);
+  const int old_pid = old.value("pid", 0);
+  REQUIRE(old_pid > 0);
+  REQUIRE(::kill(victim->pid(), SIGSTOP) == 0);
+
+  // Gossip declares it failed; the leader records the instance lost and replaces it.
+  const auto state_of = [&](const json& ps, const std::string& id) {
+    for (const auto& i : ps.value("instances", json::array())) {
+      if (i.value("id", "") == id) return i.value("state", "") + (i.value("desired", false) ? "" : "/undesired");
+    }
+    return std::string("gone");
+  };
+  const std::string id = old.value("id", "");
+  bool replaced = wait_for(60s, [&] {
+    const json ps = c.ps(n0, "cut");
+    size_t elsewhere = 0;
+    for (const auto& i : running(ps)) elsewhere += i.value("node", "") != victim->name();
+    return state_of(ps, id) == "lost/undesired" && elsewhere == 4;
+  });
+  INFO(c.ps(n0, "cut").dump());
+  CHECK(replaced);
+  CHECK(::kill(old_pid, 0) == 0);  // still running over there, unaware
+
+  // The partition heals: the returning node is told to stop it, and it goes.
+  REQUIRE(::kill(victim->pid(), SIGCONT) == 0);
+  CHECK(wait_for(60s, [&] { return ::kill(old_pid, 0) != 0; }));
+  CHECK(wait_for(30s, [&] { return state_of(c.ps(n0, "cut"), id) == "gone"; }));
+  CHECK(wait_for(10s, [&] { return running(c.ps(n0, "cut")).size() == 4; }));
+  INFO(victim->log());
+  CHECK(victim->running());
+}
+
 }  // namespace
 }  // namespace shoal::test

@@ -111,7 +111,7 @@ TEST_CASE("scheduler: scale down unplaces the ones not running first", "[apps][s
   CHECK(p.place.empty());
 }
 
-TEST_CASE("scheduler: a dead node's instances are replaced at once, then removed",
+TEST_CASE("scheduler: a dead node's instances are replaced at once, and forgotten once it left",
           "[apps][scheduler]") {
   AppState app;
   deploy(app, "web: ./w\n", "[formation]\nweb = 3\n");
@@ -124,6 +124,11 @@ TEST_CASE("scheduler: a dead node's instances are replaced at once, then removed
   CHECK(p.place[0].node == "n1");  // n1 and n3 tie; by name
   CHECK(p.remove.empty());
   apply_plan(app, p);
+  // Failed is still a member: the record stays, so n2 is told to stop it if it comes back.
+  CHECK(plan(app, nodes, 0).empty());
+  REQUIRE(app.instance("web.2") != nullptr);
+  CHECK_FALSE(app.instance("web.2")->desired);
+  nodes[1].member = false;  // n2 left (or was reaped)
   Plan next = plan(app, nodes, 0);
   CHECK(next.remove == std::vector<std::string>{"web.2"});
   CHECK(next.place.empty());
