@@ -30,7 +30,7 @@ struct Fixture {
   EventHandlerRunner::Options options(std::vector<std::string> specs, bool coalesce = false) {
     EventHandlerRunner::Options o;
     for (const auto& s : specs) o.handlers.push_back(*parse_event_handler(s));
-    o.timeout = 5s;
+    o.timeout = 30s;  // generous: a loaded, sanitized CI machine must not time a script out
     if (!coalesce) {
       o.coalesce.member_period = Duration::zero();
       o.coalesce.user_period = Duration::zero();
@@ -48,7 +48,7 @@ struct Fixture {
   std::string read(const std::string& name) const { return test::read_file(dir / name); }
   // Waits (bounded) until `pred` holds.
   template <typename Pred>
-  bool wait_for(Pred pred, Duration timeout = 10s) {
+  bool wait_for(Pred pred, Duration timeout = 30s) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!pred()) {
       if (std::chrono::steady_clock::now() > deadline) return false;
@@ -122,6 +122,7 @@ TEST_CASE("handlers: each runs for the events its filter matches, in order",
         "user me web\nuser me web\nuser me web\nuser me web\nuser me web\nuser me web\n"
         "member-join me web\nmember-leave me web\n");
   runner.stop();
+  INFO("timeouts " << runner.stats().timeouts);
   CHECK(runner.stats().failures == 0);
 }
 
