@@ -1,0 +1,152 @@
+// A cluster of real agents on loopback for the apps tests (issues 7 and 8), and the
+// helpers they share: deploy through any node, read `ps`, reach instances on their ports,
+// find instance processes on this machine.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <dirent.h>
+
+#include <cctype>
+#include <filesystem>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "node/http_client.h"
+#include "tests/support/process.h"
+
+namespace shoal::test {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+template <typename F>
+inline bool wait_for(std::chrono::milliseconds limit, F ok) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (ok()) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return false;
+}
+
+inline fs::path source_dir() { return SHOAL_SOURCE_DIR; }
+inline fs::path static_example() { return fs::path(shoal_binary()).parent_path().parent_path() / "examples/hello-static"; }
+
+struct AppsCluster {
+  std::vector<std::unique_ptr<AgentProcess>> agents;
+  fs::path scratch = make_temp_dir("shoal-apps");
+
+  explicit AppsCluster(size_t n) {
+    const std::vector<std::string> common = {"--log-level", "debug"};
+    agents.push_back(AgentProcess::start("n0", common));
+    REQUIRE(agents[0]->wait_healthy());
+    for (size_t i = 1; i < n; ++i) {
+      auto args = common;
+      args.insert(args.end(), {"--join", agents[0]->gossip_addr()});
+      agents.push_back(AgentProcess::start("n" + std::to_string(i), args));
+    }
+    for (auto& a : agents) REQUIRE(a->wait_healthy());
+    // Every node reaches the catalog (through a voter) once gossip has spread the tags.
+    for (auto& a : agents) {
+      REQUIRE(wait_for(30s, [&] {
+        auto r = a->client(3s).call("GET", "/v1/apps");
+        return r.ok();
+      }));
+    }
+  }
+  ~AppsCluster() {
+    for (auto& a : agents) {
+      if (a->running()) a->terminate(30s);  // a node that leaves stops its instances
+    }
+    std::error_code ec;
+    fs::remove_all(scratch, ec);
+  }
+
+  // Creates `app` before its first deploy (so a node without a replica is known): its
+  // three replicas, and a node that holds none of them.
+  std::pair<std::set<std::string>, AgentProcess*> create_app(const std::string& app) {
+    const json body = {{"name", app}};
+    auto created = agents[0]->client(10s).call("POST", "/v1/apps", {}, &body);
+    REQUIRE(created.ok());
+    std::set<std::string> replicas;
+    for (const auto& r : created->at("replicas")) replicas.insert(r.get<std::string>());
+    REQUIRE(replicas.size() == 3);
+    AgentProcess* outsider = nullptr;
+    for (auto& a : agents) {
+      if (!replicas.count(a->name())) outsider = a.get();
+    }
+    REQUIRE(outsider != nullptr);
+    return {replicas, outsider};
+  }
+
+  AgentProcess* by_name(const std::string& name) {
+    for (auto& a : agents) {
+      if (a->name() == name) return a.get();
+    }
+    return nullptr;
+  }
+
+  CommandResult cli(AgentProcess& via, std::vector<std::string> args, std::chrono::milliseconds timeout = 120s) {
+    args.insert(args.begin() + 1, {"--addr", via.http_url()});
+    return run_command(args, timeout);
+  }
+
+  json ps(AgentProcess& via, const std::string& app) {
+    auto r = via.client(5s).call("GET", "/v1/apps/" + app + "/ps");
+    return r.ok() ? *r : json::object();
+  }
+};
+
+// Instances of `release` (0: any) that are desired and running.
+inline std::vector<json> running(const json& ps, uint64_t release = 0) {
+  std::vector<json> out;
+  const json list = ps.contains("instances") ? ps["instances"] : json::array();
+  for (const auto& i : list) {
+    if (!i.value("desired", false) || i.value("state", "") != "running") continue;
+    if (release != 0 && i.value("release", uint64_t{0}) != release) continue;
+    out.push_back(i);
+  }
+  return out;
+}
+
+// GET on an instance's port. `running` means its process started, not that it listens
+// yet (health checks are issue 8's), so a refused connection is retried for a while.
+inline Result<node::HttpResponse> get_port(int port, const std::string& path = "/") {
+  node::HttpExchange ex;
+  ex.target = path;
+  ex.timeout = 3s;
+  Result<node::HttpResponse> r = Status::unavailable("not tried");
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    r = node::http_request("127.0.0.1", port, ex);
+    if (r.ok()) return r;
+    std::this_thread::sleep_for(100ms);
+  }
+  return r;
+}
+
+// Processes on this machine whose environment says they are instances of `app`.
+inline std::set<std::string> instance_processes(const std::string& app) {
+  std::set<std::string> out;
+  DIR* d = ::opendir("/proc");
+  if (d == nullptr) return out;
+  while (dirent* e = ::readdir(d)) {
+    if (!std::isdigit(static_cast<unsigned char>(e->d_name[0]))) continue;
+    const std::string env = read_file(fs::path("/proc") / e->d_name / "environ");
+    if (env.find(std::string("SHOAL_APP=") + app + '\0') == std::string::npos) continue;
+    const auto at = env.find("SHOAL_INSTANCE=");
+    if (at == std::string::npos) continue;
+    const std::string cmdline = read_file(fs::path("/proc") / e->d_name / "cmdline");
+    if (cmdline.rfind("sh", 0) == 0 || cmdline.find("/sh") == 0) continue;  // the `sh -c`
+    out.insert(env.substr(at + 15, env.find('\0', at) - at - 15) + "@" + e->d_name);
+  }
+  ::closedir(d);
+  return out;
+}
+
+}  // namespace shoal::test
