@@ -161,6 +161,16 @@ bool AppService::lead_app(raft::GroupId group, raft::Term term, const CatalogSta
     (void)propose(group, AppState::remove_instance(id));
     changed = true;
   }
+  for (const auto& m : p.moves) {
+    // Marked first: if the leader dies before the placement, the next one replaces it anyway.
+    auto marked = propose(group, AppState::replace_instance(m.id));
+    changed = true;
+    if (!marked.ok() || !marked->ok()) continue;
+    auto r = propose(group, AppState::place(m.type, m.to, m.release, wall_ms()));
+    spdlog::info("instance-moving app={} id={} from={} to={} replacement={} reason=\"{}\"",
+                 (*app)->name(), m.id, m.from, m.to,
+                 r.ok() && r->ok() ? r->body.value("id", "") : std::string("-"), m.reason);
+  }
   if (changed) {
     app = app_state(group, false);
     if (!app.ok()) return true;

@@ -116,6 +116,10 @@ Bytes AppState::remove_instance(std::string_view id) {
   return encode_command({{"op", "remove_instance"}, {"id", id}});
 }
 
+Bytes AppState::replace_instance(std::string_view id) {
+  return encode_command({{"op", "replace_instance"}, {"id", id}});
+}
+
 Bytes AppState::report(std::string_view node, const std::vector<InstanceReport>& instances) {
   json lines = json::array();
   for (const auto& r : instances) {
@@ -173,13 +177,16 @@ Bytes AppState::apply_command(const json& command) {
     stopped_ = stopped;
     return ok_result({{"stopped", stopped}});
   }
-  if (op == "unplace" || op == "remove_instance") {
+  if (op == "unplace" || op == "remove_instance" || op == "replace_instance") {
     const std::string id = c.str("id", 256);
     if (!c.ok()) return invalid(c.error());
     auto it = instances_.find(id);
     if (it == instances_.end()) return not_found("no instance '" + id + "'");
     if (op == "unplace") {
       it->second.desired = false;
+    } else if (op == "replace_instance") {
+      if (!it->second.desired) return not_found("instance '" + id + "' is being stopped");
+      it->second.replace = true;
     } else {
       instances_.erase(it);
     }

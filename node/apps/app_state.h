@@ -83,6 +83,9 @@ struct Instance {
   std::string health = "none";
   std::string health_output;
   bool desired = true;  // false: unplaced, the supervisor is being told to stop it
+  // Marked to be moved (rebalancing, scheduler.h): a replacement is placed elsewhere and this
+  // one is unplaced once the replacement is up, exactly as for a rollout.
+  bool replace = false;
   bool operator==(const Instance&) const = default;
 };
 
@@ -138,6 +141,9 @@ class AppState final : public raft::StateMachine {
   static Bytes unplace(std::string_view id);
   // Forgets the instance. [id] not_found.
   static Bytes remove_instance(std::string_view id);
+  // Marks a desired instance to be replaced (Instance::replace). [id] not_found: no such
+  // desired instance.
+  static Bytes replace_instance(std::string_view id);
   // A supervisor's report: updates the listed instances that live on `node`; lines for
   // unknown instances or another node's are ignored. [updated, ignored: ids] invalid: a
   // malformed line (nothing is applied then).

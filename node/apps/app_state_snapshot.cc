@@ -31,7 +31,8 @@ json instance_json(const Instance& i) {
           {"message", i.message},
           {"health", i.health},
           {"health_output", i.health_output},
-          {"desired", i.desired}};
+          {"desired", i.desired},
+          {"replace", i.replace}};
 }
 
 }  // namespace
@@ -117,6 +118,7 @@ Status AppState::restore(ByteView data) {
     i.health = inf.opt_str("health").value_or("none");  // absent in older snapshots
     i.health_output = inf.opt_str("health_output").value_or("");
     i.desired = inf.boolean("desired");
+    i.replace = inf.opt_boolean("replace").value_or(false);  // absent in older snapshots
     if (!inf.ok()) return Status::corruption(inf.error());
     next.instances_.emplace(id, std::move(i));
   }

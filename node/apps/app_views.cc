@@ -51,6 +51,7 @@ json ps_json(const AppState& app) {
                     {"state", i.desired || i.state == "stopped" || i.state == "lost" ? i.state
                                                                                   : "stopping"},
                     {"desired", i.desired},
+                    {"replacing", i.replace},
                     {"pid", i.pid},
                     {"port", i.port},
                     {"restarts", i.restarts},

@@ -7,6 +7,8 @@
 #include <map>
 #include <set>
 
+#include "node/apps/rebalance.h"
+
 namespace shoal::node::apps {
 namespace {
 
@@ -82,7 +84,7 @@ class Planner {
   }
 
   bool stays(const Instance& inst) const {
-    return inst.release == app_.current_version() && !draining(inst.node);
+    return inst.release == app_.current_version() && !draining(inst.node) && !inst.replace;
   }
 
   void unplace(const Instance* inst) {
@@ -205,7 +207,11 @@ class Planner {
 Plan plan(const AppState& app, const std::vector<NodeInfo>& nodes, int64_t now_ms,
           const PlanOptions& options) {
   (void)now_ms;
-  return Planner(app, nodes, options).run();
+  Plan p = Planner(app, nodes, options).run();
+  if (p.place.empty() && p.unplace.empty()) {
+    if (auto m = pick_move(app, nodes)) p.moves.push_back(std::move(*m));
+  }
+  return p;
 }
 
 }  // namespace shoal::node::apps

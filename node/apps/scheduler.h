@@ -24,6 +24,10 @@
 //    then of this type, then the smallest name. Usable: alive, not draining, and advertising
 //    at least the type's memory_mb free (minus what this plan already put there; -1 = unknown,
 //    always fits). When none is usable the plan says why in `warnings`.
+//  - An instance marked `replace` is replaced rolling like one of an older release.
+//  - Rebalancing (rebalance.h): once the app is settled and nothing else is to be done, at
+//    most one move: the instance is marked `replace` and its replacement placed on the node
+//    that evens the spread, in the same plan.
 //  - Deterministic: no clock or randomness; output lists are in a fixed order.
 #pragma once
 
@@ -52,12 +56,26 @@ struct Placement {
   bool operator==(const Placement&) const = default;
 };
 
+// Rebalancing: mark `id` to be replaced, and place its replacement on `to`.
+struct Move {
+  std::string id;
+  std::string type;
+  std::string from;
+  std::string to;
+  uint64_t release = 0;
+  std::string reason;
+  bool operator==(const Move&) const = default;
+};
+
 struct Plan {
   std::vector<Placement> place;
   std::vector<std::string> unplace;  // instance ids
   std::vector<std::string> remove;   // instance ids
+  std::vector<Move> moves;           // at most one
   std::vector<std::string> warnings;
-  bool empty() const { return place.empty() && unplace.empty() && remove.empty(); }
+  bool empty() const {
+    return place.empty() && unplace.empty() && remove.empty() && moves.empty();
+  }
 };
 
 struct PlanOptions {

@@ -7,6 +7,7 @@
 
 #include "node/apps/command_result.h"
 #include "tests/node/apps/deploy_test_util.h"
+#include "tests/node/apps/plan_test_util.h"
 
 using namespace shoal;
 using namespace shoal::node::apps;
@@ -15,52 +16,6 @@ using namespace shoal::node::apps::test;
 namespace {
 
 std::vector<NodeInfo> three_nodes() { return {{"n1"}, {"n2"}, {"n3"}}; }
-
-// What the leader does with a plan: one command per decision, in plan order.
-void apply_plan(AppState& app, const Plan& p) {
-  for (const auto& pl : p.place)
-    REQUIRE(run(app, AppState::place(pl.type, pl.node, pl.release, 1)).ok());
-  for (const auto& id : p.unplace) REQUIRE(run(app, AppState::unplace(id)).ok());
-  for (const auto& id : p.remove) REQUIRE(run(app, AppState::remove_instance(id)).ok());
-}
-
-// Every supervisor reports: desired instances run, unplaced ones have stopped.
-void report_all(AppState& app, const std::vector<NodeInfo>& nodes) {
-  for (const auto& n : nodes) {
-    if (!n.alive) continue;
-    std::vector<InstanceReport> lines;
-    for (const auto& [id, i] : app.instances()) {
-      if (i.node == n.name)
-        lines.push_back({id, i.desired ? "running" : "stopped", 1, 1, 0, 0, 1, ""});
-    }
-    REQUIRE(run(app, AppState::report(n.name, lines)).ok());
-  }
-}
-
-std::map<std::string, int> per_node(const AppState& app, uint64_t release = 0) {
-  std::map<std::string, int> out;
-  for (const auto& [id, i] : app.instances()) {
-    if (i.desired && (release == 0 || i.release == release)) ++out[i.node];
-  }
-  return out;
-}
-
-int desired_count(const AppState& app, const std::string& type) {
-  int n = 0;
-  for (const auto& [id, i] : app.instances()) n += i.desired && i.type == type;
-  return n;
-}
-
-// Plans, applies and reports until nothing changes (bounded).
-void settle(AppState& app, const std::vector<NodeInfo>& nodes) {
-  for (int round = 0; round < 50; ++round) {
-    Plan p = plan(app, nodes, 0);
-    if (p.empty()) return;
-    apply_plan(app, p);
-    report_all(app, nodes);
-  }
-  FAIL("the plan did not settle in 50 rounds");
-}
 
 }  // namespace
 
