@@ -310,7 +310,7 @@ void AppService::keep_app_replicas(const raft::GroupStatus& st, const CatalogSta
 }
 
 Status AppService::record_replicas(const std::string& app, const std::vector<std::string>& replicas) {
-  auto owner = catalog_owner();
+  auto owner = catalog_owner(Duration::zero());  // the control loop: try again next turn
   if (!owner.ok()) return owner.status();
   if (owner->here) {
     auto r = propose(kCatalogGroup, CatalogState::set_replicas(app, replicas));
@@ -330,11 +330,12 @@ Status AppService::record_replicas(const std::string& app, const std::vector<std
 
 // ---- owners ------------------------------------------------------------------------------
 
-Result<Owner> AppService::owner_of(raft::GroupId group, const std::vector<std::string>& replicas) {
+Result<Owner> AppService::owner_of(raft::GroupId group, const std::vector<std::string>& replicas,
+                                   std::optional<Duration> wait) {
   auto st = raft_.status(group);
   // A group just created or whose leader just died elects within a few election timeouts:
   // the caller (a deploy right after `apps create`, say) waits for it rather than failing.
-  const auto deadline = steady_now() + opts_.leader_wait;
+  const auto deadline = steady_now() + wait.value_or(opts_.leader_wait);
   while (st.ok() && st->core.leader.empty() && steady_now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     st = raft_.status(group);
@@ -361,12 +362,12 @@ Result<Owner> AppService::owner_of(raft::GroupId group, const std::vector<std::s
   return Status::unavailable("no live replica of raft group " + std::to_string(group));
 }
 
-Result<Owner> AppService::catalog_owner() {
+Result<Owner> AppService::catalog_owner(std::optional<Duration> wait) {
   std::vector<std::string> holders;
   for (const auto& p : peers()) {
     if (p.catalog && is_usable(p)) holders.push_back(p.name);
   }
-  return owner_of(kCatalogGroup, holders);
+  return owner_of(kCatalogGroup, holders, wait);
 }
 
 Result<std::unique_ptr<CatalogState>> AppService::catalog() {

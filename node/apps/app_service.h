@@ -97,7 +97,9 @@ class AppService {
   // A copy: this node's own (possibly a little stale) if it holds a replica, else fetched
   // from a node that does.
   Result<std::unique_ptr<CatalogState>> catalog();
-  Result<Owner> catalog_owner();
+  // `wait`: how long to wait for a leader when the group is hosted here but electing
+  // (request paths wait; the control loop must not, it leads every app here).
+  Result<Owner> catalog_owner(std::optional<Duration> wait = std::nullopt);
   // The app's group and owner; not_found if the catalog has no such app.
   struct AppLocation {
     raft::GroupId group = 0;
@@ -140,7 +142,9 @@ class AppService {
   // Returns true while the app is in flux (instances placed but not yet running), so the
   // loop comes back sooner than `interval`.
   bool lead_app(raft::GroupId group, raft::Term term, const CatalogState* catalog);
-  Result<Owner> owner_of(raft::GroupId group, const std::vector<std::string>& replicas);
+  // Who leads `group`; waits up to `wait` (default Options::leader_wait) for an election.
+  Result<Owner> owner_of(raft::GroupId group, const std::vector<std::string>& replicas,
+                         std::optional<Duration> wait = std::nullopt);
   Status ensure_remote_member(const std::string& node, raft::GroupId group,
                               const std::vector<std::string>& voters);
   std::vector<NodeInfo> node_infos(const CatalogState* catalog) const;
