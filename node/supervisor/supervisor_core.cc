@@ -166,6 +166,10 @@ void SupervisorCore::reconcile(InstanceRecord& r, TimePoint now, int64_t wall_ms
 
   // No process.
   if (!r.assigned) return;  // the caller removes it
+  // Restored after an agent restart and not re-asserted yet: its leader may have replaced
+  // it elsewhere while this node was down, so starting it again could run it twice. It
+  // starts once an assignment lists it again, and goes when none does within the grace.
+  if (unconfirmed_.count(r.app)) return;
   if (!r.prepared) {
     if (!r.preparing && now >= r.restart_at) {
       r.preparing = true;

@@ -24,7 +24,9 @@
 //  - restore() (after an agent restart) loads records: apps not re-asserted by an accepted
 //    assignment within reassert_grace are stopped, as their leader no longer wants them here
 //    (or no leader exists: a group without a leader for that long loses this node's
-//    instances, which its next leader re-places).
+//    instances, which its next leader re-places). Until an app is re-asserted, its
+//    instances whose processes died with the node are not started again (the leader may
+//    have replaced them elsewhere: starting them would run them twice).
 //  - Deterministic, no clock, no IO; not thread-safe (the supervisor's loop thread owns it).
 #pragma once
 

@@ -265,6 +265,40 @@ TEST_CASE("core: restored apps that no leader re-asserts are stopped after the g
   CHECK(h.core.find(key("web.1"))->state == InstanceState::running);
 }
 
+TEST_CASE("core: a restored instance whose process died with the node starts again only "
+          "once a leader re-asserts it",
+          "[supervisor]") {
+  CorePolicy p;
+  p.reassert_grace = 60s;
+  Harness h(p);
+  InstanceRecord moved, kept;
+  for (auto* r : {&moved, &kept}) {
+    r->spec = spec(r == &moved ? "web.1" : "web.2");
+    r->app = "hello";
+    r->state = InstanceState::running;
+    r->running = r->spec;
+    r->prepared = true;
+    r->prepared_release = r->spec.release;
+    r->prepared_digest = r->spec.digest;
+    r->pid = 7;
+  }
+  auto a = h.core.restore({moved, kept}, {{kGroup, 3}}, {}, h.now, 0);
+  // Both processes died with the node (the supervisor finds no shim).
+  for (const char* id : {"web.1", "web.2"}) {
+    auto e = h.core.exited(key(id), "killed by signal 9", h.now, 0);
+    CHECK(e.start.empty());
+    CHECK(e.prepare.empty());
+  }
+  auto t = h.core.tick(h.now + 5s, 0);
+  CHECK(t.start.empty());
+  // The leader re-asserts: web.1 was moved away meanwhile, web.2 stays here.
+  auto r = h.core.assign(assignment(3, {spec("web.2")}), h.now + 6s, 0);
+  REQUIRE(r.ok());
+  CHECK(has(r->start, "web.2"));
+  CHECK_FALSE(has(r->start, "web.1"));
+  CHECK(h.core.find(key("web.1")) == nullptr);
+}
+
 TEST_CASE("core: assignment JSON round-trips and bad input is named", "[supervisor]") {
   auto a = assignment(7, {spec("web.1")});
   a.instances[0].env = {{"K", "V"}};

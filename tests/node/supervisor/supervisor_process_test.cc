@@ -111,11 +111,18 @@ TEST_CASE("supervisor: a reopened supervisor re-adopts its instances, no duplica
   CHECK(f.status("web.1")->pid == web->pid);
   CHECK(f.status("worker.1")->pid == worker->pid);
   CHECK(f.status("web.1")->restarts == 0);
-  // An app process killed while the supervisor was away is restarted on reopen.
+  // An app process killed while the supervisor was away is restarted once the leader
+  // re-asserts it after the reopen (not before: the leader may have moved it meanwhile).
   f.sup.reset();
   REQUIRE(::kill(worker->pid, SIGKILL) == 0);
   std::this_thread::sleep_for(300ms);  // its shim records the exit and ends
   f.open();
+  std::this_thread::sleep_for(300ms);
+  auto waiting = f.status("worker.1");
+  REQUIRE(waiting);
+  CHECK_FALSE(running(*waiting));
+  REQUIRE(f.assign(4, {Fixture::spec("web.1", "exec sleep 100"),
+                       Fixture::spec("worker.1", "exec sleep 100")}).ok());
   auto worker2 = f.wait_for("worker.1", [&](const InstanceStatus& s) {
     return running(s) && s.pid != worker->pid;
   });
