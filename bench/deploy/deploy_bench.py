@@ -18,123 +18,17 @@ start time. Runs inside a private network namespace when root (benchlib).
     /usr/bin/python3 bench/deploy/deploy_bench.py [--shoal build/cli/shoal] [--trials 5]
 """
 import argparse
-import io
-import json
 import os
 import signal
-import statistics
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import benchlib  # noqa: E402
+from appslib import Cluster, deploy, fmt, pack, running, serving, until_serving  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-
-
-def http(method, url, body=None, timeout=10):
-    req = urllib.request.Request(url, data=body, method=method)
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return r.status, r.read()
-
-
-def get_json(url):
-    return json.loads(http("GET", url)[1])
-
-
-class Cluster:
-    def __init__(self, shoal, n, workdir):
-        self.shoal, self.dir, self.nodes = shoal, workdir, []
-        for i in range(n):
-            gossip, api = benchlib.free_port(), benchlib.free_port()
-            name = f"b{i}"
-            argv = [shoal, "agent", "--node", name, "--bind", f"127.0.0.1:{gossip}",
-                    "--http", f"127.0.0.1:{api}", "--data-dir", os.path.join(workdir, name),
-                    "--profile", "local", "--log-level", "info"]
-            if self.nodes:
-                argv += ["--join", f"127.0.0.1:{self.nodes[0]['gossip']}"]
-            log = open(os.path.join(workdir, name + ".log"), "w")
-            p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-            self.nodes.append({"name": name, "gossip": gossip, "api": f"http://127.0.0.1:{api}", "proc": p})
-            self.wait(lambda: self.ok(self.nodes[-1]["api"] + "/v1/health"), 20)
-        for n in self.nodes:
-            self.wait(lambda: self.ok(n["api"] + "/v1/apps"), 60)
-
-    @staticmethod
-    def ok(url):
-        try:
-            return http("GET", url, timeout=2)[0] == 200
-        except Exception:
-            return False
-
-    @staticmethod
-    def wait(cond, seconds):
-        deadline = time.time() + seconds
-        while time.time() < deadline:
-            if cond():
-                return
-            time.sleep(0.05)
-        raise TimeoutError("condition not met in %d s" % seconds)
-
-    def stop(self):
-        for n in self.nodes:
-            n["proc"].send_signal(signal.SIGTERM)
-        for n in self.nodes:
-            try:
-                n["proc"].wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                n["proc"].kill()
-
-
-def pack(directory):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=1) as t:
-        for name in sorted(os.listdir(directory)):
-            t.add(os.path.join(directory, name), arcname=name)
-    return buf.getvalue()
-
-
-def deploy(api, app, body):
-    """Streams the deploy; returns {event: seconds since the start} and the final event."""
-    t0 = time.time()
-    req = urllib.request.Request(f"{api}/v1/apps/{app}/deploy", data=body, method="POST",
-                                 headers={"Content-Type": "application/octet-stream"})
-    marks, last = {}, None
-    with urllib.request.urlopen(req, timeout=600) as r:
-        for line in r:
-            ev = json.loads(line)
-            last = ev
-            marks.setdefault(ev["event"], time.time() - t0)
-    if last is None or last["event"] != "done":
-        raise RuntimeError(f"deploy of {app} failed: {last}")
-    return marks, time.time() - t0
-
-
-def running(api, app):
-    ps = get_json(f"{api}/v1/apps/{app}/ps")
-    return [i for i in ps["instances"] if i["desired"] and i["state"] == "running"]
-
-
-def serving(port):
-    try:
-        return http("GET", f"http://127.0.0.1:{port}/", timeout=1)[0] == 200
-    except Exception:
-        return False
-
-
-def until_serving(api, app, t0):
-    Cluster.wait(lambda: all(serving(i["port"]) for i in running(api, app)), 60)
-    return time.time() - t0
-
-
-def fmt(xs):
-    if not xs:
-        return "-"
-    return "%.2f / %.2f / %.2f" % (min(xs), statistics.median(xs), max(xs))
 
 
 def main():

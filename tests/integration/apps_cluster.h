@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 
+#include <csignal>
 #include <cctype>
 #include <filesystem>
 #include <memory>
@@ -147,6 +148,31 @@ inline std::set<std::string> instance_processes(const std::string& app) {
   }
   ::closedir(d);
   return out;
+}
+
+// A machine's crash, as far as one machine can play several: SIGKILL the agent and every
+// process that belongs to its node (shims, whose command line names the node's data dir,
+// and instances, which run in a directory under it). Instances outlive an agent that dies
+// alone; a node that dies takes them along.
+inline void kill_node(AgentProcess& agent) {
+  const std::string dir = agent.data_dir().string();
+  agent.kill9();
+  for (int pass = 0; pass < 3; ++pass) {  // a shim may fork once more before it dies
+    DIR* d = ::opendir("/proc");
+    if (d == nullptr) return;
+    while (dirent* e = ::readdir(d)) {
+      if (!std::isdigit(static_cast<unsigned char>(e->d_name[0]))) continue;
+      const fs::path proc = fs::path("/proc") / e->d_name;
+      std::error_code ec;
+      const std::string cwd = fs::read_symlink(proc / "cwd", ec).string();
+      const std::string cmdline = read_file(proc / "cmdline");
+      if ((!ec && cwd.rfind(dir, 0) == 0) || cmdline.find(dir) != std::string::npos) {
+        ::kill(std::stoi(e->d_name), SIGKILL);
+      }
+    }
+    ::closedir(d);
+    std::this_thread::sleep_for(50ms);
+  }
 }
 
 }  // namespace shoal::test
