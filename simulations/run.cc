@@ -5,6 +5,7 @@
 #include <fstream>
 #include <string>
 
+#include "simulations/apps/apps_sim.h"
 #include "simulations/raft/raft_sim.h"
 #include "simulations/report.h"
 #include "simulations/sim_engine.h"
@@ -35,6 +36,7 @@ Result<RunReport> run_scenario(const Scenario& scenario, const RunOptions& optio
     spdlog::set_level(level);
     return r;
   }
+  if (sc.engine == "apps") return run_apps_scenario(sc, options);
   auto factory = node_factory(sc.engine);
   if (!factory.ok()) return factory.status().with_context(sc.file);
 

@@ -398,10 +398,51 @@ void read_raft(const Reader& r, const toml::table& t, RaftParams& p) {
   if (p.client_timeout <= Duration::zero()) r.fail(&t, "raft.client_timeout", "must be positive");
 }
 
+void read_apps(const Reader& r, const toml::table& t, AppsParams& p) {
+  r.only(t, "apps", {"voters", "web", "worker", "deploys", "crashing", "crash_after", "turn",
+                     "busy_turn", "detection", "prepare", "start", "stop", "stop_grace",
+                     "backoff_base", "backoff_max", "reassert_grace", "restore_within",
+                     "settle_within", "max_placements"});
+  auto dur = [&](std::string_view k, Duration& out) {
+    if (const auto* v = t.get(k)) out = r.duration(*v, Reader::join("apps", k));
+  };
+  auto num = [&](std::string_view k, int64_t& out, int64_t min, int64_t max) {
+    if (const auto* v = t.get(k)) out = r.integer(*v, Reader::join("apps", k), min, max);
+  };
+  num("voters", p.voters, 1, 9);
+  num("web", p.web, 0, 100);
+  num("worker", p.worker, 0, 100);
+  for (auto [k, d] : {std::pair<std::string_view, Duration*>{"crash_after", &p.crash_after},
+                      {"turn", &p.turn}, {"busy_turn", &p.busy_turn}, {"detection", &p.detection},
+                      {"prepare", &p.prepare}, {"start", &p.start}, {"stop", &p.stop},
+                      {"stop_grace", &p.stop_grace}, {"backoff_base", &p.backoff_base},
+                      {"backoff_max", &p.backoff_max}, {"reassert_grace", &p.reassert_grace},
+                      {"restore_within", &p.restore_within}, {"settle_within", &p.settle_within}}) {
+    dur(k, *d);
+  }
+  if (p.turn <= Duration::zero() || p.busy_turn <= Duration::zero()) {
+    r.fail(&t, "apps.turn", "turn and busy_turn must be positive");
+  }
+  if (const auto* v = t.get("deploys")) {
+    const auto* arr = v->as_array();
+    if (arr == nullptr) r.fail(v, "apps.deploys", "expected a list of times such as [\"1s\", \"30s\"]");
+    p.deploys.clear();
+    for (const auto& e : *arr) p.deploys.push_back(r.duration(e, "apps.deploys"));
+  }
+  if (const auto* v = t.get("crashing")) {
+    const auto* arr = v->as_array();
+    if (arr == nullptr) r.fail(v, "apps.crashing", "expected a list of deploy numbers such as [2]");
+    for (const auto& e : *arr) p.crashing.push_back(r.integer(e, "apps.crashing", 1, 1000));
+  }
+  if (const auto* v = t.get("max_placements")) {
+    p.max_placements = r.integer(*v, "apps.max_placements", 0, 1'000'000);
+  }
+}
+
 Scenario parse(const Reader& r, const toml::table& root, std::string_view file) {
   Scenario s;
   s.file = std::string(file);
-  r.only(root, "", {"name", "description", "duration", "sample", "cluster", "gossip", "raft", "network", "events", "checks"});
+  r.only(root, "", {"name", "description", "duration", "sample", "cluster", "gossip", "raft", "apps", "network", "events", "checks"});
   if (const auto* v = root.get("name")) s.name = r.string(*v, "name");
   if (s.name.empty()) r.fail(&root, "name", "missing (every scenario has a name)");
   if (const auto* v = root.get("description")) s.description = r.string(*v, "description");
@@ -417,8 +458,8 @@ Scenario parse(const Reader& r, const toml::table& root, std::string_view file) 
     if (const auto* v = t->get("nodes")) s.nodes = r.integer(*v, "cluster.nodes", 1, 100'000);
     if (const auto* v = t->get("engine")) {
       s.engine = r.string(*v, "cluster.engine");
-      if (s.engine != "serf" && s.engine != "memberlist" && s.engine != "raft") {
-        r.fail(v, "cluster.engine", "use \"serf\", \"memberlist\" or \"raft\"");
+      if (s.engine != "serf" && s.engine != "memberlist" && s.engine != "raft" && s.engine != "apps") {
+        r.fail(v, "cluster.engine", "use \"serf\", \"memberlist\", \"raft\" or \"apps\"");
       }
     }
     if (const auto* v = t->get("profile")) {
@@ -440,6 +481,12 @@ Scenario parse(const Reader& r, const toml::table& root, std::string_view file) 
     if (t == nullptr) r.fail(node, "raft", "expected a table [raft]");
     if (s.engine != "raft") r.fail(node, "raft", "only for cluster.engine = \"raft\"");
     read_raft(r, *t, s.raft);
+  }
+  if (const auto* node = root.get("apps")) {
+    const auto* t = node->as_table();
+    if (t == nullptr) r.fail(node, "apps", "expected a table [apps]");
+    if (s.engine != "apps") r.fail(node, "apps", "only for cluster.engine = \"apps\"");
+    read_apps(r, *t, s.apps);
   }
   if (const auto* node = root.get("network")) {
     const auto* t = node->as_table();
@@ -502,19 +549,31 @@ Status Scenario::validate() const {
     SHOAL_RETURN_IF_ERROR(check(e.nodes, e));
     SHOAL_RETURN_IF_ERROR(check(e.others, e));
   }
-  const bool is_raft = engine == "raft";
+  const bool is_raft = engine == "raft" || engine == "apps";
   for (const auto& e : timeline) {
     using K = FaultEvent::Kind;
     const bool raft_only = e.kind == K::add_voter || e.kind == K::remove || e.kind == K::transfer;
     const bool gossip_only = e.kind == K::leave || e.kind == K::bandwidth;
-    if (raft_only && !is_raft) {
+    if (raft_only && engine != "raft") {
       return Status::invalid_argument(fmt::format("{}: {}: {} needs cluster.engine = \"raft\"", file, e.where, to_string(e.kind)));
     }
     if (gossip_only && is_raft) {
       return Status::invalid_argument(fmt::format("{}: {}: {} is not modelled for the raft engine", file, e.where, to_string(e.kind)));
     }
   }
-  if (is_raft && raft.voters > nodes) {
+  if (engine == "apps") {
+    using K = FaultEvent::Kind;
+    for (const auto& e : timeline) {
+      if (e.kind != K::kill && e.kind != K::restart && e.kind != K::partition && e.kind != K::heal &&
+          e.kind != K::link && e.kind != K::clear_link) {
+        return Status::invalid_argument(fmt::format("{}: {}: {} is not modelled for the apps engine", file, e.where, to_string(e.kind)));
+      }
+    }
+    if (apps.voters > nodes) {
+      return Status::invalid_argument(fmt::format("{}: apps.voters ({}) exceeds the node count ({})", file, apps.voters, nodes));
+    }
+  }
+  if (engine == "raft" && raft.voters > nodes) {
     return Status::invalid_argument(fmt::format("{}: raft.voters ({}) exceeds the node count ({})", file, raft.voters, nodes));
   }
   if (warm_start && engine != "memberlist") {

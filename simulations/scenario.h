@@ -113,6 +113,34 @@ struct RaftParams {
   bool stale_reads = false;
 };
 
+// engine = "apps" (simulations/apps/apps_sim.h): one app's Raft group of `voters` (nodes
+// 0..voters-1) running the real AppState, its leader running scheduler::plan() each turn and
+// pushing assignments, and every node running the real SupervisorCore over simulated
+// processes. A deployer adds a release at each time in `deploys`.
+struct AppsParams {
+  int64_t voters = 3;
+  int64_t web = 3;     // the formation every release's manifest asks for
+  int64_t worker = 2;
+  std::vector<Duration> deploys = {std::chrono::seconds(1)};
+  std::vector<int64_t> crashing;  // 1-based deploy numbers whose processes crash
+  Duration crash_after = std::chrono::seconds(2);  // a crashing process runs this long
+  Duration turn = std::chrono::milliseconds(500);  // the leader's turn (AppService interval)
+  Duration busy_turn = std::chrono::milliseconds(100);  // while the app is in flux
+  Duration detection = std::chrono::seconds(5);  // unreachable this long: failed
+  Duration prepare = std::chrono::milliseconds(200);  // PrepareRelease
+  Duration start = std::chrono::milliseconds(300);    // spawn to pid
+  Duration stop = std::chrono::seconds(1);            // SIGTERM to exit
+  Duration stop_grace = std::chrono::seconds(10);
+  Duration backoff_base = std::chrono::seconds(1);
+  Duration backoff_max = std::chrono::seconds(30);
+  Duration reassert_grace = std::chrono::seconds(60);
+  // Checks: the formation runs again within `restore_within` of the last fault or deploy;
+  // more than count + max_surge of a type run for no longer than `settle_within`.
+  Duration restore_within = std::chrono::seconds(30);
+  Duration settle_within = std::chrono::seconds(20);
+  std::optional<int64_t> max_placements;  // instances ever placed (no placement thrashing)
+};
+
 struct Scenario {
   std::string file;  // where it came from, for messages
   std::string name;
@@ -136,6 +164,7 @@ struct Scenario {
   double bandwidth = 0;  // egress bytes/s of every node; 0: unlimited
   std::vector<FaultEvent> timeline;  // sorted by `at` (stable)
   Checks checks;
+  AppsParams apps;  // engine = "apps" only
 
   // Checks the selectors against `nodes` (after a --nodes override).
   Status validate() const;
