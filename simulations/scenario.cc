@@ -565,7 +565,7 @@ Status Scenario::validate() const {
     using K = FaultEvent::Kind;
     for (const auto& e : timeline) {
       if (e.kind != K::kill && e.kind != K::restart && e.kind != K::partition && e.kind != K::heal &&
-          e.kind != K::link && e.kind != K::clear_link) {
+          e.kind != K::link && e.kind != K::clear_link && e.kind != K::pause) {
         return Status::invalid_argument(fmt::format("{}: {}: {} is not modelled for the apps engine", file, e.where, to_string(e.kind)));
       }
     }

@@ -198,9 +198,10 @@ void AppsCluster::finish() {
   s += fmt::format("  cluster: {} nodes, app group of {} voters; formation web={} worker={}; {} deploys; "
                    "{:.1f}s simulated\n",
                    n_, p_.voters, p_.web, p_.worker, p_.deploys.size(), report_.sim_seconds);
-  s += fmt::format("  raft: {} leaders, {} crashes, {} restarts\n", elections_, crashes_, restarts_);
+  s += fmt::format("  raft: {} leaders, {} crashes ({} of the leader), {} restarts\n", elections_, crashes_,
+                   leader_kills_, restarts_);
   s += fmt::format("  leader: {} turns, {} places, {} unplaces, {} removes, {} reports, {} lost marks, "
-                   "{} pushes, {} fenced\n",
+                   "{} pushes ({} refused as stale)\n",
                    turns_, places_, unplaces_, removes_, reports_, lost_marks_, pushes_, fenced_);
   s += fmt::format("  processes: {} started, {} crashed, {} stopped, {} killed; fewest serving at once "
                    "after the first formation ran: {}\n",

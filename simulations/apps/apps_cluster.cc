@@ -136,7 +136,27 @@ void AppsCluster::run() {
 }
 
 void AppsCluster::dispatch(Ev& e) {
+  const bool per_node = e.kind == Kind::wake || e.kind == Kind::message ||
+                        e.kind == Kind::sup_wake || e.kind == Kind::proc;
+  if (per_node && now_ < nodes_[e.node].frozen_until) {
+    // A paused node (a GC pause, a stalled VM) takes everything late, in order. Its timers
+    // keep their identity: a wake moves with its node's wake_at.
+    Node& n = nodes_[e.node];
+    if (e.kind == Kind::wake && e.at == n.wake_at) n.wake_at = n.frozen_until;
+    if (e.kind == Kind::sup_wake && e.at == n.sup_wake_at) n.sup_wake_at = n.frozen_until;
+    e.at = n.frozen_until;
+    push(std::move(e));
+    return;
+  }
   switch (e.kind) {
+    case Kind::thaw: {
+      // The app loop runs on its own thread: after a pause it may take its turn before the
+      // Raft thread has heard that another node leads now, and push with its old term.
+      Node& n = nodes_[e.node];
+      if (!n.up || e.gen != n.gen || !n.core || n.core->role() != raft::Role::leader) return;
+      if (n.leader.term == n.core->term()) turn(e.node);
+      return;
+    }
     case Kind::wake: {
       Node& n = nodes_[e.node];
       if (!n.up || !n.core || e.gen != n.gen || e.at != n.wake_at) return;  // stale
@@ -175,7 +195,7 @@ void AppsCluster::dispatch(Ev& e) {
     case Kind::turn:
       for (size_t i = 0; i < n_ && !stopped_; ++i) {
         Node& n = nodes_[i];
-        if (!n.up || !n.core || n.core->role() != raft::Role::leader) continue;
+        if (!n.up || !n.core || n.core->role() != raft::Role::leader || now_ < n.frozen_until) continue;
         if (n.leader.term != n.core->term()) n.leader = LeaderState{n.core->term(), 0, {}, now_};
         if (now_ >= n.leader.next_turn) turn(i);
       }
@@ -233,6 +253,7 @@ void AppsCluster::crash_node(size_t i) {
   n.procs.clear();  // the machine went down with its processes
   n.wake_at = kTimeNever;
   n.sup_wake_at = kTimeNever;
+  n.frozen_until = TimePoint{};
 }
 
 raft::Actions AppsCluster::step(size_t i, const raft::Event& ev) {
@@ -378,10 +399,14 @@ void AppsCluster::apply_fault(const FaultEvent& f) {
   std::string label = fmt::format("{} n{}", to_string(f.kind), fmt::join(nodes, ",n"));
   switch (f.kind) {
     case K::kill:
-      for (size_t i : nodes) crash_node(i);
+      for (size_t i : nodes) {
+        if (nodes_[i].up && nodes_[i].core && nodes_[i].core->role() == raft::Role::leader) ++leader_kills_;
+        crash_node(i);
+      }
       break;
     case K::restart:
       for (size_t i : nodes) {
+        if (nodes_[i].up && nodes_[i].core && nodes_[i].core->role() == raft::Role::leader) ++leader_kills_;
         crash_node(i);
         ++restarts_;
         start_node(i);
@@ -393,6 +418,18 @@ void AppsCluster::apply_fault(const FaultEvent& f) {
     case K::heal:
       net_.heal(f.name);
       label = "heal " + (f.name.empty() ? std::string("all") : f.name);
+      break;
+    case K::pause:
+      for (size_t i : nodes) {
+        if (!nodes_[i].up) continue;
+        nodes_[i].frozen_until = now_ + f.delay;
+        Ev e;
+        e.at = nodes_[i].frozen_until;
+        e.kind = Kind::thaw;
+        e.node = uint32_t(i);
+        e.gen = nodes_[i].gen;
+        push(std::move(e));  // before anything deferred to the same instant
+      }
       break;
     case K::link:
       net_.add_rule(LinkRule{f.name, to_set(nodes), to_set(resolve(f.others, nodes)), !f.one_way, f.link});

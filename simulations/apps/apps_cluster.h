@@ -77,7 +77,7 @@ class AppsCluster {
   };
   using Payload = std::variant<raft::Message, AssignMsg, ReportMsg>;
 
-  enum class Kind : uint8_t { wake, message, sup_wake, proc, fault, turn, deploy, observe };
+  enum class Kind : uint8_t { wake, message, sup_wake, proc, fault, turn, deploy, observe, thaw };
   enum class ProcEvent : uint8_t { prepared, started, exited };
   struct Ev {
     TimePoint at{};
@@ -139,7 +139,8 @@ class AppsCluster {
     Saved saved;
     std::map<InstanceKey, Proc> procs;  // live processes
     TimePoint sup_wake_at = kTimeNever;
-    uint64_t max_term = 0;  // highest group term this node ever accepted (ghost, survives crashes)
+    uint64_t max_term = 0;
+    TimePoint frozen_until{};  // paused: every input waits until then  // highest group term this node ever accepted (ghost, survives crashes)
   };
 
   // ---- loop, raft shell (apps_cluster.cc) ----
@@ -215,7 +216,7 @@ class AppsCluster {
 
   // Counters.
   uint64_t places_ = 0, unplaces_ = 0, removes_ = 0, reports_ = 0, lost_marks_ = 0;
-  uint64_t pushes_ = 0, fenced_ = 0, turns_ = 0, elections_ = 0, crashes_ = 0, restarts_ = 0;
+  uint64_t leader_kills_ = 0, pushes_ = 0, fenced_ = 0, turns_ = 0, elections_ = 0, crashes_ = 0, restarts_ = 0;
   uint64_t proc_starts_ = 0, proc_crashes_ = 0, proc_stops_ = 0, proc_kills_ = 0;
   RunReport report_;
 };

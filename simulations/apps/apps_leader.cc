@@ -172,10 +172,7 @@ node::supervisor::Assignment AppsCluster::assignment_for(size_t i, const std::st
 void AppsCluster::on_report(size_t i, size_t from, const ReportMsg& r) {
   Node& n = nodes_[i];
   if (!n.core || n.core->role() != raft::Role::leader || n.core->term() != r.term) return;
-  if (r.fenced) {
-    ++fenced_;  // the real leader ends its turn; the next one finds it has lost the group
-    return;
-  }
+  if (r.fenced) return;  // the real leader ends its turn; the next one finds it has lost the group
   const std::string& node = nodes_[from].id;
   if (r.listed == 0) n.leader.pushed.erase(node);
   std::vector<InstanceReport> lines;

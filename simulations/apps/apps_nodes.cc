@@ -43,6 +43,7 @@ void AppsCluster::on_assign(size_t i, size_t from, const AssignMsg& m) {
   reply.listed = a.instances.size();
   auto r = n.sup->assign(a, now_, wall_ms());
   if (!r.ok()) {
+    ++fenced_;
     reply.fenced = true;
   } else {
     // Fencing, judged against every term this node ever accepted (across its restarts): an
