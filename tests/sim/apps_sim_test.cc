@@ -137,3 +137,53 @@ TEST_CASE("apps sim: placement thrashing is caught", "[sim][apps]") {
   REQUIRE(c != nullptr);
   CHECK_FALSE(c->passed);
 }
+
+TEST_CASE("apps sim: the [apps] table is parsed and checked", "[sim][apps]") {
+  auto ok = parse_scenario(R"(
+name = "a"
+[cluster]
+engine = "apps"
+nodes = 4
+[apps]
+voters = 3
+web = 2
+worker = 0
+deploys = ["1s", "2s"]
+crashing = [2]
+crash_after = "500ms"
+restore_within = "9s"
+max_placements = 7
+[[events]]
+at = "3s"
+pause = { nodes = [0], for = "1s" }
+)", "a.toml");
+  REQUIRE(ok.ok());
+  CHECK(ok->apps.web == 2);
+  CHECK(ok->apps.worker == 0);
+  CHECK(ok->apps.deploys.size() == 2);
+  CHECK(ok->apps.crashing == std::vector<int64_t>{2});
+  CHECK(ok->apps.crash_after == std::chrono::milliseconds(500));
+  CHECK(ok->apps.restore_within == std::chrono::seconds(9));
+  CHECK(ok->apps.max_placements == 7);
+  CHECK(ok->validate().ok());
+
+  auto typo = parse_scenario("name = \"a\"\n[cluster]\nengine = \"apps\"\n[apps]\nwebb = 2\n", "t.toml");
+  REQUIRE_FALSE(typo.ok());
+  CHECK(typo.status().message().find("apps.webb: unknown key") != std::string::npos);
+
+  auto wrong_engine = parse_scenario("name = \"a\"\n[cluster]\nengine = \"raft\"\n[apps]\nweb = 2\n", "e.toml");
+  REQUIRE_FALSE(wrong_engine.ok());
+  CHECK(wrong_engine.status().message().find("only for cluster.engine = \"apps\"") != std::string::npos);
+
+  auto slow = parse_scenario(R"(
+name = "a"
+[cluster]
+engine = "apps"
+nodes = 4
+[[events]]
+at = "1s"
+slow = { nodes = [1], delay = "1s" }
+)", "s.toml");
+  REQUIRE(slow.ok());
+  CHECK_FALSE(slow->validate().ok());
+}
