@@ -402,7 +402,7 @@ void read_apps(const Reader& r, const toml::table& t, AppsParams& p) {
   r.only(t, "apps", {"voters", "web", "worker", "deploys", "crashing", "crash_after", "turn",
                      "busy_turn", "detection", "prepare", "start", "stop", "stop_grace",
                      "backoff_base", "backoff_max", "reassert_grace", "restore_within",
-                     "settle_within", "max_placements"});
+                     "settle_within", "max_placements", "forget_terms"});
   auto dur = [&](std::string_view k, Duration& out) {
     if (const auto* v = t.get(k)) out = r.duration(*v, Reader::join("apps", k));
   };
@@ -434,6 +434,7 @@ void read_apps(const Reader& r, const toml::table& t, AppsParams& p) {
     if (arr == nullptr) r.fail(v, "apps.crashing", "expected a list of deploy numbers such as [2]");
     for (const auto& e : *arr) p.crashing.push_back(r.integer(e, "apps.crashing", 1, 1000));
   }
+  if (const auto* v = t.get("forget_terms")) p.forget_terms = r.boolean(*v, "apps.forget_terms");
   if (const auto* v = t.get("max_placements")) {
     p.max_placements = r.integer(*v, "apps.max_placements", 0, 1'000'000);
   }

@@ -139,6 +139,9 @@ struct AppsParams {
   Duration restore_within = std::chrono::seconds(30);
   Duration settle_within = std::chrono::seconds(20);
   std::optional<int64_t> max_placements;  // instances ever placed (no placement thrashing)
+  // For proving the fencing check works: a restarted supervisor forgets the terms it saw
+  // (as if it did not persist them), so a stale leader's push can be accepted.
+  bool forget_terms = false;
 };
 
 struct Scenario {

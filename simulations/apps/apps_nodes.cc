@@ -31,7 +31,8 @@ void AppsCluster::start_supervisor(size_t i) {
       records.push_back(std::move(r));
     }
   }
-  sup_handle(i, n.sup->restore(std::move(records), n.saved.terms, n.saved.assignments, now_, wall_ms()));
+  sup_handle(i, n.sup->restore(std::move(records), p_.forget_terms ? std::map<uint64_t, uint64_t>{} : n.saved.terms,
+                               n.saved.assignments, now_, wall_ms()));
 }
 
 void AppsCluster::on_assign(size_t i, size_t from, const AssignMsg& m) {

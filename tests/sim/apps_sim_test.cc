@@ -8,9 +8,11 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 
+#include "simulations/latency.h"
 #include "simulations/simulator.h"
 
 using namespace shoal;
@@ -186,4 +188,36 @@ slow = { nodes = [1], delay = "1s" }
 )", "s.toml");
   REQUIRE(slow.ok());
   CHECK_FALSE(slow->validate().ok());
+}
+
+TEST_CASE("apps sim: the fencing check fails when a restarted supervisor forgets its terms", "[sim][apps]") {
+  // Each replica pauses 3 s in turn from 100 s; 50 ms before it wakes, n3 and n4 restart. With
+  // forget_terms they come back knowing no term, and the paused leader's push on waking
+  // (its old term) is accepted after they had accepted its successor's.
+  Scenario sc = load("apps_partition_heal");
+  sc.apps.forget_terms = true;
+  for (const char* at : {"102950ms", "110950ms", "118950ms"}) {
+    FaultEvent f;
+    f.kind = FaultEvent::Kind::restart;
+    f.at = *parse_duration(at);
+    f.where = "test";
+    f.nodes.indices = {3, 4};
+    sc.timeline.push_back(f);
+  }
+  std::stable_sort(sc.timeline.begin(), sc.timeline.end(),
+                   [](const FaultEvent& a, const FaultEvent& b) { return a.at < b.at; });
+  auto fencing_failures = [](const Scenario& s) {
+    size_t n = 0;
+    for (uint64_t seed = 1; seed <= 10; ++seed) {
+      RunOptions o;
+      o.seed = seed;
+      auto r = run_scenario(s, o);
+      REQUIRE(r.ok());
+      for (const auto& c : r->checks) n += c.name == "fencing" && !c.passed;
+    }
+    return n;
+  };
+  CHECK(fencing_failures(sc) > 0);
+  sc.apps.forget_terms = false;  // the same runs, with terms persisted: fenced
+  CHECK(fencing_failures(sc) == 0);
 }
