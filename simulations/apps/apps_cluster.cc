@@ -322,7 +322,9 @@ void AppsCluster::handle(size_t i, raft::Actions a) {
     (void)step(i, raft::Persisted{{last.term, last.index}});
   }
   if (!n.up || n.gen != gen || stopped_ || !n.core) return;
-  if (!a.apply.empty() || a.restore) (void)step(i, raft::Applied{a.apply.empty() ? a.restore->meta.index : a.apply.back().index});
+  if (!a.apply.empty() || a.restore) {
+    (void)step(i, raft::Applied{a.apply.empty() ? a.restore->meta.index : a.apply.back().index});
+  }
 }
 
 void AppsCluster::send(size_t from, size_t to, Payload p, size_t bytes) {

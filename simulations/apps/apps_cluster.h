@@ -139,8 +139,8 @@ class AppsCluster {
     Saved saved;
     std::map<InstanceKey, Proc> procs;  // live processes
     TimePoint sup_wake_at = kTimeNever;
-    uint64_t max_term = 0;
-    TimePoint frozen_until{};  // paused: every input waits until then  // highest group term this node ever accepted (ghost, survives crashes)
+    uint64_t max_term = 0;  // highest group term this node ever accepted (ghost, survives crashes)
+    TimePoint frozen_until{};  // paused: every input waits until then
   };
 
   // ---- loop, raft shell (apps_cluster.cc) ----

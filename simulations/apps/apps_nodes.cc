@@ -105,7 +105,8 @@ void AppsCluster::sup_handle(size_t i, sup::CoreActions a) {
     const sup::InstanceRecord* r = n.sup->find(key);
     if (r == nullptr) continue;
     if (n.procs.count(key)) {
-      return fail("one process per instance", fmt::format("{} started {} while its process still runs", n.id, key.second));
+      return fail("one process per instance",
+                  fmt::format("{} started {} while its process still runs", n.id, key.second));
     }
     const uint64_t inc = next_inc_++;
     n.procs[key] = Proc{inc, r->spec.release, false, false};
