@@ -79,6 +79,11 @@ void AppsCluster::turn(size_t i) {
       ++removes_;
       (void)propose(i, AppState::remove_instance(id));
     }
+    for (const auto& m : p.moves) {  // rebalancing: mark, then place the replacement
+      ++places_;
+      if (!propose(i, AppState::replace_instance(m.id))) break;
+      if (!propose(i, AppState::place(m.type, m.to, m.release, wall_ms()))) break;
+    }
     if (!n.up || !n.core || n.core->role() != raft::Role::leader) return;
   }
   if (!changed && !waiting) {
