@@ -36,13 +36,14 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
 def app_dir(work, instances, tag):
-    """python-web with `instances` web instances and a marker that makes each deploy a new
-    release."""
+    """python-web with `instances` web instances, an HTTP health check (a rollout counts an
+    instance as up once it passes), and a marker that makes each deploy a new release."""
     d = os.path.join(work, f"app-{tag}")
     shutil.copytree(os.path.join(ROOT, "examples", "python-web"), d)
     with open(os.path.join(d, "shoal.toml"), "w") as f:
         f.write(f"[formation]\nweb = {instances}\n\n[limits]\nmemory_mb = 128\n\n"
-                f"[env]\nBENCH_TAG = \"{tag}\"\n")
+                f"[health]\ntype = \"http\"\npath = \"/\"\ninterval = \"1s\"\n"
+                f"timeout = \"1s\"\n\n[env]\nBENCH_TAG = \"{tag}\"\n")
     return d
 
 

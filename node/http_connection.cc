@@ -1,0 +1,579 @@
+// HttpServer's connections: see http_server_impl.h.
+#include <utility>  // first: Boost 1.74 awaitable.hpp uses std::exchange without it
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <deque>
+#include <mutex>
+#include <optional>
+
+#include "node/http_server_impl.h"
+
+namespace shoal::node {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr size_t kHeaderLimit = 16 * 1024;
+// A streaming client that stops reading is dropped once this much is queued for it.
+constexpr size_t kStreamQueueLimit = 4 * 1024 * 1024;
+// While streaming we keep reading (to notice a hang-up); this bounds what a client may
+// pipeline meanwhile.
+constexpr size_t kPipelineBufferLimit = 64 * 1024;
+constexpr auto kWriteTimeout = std::chrono::seconds(30);
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr size_t kLingerBytes = 16 * 1024 * 1024;
+
+bool parse_query(std::string_view raw, std::multimap<std::string, std::string>& out) {
+  while (!raw.empty()) {
+    size_t amp = raw.find('&');
+    std::string_view pair = raw.substr(0, amp);
+    raw = amp == std::string_view::npos ? std::string_view() : raw.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    auto key = percent_decode(pair.substr(0, eq), /*plus_is_space=*/true);
+    auto value = percent_decode(
+        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
+    if (!key || !value) return false;
+    out.emplace(std::move(*key), std::move(*value));
+  }
+  return true;
+}
+
+// What one request/response exchange shares between the connection (IO thread) and the
+// handler's responder (any thread).
+struct Exchange {
+  enum class State { fresh, replied, streaming, ended };
+  std::mutex mu;
+  State state = State::fresh;
+  bool closed = false;
+  size_t queued = 0;  // stream bytes handed to the IO thread, not yet written
+  std::vector<std::function<void()>> on_close;
+};
+
+}  // namespace
+
+namespace {
+
+using WriteOp = std::function<void(std::function<void(beast::error_code)>)>;
+
+}  // namespace
+
+class Connection final : public ServerConnection,
+                         public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(std::shared_ptr<HttpServer::Impl> server, tcp::socket socket)
+      : server_(std::move(server)), stream_(std::move(socket)) {
+    beast::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    remote_ = ec ? std::string("?") : endpoint_string(ep);
+    stream_.socket().set_option(tcp::no_delay(true), ec);
+  }
+
+  ~Connection() {
+    std::lock_guard lock(server_->conns_mu);
+    server_->conns.erase(this);
+  }
+
+  void start() override { read_request(); }
+
+  // IO thread, on stop(): a connection waiting for a request, or streaming, closes now;
+  // one whose answer is being made or sent closes once it is out.
+  void begin_shutdown() override {
+    if (!busy_ || streaming_) close();
+  }
+
+  // IO thread: close the socket and tell the current exchange.
+  void close() override {
+    if (closed_) return;
+    closed_ = true;
+    writes_.clear();  // never to be written; each holds this connection
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+    mark_exchange_closed();
+  }
+
+  // ---- called on the IO thread by responders (via post) ----
+  void send_whole(uint64_t exchange, int status, std::string body, std::string content_type,
+                  HttpHeaders headers) {
+    if (exchange != exchange_id_ || closed_) return;
+    auto res = std::make_shared<http::response<http::string_body>>();
+    res->version(version_);
+    res->result(static_cast<unsigned>(status));
+    res->set(http::field::server, "shoal");
+    res->set(http::field::content_type, content_type);
+    for (auto& [k, v] : headers) res->set(k, v);
+    res->keep_alive(keep_alive_);
+    log_exchange(status);
+    if (head_) {
+      // A HEAD answer carries the headers a GET would, without the body: the length is
+      // the handler's Content-Length if it set one (it need not build the body), or the
+      // body it gave.
+      auto hres = std::make_shared<http::response<http::empty_body>>(std::move(res->base()));
+      if (hres->find(http::field::content_length) == hres->end()) {
+        hres->content_length(body.size());
+      }
+      enqueue([self = shared_from_this(), hres](auto done) {
+        http::async_write(self->stream_, *hres,
+                          [hres, done](beast::error_code ec, size_t) { done(ec); });
+      });
+    } else {
+      res->body() = std::move(body);
+      res->prepare_payload();
+      enqueue([self = shared_from_this(), res](auto done) {
+        http::async_write(self->stream_, *res,
+                          [res, done](beast::error_code ec, size_t) { done(ec); });
+      });
+    }
+    enqueue([self = shared_from_this()](auto done) {
+      self->finish_exchange();
+      done({});
+    });
+  }
+
+  void send_stream_header(uint64_t exchange, int status, std::string content_type,
+                          HttpHeaders headers) {
+    if (exchange != exchange_id_ || closed_) return;
+    auto res = std::make_shared<http::response<http::empty_body>>();
+    res->version(version_);
+    res->result(static_cast<unsigned>(status));
+    res->set(http::field::server, "shoal");
+    res->set(http::field::content_type, content_type);
+    res->set(http::field::cache_control, "no-cache");
+    for (auto& [k, v] : headers) res->set(k, v);
+    res->keep_alive(keep_alive_);
+    res->chunked(true);
+    streaming_ = true;
+    log_exchange(status);
+    auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
+    enqueue([self = shared_from_this(), res, sr](auto done) {
+      http::async_write_header(self->stream_, *sr,
+                               [res, sr, done](beast::error_code ec, size_t) { done(ec); });
+    });
+    watch_for_hangup();
+  }
+
+  void send_chunk(uint64_t exchange, std::shared_ptr<std::string> chunk) {
+    if (exchange != exchange_id_ || closed_) return;
+    enqueue([self = shared_from_this(), chunk](auto done) {
+      net::async_write(self->stream_, http::make_chunk(net::buffer(*chunk)),
+                       [self, chunk, done](beast::error_code ec, size_t) {
+                         {
+                           std::lock_guard lock(self->exchange_->mu);
+                           self->exchange_->queued -= chunk->size();
+                         }
+                         done(ec);
+                       });
+    });
+  }
+
+  void send_last_chunk(uint64_t exchange) {
+    if (exchange != exchange_id_ || closed_) return;
+    enqueue([self = shared_from_this()](auto done) {
+      net::async_write(self->stream_, http::make_chunk_last(),
+                       [done](beast::error_code ec, size_t) { done(ec); });
+    });
+    enqueue([self = shared_from_this()](auto done) {
+      self->finish_exchange();
+      done({});
+    });
+  }
+
+ private:
+  void read_request() {
+    if (closed_ || server_->stopped) return close();
+    parser_.emplace();
+    parser_->header_limit(kHeaderLimit);
+    // Beast checks Content-Length against the limit while parsing the header, before we
+    // know the route: admit the largest any route takes, then hold this one to its own.
+    parser_->body_limit(server_->router.max_body_limit());
+    stream_.expires_after(server_->options.idle_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              self->on_header(ec);
+                            });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec) return on_read_error(ec);
+    const auto& h = parser_->get();
+    const std::string target(h.target());
+    const std::string method(h.method_string());
+    const std::string raw_path = target.substr(0, target.find('?'));
+    const size_t limit = server_->router.body_limit(method, raw_path);
+    if (parser_->content_length() && *parser_->content_length() > limit) {
+      return on_read_error(http::error::body_limit);
+    }
+    parser_->body_limit(limit);
+    stream_.expires_after(server_->options.request_timeout);
+    auto read_body = [self = shared_from_this()] {
+      http::async_read(self->stream_, self->buffer_, *self->parser_,
+                       [self](beast::error_code ec, size_t) { self->on_request(ec); });
+    };
+    // curl and others wait (a second) for "100 Continue" before sending a large body.
+    if (beast::iequals(h[http::field::expect], "100-continue")) {
+      static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      net::async_write(stream_, net::buffer(kContinue),
+                       [self = shared_from_this(), read_body](beast::error_code ec, size_t) {
+                         if (ec) return self->close();
+                         read_body();
+                       });
+      return;
+    }
+    read_body();
+  }
+
+  void on_read_error(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == net::error::eof ||
+        ec == net::error::operation_aborted || ec == beast::error::timeout ||
+        ec == net::error::connection_reset || closed_) {
+      return close();
+    }
+    keep_alive_ = false;
+    linger_ = true;
+    begin_exchange();
+    if (ec == http::error::body_limit) {
+      return send_whole(exchange_id_, 413,
+                        json_error("request body is larger than this endpoint accepts (" +
+                                   std::to_string(current_body_limit()) + " bytes)"),
+                        "application/json", {});
+    }
+    if (ec == http::error::header_limit) {
+      return send_whole(exchange_id_, 431, json_error("request headers are too large"),
+                        "application/json", {});
+    }
+    send_whole(exchange_id_, 400, json_error("malformed HTTP request: " + ec.message()),
+               "application/json", {});
+  }
+
+  size_t current_body_limit() const {
+    if (!parser_) return kDefaultHttpBodyLimit;
+    const auto& h = parser_->get();
+    const std::string target(h.target());
+    return server_->router.body_limit(std::string(h.method_string()),
+                                      target.substr(0, target.find('?')));
+  }
+
+  void on_request(beast::error_code ec) {
+    if (ec) return on_read_error(ec);
+    stream_.expires_never();
+    auto& msg = parser_->get();
+    version_ = msg.version();
+    keep_alive_ = msg.keep_alive();
+    begin_exchange();
+    head_ = msg.method() == http::verb::head;
+
+    HttpRequest req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    req.remote = remote_;
+    const size_t q = req.target.find('?');
+    const std::string raw_path = req.target.substr(0, q);
+    req_method_ = req.method;
+    req_path_ = raw_path;
+    auto path = percent_decode(raw_path, /*plus_is_space=*/false);
+    if (!path || (q != std::string::npos &&
+                  !parse_query(std::string_view(req.target).substr(q + 1), req.query))) {
+      return send_whole(exchange_id_, 400,
+                        json_error("malformed percent-escape in the request target"),
+                        "application/json", {});
+    }
+    req.path = std::move(*path);
+    for (const auto& field : msg) {
+      req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    req.body = std::move(msg.body());
+
+    auto match = server_->router.match(req.method, raw_path);
+    if (!match.handler) {
+      if (match.allowed.empty()) {
+        return send_whole(exchange_id_, 404,
+                          json_error("no such endpoint: " + req.method + " " + req.path),
+                          "application/json", {});
+      }
+      std::string allow;
+      for (const auto& m : match.allowed) allow += (allow.empty() ? "" : ", ") + m;
+      return send_whole(exchange_id_, 405,
+                        json_error("method " + req.method + " is not allowed on " + req.path +
+                                   " (use " + allow + ")"),
+                        "application/json", {{"Allow", allow}});
+    }
+    req.params = std::move(match.params);
+    dispatch(*match.handler, std::move(req));
+  }
+
+  void begin_exchange() {
+    busy_ = true;
+    head_ = false;
+    ++exchange_id_;
+    exchange_ = std::make_shared<Exchange>();
+  }
+
+  void dispatch(const HttpHandler& handler, HttpRequest req);
+
+  // While a stream is open, keep one read pending: it is how a hang-up shows.
+  void watch_for_hangup() {
+    if (watching_ || closed_) return;
+    if (buffer_.size() >= kPipelineBufferLimit) return;
+    watching_ = true;
+    stream_.socket().async_read_some(
+        buffer_.prepare(4096), [self = shared_from_this(), id = exchange_id_](
+                                   beast::error_code ec, size_t n) {
+          self->watching_ = false;
+          if (ec) {
+            if (ec != net::error::operation_aborted) self->close();
+            return;
+          }
+          self->buffer_.commit(n);
+          if (id == self->exchange_id_) self->watch_for_hangup();
+        });
+  }
+
+  void enqueue(WriteOp op) {
+    writes_.push_back(std::move(op));
+    if (!writing_) pump();
+  }
+
+  void pump() {
+    if (writes_.empty() || closed_) {
+      writes_.clear();  // each op holds this connection: left queued, it would never be freed
+      writing_ = false;
+      return;
+    }
+    writing_ = true;
+    auto op = std::move(writes_.front());
+    writes_.pop_front();
+    stream_.expires_after(kWriteTimeout);
+    op([self = shared_from_this()](beast::error_code ec) {
+      if (ec) {
+        spdlog::debug("http-write-failed from={} error=\"{}\"", self->remote_, ec.message());
+        self->writes_.clear();
+        self->writing_ = false;
+        return self->close();
+      }
+      self->pump();
+    });
+  }
+
+  void finish_exchange() {
+    mark_exchange_closed();  // a late write from the handler is refused
+    busy_ = false;
+    streaming_ = false;
+    stream_.expires_never();
+    if (!keep_alive_ || server_->stopped) {
+      beast::error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+      if (linger_) return linger(0);
+      return close();
+    }
+    if (watching_) {
+      // The hang-up watch is still reading into buffer_; cancel it before the parser
+      // takes over the buffer, then start the next request from its completion.
+      stream_.socket().cancel();
+      net::post(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); });
+      return;
+    }
+    read_request();
+  }
+
+  // After refusing a request whose body we did not read, read and drop what the client
+  // is still sending (bounded), so it gets to read our answer instead of a reset.
+  void linger(size_t dropped) {
+    if (closed_ || dropped > kLingerBytes) return close();
+    auto scratch = std::make_shared<std::array<char, 16 * 1024>>();
+    stream_.expires_after(kLingerTime);
+    stream_.async_read_some(net::buffer(*scratch), [self = shared_from_this(), scratch, dropped](
+                                                       beast::error_code ec, size_t n) {
+      if (ec) return self->close();
+      self->linger(dropped + n);
+    });
+  }
+
+  void mark_exchange_closed() {
+    if (!exchange_) return;
+    std::vector<std::function<void()>> callbacks;
+    {
+      std::lock_guard lock(exchange_->mu);
+      if (exchange_->closed) return;
+      exchange_->closed = true;
+      callbacks.swap(exchange_->on_close);
+    }
+    for (auto& fn : callbacks) fn();
+  }
+
+  void log_exchange(int status) {
+    spdlog::debug("http-request method={} path={} status={} from={}", req_method_, req_path_,
+                  status, remote_);
+  }
+
+  std::shared_ptr<HttpServer::Impl> server_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::string remote_;
+  std::string req_method_ = "-";
+  std::string req_path_ = "-";
+  unsigned version_ = 11;
+  bool keep_alive_ = false;
+  bool head_ = false;  // the current exchange is a HEAD: headers only
+  bool closed_ = false;
+  bool linger_ = false;     // the last request was refused unread
+  bool busy_ = false;       // between a request and the end of its answer
+  bool streaming_ = false;  // the answer is a stream
+  bool watching_ = false;
+  bool writing_ = false;
+  std::deque<WriteOp> writes_;
+  uint64_t exchange_id_ = 0;
+  std::shared_ptr<Exchange> exchange_;
+};
+
+namespace {
+
+class Responder final : public HttpResponder {
+ public:
+  // Holds the connection: while a handler works, nothing else does (no read is pending).
+  // Holds the server (not just its io_context) so a responder kept past stop() still has
+  // a context to check before posting; see Impl::io_finished.
+  Responder(std::shared_ptr<Connection> conn, std::shared_ptr<HttpServer::Impl> server,
+            uint64_t id, std::shared_ptr<Exchange> ex)
+      : conn_(std::move(conn)), server_(std::move(server)), id_(id), ex_(std::move(ex)) {}
+
+  ~Responder() override {
+    Exchange::State state;
+    {
+      std::lock_guard lock(ex_->mu);
+      state = ex_->state;
+    }
+    if (state == Exchange::State::fresh) {
+      spdlog::error("http-handler-no-answer id={}", id_);
+      post([id = id_, body = json_error("internal error: the handler gave no answer")](
+               Connection& c) { c.send_whole(id, 500, body, "application/json", {}); });
+    } else if (state == Exchange::State::streaming) {
+      post([id = id_](Connection& c) { c.send_last_chunk(id); });
+    }
+  }
+
+  void reply(int status, std::string body, std::string content_type,
+             HttpHeaders headers) override {
+    if (!transition(Exchange::State::fresh, Exchange::State::replied, "reply")) return;
+    post([id = id_, status, body = std::move(body), ct = std::move(content_type),
+          headers = std::move(headers)](Connection& c) mutable {
+      c.send_whole(id, status, std::move(body), std::move(ct), std::move(headers));
+    });
+  }
+
+  void start_stream(int status, std::string content_type, HttpHeaders headers) override {
+    if (!transition(Exchange::State::fresh, Exchange::State::streaming, "start_stream")) return;
+    post([id = id_, status, ct = std::move(content_type),
+          headers = std::move(headers)](Connection& c) mutable {
+      c.send_stream_header(id, status, std::move(ct), std::move(headers));
+    });
+  }
+
+  bool write(std::string chunk) override {
+    if (chunk.empty()) return !closed();  // an empty chunk would end the stream
+    {
+      std::lock_guard lock(ex_->mu);
+      if (ex_->closed || ex_->state != Exchange::State::streaming) return false;
+      if (ex_->queued + chunk.size() > kStreamQueueLimit) {
+        spdlog::warn("http-stream-slow-client id={} queued={}", id_, ex_->queued);
+        ex_->closed = true;
+        post([](Connection& c) { c.close(); });
+        return false;
+      }
+      ex_->queued += chunk.size();
+    }
+    post([id = id_, c = std::make_shared<std::string>(std::move(chunk))](Connection& conn) {
+      conn.send_chunk(id, c);
+    });
+    return true;
+  }
+
+  void end() override {
+    if (!transition(Exchange::State::streaming, Exchange::State::ended, "end")) return;
+    post([id = id_](Connection& c) { c.send_last_chunk(id); });
+  }
+
+  bool closed() const override {
+    std::lock_guard lock(ex_->mu);
+    return ex_->closed;
+  }
+
+  void on_close(std::function<void()> fn) override {
+    {
+      std::lock_guard lock(ex_->mu);
+      if (!ex_->closed) {
+        ex_->on_close.push_back(std::move(fn));
+        return;
+      }
+    }
+    fn();
+  }
+
+ private:
+  bool transition(Exchange::State from, Exchange::State to, const char* what) {
+    std::lock_guard lock(ex_->mu);
+    if (ex_->state != from) {
+      spdlog::error("http-handler-misuse id={} call={} (answered already, or no stream)", id_,
+                    what);
+      return false;
+    }
+    ex_->state = to;
+    return true;
+  }
+
+  template <typename Fn>
+  void post(Fn fn) {
+    std::lock_guard lock(server_->post_mu);
+    if (server_->io_finished) return;  // the connection is closed; nothing could be sent
+    net::post(server_->io, [conn = conn_, fn = std::move(fn)]() mutable { fn(*conn); });
+  }
+
+  std::shared_ptr<Connection> conn_;
+  std::shared_ptr<HttpServer::Impl> server_;
+  uint64_t id_;
+  std::shared_ptr<Exchange> ex_;
+};
+
+}  // namespace
+
+void Connection::dispatch(const HttpHandler& handler, HttpRequest req) {
+  auto responder =
+      std::make_shared<Responder>(shared_from_this(), server_, exchange_id_, exchange_);
+  net::post(*server_->workers, [&handler, req = std::move(req), responder]() mutable {
+    try {
+      handler(req, responder);
+    } catch (const std::exception& e) {
+      spdlog::error("http-handler-exception path={} what=\"{}\"", req.path, e.what());
+      responder->reply(500, json_error(std::string("internal error: ") + e.what()),
+                       "application/json", {});
+    }
+  });
+}
+
+std::shared_ptr<ServerConnection> make_connection(std::shared_ptr<HttpServer::Impl> server,
+                                                  tcp::socket socket) {
+  return std::make_shared<Connection>(std::move(server), std::move(socket));
+}
+
+std::string json_error(std::string_view message) {
+  return nlohmann::json{{"error", message}}.dump() + "\n";
+}
+
+std::string endpoint_string(const tcp::endpoint& ep) {
+  const auto addr = ep.address();
+  if (addr.is_v6()) return "[" + addr.to_string() + "]:" + std::to_string(ep.port());
+  return addr.to_string() + ":" + std::to_string(ep.port());
+}
+
+}  // namespace shoal::node
