@@ -40,6 +40,7 @@ void add_formation_commands(CLI::App& app, Cli& cli);  // ps, scale, restart
 void add_release_commands(CLI::App& app, Cli& cli);    // config [set|unset], releases, rollback
 void add_deploy_command(CLI::App& app, Cli& cli);
 void add_logs_command(CLI::App& app, Cli& cli);
+void add_events_command(CLI::App& app, Cli& cli);  // lifecycle events (not `event`)
 void add_node_commands(CLI::App& app, Cli& cli);  // node drain
 
 // ---- helpers shared by the HTTP-client verbs (cli/client.cc) ----

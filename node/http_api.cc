@@ -200,6 +200,7 @@ Result<std::unique_ptr<HttpApi>> HttpApi::start(const gossip::Address& listen,
   add_membership_routes(router, agent);
   add_event_routes(router, agent);
   add_key_routes(router, agent);
+  add_metrics_routes(router);
   if (raft) add_raft_routes(router, *raft);
   if (more_routes) more_routes(router);
   // Forwarded requests, deploys and log follows hold a worker while another node answers.

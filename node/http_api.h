@@ -42,6 +42,9 @@ void add_event_routes(HttpRouter& router, AgentControl& agent);
 // GET /v1/keys; POST /v1/keys/install, /v1/keys/use, /v1/keys/remove: the gossip keyring
 // of every member, through serf's keyring queries. node/http_api_keys.cc.
 void add_key_routes(HttpRouter& router, AgentControl& agent);
+// GET /metrics: the process's metrics registry (node/metrics.h) as Prometheus text.
+// node/http_api_events_log.cc.
+void add_metrics_routes(HttpRouter& router);
 
 class HttpApi {
  public:

@@ -231,7 +231,7 @@ void scale(Ctx& c, const HttpRequest& req, const std::shared_ptr<HttpResponder>&
   }
   if (counts.empty()) return reply_status(*res, Status::invalid_argument("give at least one TYPE: COUNT"));
   on_app_leader(c, req, res, [&](uint64_t group) {
-    propose_and_reply(c, *res, group, AppState::scale(counts),
+    propose_and_reply(c, *res, group, AppState::scale(counts, wall_ms()),
                       [](const json& r) { return json{{"formation", r.value("formation", json::object())}}; });
   });
 }
@@ -246,14 +246,14 @@ void restart(Ctx& c, const HttpRequest& req, const std::shared_ptr<HttpResponder
     target = it->get<std::string>();
   }
   on_app_leader(c, req, res, [&](uint64_t group) {
-    propose_and_reply(c, *res, group, AppState::restart(target),
+    propose_and_reply(c, *res, group, AppState::restart(target, wall_ms()),
                       [](const json& r) { return json{{"restarted", r.value("restarted", json::array())}}; });
   });
 }
 
 void set_stopped(Ctx& c, const HttpRequest& req, const std::shared_ptr<HttpResponder>& res, bool stopped) {
   on_app_leader(c, req, res, [&](uint64_t group) {
-    propose_and_reply(c, *res, group, AppState::set_stopped(stopped),
+    propose_and_reply(c, *res, group, AppState::set_stopped(stopped, wall_ms()),
                       [&](const json&) { return json{{"stopped", stopped}}; });
   });
 }

@@ -136,6 +136,7 @@ bool AppService::lead_app(raft::GroupId group, raft::Term term, const CatalogSta
     return true;
   }
   const auto nodes = node_infos(cat);
+  note_app_events(group, term, **app, nodes);
 
   // The scheduler's decisions, committed. One plan per turn: the next turn plans again on
   // the state these commands made.
@@ -153,7 +154,7 @@ bool AppService::lead_app(raft::GroupId group, raft::Term term, const CatalogSta
     }
   }
   for (const auto& id : p.unplace) {
-    (void)propose(group, AppState::unplace(id));
+    (void)propose(group, AppState::unplace(id, wall_ms()));
     changed = true;
     spdlog::info("instance-unplaced app={} id={}", (*app)->name(), id);
   }
@@ -226,7 +227,7 @@ bool AppService::lead_app(raft::GroupId group, raft::Term term, const CatalogSta
       gone.since_ms = wall_ms();
       lines.push_back(std::move(gone));
     }
-    if (!lines.empty()) (void)propose(group, AppState::report(node, lines));
+    if (!lines.empty()) (void)propose(group, AppState::report(node, lines, wall_ms()));
   }
   pushed_[group] = std::move(told);
   return busy;
@@ -255,12 +256,12 @@ void AppService::mark_lost(raft::GroupId group, const AppState& app,
   }
   for (auto& [node, l] : lines) {
     spdlog::info("instances-lost app={} node={} count={}", app.name(), node, l.size());
-    (void)propose(group, AppState::report(node, l));
+    (void)propose(group, AppState::report(node, l, wall_ms()));
   }
 }
 
 Status AppService::teardown(raft::GroupId group) {
-  auto r = propose(group, AppState::set_stopped(true));
+  auto r = propose(group, AppState::set_stopped(true, wall_ms()));
   if (!r.ok()) return r.status();
   if (!r->ok()) return r->status;
   auto st = raft_.status(group);

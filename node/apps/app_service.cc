@@ -108,6 +108,7 @@ void AppService::turn() {
     if (!g.stopped.ok() || g.core.role != raft::Role::leader) continue;
     if (is_catalog_group(g.group)) {
       keep_catalog_voters(g);
+      note_catalog_events(g.core.term);
     } else if (is_app_group(g.group)) {
       if (!cat_read) {
         if (auto c = catalog(); c.ok()) cat = std::move(*c);

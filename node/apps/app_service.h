@@ -156,6 +156,15 @@ class AppService {
                                            raft::GroupId group, raft::Term term,
                                            const std::vector<const Instance*>& instances);
 
+  // Catalog leader (leader_events.cc): records each node's join, failure, return and
+  // departure as gossip reports it, and a leader change, in the catalog's event log.
+  void note_catalog_events(raft::Term term);
+  // App leader (leader_events.cc): records a leader change once per term and a node
+  // failure that hits the app's instances (a failover episode), and counts the app's new
+  // events in /metrics.
+  void note_app_events(raft::GroupId group, raft::Term term, const AppState& app,
+                       const std::vector<NodeInfo>& nodes);
+
   Options opts_;
   AgentControl& agent_;
   RaftService& raft_;
@@ -176,6 +185,9 @@ class AppService {
   int64_t mem_tag_ = -2;
   TimePoint mem_tag_at_{};
   std::thread thread_;
+  // Control thread only (leader_events.cc).
+  std::map<raft::GroupId, raft::Term> noted_term_;     // leader_changed proposed for this term
+  std::map<raft::GroupId, uint64_t> events_counted_;  // events up to this seq are in /metrics
 };
 
 }  // namespace shoal::node::apps

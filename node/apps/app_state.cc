@@ -33,6 +33,12 @@ std::string known_types(const std::map<std::string, FormationEntry>& formation) 
   return names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "));
 }
 
+// A command's optional time: only when known (events_ takes the newest seen otherwise).
+json with_time(json command, int64_t now_ms) {
+  if (now_ms > 0) command["now_ms"] = now_ms;
+  return command;
+}
+
 }  // namespace
 
 bool is_reported_state(std::string_view state) {
@@ -82,8 +88,8 @@ Bytes AppState::rollback(std::optional<uint64_t> version, int64_t now_ms) {
                          {"now_ms", now_ms}});
 }
 
-Bytes AppState::scale(const std::map<std::string, int>& counts) {
-  return encode_command({{"op", "scale"}, {"counts", counts}});
+Bytes AppState::scale(const std::map<std::string, int>& counts, int64_t now_ms) {
+  return encode_command(with_time({{"op", "scale"}, {"counts", counts}}, now_ms));
 }
 
 Bytes AppState::set_limits(std::string_view type, std::optional<int64_t> memory_mb,
@@ -94,12 +100,12 @@ Bytes AppState::set_limits(std::string_view type, std::optional<int64_t> memory_
                          {"cpu_millis", cpu_millis ? json(*cpu_millis) : json(nullptr)}});
 }
 
-Bytes AppState::set_stopped(bool stopped) {
-  return encode_command({{"op", "set_stopped"}, {"stopped", stopped}});
+Bytes AppState::set_stopped(bool stopped, int64_t now_ms) {
+  return encode_command(with_time({{"op", "set_stopped"}, {"stopped", stopped}}, now_ms));
 }
 
-Bytes AppState::restart(std::string_view target) {
-  return encode_command({{"op", "restart"}, {"target", target}});
+Bytes AppState::restart(std::string_view target, int64_t now_ms) {
+  return encode_command(with_time({{"op", "restart"}, {"target", target}}, now_ms));
 }
 
 Bytes AppState::place(std::string_view type, std::string_view node, uint64_t release,
@@ -108,8 +114,8 @@ Bytes AppState::place(std::string_view type, std::string_view node, uint64_t rel
       {{"op", "place"}, {"type", type}, {"node", node}, {"release", release}, {"now_ms", now_ms}});
 }
 
-Bytes AppState::unplace(std::string_view id) {
-  return encode_command({{"op", "unplace"}, {"id", id}});
+Bytes AppState::unplace(std::string_view id, int64_t now_ms) {
+  return encode_command(with_time({{"op", "unplace"}, {"id", id}}, now_ms));
 }
 
 Bytes AppState::remove_instance(std::string_view id) {
@@ -120,7 +126,8 @@ Bytes AppState::replace_instance(std::string_view id) {
   return encode_command({{"op", "replace_instance"}, {"id", id}});
 }
 
-Bytes AppState::report(std::string_view node, const std::vector<InstanceReport>& instances) {
+Bytes AppState::report(std::string_view node, const std::vector<InstanceReport>& instances,
+                       int64_t now_ms) {
   json lines = json::array();
   for (const auto& r : instances) {
     lines.push_back({{"id", r.id},
@@ -134,7 +141,8 @@ Bytes AppState::report(std::string_view node, const std::vector<InstanceReport>&
                      {"health", r.health},
                      {"health_output", r.health_output}});
   }
-  return encode_command({{"op", "report"}, {"node", node}, {"instances", lines}});
+  return encode_command(
+      with_time({{"op", "report"}, {"node", node}, {"instances", lines}}, now_ms));
 }
 
 // ---- apply ----
@@ -142,8 +150,10 @@ Bytes AppState::report(std::string_view node, const std::vector<InstanceReport>&
 Bytes AppState::apply(const raft::Entry& entry) {
   auto command = decode_command(entry.data);
   if (!command.ok()) return invalid("app: " + command.status().message());
+  const AppEvents::Before before = events_.observe(*this, *command);
   Bytes result = apply_command(*command);
   prune_releases();
+  events_.derive(before, *this, *command, result);
   return result;
 }
 
@@ -159,6 +169,7 @@ Bytes AppState::apply_command(const json& command) {
   if (op == "restart") return do_restart(command);
   if (op == "place") return do_place(command);
   if (op == "report") return do_report(command);
+  if (events_.is_event_op(op)) return events_.apply_op(*this, command);
 
   JsonFields c(command, op);
   if (op == "set_app") {

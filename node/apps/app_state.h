@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "node/apps/app_events.h"
 #include "node/apps/command_result.h"
 #include "node/apps/manifest.h"
 #include "raft/state_machine.h"
@@ -124,21 +125,21 @@ class AppState final : public raft::StateMachine {
   static Bytes rollback(std::optional<uint64_t> version, int64_t now_ms);
   // [formation] invalid: unknown type (the message lists the known ones), count not 0..100;
   // conflict: no release yet.
-  static Bytes scale(const std::map<std::string, int>& counts);
+  static Bytes scale(const std::map<std::string, int>& counts, int64_t now_ms = 0);
   // [formation] invalid: unknown type, limit out of range, neither limit given.
   static Bytes set_limits(std::string_view type, std::optional<int64_t> memory_mb,
                           std::optional<int64_t> cpu_millis);
   // [stopped]
-  static Bytes set_stopped(bool stopped);
+  static Bytes set_stopped(bool stopped, int64_t now_ms = 0);
   // target "": every desired instance; a process type; or an instance id. [restarted: ids]
   // not_found: neither a type of the formation or current release nor an instance.
-  static Bytes restart(std::string_view target);
+  static Bytes restart(std::string_view target, int64_t now_ms = 0);
   // [id] (TYPE.N, N from a counter). not_found: release not kept; invalid: type not in
   // that release, bad node; conflict: the table is full (kMaxInstances).
   static Bytes place(std::string_view type, std::string_view node, uint64_t release,
                      int64_t now_ms);
   // Marks the instance not desired. [id] not_found.
-  static Bytes unplace(std::string_view id);
+  static Bytes unplace(std::string_view id, int64_t now_ms = 0);
   // Forgets the instance. [id] not_found.
   static Bytes remove_instance(std::string_view id);
   // Marks a desired instance to be replaced (Instance::replace). [id] not_found: no such
@@ -147,7 +148,10 @@ class AppState final : public raft::StateMachine {
   // A supervisor's report: updates the listed instances that live on `node`; lines for
   // unknown instances or another node's are ignored. [updated, ignored: ids] invalid: a
   // malformed line (nothing is applied then).
-  static Bytes report(std::string_view node, const std::vector<InstanceReport>& instances);
+  static Bytes report(std::string_view node, const std::vector<InstanceReport>& instances,
+                      int64_t now_ms = 0);
+  // (The event ops, node_failed, leader_changed and record_event, are built in app_events.h.
+  // now_ms = 0 above: the command carries no time and its events take the newest seen.)
 
   Bytes apply(const raft::Entry& entry) override;
   Bytes snapshot() const override;
@@ -171,6 +175,8 @@ class AppState final : public raft::StateMachine {
   uint64_t next_version() const { return next_version_; }
   // Slug and source digests of every kept release.
   std::set<std::string> kept_digests() const;
+  // Lifecycle events and failover episodes (app_events.h).
+  const AppEvents& events() const { return events_; }
 
  private:
   Bytes apply_command(const nlohmann::json& command);
@@ -197,6 +203,7 @@ class AppState final : public raft::StateMachine {
   bool stopped_ = false;
   std::map<std::string, Instance> instances_;
   uint64_t next_instance_seq_ = 1;
+  AppEvents events_;
 };
 
 }  // namespace shoal::node::apps

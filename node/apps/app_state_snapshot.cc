@@ -51,7 +51,8 @@ Bytes AppState::snapshot() const {
                            {"formation", formation_json()},
                            {"stopped", stopped_},
                            {"instances", instances},
-                           {"next_instance_seq", next_instance_seq_}});
+                           {"next_instance_seq", next_instance_seq_},
+                           {"events", events_.to_json()}});
 }
 
 Status AppState::restore(ByteView data) {
@@ -123,6 +124,13 @@ Status AppState::restore(ByteView data) {
     next.instances_.emplace(id, std::move(i));
   }
   if (!f.ok()) return Status::corruption(f.error());
+  if (const json* events = f.opt("events")) {
+    auto e = AppEvents::from_json(*events);
+    if (!e.ok()) return Status::corruption("app snapshot: " + e.status().message());
+    next.events_ = std::move(*e);
+  } else {
+    next.events_.assume_deployed(next.current_);  // an older snapshot: no events yet
+  }
   if (next.current_ != 0) {
     const Release* cur = next.release(next.current_);
     if (cur == nullptr) {

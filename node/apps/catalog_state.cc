@@ -107,7 +107,9 @@ Bytes CatalogState::remove_service(std::string_view name) {
 Bytes CatalogState::apply(const raft::Entry& entry) {
   auto command = decode_command(entry.data);
   if (!command.ok()) return invalid("catalog: " + command.status().message());
-  return apply_command(*command);
+  Bytes result = apply_command(*command);
+  events_.derive(*command, result);
+  return result;
 }
 
 Bytes CatalogState::apply_command(const json& command) {
@@ -115,6 +117,7 @@ Bytes CatalogState::apply_command(const json& command) {
   const std::string op = f.str("op", 64);
   if (!f.ok()) return invalid(f.error());
   JsonFields c(command, op);
+  if (events_.is_event_op(op)) return events_.apply_op(command);
 
   if (op == "create_app" || op == "set_replicas") {
     const std::string name = c.str("name", 256);
@@ -205,7 +208,8 @@ json CatalogState::to_json() const {
   for (const auto& [name, s] : services_) services[name] = service_json(s);
   return {{"version", kSnapshotVersion},   {"apps", apps},
           {"next_app_seq", next_app_seq_}, {"nodes", nodes},
-          {"services", services},          {"settings", settings_}};
+          {"services", services},          {"settings", settings_},
+          {"events", events_.to_json()}};
 }
 
 Bytes CatalogState::snapshot() const { return json::to_msgpack(to_json()); }
@@ -246,6 +250,11 @@ Status CatalogState::restore(ByteView data) {
   }
   next.settings_ = f.string_map("settings", kMaxSettingValueBytes);
   if (!f.ok()) return Status::corruption(f.error());
+  if (const json* events = f.opt("events")) {  // absent in older snapshots
+    auto e = CatalogEvents::from_json(*events);
+    if (!e.ok()) return Status::corruption("catalog snapshot: " + e.status().message());
+    next.events_ = std::move(*e);
+  }
   *this = std::move(next);
   return Status();
 }

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "node/apps/catalog_events.h"
 #include "node/apps/command_result.h"
 #include "raft/state_machine.h"
 
@@ -86,6 +87,9 @@ class CatalogState final : public raft::StateMachine {
   const std::map<std::string, ServiceRecord>& services() const { return services_; }
   const std::map<std::string, std::string>& settings() const { return settings_; }
   std::optional<std::string> setting(const std::string& key) const;
+  // Node, app and leader events (catalog_events.h; its ops are built there).
+  const CatalogEvents& catalog_events() const { return events_; }
+  const EventLog& events() const { return events_.log(); }
 
  private:
   Bytes apply_command(const nlohmann::json& command);
@@ -96,6 +100,7 @@ class CatalogState final : public raft::StateMachine {
   std::map<std::string, NodeMark> node_marks_;
   std::map<std::string, ServiceRecord> services_;
   std::map<std::string, std::string> settings_;
+  CatalogEvents events_;
 };
 
 }  // namespace shoal::node::apps

@@ -17,6 +17,7 @@
 namespace shoal::node {
 void add_app_routes(HttpRouter& router, apps::AppService& apps, ArtifactStore& store,
                     const std::filesystem::path& work_dir);
+void add_event_log_routes(HttpRouter& router, apps::AppService& apps);  // http_api_events_log.cc
 }
 
 namespace shoal::node::apps {
@@ -104,6 +105,7 @@ Result<std::unique_ptr<NodeApps>> NodeApps::open(NodeAppsOptions options, AgentC
 
 void NodeApps::add_routes(HttpRouter& router) {
   add_app_routes(router, *service_, *store_, opts_.data_dir / "tmp");
+  add_event_log_routes(router, *service_);
   supervisor::add_supervisor_routes(router, *supervisor_);
   add_artifact_routes(router, *store_);
 }

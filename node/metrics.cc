@@ -1,0 +1,204 @@
+#include "node/metrics.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace shoal::node::metrics {
+namespace {
+
+bool valid_name(const std::string& n) {
+  if (n.empty()) return false;
+  for (size_t i = 0; i < n.size(); ++i) {
+    const char c = n[i];
+    const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+    if (!alpha && !(i > 0 && c >= '0' && c <= '9')) return false;
+  }
+  return true;
+}
+
+// Prometheus floats: integers without a fraction, +Inf/-Inf/NaN spelled its way.
+std::string number(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  if (v == std::floor(v) && std::fabs(v) < 1e15) return fmt::format("{:.0f}", v);
+  return fmt::format("{}", v);
+}
+
+std::string escape(std::string_view s, bool quote) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '"' && quote) {
+      out += "\\\"";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// {a="x",b="y"} with an extra label (le) appended when given; "" without labels.
+std::string label_set(const std::vector<std::string>& names, const std::vector<std::string>& values,
+                      const std::string& extra_name = {}, const std::string& extra_value = {}) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    out += fmt::format("{}{}=\"{}\"", out.empty() ? "" : ",", names[i], escape(values[i], true));
+  }
+  if (!extra_name.empty()) {
+    out += fmt::format("{}{}=\"{}\"", out.empty() ? "" : ",", extra_name, extra_value);
+  }
+  return out.empty() ? "" : "{" + out + "}";
+}
+
+[[noreturn]] void misuse(const std::string& what) {
+  spdlog::critical("metrics-misuse reason=\"{}\"", what);
+  std::abort();
+}
+
+}  // namespace
+
+void Counter::inc(double by) {
+  if (!(by >= 0)) return;
+  double cur = value_.load();
+  while (!value_.compare_exchange_weak(cur, cur + by)) {
+  }
+}
+
+void Gauge::add(double by) {
+  double cur = value_.load();
+  while (!value_.compare_exchange_weak(cur, cur + by)) {
+  }
+}
+
+Histogram::Histogram(std::vector<double> bounds)
+    : bounds_(std::move(bounds)), counts_(bounds_.size() + 1, 0) {
+  if (!std::is_sorted(bounds_.begin(), bounds_.end()) ||
+      std::adjacent_find(bounds_.begin(), bounds_.end()) != bounds_.end()) {
+    misuse("histogram bounds must ascend strictly");
+  }
+}
+
+void Histogram::observe(double v) {
+  if (std::isnan(v)) return;
+  const size_t i = static_cast<size_t>(
+      std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());  // le: v <= bound
+  std::lock_guard lock(mu_);
+  ++counts_[i];
+  sum_ += v;
+}
+
+Histogram::Snapshot Histogram::snapshot() const {
+  Snapshot s;
+  s.bounds = bounds_;
+  std::lock_guard lock(mu_);
+  uint64_t total = 0;
+  for (uint64_t c : counts_) {
+    total += c;
+    s.cumulative.push_back(total);
+  }
+  s.count = total;
+  s.sum = sum_;
+  return s;
+}
+
+std::vector<double> duration_buckets() {
+  return {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600};
+}
+
+Registry::Entry& Registry::entry(const std::string& name, const std::string& type,
+                                 const std::string& help,
+                                 const std::vector<std::string>& label_names,
+                                 const std::vector<double>& bounds) {
+  if (!valid_name(name)) misuse("bad metric name '" + name + "'");
+  for (const auto& l : label_names) {
+    if (!valid_name(l) || l == "le") misuse("bad label name '" + l + "' of " + name);
+  }
+  auto [it, inserted] = families_.try_emplace(name);
+  Entry& e = it->second;
+  if (inserted) {
+    e.type = type;
+    e.help = help;
+    e.label_names = label_names;
+    e.bounds = bounds;
+  } else if (e.type != type || e.help != help || e.label_names != label_names ||
+             e.bounds != bounds) {
+    misuse("metric '" + name + "' registered twice, differently");
+  }
+  return e;
+}
+
+Family<Counter>& Registry::counter_family(const std::string& name, const std::string& help,
+                                          std::vector<std::string> label_names) {
+  std::lock_guard lock(mu_);
+  Entry& e = entry(name, "counter", help, label_names, {});
+  if (!e.counters) {
+    e.counters = std::make_unique<Family<Counter>>(std::move(label_names),
+                                                   [] { return std::make_unique<Counter>(); });
+  }
+  return *e.counters;
+}
+
+Family<Gauge>& Registry::gauge_family(const std::string& name, const std::string& help,
+                                      std::vector<std::string> label_names) {
+  std::lock_guard lock(mu_);
+  Entry& e = entry(name, "gauge", help, label_names, {});
+  if (!e.gauges) {
+    e.gauges = std::make_unique<Family<Gauge>>(std::move(label_names),
+                                               [] { return std::make_unique<Gauge>(); });
+  }
+  return *e.gauges;
+}
+
+Family<Histogram>& Registry::histogram_family(const std::string& name, const std::string& help,
+                                              std::vector<std::string> label_names,
+                                              std::vector<double> bounds) {
+  std::lock_guard lock(mu_);
+  Entry& e = entry(name, "histogram", help, label_names, bounds);
+  if (!e.histograms) {
+    e.histograms = std::make_unique<Family<Histogram>>(
+        std::move(label_names), [bounds] { return std::make_unique<Histogram>(bounds); });
+  }
+  return *e.histograms;
+}
+
+std::string Registry::render() const {
+  std::lock_guard lock(mu_);
+  std::string out;
+  for (const auto& [name, e] : families_) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, escape(e.help, false), name, e.type);
+    if (e.counters) {
+      for (const auto& [values, c] : e.counters->children()) {
+        out += fmt::format("{}{} {}\n", name, label_set(e.label_names, values), number(c->value()));
+      }
+    } else if (e.gauges) {
+      for (const auto& [values, g] : e.gauges->children()) {
+        out += fmt::format("{}{} {}\n", name, label_set(e.label_names, values), number(g->value()));
+      }
+    } else if (e.histograms) {
+      for (const auto& [values, h] : e.histograms->children()) {
+        const Histogram::Snapshot s = h->snapshot();
+        for (size_t i = 0; i <= s.bounds.size(); ++i) {
+          const std::string le = i < s.bounds.size() ? number(s.bounds[i]) : "+Inf";
+          out += fmt::format("{}_bucket{} {}\n", name, label_set(e.label_names, values, "le", le),
+                             s.cumulative[i]);
+        }
+        out += fmt::format("{}_sum{} {}\n", name, label_set(e.label_names, values), number(s.sum));
+        out += fmt::format("{}_count{} {}\n", name, label_set(e.label_names, values), s.count);
+      }
+    }
+  }
+  return out;
+}
+
+Registry& registry() {
+  static Registry* r = new Registry();  // never destroyed: threads may still count at exit
+  return *r;
+}
+
+}  // namespace shoal::node::metrics

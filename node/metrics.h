@@ -1,0 +1,159 @@
+// node/metrics.h
+//
+// A small metrics registry, exposed as Prometheus text (exposition format 0.0.4) at
+// GET /metrics on every node (docs/api.md, "Metrics"). Counters, gauges and histograms
+// with fixed buckets, each family optionally split by labels.
+//
+//   auto& episodes = metrics::registry().counter("shoal_failover_episodes_total",
+//                                                "Node failures that ...");
+//   episodes.inc();
+//   metrics::registry().counter("shoal_events_total", "...", {"kind"}).labels({"crashed"}).inc();
+//
+// Contract:
+//  - Thread-safe: every method may be called from any thread.
+//  - Registering a name twice returns the same family when the type, help and label names
+//    match; otherwise it is a programming error and the process aborts (names are fixed in
+//    code, so a test catches it at once).
+//  - References returned stay valid for the registry's lifetime (families and children
+//    are never removed).
+//  - Names follow Prometheus: [a-zA-Z_:][a-zA-Z0-9_:]*; label values are escaped on output.
+//  - render() lists families sorted by name, children sorted by label values.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace shoal::node::metrics {
+
+class Counter {
+ public:
+  void inc(double by = 1);  // by >= 0; a negative amount is ignored
+  double value() const { return value_.load(); }
+
+ private:
+  std::atomic<double> value_{0};
+};
+
+class Gauge {
+ public:
+  void set(double v) { value_.store(v); }
+  void add(double by);
+  double value() const { return value_.load(); }
+
+ private:
+  std::atomic<double> value_{0};
+};
+
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> bounds);  // upper bounds, ascending; +Inf implied
+  void observe(double v);
+  struct Snapshot {
+    std::vector<double> bounds;
+    std::vector<uint64_t> cumulative;  // per bound, then +Inf
+    double sum = 0;
+    uint64_t count = 0;
+  };
+  Snapshot snapshot() const;
+
+ private:
+  const std::vector<double> bounds_;
+  mutable std::mutex mu_;
+  std::vector<uint64_t> counts_;  // per bucket (not cumulative), last one is +Inf
+  double sum_ = 0;
+};
+
+// Default buckets for durations in seconds: 50 ms to 10 minutes.
+std::vector<double> duration_buckets();
+
+template <typename T>
+class Family {
+ public:
+  using Factory = std::function<std::unique_ptr<T>()>;
+  Family(std::vector<std::string> label_names, Factory make)
+      : label_names_(std::move(label_names)), make_(std::move(make)) {}
+  // The child with these label values (as many as label names), made on first use.
+  T& labels(const std::vector<std::string>& values);
+  // The only child of a family without labels.
+  T& get() { return labels({}); }
+  const std::vector<std::string>& label_names() const { return label_names_; }
+  std::vector<std::pair<std::vector<std::string>, const T*>> children() const;
+
+ private:
+  const std::vector<std::string> label_names_;
+  const Factory make_;
+  mutable std::mutex mu_;
+  std::map<std::vector<std::string>, std::unique_ptr<T>> children_;
+};
+
+class Registry {
+ public:
+  Family<Counter>& counter_family(const std::string& name, const std::string& help,
+                                  std::vector<std::string> label_names);
+  Family<Gauge>& gauge_family(const std::string& name, const std::string& help,
+                              std::vector<std::string> label_names);
+  Family<Histogram>& histogram_family(const std::string& name, const std::string& help,
+                                      std::vector<std::string> label_names,
+                                      std::vector<double> bounds);
+  // Shorthands for a family without labels.
+  Counter& counter(const std::string& name, const std::string& help) {
+    return counter_family(name, help, {}).get();
+  }
+  Gauge& gauge(const std::string& name, const std::string& help) {
+    return gauge_family(name, help, {}).get();
+  }
+  Histogram& histogram(const std::string& name, const std::string& help,
+                       std::vector<double> bounds) {
+    return histogram_family(name, help, {}, std::move(bounds)).get();
+  }
+
+  // The text exposition format, version 0.0.4.
+  std::string render() const;
+
+ private:
+  struct Entry {
+    std::string type;  // counter | gauge | histogram
+    std::string help;
+    std::vector<std::string> label_names;
+    std::vector<double> bounds;
+    std::unique_ptr<Family<Counter>> counters;
+    std::unique_ptr<Family<Gauge>> gauges;
+    std::unique_ptr<Family<Histogram>> histograms;
+  };
+  Entry& entry(const std::string& name, const std::string& type, const std::string& help,
+               const std::vector<std::string>& label_names, const std::vector<double>& bounds);
+
+  mutable std::mutex mu_;
+  std::map<std::string, Entry> families_;
+};
+
+// The process's registry, served at GET /metrics.
+Registry& registry();
+
+// ---- implementation of the templates ----
+
+template <typename T>
+T& Family<T>::labels(const std::vector<std::string>& values) {
+  if (values.size() != label_names_.size()) std::abort();  // a programming error
+  std::lock_guard lock(mu_);
+  auto& slot = children_[values];
+  if (!slot) slot = make_();
+  return *slot;
+}
+
+template <typename T>
+std::vector<std::pair<std::vector<std::string>, const T*>> Family<T>::children() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<std::vector<std::string>, const T*>> out;
+  for (const auto& [values, child] : children_) out.emplace_back(values, child.get());
+  return out;
+}
+
+}  // namespace shoal::node::metrics
