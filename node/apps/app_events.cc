@@ -50,8 +50,9 @@ std::string state_event(const AppEvents::Seen& was, const Instance& now) {
 
 // ---- builders ----
 
-Bytes app_node_failed(std::string_view node, int64_t now_ms) {
-  return encode_command({{"op", "node_failed"}, {"node", node}, {"now_ms", now_ms}});
+Bytes app_node_failed(std::string_view node, int64_t now_ms, std::string_view how) {
+  return encode_command(
+      {{"op", "node_failed"}, {"node", node}, {"now_ms", now_ms}, {"how", how}});
 }
 
 Bytes app_leader_changed(std::string_view node, uint64_t term, int64_t now_ms) {
@@ -96,7 +97,9 @@ Bytes AppEvents::apply_op(const AppState& app, const json& command) {
   const std::string op = c.str("op", 64);
   const std::string node = c.opt_str("node", 256).value_or("");
   const uint64_t term = op == "leader_changed" ? c.uint64("term") : 0;
+  std::string how = op == "node_failed" ? c.opt_str("how", 16).value_or("failed") : "";
   if (!c.ok()) return error_result(ErrorCode::invalid, c.error());
+  if (how != "" && how != "failed" && how != "left" && how != "gone") how = "failed";
   if (op == "record_event") {
     Event e{.kind = c.str("kind", 64), .node = node};
     e.instance = c.opt_str("instance", 256).value_or("");
@@ -142,9 +145,9 @@ Bytes AppEvents::apply_op(const AppState& app, const json& command) {
   add(app, {.time_ms = now,
             .kind = "node_failed",
             .node = node,
-            .message = fmt::format("node {} failed with {} instance(s) of the app ({}); "
+            .message = fmt::format("node {} {} with {} instance(s) of the app ({}); "
                                    "replacing them",
-                                   node, ep.unmoved.size(), fmt::join(ep.unmoved, ", ")),
+                                   node, how, ep.unmoved.size(), fmt::join(ep.unmoved, ", ")),
             .data = {{"detected_ms", now}, {"instances", ep.unmoved}}});
   episodes_.emplace(node, std::move(ep));
   check_episodes(app, now);

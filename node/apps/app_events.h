@@ -42,8 +42,9 @@ inline constexpr int64_t kFailoverGiveUpMs = 10 * 60 * 1000;
 inline constexpr size_t kMaxOpenEpisodes = 32;
 
 // ---- command builders (ops of AppState, handled by AppEvents::apply_op) ----
-// The leader saw `node` fail while it ran instances of this app. [episode: bool]
-Bytes app_node_failed(std::string_view node, int64_t now_ms);
+// The leader saw `node` go down while it ran instances of this app: `how` is "failed"
+// (gossip declared it), "left" or "gone" (no longer a member), for the message. [episode: bool]
+Bytes app_node_failed(std::string_view node, int64_t now_ms, std::string_view how = "failed");
 // `node` leads the app's group in `term`; recorded once per term. [recorded: bool]
 Bytes app_leader_changed(std::string_view node, uint64_t term, int64_t now_ms);
 // Any other event the leader knows of. [seq] invalid: bad kind (1-64 of [a-z_]).

@@ -74,16 +74,20 @@ void AppService::note_app_events(raft::GroupId group, raft::Term term, const App
   events_counted_[group] = log.last_seq();
 
   // Nodes that are down (or gone) while they still run desired instances of the app.
-  std::set<std::string> down;
+  std::map<std::string, const char*> down;  // node -> how
   for (const auto& [id, inst] : app.instances()) {
     if (!inst.desired || inst.state == "stopped") continue;
     auto n = std::find_if(nodes.begin(), nodes.end(),
                           [&](const NodeInfo& x) { return x.name == inst.node; });
-    if (n == nodes.end() || !n->alive) down.insert(inst.node);
+    if (n == nodes.end()) {
+      down[inst.node] = "gone";
+    } else if (!n->alive) {
+      down[inst.node] = n->member ? "failed" : "left";
+    }
   }
-  for (const auto& node : down) {
+  for (const auto& [node, how] : down) {
     if (app.events().episodes().contains(node)) continue;
-    auto r = propose(group, app_node_failed(node, wall_ms()));
+    auto r = propose(group, app_node_failed(node, wall_ms(), how));
     spdlog::info("failover-detected app={} node={} result=\"{}\"", app.name(), node,
                  r.ok() ? r->status.to_string() : r.status().to_string());
   }
