@@ -270,6 +270,8 @@ void AppEvents::derive(const Before& before, const AppState& app, const json& co
       std::string why = "scaled down or rebalanced";
       if (episodes_.contains(inst->node)) {
         why = "its node failed";
+      } else if (inst->replace) {
+        why = "its replacement is up (rebalancing)";
       } else if (inst->release != app.current_version()) {
         why = fmt::format("replaced by release v{}", app.current_version());
       } else if (app.stopped()) {
@@ -277,6 +279,13 @@ void AppEvents::derive(const Before& before, const AppState& app, const json& co
       }
       add(app, {.time_ms = now, .kind = "unplaced", .node = inst->node, .instance = id,
                 .release = inst->release, .message = fmt::format("stopping {}: {}", id, why)});
+    }
+  } else if (op == "replace_instance") {
+    const std::string id = text_of(command, "id");
+    if (const Instance* inst = app.instance(id)) {
+      add(app, {.time_ms = now, .kind = "rebalancing", .node = inst->node, .instance = id,
+                .release = inst->release,
+                .message = fmt::format("{} on {} moves to a less loaded node", id, inst->node)});
     }
   } else if (op == "report") {
     derive_report(before, app, command, now);

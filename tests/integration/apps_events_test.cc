@@ -5,43 +5,17 @@
 
 #include <signal.h>
 
-#include <algorithm>
-#include <set>
-#include <thread>
-
-#include "tests/support/process.h"
+#include "tests/integration/apps_cluster.h"
 
 namespace shoal::test {
 namespace {
 
-using nlohmann::json;
-namespace fs = std::filesystem;
-
-template <typename F>
-bool wait_for(std::chrono::milliseconds limit, F ok) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(200ms);
-  }
-  return false;
-}
-
-fs::path static_example() {
-  return fs::path(shoal_binary()).parent_path().parent_path() / "examples/hello-static";
-}
-
-CommandResult cli(AgentProcess& via, std::vector<std::string> args) {
-  args.insert(args.begin() + 1, {"--addr", via.http_url()});
-  return run_command(args, 120s);
-}
-
 // `shoal events [APP] --format json`'s events (empty on failure).
-json events(AgentProcess& via, const std::string& app) {
+json events(AppsCluster& c, AgentProcess& via, const std::string& app) {
   std::vector<std::string> args = {"events"};
   if (!app.empty()) args.push_back(app);
   args.insert(args.end(), {"--format", "json", "-n", "1000"});
-  auto r = cli(via, args);
+  auto r = c.cli(via, args);
   if (r.exit_code != 0) return json::array();
   json j = json::parse(r.out, nullptr, false);
   return j.is_object() ? j.value("events", json::array()) : json::array();
@@ -66,45 +40,23 @@ double metric(const std::string& text, const std::string& name) {
 
 TEST_CASE("apps: events of a deploy, and a node failure's episode with its timings",
           "[integration][apps][events]") {
-  std::vector<std::unique_ptr<AgentProcess>> agents;
-  agents.push_back(AgentProcess::start("n0", {"--log-level", "debug"}));
-  REQUIRE(agents[0]->wait_healthy());
-  for (int i = 1; i < 3; ++i) {
-    agents.push_back(AgentProcess::start(
-        "n" + std::to_string(i), {"--log-level", "debug", "--join", agents[0]->gossip_addr()}));
-  }
-  for (auto& a : agents) REQUIRE(a->wait_healthy());
-  for (auto& a : agents) {
-    REQUIRE(wait_for(30s, [&] { return a->client(3s).call("GET", "/v1/apps").ok(); }));
-  }
-  AgentProcess& n0 = *agents[0];
-  auto by_name = [&](const std::string& name) -> AgentProcess* {
-    for (auto& a : agents) {
-      if (a->name() == name) return a.get();
-    }
-    return nullptr;
-  };
+  AppsCluster c(3);
+  AgentProcess& n0 = *c.agents[0];
+  auto& agents = c.agents;
+  auto by_name = [&](const std::string& name) { return c.by_name(name); };
 
   // A deploy, scaled to one instance per node.
-  auto dep = cli(n0, {"deploy", static_example().string(), "--app", "ev"});
+  auto dep = c.cli(n0, {"deploy", static_example().string(), "--app", "ev"});
   INFO(dep.out << dep.err);
   REQUIRE(dep.exit_code == 0);
-  REQUIRE(cli(n0, {"scale", "ev", "web=3"}).exit_code == 0);
-  auto running = [&] {
-    std::vector<json> out;
-    auto ps = n0.client(5s).call("GET", "/v1/apps/ev/ps");
-    if (!ps.ok()) return out;
-    for (const auto& i : (*ps)["instances"]) {
-      if (i.value("desired", false) && i.value("state", "") == "running") out.push_back(i);
-    }
-    return out;
-  };
-  REQUIRE(wait_for(60s, [&] { return running().size() == 3; }));
+  REQUIRE(c.cli(n0, {"scale", "ev", "web=3"}).exit_code == 0);
+  auto up = [&] { return running(c.ps(n0, "ev")); };
+  REQUIRE(wait_for(60s, [&] { return up().size() == 3; }));
 
   // Its events, through any node, with times, nodes and instances.
   json ev;
   REQUIRE(wait_for(20s, [&] {
-    ev = events(*agents[2], "ev");
+    ev = events(c, *agents[2], "ev");
     return find(ev, "deploy_finished") && find(ev, "scaled") && find(ev, "started");
   }));
   INFO(ev.dump(1));
@@ -116,7 +68,7 @@ TEST_CASE("apps: events of a deploy, and a node failure's episode with its timin
   CHECK_FALSE(placed->value("node", "").empty());
   CHECK_FALSE(placed->value("instance", "").empty());
   // The text table too.
-  auto table = cli(n0, {"events", "ev"});
+  auto table = c.cli(n0, {"events", "ev"});
   CHECK(table.exit_code == 0);
   CHECK_THAT(table.out, Catch::Contains("TIME") && Catch::Contains("placed"));
 
@@ -126,7 +78,7 @@ TEST_CASE("apps: events of a deploy, and a node failure's episode with its timin
   const std::string leader = info->value("leader", "");
   AgentProcess* victim = nullptr;
   int orphan = 0;  // the victim's instance keeps running without its agent: ours to stop
-  for (const auto& i : running()) {
+  for (const auto& i : up()) {
     const std::string node = i.value("node", "");
     if (node != leader && node != n0.name()) {
       victim = by_name(node);
@@ -139,7 +91,7 @@ TEST_CASE("apps: events of a deploy, and a node failure's episode with its timin
   // The episode: failure detected (T0), replacements placed (T1), replacements up (T2).
   const json* recovered = nullptr;
   bool done = wait_for(90s, [&] {
-    ev = events(n0, "ev");
+    ev = events(c, n0, "ev");
     recovered = find(ev, "failover_recovered", victim->name());
     return recovered != nullptr;
   });
@@ -161,7 +113,7 @@ TEST_CASE("apps: events of a deploy, and a node failure's episode with its timin
   CHECK(d.value("recovered_after_ms", int64_t{-1}) == t2 - t0);
   CHECK(d.value("placed_after_ms", int64_t{-1}) == t1 - t0);
   CHECK(failed->value("time_ms", int64_t{0}) == t0);
-  REQUIRE(wait_for(30s, [&] { return running().size() == 3; }));
+  REQUIRE(wait_for(30s, [&] { return up().size() == 3; }));
 
   // /metrics of the leader counts it.
   AgentProcess* lead = by_name(leader);
@@ -179,16 +131,12 @@ TEST_CASE("apps: events of a deploy, and a node failure's episode with its timin
   // The cluster's log: every node joined, the victim failed.
   json cat;
   CHECK(wait_for(30s, [&] {
-    cat = events(n0, "");
+    cat = events(c, n0, "");
     return find(cat, "node_failed", victim->name()) != nullptr;
   }));
   INFO(cat.dump(1));
   for (auto& a : agents) CHECK(find(cat, "node_joined", a->name()) != nullptr);
   CHECK(find(cat, "app_created") != nullptr);
-
-  for (auto& a : agents) {
-    if (a->running()) a->terminate(30s);
-  }
 }
 
 }  // namespace
