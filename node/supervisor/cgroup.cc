@@ -216,6 +216,10 @@ CgroupHost detect_cgroup_host() {
   return detect_from_text(mountinfo, slurp("/proc/cgroups"), self, v2_controllers);
 }
 
+std::string oom_message(int64_t memory_mb) {
+  return "killed: out of memory (limit " + std::to_string(memory_mb) + " MB)";
+}
+
 Result<Cgroup> Cgroup::create(const CgroupHost& host, const std::vector<std::string>& parts,
                               const CgroupLimits& limits) {
   // One directory per distinct hierarchy (cpu and cpuacct may share one).
@@ -361,6 +365,14 @@ CgroupUsage Cgroup::usage() const {
       u.memory_bytes = read_int(dir / "memory.current");
       u.rss_bytes = read_keyed(dir / "memory.stat", "anon");
       u.oom_kills = read_keyed(dir / "memory.events", "oom_kill");
+    }
+    if (fs::exists(dir / "cpu.cfs_quota_us")) {  // v1 cpu: throttling in ns
+      u.nr_throttled = read_keyed(dir / "cpu.stat", "nr_throttled");
+      u.throttled_ns = read_keyed(dir / "cpu.stat", "throttled_time");
+    } else if (fs::exists(dir / "cpu.max")) {  // v2 cpu: in usec
+      u.nr_throttled = read_keyed(dir / "cpu.stat", "nr_throttled");
+      const int64_t usec = read_keyed(dir / "cpu.stat", "throttled_usec");
+      if (usec >= 0) u.throttled_ns = usec * 1000;
     }
     if (fs::exists(dir / "cpuacct.usage")) {
       u.cpu_ns = read_int(dir / "cpuacct.usage");

@@ -54,6 +54,9 @@ struct CgroupHost {
   std::vector<std::string> missing;
 
   bool empty() const { return v1.empty() && !v2; }
+  // Whether a memory / CPU limit can be enforced here (a controller in v1 or v2).
+  bool limits_memory() const { return v1.count("memory") || v2_controllers.count("memory"); }
+  bool limits_cpu() const { return v1.count("cpu") || v2_controllers.count("cpu"); }
   std::string describe() const;  // "v1: cpu memory pids; v2: none; missing: -"
 };
 
@@ -74,7 +77,13 @@ struct CgroupUsage {
   int64_t rss_bytes = -1;
   int64_t cpu_ns = -1;
   int64_t oom_kills = -1;
+  int64_t nr_throttled = -1;  // CFS periods in which the CPU quota held the cgroup back
+  int64_t throttled_ns = -1;  // time it spent held back
 };
+
+// The reason an instance ended when its cgroup's OOM killer fired during the run
+// (docs/supervisor.md, "Resource use"): "killed: out of memory (limit 32 MB)".
+std::string oom_message(int64_t memory_mb);
 
 class Cgroup {
  public:

@@ -1,6 +1,6 @@
 // Tests of node/supervisor/cgroup: detection from fixture text (v1, pure v2, hybrid), and —
-// as root on a host with the memory controller — a real cgroup whose memory limit kills a
-// process that allocates past it.
+// as root on a host with the controllers — real cgroups: a memory limit kills a process that
+// allocates past it, a CPU limit throttles a process that burns.
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "node/script_process.h"
@@ -116,4 +117,52 @@ TEST_CASE("cgroup: a memory limit kills a process that allocates past it", "[sup
     CHECK_FALSE(fs::exists(d));
     ::rmdir(d.parent_path().c_str());
   }
+}
+
+TEST_CASE("cgroup: a CPU limit of 200 millis throttles a burning process", "[supervisor]") {
+  auto host = detect_cgroup_host();
+  if (::geteuid() != 0 || !host.limits_cpu()) {
+    WARN("skipped: needs root and a cpu controller (" << host.describe() << ")");
+    return;
+  }
+  const std::string leaf = "cgcpu-" + std::to_string(::getpid());
+  auto cg = Cgroup::create(host, {"shoal-test", leaf}, CgroupLimits{32, 200, 64});
+  REQUIRE(cg.ok());
+  // Memory: RSS and, where the host accounts it, RSS + swap are both capped at the limit.
+  for (const auto& d : cg->dirs()) {
+    for (const char* f : {"memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.max"}) {
+      if (!fs::exists(d / f)) continue;
+      std::ifstream in(d / f);
+      int64_t v = 0;
+      in >> v;
+      CHECK(v == 32 * 1024 * 1024);
+    }
+  }
+  const CgroupUsage before = cg->usage();
+  REQUIRE(before.cpu_ns >= 0);
+  std::string script;
+  for (const auto& d : cg->dirs()) script += "echo $$ > " + (d / "cgroup.procs").string() + "; ";
+  // Two seconds of a shell loop that never sleeps: unthrottled, a whole core.
+  script += "timeout 2 sh -c 'while :; do :; done'; true";
+  node::ScriptLimits limits;
+  limits.timeout = std::chrono::seconds(20);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto run = node::run_script(script, {}, "", limits);
+  const double wall_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(run.end == node::ScriptRun::End::exited);
+  const CgroupUsage after = cg->usage();
+  const double cores = static_cast<double>(after.cpu_ns - before.cpu_ns) / 1e9 / wall_s;
+  INFO("burned " << cores * 100 << "% of a core over " << wall_s << " s; throttled "
+                 << after.nr_throttled << " periods");
+  CHECK(cores > 0.02);   // it did burn
+  CHECK(cores < 0.5);    // ...but nowhere near the core it would take unthrottled
+  CHECK(after.nr_throttled > 0);
+  CHECK(cg->pids().empty());
+  REQUIRE(cg->remove().ok());
+  for (const auto& d : cg->dirs()) ::rmdir(d.parent_path().c_str());
+}
+
+TEST_CASE("cgroup: oom_message names the limit", "[supervisor]") {
+  CHECK(oom_message(32) == "killed: out of memory (limit 32 MB)");
 }
