@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 
 namespace shoal::node::supervisor {
 namespace {
@@ -272,8 +273,48 @@ json to_json(const Assignment& a) {
               {"instances", std::move(instances)}};
 }
 
+json to_json(const ResourceUsage& u) {
+  return json{{"sampled_ms", u.sampled_ms},
+              {"window_ms", u.window_ms},
+              {"cpu_millis", u.cpu_millis},
+              {"cpu_percent", std::round(u.cpu_percent * 10) / 10},
+              {"memory_bytes", u.memory_bytes},
+              {"rss_bytes", u.rss_bytes},
+              {"oom_kills", u.oom_kills},
+              {"nr_throttled", u.nr_throttled}};
+}
+
+Result<ResourceUsage> resource_usage_from_json(const json& j) {
+  SHOAL_RETURN_IF_ERROR(need_object(j, "\"usage\""));
+  ResourceUsage u;
+  const char* ctx = "report usage: ";
+  auto sampled = get_int(j, "sampled_ms", true, ctx);
+  auto window = get_int(j, "window_ms", false, ctx);
+  auto cpu = get_int(j, "cpu_millis", false, ctx, -1);
+  auto mem = get_int(j, "memory_bytes", false, ctx, -1);
+  auto rss = get_int(j, "rss_bytes", false, ctx, -1);
+  auto oom = get_int(j, "oom_kills", false, ctx);
+  auto thr = get_int(j, "nr_throttled", false, ctx, -1);
+  for (const Status* st : {&sampled.status(), &window.status(), &cpu.status(), &mem.status(),
+                           &rss.status(), &oom.status(), &thr.status()}) {
+    if (!st->ok()) return *st;
+  }
+  u.sampled_ms = *sampled;
+  u.window_ms = *window;
+  u.cpu_millis = *cpu;
+  u.memory_bytes = *mem;
+  u.rss_bytes = *rss;
+  u.oom_kills = *oom;
+  u.nr_throttled = *thr;
+  if (auto it = j.find("cpu_percent"); it != j.end() && !it->is_null()) {
+    if (!it->is_number()) return Status::invalid_argument("report usage: \"cpu_percent\" must be a number");
+    u.cpu_percent = it->get<double>();
+  }
+  return u;
+}
+
 json to_json(const InstanceStatus& s) {
-  return json{{"id", s.id},
+  json j{{"id", s.id},
               {"type", s.type},
               {"state", std::string(state_name(s.state))},
               {"pid", s.pid},
@@ -284,6 +325,8 @@ json to_json(const InstanceStatus& s) {
               {"message", s.message},
               {"health", s.health},
               {"health_output", s.health_output}};
+  if (s.usage) j["usage"] = to_json(*s.usage);
+  return j;
 }
 
 json to_json(const AssignReport& r) {
@@ -344,6 +387,11 @@ Result<AssignReport> parse_assign_report(std::string_view body) {
       return Status::invalid_argument("report: unknown health \"" + s.health + "\"");
     }
     s.health_output = *health_output;
+    if (auto u = ij.find("usage"); u != ij.end() && !u->is_null()) {  // absent: an older node
+      auto usage = resource_usage_from_json(*u);
+      if (!usage) return usage.status();
+      s.usage = *usage;
+    }
     r.instances.push_back(std::move(s));
   }
   return r;

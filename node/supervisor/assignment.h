@@ -75,6 +75,21 @@ enum class InstanceState : uint8_t {
 std::string_view state_name(InstanceState s);
 Result<InstanceState> parse_state(std::string_view name);
 
+// What an instance's cgroup used (docs/supervisor.md, "Resource use"), sampled by the
+// supervisor about every second. -1: unknown (no cgroup, or the host lacks the controller).
+struct ResourceUsage {
+  int64_t sampled_ms = 0;    // wall clock of the sample
+  int64_t window_ms = 0;     // the CPU rate's window: since the previous sample
+  int64_t cpu_millis = -1;   // CPU used over the window, 1000 = one core busy throughout
+  double cpu_percent = -1;   // cpu_millis as % of the instance's cpu_millis limit (else of a core)
+  int64_t memory_bytes = -1;
+  int64_t rss_bytes = -1;
+  int64_t oom_kills = 0;     // OOM kills in this run of the instance
+  int64_t nr_throttled = -1; // CFS periods in which the CPU quota throttled it, this run
+
+  bool operator==(const ResourceUsage&) const = default;
+};
+
 struct InstanceStatus {
   std::string id;
   std::string type;
@@ -87,6 +102,7 @@ struct InstanceStatus {
   std::string message;
   std::string health = "none";  // none | starting | healthy | unhealthy (health_core.h)
   std::string health_output;    // the last check's reason / output, trimmed
+  std::optional<ResourceUsage> usage;  // running instances with a cgroup, once sampled
 };
 
 struct AssignReport {
@@ -102,6 +118,8 @@ nlohmann::json to_json(const HealthSpec& h);
 Result<HealthSpec> health_spec_from_json(const nlohmann::json& j);
 Result<InstanceSpec> instance_spec_from_json(const nlohmann::json& j);
 nlohmann::json to_json(const InstanceStatus& s);
+nlohmann::json to_json(const ResourceUsage& u);
+Result<ResourceUsage> resource_usage_from_json(const nlohmann::json& j);
 nlohmann::json to_json(const AssignReport& r);
 Result<AssignReport> parse_assign_report(std::string_view body);
 

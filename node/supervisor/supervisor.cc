@@ -195,7 +195,7 @@ Status Supervisor::Impl::load_and_adopt() {
       spdlog::info("instance-adopted app={} instance={} shim_pid={}", k.first, k.second, r.shim_pid);
     } else {
       if (r.shim_pid > 0) ::waitpid(r.shim_pid, nullptr, WNOHANG);  // our zombie, if ours
-      dead.emplace_back(k, exit_reason(instance_dir(k)));
+      dead.emplace_back(k, exit_reason(k, instance_dir(k)));
     }
   }
   const TimePoint now = steady_now();
@@ -260,12 +260,14 @@ Result<std::unique_ptr<Supervisor>> Supervisor::open(SupervisorOptions options) 
 
   s.guard.emplace(s.io.get_executor());
   s.timer = std::make_unique<asio::steady_timer>(s.io);
+  s.sample_timer = std::make_unique<asio::steady_timer>(s.io);
   s.loop = std::thread([&s] { s.io.run(); });
   auto loaded = s.call<std::optional<Status>>(
       [&s] { return std::optional<Status>(s.load_and_adopt()); });
   std::unique_ptr<Supervisor> sup(new Supervisor(std::move(impl)));
   if (!loaded.ok()) return loaded.status();
   if (!(*loaded)->ok()) return **loaded;
+  asio::post(s.io, [&s] { s.arm_sampler(); });
   return sup;
 }
 
@@ -278,6 +280,7 @@ Supervisor::~Supervisor() {
       s.stopping.store(true);
       s.watches.clear();  // closes the pidfds; the shims live on
       s.timer.reset();
+      s.sample_timer.reset();
       closed.set_value();
     });
     done.wait_for(Impl::kCallTimeout);
@@ -308,7 +311,9 @@ Result<AssignReport> Supervisor::assign(const Assignment& assignment) {
       return actions.status();
     }
     s.apply(std::move(*actions));
-    return AssignReport{s.opt.node_name, s.core.report(assignment.app)};
+    AssignReport report{s.opt.node_name, s.core.report(assignment.app)};
+    s.attach_usage(assignment.app, report.instances);
+    return report;
   });
   if (!r.ok()) return r.status();
   return std::move(*r);
@@ -316,7 +321,11 @@ Result<AssignReport> Supervisor::assign(const Assignment& assignment) {
 
 std::vector<InstanceStatus> Supervisor::report(const std::string& app) {
   Impl& s = *impl_;
-  auto r = s.call<std::vector<InstanceStatus>>([&s, app] { return s.core.report(app); });
+  auto r = s.call<std::vector<InstanceStatus>>([&s, app] {
+    auto list = s.core.report(app);
+    s.attach_usage(app, list);
+    return list;
+  });
   return r.ok() ? std::move(*r) : std::vector<InstanceStatus>{};
 }
 

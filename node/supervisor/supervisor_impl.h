@@ -35,6 +35,7 @@
 
 #include "node/supervisor/health_prober.h"
 #include "node/supervisor/supervisor.h"
+#include "node/supervisor/usage_meter.h"
 
 namespace shoal::node::supervisor {
 
@@ -68,6 +69,11 @@ struct Supervisor::Impl {
   };
   std::map<InstanceKey, Watch> watches;
   uint64_t next_seq = 1;
+
+  // Resource use of each live instance's current run (docs/supervisor.md, "Resource use"):
+  // sampled every opt.usage_interval, attached to reports, read for the OOM verdict.
+  std::map<InstanceKey, UsageMeter> meters;
+  std::unique_ptr<asio::steady_timer> sample_timer;
 
   // Declared after what its callbacks use, so it is destroyed (joined) first.
   std::unique_ptr<HealthProber> prober = std::make_unique<HealthProber>();
@@ -156,11 +162,18 @@ struct Supervisor::Impl {
   Status do_start(const InstanceKey& k);
   void watch(const InstanceKey& k, int shim_pid, int pfd, int notify_fd);
   void read_notify(const InstanceKey& k, uint64_t seq);
-  std::string exit_reason(const fs::path& dir);
+  // Why the instance's run ended: the OOM killer's verdict when its cgroup counted a kill
+  // during the run, else the shim's status.
+  std::string exit_reason(const InstanceKey& k, const fs::path& dir);
   void on_shim_exit(const InstanceKey& k, uint64_t seq);
   void do_stop(const InstanceKey& k);
   void do_kill(const InstanceKey& k);
   void do_remove(const InstanceRecord& r);
+  // Samples every live instance's cgroup, then re-arms itself.
+  void sample_usage();
+  void arm_sampler();
+  // The last sample of each listed instance that has one, into its `usage`.
+  void attach_usage(const std::string& app, std::vector<InstanceStatus>& list) const;
   // Bounds the disk that gone instances' logs take: the newest few stay.
   void prune_gone(const std::string& app);
 };

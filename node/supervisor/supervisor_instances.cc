@@ -163,6 +163,12 @@ Status Supervisor::Impl::do_start(const InstanceKey& k) {
     r->port = *port;
   }
   kill_leftovers(*r, dir);
+  // Each run gets a fresh cgroup, so its counters (OOM kills above all) are this run's.
+  if (!r->cgroup_dirs.empty()) {
+    std::vector<fs::path> old(r->cgroup_dirs.begin(), r->cgroup_dirs.end());
+    (void)Cgroup::at(old).remove();  // busy: reused, and the meter's baseline covers it
+  }
+  meters.erase(k);
   CgroupLimits limits;
   limits.memory_mb = r->spec.memory_mb;
   limits.cpu_millis = r->spec.cpu_millis;
@@ -173,6 +179,7 @@ Status Supervisor::Impl::do_start(const InstanceKey& k) {
     if (cg.ok()) {
       for (const auto& d : cg->dirs()) r->cgroup_dirs.push_back(d.string());
       cg->kill_all();
+      meters.insert_or_assign(k, UsageMeter(r->spec.cpu_millis, cg->usage()));
     } else {
       spdlog::warn("instance-cgroup-failed app={} instance={} reason=\"{}\"", k.first, k.second,
                    cg.status().message());
@@ -283,7 +290,21 @@ void Supervisor::Impl::read_notify(const InstanceKey& k, uint64_t seq) {
       });
 }
 
-std::string Supervisor::Impl::exit_reason(const fs::path& dir) {
+std::string Supervisor::Impl::exit_reason(const InstanceKey& k, const fs::path& dir) {
+  const InstanceRecord* r = core.find(k);
+  if (r != nullptr && !r->cgroup_dirs.empty()) {
+    std::vector<fs::path> dirs(r->cgroup_dirs.begin(), r->cgroup_dirs.end());
+    const CgroupUsage u = Cgroup::at(dirs).usage();
+    auto m = meters.find(k);
+    // Without a meter (adopted after an agent restart) the cgroup is the run's own: do_start
+    // makes a fresh one each time.
+    const int64_t kills = m != meters.end() ? m->second.oom_kills_since_start(u)
+                                            : std::max<int64_t>(0, u.oom_kills);
+    if (kills > 0) {
+      const InstanceSpec& spec = r->running ? *r->running : r->spec;
+      return oom_message(spec.memory_mb);
+    }
+  }
   auto e = read_shim_exit(dir);
   if (e.ok()) return e->describe();
   return "the shim ended without a status (" + e.status().message() + ")";
@@ -298,8 +319,10 @@ void Supervisor::Impl::on_shim_exit(const InstanceKey& k, uint64_t seq) {
   const fs::path dir = instance_dir(k);
   InstanceRecord* r = core.find(k);
   if (r != nullptr) kill_leftovers(*r, dir);
-  const std::string why = exit_reason(dir);
-  spdlog::info("instance-exit app={} instance={} reason=\"{}\"", k.first, k.second, why);
+  const std::string why = exit_reason(k, dir);
+  meters.erase(k);
+  spdlog::log(why.rfind("killed: out of memory", 0) == 0 ? spdlog::level::warn : spdlog::level::info,
+              "instance-exit app={} instance={} reason=\"{}\"", k.first, k.second, why);
   apply(core.exited(k, why, steady_now(), wall_ms()));
 }
 
@@ -319,6 +342,7 @@ void Supervisor::Impl::do_kill(const InstanceKey& k) {
 void Supervisor::Impl::do_remove(const InstanceRecord& r) {
   const InstanceKey k{r.app, r.spec.id};
   watches.erase(k);
+  meters.erase(k);
   const fs::path dir = instance_dir(k);
   kill_leftovers(r, dir);
   if (!r.cgroup_dirs.empty()) {
@@ -349,4 +373,50 @@ void Supervisor::Impl::prune_gone(const std::string& app) {
   std::sort(gone.begin(), gone.end());
   for (size_t i = 0; i + kKeptGoneInstances < gone.size(); ++i) fs::remove_all(gone[i].second, ec);
 }
+
+void Supervisor::Impl::arm_sampler() {
+  if (!sample_timer || stopping.load()) return;
+  sample_timer->expires_after(opt.usage_interval);
+  sample_timer->async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopping.load()) return;
+    sample_usage();
+    arm_sampler();
+  });
+}
+
+void Supervisor::Impl::sample_usage() {
+  const TimePoint now = steady_now();
+  const int64_t wall = wall_ms();
+  for (const auto& app : core.apps()) {
+    for (const InstanceRecord* r : core.records(app)) {
+      const InstanceKey k{app, r->spec.id};
+      if (!r->alive() || r->cgroup_dirs.empty()) continue;
+      std::vector<fs::path> dirs(r->cgroup_dirs.begin(), r->cgroup_dirs.end());
+      const CgroupUsage u = Cgroup::at(dirs).usage();
+      auto m = meters.find(k);
+      if (m == meters.end()) {  // adopted after an agent restart: its cgroup is the run's own
+        m = meters.emplace(k, UsageMeter(r->running->cpu_millis, CgroupUsage{})).first;
+      }
+      const int64_t oom_before = m->second.last() ? m->second.last()->oom_kills : 0;
+      const ResourceUsage& got = m->second.sample(u, now, wall);
+      if (got.oom_kills > oom_before) {  // a child died and the instance lives on
+        spdlog::warn("instance-oom-kill app={} instance={} kills={} limit_mb={}", app,
+                     r->spec.id, got.oom_kills, r->running->memory_mb);
+      }
+    }
+  }
+  // Meters of instances that are gone (a missed exit) go too.
+  for (auto it = meters.begin(); it != meters.end();) {
+    const InstanceRecord* r = core.find(it->first);
+    it = r == nullptr || !r->alive() ? meters.erase(it) : std::next(it);
+  }
+}
+
+void Supervisor::Impl::attach_usage(const std::string& app, std::vector<InstanceStatus>& list) const {
+  for (auto& st : list) {
+    auto m = meters.find({app, st.id});
+    if (m != meters.end() && m->second.last()) st.usage = *m->second.last();
+  }
+}
+
 }  // namespace shoal::node::supervisor
