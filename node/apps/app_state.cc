@@ -344,6 +344,13 @@ Bytes AppState::do_scale(const json& command) {
       return invalid(fmt::format("scale: {}={} is not a count from 0 to {}", type, n.dump(),
                                  kMaxInstancesPerType));
     }
+    // An autoscaled type's count moves within its [autoscale.TYPE] range only.
+    const AutoscaleRule* rule = current_manifest_ ? current_manifest_->autoscale_for(type) : nullptr;
+    if (rule != nullptr && (*count < rule->min || *count > rule->max)) {
+      return invalid(fmt::format("{} autoscales from {} to {} ([autoscale.{}] in shoal.toml): {} "
+                                 "is outside that range",
+                                 type, rule->min, rule->max, type, *count));
+    }
     next[type] = static_cast<int>(*count);
   }
   for (const auto& [type, n] : next) formation_[type].count = n;

@@ -123,7 +123,8 @@ class AppState final : public raft::StateMachine {
   // A new release equal to vN (default: the kept release before the current one).
   // [release, from] not_found: no such kept release; conflict: vN is current / nothing before.
   static Bytes rollback(std::optional<uint64_t> version, int64_t now_ms);
-  // [formation] invalid: unknown type (the message lists the known ones), count not 0..100;
+  // [formation] invalid: unknown type (the message lists the known ones), count not 0..100
+  // or outside an autoscaled type's [autoscale.TYPE] min..max;
   // conflict: no release yet.
   static Bytes scale(const std::map<std::string, int>& counts, int64_t now_ms = 0);
   // [formation] invalid: unknown type, limit out of range, neither limit given.

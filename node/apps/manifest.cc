@@ -200,6 +200,26 @@ class TomlReader {
     }
   }
 
+  void autoscale(const toml::table& t, const std::string& where, AutoscaleRule& r) {
+    for (auto&& [k, v] : t) {
+      const std::string key = where + "." + std::string(k.str());
+      const std::string_view name = k.str();
+      if (name == "min") {
+        if (auto n = integer(v, key, 0, kMaxInstancesPerType)) r.min = static_cast<int>(*n);
+      } else if (name == "max") {
+        if (auto n = integer(v, key, 1, kMaxInstancesPerType)) r.max = static_cast<int>(*n);
+      } else if (name == "target_cpu_percent") {
+        if (auto n = integer(v, key, 1, 100)) r.target_cpu_percent = static_cast<int>(*n);
+      } else if (name == "cooldown") {
+        if (auto n = duration_ms(v, key)) r.cooldown_ms = *n;
+      } else if (name == "window") {
+        if (auto n = duration_ms(v, key)) r.window_ms = *n;
+      } else {
+        unknown(key);
+      }
+    }
+  }
+
   void top(const toml::table& root, Manifest& m) {
     std::map<std::string, Limits> partial_types;  // [limits.TYPE], merged after [limits]
     for (auto&& [k, v] : root) {
@@ -245,6 +265,13 @@ class TomlReader {
             partial_types[name] = l;
           } else {
             limit(name, lv, "limits." + name, m.limits);
+          }
+        }
+      } else if (key == "autoscale") {
+        if (const toml::table* t = table(v, key)) {
+          for (auto&& [type, rule] : *t) {
+            const std::string where = "autoscale." + std::string(type.str());
+            if (const toml::table* rt = table(rule, where)) autoscale(*rt, where, m.autoscale[std::string(type.str())]);
           }
         }
       } else if (key == "health") {
@@ -330,6 +357,11 @@ Limits Manifest::limits_for(std::string_view type) const {
   return it == type_limits.end() ? limits : it->second;
 }
 
+const AutoscaleRule* Manifest::autoscale_for(std::string_view type) const {
+  auto it = autoscale.find(std::string(type));
+  return it == autoscale.end() ? nullptr : &it->second;
+}
+
 Status validate_manifest(const Manifest& m) {
   if (m.processes.empty()) return bad("the manifest has no process types");
   if (m.processes.size() > kMaxProcessTypes) {
@@ -372,6 +404,19 @@ Status validate_manifest(const Manifest& m) {
   }
   for (const auto& p : m.packages) SHOAL_RETURN_IF_ERROR(validate_package_name(p));
   if (m.health) SHOAL_RETURN_IF_ERROR(check_health(*m.health, m));
+  for (const auto& [type, r] : m.autoscale) {
+    SHOAL_RETURN_IF_ERROR(need_type("autoscale", type));
+    if (r.min < 0 || r.max < 1 || r.max > kMaxInstancesPerType || r.min > r.max) {
+      return bad(fmt::format("autoscale.{}: need 0 <= min <= max, 1 <= max <= {} (min {}, max {})",
+                             type, kMaxInstancesPerType, r.min, r.max));
+    }
+    if (r.target_cpu_percent < 1 || r.target_cpu_percent > 100) {
+      return bad(fmt::format("autoscale.{}.target_cpu_percent must be from 1 to 100", type));
+    }
+    if (r.cooldown_ms < 1000 || r.window_ms < 1000) {
+      return bad(fmt::format("autoscale.{}: cooldown and window must be at least 1s", type));
+    }
+  }
   if (m.metrics_path && (m.metrics_path->empty() || m.metrics_path->front() != '/')) {
     return bad("metrics_path must start with '/', not '" + *m.metrics_path + "'");
   }
@@ -454,6 +499,11 @@ json to_json(const Manifest& m) {
               {"healthy_threshold", h.healthy_threshold},
               {"unhealthy_threshold", h.unhealthy_threshold}};
   }
+  json autoscale = json::object();
+  for (const auto& [t, r] : m.autoscale) {
+    autoscale[t] = {{"min", r.min}, {"max", r.max}, {"target_cpu_percent", r.target_cpu_percent},
+                    {"cooldown_ms", r.cooldown_ms}, {"window_ms", r.window_ms}};
+  }
   return {{"processes", processes},
           {"build", m.build ? json(*m.build) : json(nullptr)},
           {"env", m.env},
@@ -462,7 +512,8 @@ json to_json(const Manifest& m) {
           {"type_limits", type_limits},
           {"packages", m.packages},
           {"health", health},
-          {"metrics_path", m.metrics_path ? json(*m.metrics_path) : json(nullptr)}};
+          {"metrics_path", m.metrics_path ? json(*m.metrics_path) : json(nullptr)},
+          {"autoscale", autoscale}};
 }
 
 Result<Manifest> manifest_from_json(const json& j) {
@@ -514,6 +565,19 @@ Result<Manifest> manifest_from_json(const json& j) {
     m.health = hc;
   }
   m.metrics_path = f.opt_str("metrics_path");
+  if (const json* a = f.opt("autoscale"); a != nullptr && a->is_object()) {  // absent: older
+    for (const auto& [type, rj] : a->items()) {
+      JsonFields af(rj, "manifest autoscale." + type);
+      AutoscaleRule r;
+      r.min = static_cast<int>(af.int64("min", 0, kMaxInstancesPerType));
+      r.max = static_cast<int>(af.int64("max", 0, kMaxInstancesPerType));
+      r.target_cpu_percent = static_cast<int>(af.int64("target_cpu_percent", 1, 100));
+      r.cooldown_ms = af.int64("cooldown_ms", 0);
+      r.window_ms = af.int64("window_ms", 0);
+      if (!af.ok()) return bad(af.error());
+      m.autoscale[type] = r;
+    }
+  }
   if (!f.ok()) return bad(f.error());
   SHOAL_RETURN_IF_ERROR(validate_manifest(m).with_context("manifest"));
   return m;

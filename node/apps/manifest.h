@@ -12,7 +12,7 @@
 //    line 1)" or "shoal.toml: unknown key 'limits.memroy_mb'".
 //  - A Manifest that came out of parse_manifest/load_manifest/manifest_from_json passes
 //    validate_manifest(): at least one process type, all names valid, every type named in
-//    [formation], [limits.TYPE] and [health] exists in the Procfile.
+//    [formation], [limits.TYPE], [health] and [autoscale.TYPE] exists in the Procfile.
 #pragma once
 
 #include <cstdint>
@@ -52,6 +52,17 @@ struct HealthCheck {
   bool operator==(const HealthCheck&) const = default;
 };
 
+// [autoscale.TYPE] (docs/apps.md, "Autoscaling"): the app leader keeps the type's count
+// within [min, max], aiming at target_cpu_percent of its cpu_millis limit (autoscaler.h).
+struct AutoscaleRule {
+  int min = 1;                  // 0 .. max
+  int max = 1;                  // 1 .. 100
+  int target_cpu_percent = 70;  // 1 .. 100, of the type's cpu_millis limit
+  int64_t cooldown_ms = 60'000; // between two scalings (>= 1 s)
+  int64_t window_ms = 30'000;   // the CPU mean's window (>= 1 s)
+  bool operator==(const AutoscaleRule&) const = default;
+};
+
 struct ProcessType {
   std::string type;
   std::string command;
@@ -68,6 +79,7 @@ struct Manifest {
   std::vector<std::string> packages;          // Debian packages to apt-get install
   std::optional<HealthCheck> health;
   std::optional<std::string> metrics_path;  // scraped on PORT, starts with '/'
+  std::map<std::string, AutoscaleRule> autoscale;  // [autoscale.TYPE]
 
   bool operator==(const Manifest&) const = default;
 
@@ -77,6 +89,7 @@ struct Manifest {
   // [formation]'s count, else 1 for `web`, else 0.
   int default_count(std::string_view type) const;
   Limits limits_for(std::string_view type) const;
+  const AutoscaleRule* autoscale_for(std::string_view type) const;  // nullptr: fixed count
 };
 
 Status validate_manifest(const Manifest& m);
