@@ -84,9 +84,28 @@ std::string render_app_info(const json& answer) {
   return out;
 }
 
+// CPU (% of the instance's limit) and memory of a running instance's newest sample.
+std::pair<std::string, std::string> usage_cells(const json& i) {
+  const json u = i.value("usage", json::object());
+  if (!u.is_object() || i.value("state", "") != "running") return {"-", "-"};
+  std::string cpu = "-", mem = "-";
+  if (auto c = u.find("cpu_percent"); c != u.end() && c->is_number() && c->get<double>() >= 0) {
+    cpu = std::to_string(static_cast<int64_t>(c->get<double>() + 0.5)) + "%";
+  }
+  if (auto m = u.find("memory_bytes"); m != u.end() && m->is_number_integer() && m->get<int64_t>() >= 0) {
+    mem = format_bytes(m->get<uint64_t>());
+  }
+  return {cpu, mem};
+}
+
 std::string render_ps_table(const json& answer, int64_t now_ms) {
   std::vector<node::TableRow> rows;
+  std::string notes;  // why instances are not running: "web.2: killed: out of memory (...)"
   for (const auto& i : list_of(answer, "instances")) {
+    if (!i.is_object()) {
+      rows.push_back({"", "", "", "", "", "", "", "", "", "", ""});
+      continue;
+    }
     std::string since;
     if (auto it = i.find("since_ms"); it != i.end() && it->is_number_integer() && *it != 0) {
       since = format_age(it->get<int64_t>(), now_ms);
@@ -94,13 +113,20 @@ std::string render_ps_table(const json& answer, int64_t now_ms) {
     const std::string port = json_text(i, "port");
     // An older node reports no health: as "none", it counts as healthy once running.
     const std::string health = json_text(i, "health");
+    const auto [cpu, mem] = usage_cells(i);
     rows.push_back({json_text(i, "id"), json_text(i, "type"), json_text(i, "node"),
                     version_text(i, "release"), json_text(i, "state"),
-                    health.empty() || health == "none" ? "-" : health,
+                    health.empty() || health == "none" ? "-" : health, cpu, mem,
                     port.empty() || port == "0" ? "-" : port, json_text(i, "restarts"), since});
+    const std::string message = json_text(i, "message");
+    if (!message.empty() && json_text(i, "state") != "running") {
+      notes += json_text(i, "id") + ": " + message + "\n";
+    }
   }
-  return node::render_table(
-      {"ID", "Type", "Node", "Release", "State", "Health", "Port", "Restarts", "Since"}, rows);
+  std::string out = node::render_table(
+      {"ID", "Type", "Node", "Release", "State", "Health", "CPU", "Mem", "Port", "Restarts", "Since"},
+      rows);
+  return notes.empty() ? out : out + "\n" + notes;
 }
 
 std::string render_releases_table(const json& answer) {

@@ -22,7 +22,8 @@ std::string render_app_info(const nlohmann::json& answer);
 // A formation object {"web": {"count", "memory_mb", "cpu_millis"}} (or {"web": 3}): Type,
 // Count, Memory, CPU.
 std::string render_formation_table(const nlohmann::json& formation);
-// GET /v1/apps/{app}/ps: ID, Type, Node, Release, State, Port, Restarts, Since (an age).
+// GET /v1/apps/{app}/ps: ID, Type, Node, Release, State, Health, CPU (% of the limit), Mem,
+// Port, Restarts, Since (an age); then, for instances not running, "ID: message" lines.
 std::string render_ps_table(const nlohmann::json& answer, int64_t now_ms);
 // GET /v1/apps/{app}/releases: current marked "*", Version, Description, Digest, Created.
 std::string render_releases_table(const nlohmann::json& answer);

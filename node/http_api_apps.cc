@@ -175,7 +175,11 @@ void app_info(Ctx& c, const HttpRequest& req, const std::shared_ptr<HttpResponde
 
 void app_ps(Ctx& c, const HttpRequest& req, const std::shared_ptr<HttpResponder>& res) {
   on_app_leader(c, req, res, [&](uint64_t group) {
-    with_state(c, *res, group, [&](const AppState& st) { reply_json(*res, 200, apps::ps_json(st)); });
+    with_state(c, *res, group, [&](const AppState& st) {
+      json ps = apps::ps_json(st);
+      apps::add_usage(ps, c.apps.recent_usage(group));
+      reply_json(*res, 200, ps);
+    });
   });
 }
 

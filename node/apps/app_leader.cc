@@ -105,6 +105,7 @@ Result<std::vector<InstanceReport>> AppService::push(const std::string& node, co
   }
   auto report = supervisor::parse_assign_report(res->body);
   if (!report.ok()) return report.status().with_context("report from " + node);
+  note_usage(group, report->instances);
   std::vector<InstanceReport> out;
   for (const auto& r : report->instances) {
     InstanceReport line;
@@ -230,6 +231,7 @@ bool AppService::lead_app(raft::GroupId group, raft::Term term, const CatalogSta
     if (!lines.empty()) (void)propose(group, AppState::report(node, lines, wall_ms()));
   }
   pushed_[group] = std::move(told);
+  if (autoscale(group, **app)) busy = true;
   return busy;
 }
 

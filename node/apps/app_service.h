@@ -41,6 +41,7 @@
 #include "base/time.h"
 #include "node/agent_control.h"
 #include "node/apps/app_state.h"
+#include "node/apps/autoscaler.h"
 #include "node/apps/catalog_state.h"
 #include "node/apps/cluster_view.h"
 #include "node/apps/command_result.h"
@@ -119,6 +120,9 @@ class AppService {
   // Catalog leader: forgets the app and deletes its group's members (their leader first
   // tells every supervisor to stop its instances).
   Result<nlohmann::json> destroy_app(const std::string& name);
+  // The newest resource use of each of the group's instances as their supervisors reported
+  // it to this node while it led the group (app_autoscale.cc; kept in memory, not in Raft).
+  std::map<std::string, supervisor::ResourceUsage> recent_usage(raft::GroupId group) const;
 
  private:
   AppService(Options options, AgentControl& agent, RaftService& raft, ArtifactStore& store,
@@ -164,6 +168,11 @@ class AppService {
   // events in /metrics.
   void note_app_events(raft::GroupId group, raft::Term term, const AppState& app,
                        const std::vector<NodeInfo>& nodes);
+  // app_autoscale.cc: the usage a push's report carried, kept for the autoscaler and ps.
+  void note_usage(raft::GroupId group, const std::vector<supervisor::InstanceStatus>& report);
+  // App leader: runs decide_scale() for each autoscaled type and commits what it decides.
+  // True if it changed the formation.
+  bool autoscale(raft::GroupId group, const AppState& app);
 
   Options opts_;
   AgentControl& agent_;
@@ -188,6 +197,15 @@ class AppService {
   // Control thread only (leader_events.cc).
   std::map<raft::GroupId, raft::Term> noted_term_;     // leader_changed proposed for this term
   std::map<raft::GroupId, uint64_t> events_counted_;  // events up to this seq are in /metrics
+
+  mutable std::mutex usage_mu_;  // guards usage_ (the control thread writes, ps reads)
+  std::map<raft::GroupId, UsageHistory> usage_;
+  // Control thread only: per group and type, the count last seen and when it changed.
+  struct ScaleMemo {
+    int count = -1;
+    int64_t changed_ms = 0;
+  };
+  std::map<raft::GroupId, std::map<std::string, ScaleMemo>> scale_memo_;
 };
 
 }  // namespace shoal::node::apps

@@ -203,13 +203,19 @@ TEST_CASE("apps tables", "[cli-apps][render]") {
         "hello  v3       2/3\n"
         "new    -        0/0\n");
 
-  const json ps = json::parse(R"({"instances":[
-      {"id":"web.3f9a1c","type":"web","node":"node-b","release":3,"state":"running","health":"healthy","port":20001,"restarts":0,"since_ms":1000},
-      {"id":"worker.77","type":"worker","node":"node-c","release":3,"state":"pending","port":0,"restarts":2,"since_ms":0}]})");
+  const json ps = json::parse(R"js({"instances":[
+      {"id":"web.3f9a1c","type":"web","node":"node-b","release":3,"state":"running","health":"healthy","port":20001,"restarts":0,"since_ms":1000,
+       "usage":{"cpu_percent":42.4,"memory_bytes":12582912}},
+      {"id":"worker.77","type":"worker","node":"node-c","release":3,"state":"pending","port":0,"restarts":2,"since_ms":0},
+      {"id":"worker.78","type":"worker","node":"node-c","release":3,"state":"crashed","port":0,"restarts":5,"since_ms":0,
+       "message":"killed: out of memory (limit 32 MB) (5 failures in a row)","usage":{"cpu_percent":99,"memory_bytes":1}}]})js");
   CHECK(render_ps_table(ps, 181'000) ==
-        "ID          Type    Node    Release  State    Health   Port   Restarts  Since\n"
-        "web.3f9a1c  web     node-b  v3       running  healthy  20001  0         3m\n"
-        "worker.77   worker  node-c  v3       pending  -        -      2\n");
+        "ID          Type    Node    Release  State    Health   CPU  Mem       Port   Restarts  Since\n"
+        "web.3f9a1c  web     node-b  v3       running  healthy  42%  12.0 MiB  20001  0         3m\n"
+        "worker.77   worker  node-c  v3       pending  -        -    -         -      2\n"
+        "worker.78   worker  node-c  v3       crashed  -        -    -         -      5\n"
+        "\n"
+        "worker.78: killed: out of memory (limit 32 MB) (5 failures in a row)\n");
 
   const json releases = json::parse(R"({"releases":[
       {"version":2,"digest":"aaaaaaaaaaaaaaaa","description":"Deploy hello.tar.gz","created_ms":1700000000000,"current":false},
