@@ -31,7 +31,7 @@ std::map<std::string, supervisor::ResourceUsage> AppService::recent_usage(
                             : it->second.latest();
 }
 
-bool AppService::autoscale(raft::GroupId group, const AppState& app) {
+bool AppService::autoscale(raft::GroupId group, raft::Term term, const AppState& app) {
   const int64_t now = wall_ms();
   std::map<std::string, InstanceSamples> samples;  // running, desired instances by id
   {
@@ -45,11 +45,13 @@ bool AppService::autoscale(raft::GroupId group, const AppState& app) {
     }
   }
   const Manifest* m = app.current_manifest();
-  auto& memo = scale_memo_[group];
+  GroupScaleMemo& gm = scale_memo_[group];
+  if (gm.term != term) gm = GroupScaleMemo{term, {}};
+  auto& memo = gm.types;
   bool changed = false;
   for (const auto& [type, f] : app.formation()) {
-    // A count that changed since the last turn (a manual scale, a deploy, another leader)
-    // starts the cool-down; a leader starts with one too, not knowing when it last changed.
+    // A count that changed since the last turn (a manual scale, a deploy) starts the
+    // cool-down; so does each new term, its leader not knowing when the count last changed.
     ScaleMemo& mm = memo[type];
     if (mm.count != f.count) mm = ScaleMemo{f.count, now};
     const AutoscaleRule* rule = m ? m->autoscale_for(type) : nullptr;

@@ -231,7 +231,7 @@ bool AppService::lead_app(raft::GroupId group, raft::Term term, const CatalogSta
     if (!lines.empty()) (void)propose(group, AppState::report(node, lines, wall_ms()));
   }
   pushed_[group] = std::move(told);
-  if (autoscale(group, **app)) busy = true;
+  if (autoscale(group, term, **app)) busy = true;
   return busy;
 }
 

@@ -172,7 +172,7 @@ class AppService {
   void note_usage(raft::GroupId group, const std::vector<supervisor::InstanceStatus>& report);
   // App leader: runs decide_scale() for each autoscaled type and commits what it decides.
   // True if it changed the formation.
-  bool autoscale(raft::GroupId group, const AppState& app);
+  bool autoscale(raft::GroupId group, raft::Term term, const AppState& app);
 
   Options opts_;
   AgentControl& agent_;
@@ -200,12 +200,17 @@ class AppService {
 
   mutable std::mutex usage_mu_;  // guards usage_ (the control thread writes, ps reads)
   std::map<raft::GroupId, UsageHistory> usage_;
-  // Control thread only: per group and type, the count last seen and when it changed.
+  // Control thread only: per group, the term it was led in and, per type, the count last
+  // seen and when it changed (a new term forgets them: a cool-down starts).
   struct ScaleMemo {
     int count = -1;
     int64_t changed_ms = 0;
   };
-  std::map<raft::GroupId, std::map<std::string, ScaleMemo>> scale_memo_;
+  struct GroupScaleMemo {
+    raft::Term term = 0;
+    std::map<std::string, ScaleMemo> types;
+  };
+  std::map<raft::GroupId, GroupScaleMemo> scale_memo_;
 };
 
 }  // namespace shoal::node::apps
