@@ -12,10 +12,15 @@ bool same_release(const InstanceSpec& a, const InstanceSpec& b) {
   return a.release == b.release && a.digest == b.digest;
 }
 
-// Whether the live process must be replaced to run `want`: any change but the health check.
+// Whether the live process must be replaced to run `want`: a change of what the process
+// is (release, command, env, limits, generation). The health check and the peers a release
+// is fetched from are not: the peer list changes whenever a node fails or joins, and
+// restarting every instance of the app for it would turn one node's failure into an
+// outage of all.
 bool needs_restart(const InstanceSpec& running, const InstanceSpec& want) {
   InstanceSpec a = running;
   a.health = want.health;
+  a.artifact_peers = want.artifact_peers;
   return a != want;
 }
 
@@ -139,12 +144,15 @@ void SupervisorCore::reconcile(InstanceRecord& r, TimePoint now, int64_t wall_ms
       begin_stop(r, now, wall_ms, out);
       return;
     }
-    if (r.running->health != r.spec.health && !needs_restart(*r.running, r.spec)) {
-      r.running->health = r.spec.health;  // a new check for the same process
-      r.health.on_start(r.spec.health, now);
-      out.changed.push_back(key);
+    if (!needs_restart(*r.running, r.spec)) {
+      if (r.running->health != r.spec.health) {
+        r.running->health = r.spec.health;  // a new check for the same process
+        r.health.on_start(r.spec.health, now);
+        out.changed.push_back(key);
+      }
+      r.running->artifact_peers = r.spec.artifact_peers;
     }
-    if (*r.running != r.spec) {
+    if (needs_restart(*r.running, r.spec)) {
       const bool ready = r.prepared && r.prepared_release == r.spec.release &&
                          r.prepared_digest == r.spec.digest;
       if (!ready) {

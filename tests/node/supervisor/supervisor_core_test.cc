@@ -299,6 +299,28 @@ TEST_CASE("core: a restored instance whose process died with the node starts aga
   CHECK(h.core.find(key("web.1")) == nullptr);
 }
 
+TEST_CASE("core: a new list of artifact peers does not restart a running instance",
+          "[supervisor]") {
+  Harness h;
+  auto first = spec("web.1");
+  first.artifact_peers = {"127.0.0.1:7001", "127.0.0.1:7002"};
+  h.assign(1, {first});
+  h.bring_up("web.1", 42);
+  // A node failed: the leader's next push lists one peer fewer.
+  auto next = first;
+  next.artifact_peers = {"127.0.0.1:7001"};
+  auto a = h.assign(1, {next});
+  CHECK(a.stop.empty());
+  CHECK(a.prepare.empty());
+  CHECK(h.core.tick(h.now + 2s, 0).stop.empty());
+  CHECK(h.state("web.1") == InstanceState::running);
+  CHECK(h.core.find(key("web.1"))->running->artifact_peers == next.artifact_peers);
+  // A new generation still restarts it.
+  next.generation = 2;
+  a = h.assign(1, {next});
+  CHECK(has(a.stop, "web.1"));
+}
+
 TEST_CASE("core: assignment JSON round-trips and bad input is named", "[supervisor]") {
   auto a = assignment(7, {spec("web.1")});
   a.instances[0].env = {{"K", "V"}};
