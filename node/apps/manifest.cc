@@ -50,6 +50,29 @@ Status check_limits(const Limits& l, std::string_view where) {
   return Status();
 }
 
+Status check_deploy(const DeployPolicy& d) {
+  if (d.max_surge < 0 || d.max_surge > kMaxInstancesPerType || d.max_unavailable < 0 ||
+      d.max_unavailable > kMaxInstancesPerType) {
+    return bad(fmt::format("deploy.max_surge and deploy.max_unavailable must be from 0 to {}",
+                           kMaxInstancesPerType));
+  }
+  if (d.max_surge == 0 && d.max_unavailable == 0) {
+    return bad("deploy.max_surge and deploy.max_unavailable are both 0: a rollout could never "
+               "replace an instance (make one of them at least 1)");
+  }
+  if (d.stop_grace_ms < kMinStopGraceMs || d.stop_grace_ms > kMaxStopGraceMs) {
+    return bad(fmt::format("deploy.stop_grace must be from {}s to {}s, not {} ms",
+                           kMinStopGraceMs / 1000, kMaxStopGraceMs / 1000, d.stop_grace_ms));
+  }
+  if (d.healthy_deadline_ms < kMinHealthyDeadlineMs ||
+      d.healthy_deadline_ms > kMaxHealthyDeadlineMs) {
+    return bad(fmt::format("deploy.healthy_deadline must be from {}s to {}s, not {} ms",
+                           kMinHealthyDeadlineMs / 1000, kMaxHealthyDeadlineMs / 1000,
+                           d.healthy_deadline_ms));
+  }
+  return Status();
+}
+
 Status check_health(const HealthCheck& h, const Manifest& m) {
   if (h.type != "http" && h.type != "tcp" && h.type != "command") {
     return bad("health.type must be http, tcp or command, not '" + h.type + "'");
@@ -220,6 +243,26 @@ class TomlReader {
     }
   }
 
+  void deploy(const toml::table& t, DeployPolicy& d) {
+    for (auto&& [k, v] : t) {
+      const std::string key = "deploy." + std::string(k.str());
+      const std::string_view name = k.str();
+      if (name == "max_surge") {
+        if (auto n = integer(v, key, 0, kMaxInstancesPerType)) d.max_surge = static_cast<int>(*n);
+      } else if (name == "max_unavailable") {
+        if (auto n = integer(v, key, 0, kMaxInstancesPerType)) {
+          d.max_unavailable = static_cast<int>(*n);
+        }
+      } else if (name == "stop_grace") {
+        if (auto n = duration_ms(v, key)) d.stop_grace_ms = *n;
+      } else if (name == "healthy_deadline") {
+        if (auto n = duration_ms(v, key)) d.healthy_deadline_ms = *n;
+      } else {
+        unknown(key);
+      }
+    }
+  }
+
   void top(const toml::table& root, Manifest& m) {
     std::map<std::string, Limits> partial_types;  // [limits.TYPE], merged after [limits]
     for (auto&& [k, v] : root) {
@@ -278,6 +321,8 @@ class TomlReader {
         HealthCheck h;
         if (const toml::table* t = table(v, key)) health(*t, h);
         m.health = h;
+      } else if (key == "deploy") {
+        if (const toml::table* t = table(v, key)) deploy(*t, m.deploy);
       } else {
         unknown(key);
       }
@@ -417,6 +462,7 @@ Status validate_manifest(const Manifest& m) {
       return bad(fmt::format("autoscale.{}: cooldown and window must be at least 1s", type));
     }
   }
+  SHOAL_RETURN_IF_ERROR(check_deploy(m.deploy));
   if (m.metrics_path && (m.metrics_path->empty() || m.metrics_path->front() != '/')) {
     return bad("metrics_path must start with '/', not '" + *m.metrics_path + "'");
   }
@@ -513,7 +559,12 @@ json to_json(const Manifest& m) {
           {"packages", m.packages},
           {"health", health},
           {"metrics_path", m.metrics_path ? json(*m.metrics_path) : json(nullptr)},
-          {"autoscale", autoscale}};
+          {"autoscale", autoscale},
+          {"deploy",
+           {{"max_surge", m.deploy.max_surge},
+            {"max_unavailable", m.deploy.max_unavailable},
+            {"stop_grace_ms", m.deploy.stop_grace_ms},
+            {"healthy_deadline_ms", m.deploy.healthy_deadline_ms}}}};
 }
 
 Result<Manifest> manifest_from_json(const json& j) {
@@ -577,6 +628,15 @@ Result<Manifest> manifest_from_json(const json& j) {
       if (!af.ok()) return bad(af.error());
       m.autoscale[type] = r;
     }
+  }
+  if (const json* d = f.opt("deploy")) {  // absent in releases made before [deploy]
+    JsonFields df(*d, "manifest deploy");
+    m.deploy.max_surge = static_cast<int>(df.int64("max_surge", 0, kMaxInstancesPerType));
+    m.deploy.max_unavailable =
+        static_cast<int>(df.int64("max_unavailable", 0, kMaxInstancesPerType));
+    m.deploy.stop_grace_ms = df.int64("stop_grace_ms");
+    m.deploy.healthy_deadline_ms = df.int64("healthy_deadline_ms");
+    if (!df.ok()) return bad(df.error());
   }
   if (!f.ok()) return bad(f.error());
   SHOAL_RETURN_IF_ERROR(validate_manifest(m).with_context("manifest"));

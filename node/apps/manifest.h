@@ -12,7 +12,8 @@
 //    line 1)" or "shoal.toml: unknown key 'limits.memroy_mb'".
 //  - A Manifest that came out of parse_manifest/load_manifest/manifest_from_json passes
 //    validate_manifest(): at least one process type, all names valid, every type named in
-//    [formation], [limits.TYPE], [health] and [autoscale.TYPE] exists in the Procfile.
+//    [formation], [limits.TYPE], [health] and [autoscale.TYPE] exists in the Procfile,
+//    [deploy] in bounds.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +32,10 @@ namespace shoal::node::apps {
 inline constexpr int64_t kDefaultMemoryMb = 512;
 inline constexpr int64_t kDefaultCpuMillis = 1000;  // one core
 inline constexpr int kMaxInstancesPerType = 100;
+// [deploy] bounds: a grace long enough to drain, short enough that a stop ends; a deadline
+// long enough for a slow start, short enough that a broken release does not linger.
+inline constexpr int64_t kMinStopGraceMs = 1'000, kMaxStopGraceMs = 300'000;
+inline constexpr int64_t kMinHealthyDeadlineMs = 10'000, kMaxHealthyDeadlineMs = 3'600'000;
 
 struct Limits {
   int64_t memory_mb = kDefaultMemoryMb;    // 16 .. 1048576
@@ -63,6 +68,20 @@ struct AutoscaleRule {
   bool operator==(const AutoscaleRule&) const = default;
 };
 
+// How a release rolls out ([deploy] of shoal.toml; docs/apps.md, "Rollouts"). Per process type:
+// at most `max_surge` instances above the count while old ones are replaced, and at most
+// `max_unavailable` below it (counting up instances); not both 0.
+struct DeployPolicy {
+  int max_surge = 1;        // 0 .. 100
+  int max_unavailable = 0;  // 0 .. 100
+  // SIGTERM, then this long before SIGKILL (kMinStopGraceMs .. kMaxStopGraceMs).
+  int64_t stop_grace_ms = 10'000;
+  // How long after the release was made its instances have to be up before the app leader
+  // rolls it back (while an older release still serves).
+  int64_t healthy_deadline_ms = 120'000;
+  bool operator==(const DeployPolicy&) const = default;
+};
+
 struct ProcessType {
   std::string type;
   std::string command;
@@ -80,6 +99,7 @@ struct Manifest {
   std::optional<HealthCheck> health;
   std::optional<std::string> metrics_path;  // scraped on PORT, starts with '/'
   std::map<std::string, AutoscaleRule> autoscale;  // [autoscale.TYPE]
+  DeployPolicy deploy;                      // [deploy]; defaults when absent
 
   bool operator==(const Manifest&) const = default;
 

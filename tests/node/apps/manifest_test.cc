@@ -250,3 +250,44 @@ TEST_CASE("manifest: JSON round trip, and bad JSON refused", "[apps][manifest]")
   CHECK_FALSE(manifest_from_json(json::array()).ok());
   CHECK_FALSE(manifest_from_json(json("web")).ok());
 }
+
+TEST_CASE("manifest: [deploy] defaults, values, bounds and JSON", "[apps][manifest][rolling]") {
+  auto plain = parse_manifest("web: ./web\n", "");
+  REQUIRE(plain.ok());
+  CHECK(plain->deploy == DeployPolicy{1, 0, 10'000, 120'000});
+
+  auto m = parse_manifest("web: ./web\n",
+                          "[deploy]\nmax_surge = 2\nmax_unavailable = 1\nstop_grace = \"3s\"\n"
+                          "healthy_deadline = \"45s\"\n");
+  REQUIRE(m.ok());
+  CHECK(m->deploy == DeployPolicy{2, 1, 3'000, 45'000});
+  auto back = manifest_from_json(to_json(*m));
+  REQUIRE(back.ok());
+  CHECK(*back == *m);
+
+  // A release stored before [deploy] existed reads with the defaults.
+  json old = to_json(*plain);
+  old.erase("deploy");
+  auto old_back = manifest_from_json(old);
+  REQUIRE(old_back.ok());
+  CHECK(old_back->deploy == DeployPolicy{});
+
+  auto err = [](std::string_view toml) { return error_of(parse_manifest("web: ./web\n", toml)); };
+  CHECK_THAT(err("[deploy]\nmax_surge = 0\n"), Catch::Contains("both 0"));
+  CHECK_THAT(err("[deploy]\nmax_surge = -1\n"), Catch::Contains("'deploy.max_surge' must be"));
+  CHECK_THAT(err("[deploy]\nmax_unavailable = 101\n"),
+             Catch::Contains("'deploy.max_unavailable' must be"));
+  CHECK_THAT(err("[deploy]\nstop_grace = \"10h\"\n"), Catch::Contains("deploy.stop_grace must be"));
+  CHECK_THAT(err("[deploy]\nstop_grace = \"100ms\"\n"),
+             Catch::Contains("deploy.stop_grace must be"));
+  CHECK_THAT(err("[deploy]\nstop_grace = 5\n"), Catch::Contains("'deploy.stop_grace' must be a string"));
+  CHECK_THAT(err("[deploy]\nhealthy_deadline = \"1s\"\n"),
+             Catch::Contains("deploy.healthy_deadline must be"));
+  CHECK_THAT(err("[deploy]\nmax_sruge = 1\n"), Catch::Contains("unknown key 'deploy.max_sruge'"));
+  CHECK_THAT(err("deploy = 1\n"), Catch::Contains("'deploy' must be a table"));
+
+  json bad = to_json(*m);
+  bad["deploy"]["max_surge"] = 0;
+  bad["deploy"]["max_unavailable"] = 0;
+  CHECK_THAT(manifest_from_json(bad).status().message(), Catch::Contains("both 0"));
+}
