@@ -204,6 +204,14 @@ Result<InstanceSpec> instance_spec_from_json(const json& j) {
     if (!h) return h.status().with_context("instance " + s.id);
     s.health = std::move(*h);
   }
+  constexpr int64_t kMaxStopGraceMs = 3'600'000;  // the leader sends at most 5 min
+  auto grace = get_int(j, "stop_grace_ms", false, ctx);
+  if (!grace) return grace.status();
+  if (*grace > kMaxStopGraceMs) {
+    return Status::invalid_argument(ctx + "\"stop_grace_ms\" must be at most " +
+                                    std::to_string(kMaxStopGraceMs));
+  }
+  s.stop_grace_ms = *grace;
   return s;
 }
 
@@ -260,6 +268,7 @@ json to_json(const InstanceSpec& s) {
               {"generation", s.generation},
               {"artifact_peers", s.artifact_peers}};
   if (s.health) j["health"] = to_json(*s.health);
+  if (s.stop_grace_ms != 0) j["stop_grace_ms"] = s.stop_grace_ms;
   return j;
 }
 

@@ -55,6 +55,9 @@ struct InstanceSpec {
   int64_t generation = 0;
   std::vector<std::string> artifact_peers;
   std::optional<HealthSpec> health;  // none: the type has no check (healthy once running)
+  // SIGTERM, then this long before SIGKILL (the manifest's deploy.stop_grace); 0: the
+  // supervisor's own default (CorePolicy::stop_grace). Absent in older leaders' JSON.
+  int64_t stop_grace_ms = 0;
 
   bool operator==(const InstanceSpec&) const = default;
 };

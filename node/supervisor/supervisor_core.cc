@@ -119,11 +119,18 @@ void SupervisorCore::set_state(InstanceRecord& r, InstanceState s, int64_t wall_
   out.persist.insert(r.app);
 }
 
+Duration SupervisorCore::stop_grace(const InstanceRecord& r) const {
+  // The process's own spec says how it wants to be stopped; the wanted spec when none runs.
+  const InstanceSpec& spec = r.running ? *r.running : r.spec;
+  if (spec.stop_grace_ms > 0) return std::chrono::milliseconds(spec.stop_grace_ms);
+  return policy_.stop_grace;
+}
+
 void SupervisorCore::begin_stop(InstanceRecord& r, TimePoint now, int64_t wall_ms,
                                 CoreActions& out) {
   if (r.state == InstanceState::stopping) return;
   set_state(r, InstanceState::stopping, wall_ms, out);
-  r.kill_at = now + policy_.stop_grace;
+  r.kill_at = now + stop_grace(r);
   r.killed = false;
   out.stop.emplace_back(r.app, r.spec.id);
 }
@@ -437,7 +444,7 @@ CoreActions SupervisorCore::restore(std::vector<InstanceRecord> records,
     r.started_at = now;
     r.preparing = false;
     if (r.state == InstanceState::stopping && r.alive()) {
-      r.kill_at = now + policy_.stop_grace;  // the stop was asked before the restart
+      r.kill_at = now + stop_grace(r);  // the stop was asked before the restart
     }
     if (r.alive() && r.running) r.health.on_start(r.running->health, now);
     if (r.assigned) unconfirmed_.insert(r.app);

@@ -48,7 +48,7 @@
 namespace shoal::node::supervisor {
 
 struct CorePolicy {
-  Duration stop_grace = std::chrono::seconds(10);
+  Duration stop_grace = std::chrono::seconds(10);  // unless the spec sets stop_grace_ms
   int crash_loop_after = 5;
   Duration backoff_base = std::chrono::seconds(1);
   Duration backoff_max = std::chrono::seconds(60);
@@ -164,6 +164,8 @@ class SupervisorCore {
   void set_state(InstanceRecord& r, InstanceState s, int64_t wall_ms, CoreActions& out,
                  std::string message = {});
   void begin_stop(InstanceRecord& r, TimePoint now, int64_t wall_ms, CoreActions& out);
+  // SIGTERM to SIGKILL: the instance spec's stop_grace_ms, else policy_.stop_grace.
+  Duration stop_grace(const InstanceRecord& r) const;
   TimePoint next_wake(TimePoint now) const;
 
   CorePolicy policy_;

@@ -341,3 +341,49 @@ TEST_CASE("core: assignment JSON round-trips and bad input is named", "[supervis
             R"({"app":"a","group":1,"term":1,"instances":[{"id":"w.1","type":"web","release":1,"command":"c","env":{"K":1}}]})")
             .status().message().find("env \"K\"") != std::string::npos);
 }
+
+// Issue 8, rolling deploys: an instance that leaves the assignment gets SIGTERM, and
+// SIGKILL exactly when its own stop grace (the manifest's deploy.stop_grace) has passed.
+TEST_CASE("core: an unplaced instance is killed exactly after its spec's stop grace",
+          "[supervisor][rolling]") {
+  CorePolicy p;
+  p.stop_grace = 10s;
+  Harness h(p);
+  InstanceSpec s = spec("web.1");
+  s.stop_grace_ms = 3'000;
+  h.assign(1, {s});
+  h.bring_up("web.1", 100);
+  auto a = h.assign(1, {});
+  CHECK(has(a.stop, "web.1"));  // SIGTERM now
+  CHECK(h.state("web.1") == InstanceState::stopping);
+  CHECK_FALSE(has(h.core.tick(h.now + 2999ms, 0).kill, "web.1"));
+  CHECK(has(h.core.tick(h.now + 3000ms, 0).kill, "web.1"));  // not the policy's 10 s
+  auto e = h.core.exited(key("web.1"), "killed by signal 9", h.now + 3001ms, 0);
+  CHECK(e.remove.size() == 1);
+
+  // Without one, the supervisor's own grace applies.
+  h.assign(1, {spec("web.2")});
+  h.bring_up("web.2", 200);
+  h.assign(1, {});
+  CHECK_FALSE(has(h.core.tick(h.now + 9999ms, 0).kill, "web.2"));
+  CHECK(has(h.core.tick(h.now + 10s, 0).kill, "web.2"));
+}
+
+TEST_CASE("core: stop_grace_ms round-trips in the assignment JSON and is bounded",
+          "[supervisor][rolling]") {
+  auto a = assignment(7, {spec("web.1")});
+  a.instances[0].stop_grace_ms = 2'500;
+  const auto j = to_json(a);
+  CHECK(j["instances"][0]["stop_grace_ms"] == 2'500);
+  auto back = assignment_from_json(j);
+  REQUIRE(back.ok());
+  CHECK(*back == a);
+  // Absent (an older leader): 0, the supervisor's default.
+  CHECK_FALSE(to_json(assignment(7, {spec("web.1")}))["instances"][0].contains("stop_grace_ms"));
+  CHECK(parse_assignment(
+            R"({"app":"a","group":1,"term":1,"instances":[{"id":"w.1","type":"web","release":1,"command":"c","stop_grace_ms":-1}]})")
+            .status().message().find("stop_grace_ms") != std::string::npos);
+  CHECK(parse_assignment(
+            R"({"app":"a","group":1,"term":1,"instances":[{"id":"w.1","type":"web","release":1,"command":"c","stop_grace_ms":99999999}]})")
+            .status().message().find("stop_grace_ms") != std::string::npos);
+}
