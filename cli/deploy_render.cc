@@ -58,6 +58,10 @@ std::string render_deploy_event(const json& event) {
     return kStep + std::string("Done: v") + text_of(event, "release") + " is live with " + n +
            (n == "1" ? " instance" : " instances");
   }
+  if (kind == "rollback") {
+    return kStep + std::string("Rolled back: v") + text_of(event, "release") + " is the " +
+           text_of(event, "description");
+  }
   if (kind == "error") return "error: " + text_of(event, "message");
   return "";
 }

@@ -101,6 +101,12 @@ void run_restart(Cli& cli, const RestartOptions& o) {
   }
   std::printf("Restarting %zu instance%s of %s%s%s\n", n, n == 1 ? "" : "s", o.app.c_str(),
               n ? ": " : "", ids.c_str());
+  // An instance id restarts in place; an app or a type is replaced rolling (scheduler.h).
+  const bool one = n == 1 && o.target.find('.') != std::string::npos;
+  if (n > 0 && !one) {
+    std::printf("Each is replaced by a new instance once that one is up (`shoal ps %s`)\n",
+                o.app.c_str());
+  }
 }
 
 }  // namespace

@@ -271,7 +271,7 @@ void AppEvents::derive(const Before& before, const AppState& app, const json& co
       if (episodes_.contains(inst->node)) {
         why = "its node failed";
       } else if (inst->replace) {
-        why = "its replacement is up (rebalancing)";
+        why = "its replacement is up (rebalancing or a rolling restart)";
       } else if (inst->release != app.current_version()) {
         why = fmt::format("replaced by release v{}", app.current_version());
       } else if (app.stopped()) {

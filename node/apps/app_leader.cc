@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "node/apps/app_service.h"
+#include "node/apps/auto_rollback.h"
 #include "node/apps/group_ids.h"
 #include "node/apps/manifest.h"
 #include "node/http_forward.h"
@@ -78,6 +79,7 @@ Result<std::vector<InstanceReport>> AppService::push(const std::string& node, co
       s.cpu_millis = l.cpu_millis;
     }
     s.generation = static_cast<int64_t>(i->generation);
+    s.stop_grace_ms = manifest->deploy.stop_grace_ms;
     if (manifest->health && manifest->health->process == i->type) {
       const HealthCheck& h = *manifest->health;
       s.health = supervisor::HealthSpec{h.type,        h.path,
@@ -135,6 +137,19 @@ bool AppService::lead_app(raft::GroupId group, raft::Term term, const CatalogSta
     spdlog::info("app-group-named group={} app={} result=\"{}\"", group, *name,
                  r.ok() ? r->status.to_string() : r.status().to_string());
     return true;
+  }
+  // A release that failed while the old one still serves is rolled back (auto_rollback.h);
+  // the next turn plans on the new release. A refused rollback must not stop the turn.
+  if (auto rb = auto_rollback(**app, wall_ms())) {
+    auto r = propose(group, AppState::rollback(rb->to, wall_ms(), rb->description(), rb->from));
+    if (r.ok() && r->ok()) {
+      spdlog::warn("release-rolled-back app={} from={} to={} release={} reason=\"{}\"",
+                   (*app)->name(), rb->from, rb->to, r->body.value("release", uint64_t{0}),
+                   rb->reason);
+      return true;
+    }
+    spdlog::debug("release-rollback-refused app={} from={} reason=\"{}\"", (*app)->name(),
+                  rb->from, r.ok() ? r->status.to_string() : r.status().to_string());
   }
   const auto nodes = node_infos(cat);
   note_app_events(group, term, **app, nodes);

@@ -82,10 +82,14 @@ Bytes AppState::set_config(const std::map<std::string, std::string>& set,
   return encode_command({{"op", "set_config"}, {"set", set}, {"unset", unset}, {"now_ms", now_ms}});
 }
 
-Bytes AppState::rollback(std::optional<uint64_t> version, int64_t now_ms) {
-  return encode_command({{"op", "rollback"},
-                         {"version", version ? json(*version) : json(nullptr)},
-                         {"now_ms", now_ms}});
+Bytes AppState::rollback(std::optional<uint64_t> version, int64_t now_ms,
+                         std::string_view description, std::optional<uint64_t> if_current) {
+  json c = {{"op", "rollback"},
+            {"version", version ? json(*version) : json(nullptr)},
+            {"now_ms", now_ms}};
+  if (!description.empty()) c["description"] = description;
+  if (if_current) c["if_current"] = *if_current;
+  return encode_command(c);
 }
 
 Bytes AppState::scale(const std::map<std::string, int>& counts, int64_t now_ms) {
@@ -299,8 +303,13 @@ Bytes AppState::do_rollback(const json& command) {
   JsonFields c(command, "rollback");
   const std::optional<int64_t> wanted = c.opt_int64("version", 1);
   const int64_t now_ms = c.int64("now_ms", 0);
+  const std::optional<std::string> description = c.opt_str("description", 1024);
+  const std::optional<int64_t> if_current = c.opt_int64("if_current", 0);
   if (!c.ok()) return invalid(c.error());
   if (current_ == 0) return conflict("no release to roll back from: deploy first");
+  if (if_current && static_cast<uint64_t>(*if_current) != current_) {
+    return conflict(fmt::format("v{} is no longer current (v{} is)", *if_current, current_));
+  }
   uint64_t target = 0;
   if (wanted) {
     target = static_cast<uint64_t>(*wanted);
@@ -321,7 +330,7 @@ Bytes AppState::do_rollback(const json& command) {
   Release r = releases_.at(target);
   auto manifest = manifest_from_json(r.manifest);
   if (!manifest.ok()) return invalid("rollback: " + manifest.status().message());  // not reached
-  r.description = fmt::format("rollback to v{}", target);
+  r.description = description ? *description : fmt::format("rollback to v{}", target);
   r.created_ms = now_ms;
   return ok_result(
       {{"release", push_release(std::move(r), std::move(*manifest))}, {"from", target}});
@@ -394,7 +403,11 @@ Bytes AppState::do_restart(const json& command) {
   for (auto& [id, inst] : instances_) {
     const bool match = target.empty() || (is_instance ? id == target : inst.type == target);
     if (match && (inst.desired || is_instance)) {
-      ++inst.generation;
+      if (is_instance) {
+        ++inst.generation;
+      } else {
+        inst.replace = true;
+      }
       restarted.push_back(id);
     }
   }

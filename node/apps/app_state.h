@@ -84,8 +84,9 @@ struct Instance {
   std::string health = "none";
   std::string health_output;
   bool desired = true;  // false: unplaced, the supervisor is being told to stop it
-  // Marked to be moved (rebalancing, scheduler.h): a replacement is placed elsewhere and this
-  // one is unplaced once the replacement is up, exactly as for a rollout.
+  // Marked to be replaced (rebalancing, or a rolling restart of its app or type;
+  // scheduler.h): a replacement is placed and this one is unplaced once the replacement is
+  // up, exactly as for a rollout.
   bool replace = false;
   bool operator==(const Instance&) const = default;
 };
@@ -122,7 +123,11 @@ class AppState final : public raft::StateMachine {
                           const std::vector<std::string>& unset, int64_t now_ms);
   // A new release equal to vN (default: the kept release before the current one).
   // [release, from] not_found: no such kept release; conflict: vN is current / nothing before.
-  static Bytes rollback(std::optional<uint64_t> version, int64_t now_ms);
+  // `description` replaces "rollback to vN"; with `if_current`, conflict unless that is the
+  // current release (the leader's automatic rollback must not undo a newer deploy).
+  static Bytes rollback(std::optional<uint64_t> version, int64_t now_ms,
+                        std::string_view description = {},
+                        std::optional<uint64_t> if_current = {});
   // [formation] invalid: unknown type (the message lists the known ones), count not 0..100
   // or outside an autoscaled type's [autoscale.TYPE] min..max;
   // conflict: no release yet.
@@ -133,7 +138,9 @@ class AppState final : public raft::StateMachine {
   // [stopped]
   static Bytes set_stopped(bool stopped, int64_t now_ms = 0);
   // target "": every desired instance; a process type; or an instance id. [restarted: ids]
-  // not_found: neither a type of the formation or current release nor an instance.
+  // not_found: neither a type of the formation or current release nor an instance. An
+  // instance id restarts in place (bumps `generation`); the app or a type restarts rolling
+  // (marks the instances `replace`: the scheduler replaces them like an older release's).
   static Bytes restart(std::string_view target, int64_t now_ms = 0);
   // [id] (TYPE.N, N from a counter). not_found: release not kept; invalid: type not in
   // that release, bad node; conflict: the table is full (kMaxInstances).

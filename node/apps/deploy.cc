@@ -9,6 +9,7 @@
 
 #include "node/apps/app_service.h"
 #include "node/apps/app_views.h"
+#include "node/apps/auto_rollback.h"
 #include "node/apps/manifest.h"
 #include "node/apps/names.h"
 #include "node/artifacts/archive.h"
@@ -76,22 +77,50 @@ Status write_file(const fs::path& p, const std::string& bytes, mode_t mode) {
 // One NDJSON event on the stream; false once the client has gone.
 bool emit(HttpResponder& res, json event) { return res.write(event.dump() + "\n"); }
 
-// The app's state as its leader sees it: locally or through the leader's API.
-Result<json> fetch_ps(AppService& apps, const std::string& app) {
+// The app's state as its leader sees it, `view` "ps" or "releases": locally or through the
+// leader's API.
+Result<json> fetch_view(AppService& apps, const std::string& app, const std::string& view) {
   auto loc = apps.locate(app);
   if (!loc.ok()) return loc.status();
   if (loc->owner.here) {
     auto st = apps.app_state(loc->group, false);
     if (!st.ok()) return st.status();
-    return ps_json(**st);
+    return view == "ps" ? ps_json(**st) : releases_json(**st);
   }
-  auto r = call_node(loc->owner.rpc, "GET", "/v1/apps/" + app + "/ps", nullptr,
+  auto r = call_node(loc->owner.rpc, "GET", "/v1/apps/" + app + "/" + view, nullptr,
                      std::chrono::seconds(5));
   if (!r.ok()) return r.status();
   if (r->status != 200) return Status::unavailable("HTTP " + std::to_string(r->status) + " " + r->body);
   json j = json::parse(r->body, nullptr, false);
-  if (j.is_discarded()) return Status::corruption("the leader's ps is not JSON");
+  if (j.is_discarded()) return Status::corruption("the leader's " + view + " is not JSON");
   return j;
+}
+
+Result<json> fetch_ps(AppService& apps, const std::string& app) {
+  return fetch_view(apps, app, "ps");
+}
+
+// The description of release `version`, "" when it cannot be read.
+std::string release_description(AppService& apps, const std::string& app, uint64_t version) {
+  auto rel = fetch_view(apps, app, "releases");
+  if (!rel.ok() || !rel->contains("releases") || !(*rel)["releases"].is_array()) return "";
+  for (const auto& r : (*rel)["releases"]) {
+    if (r.value("version", uint64_t{0}) == version) return r.value("description", "");
+  }
+  return "";
+}
+
+// Whether an instance of a release older than `version` is up: then the app leader rolls
+// `version` back when it fails (auto_rollback.h), and the deploy waits to report that.
+bool older_release_serving(const json& instances, uint64_t version) {
+  for (const auto& i : instances) {
+    if (i.value("release", uint64_t{0}) < version && i.value("desired", true) &&
+        i.value("state", "") == "running" &&
+        (i.value("health", "none") == "healthy" || i.value("health", "none") == "none")) {
+      return true;
+    }
+  }
+  return false;
 }
 
 Result<json> propose_release(AppService& apps, const std::string& app, const json& body) {
@@ -125,27 +154,54 @@ struct Follow {
   bool ok = false;
   std::string message;
   size_t instances = 0;
+  json rollback;  // the `rollback` event when the leader rolled the release back
 };
+
+// How long a failed release waits for the leader's automatic rollback before the deploy
+// reports the failure alone (the leader decides within a turn or two).
+constexpr auto kRollbackWait = std::chrono::seconds(20);
 
 // Follows the rollout of `version` until its instances are all up (running, and healthy
 // when their type has a check), one fails (crash loop, cannot start, found unhealthy), the
 // client leaves or the timeout passes.
 Follow follow_rollout(AppService& apps, const std::string& app, uint64_t version,
                       HttpResponder& res, Duration timeout) {
-  const auto deadline = steady_now() + timeout;
+  auto deadline = steady_now() + timeout;
   std::map<std::string, std::string> seen;  // instance -> last state sent
   std::string last_error;
+  std::string failure;  // set once an instance failed: waiting for the rollback
   while (steady_now() < deadline) {
-    if (res.closed()) return {false, "the client went away", 0};
+    if (res.closed()) return {false, "the client went away", 0, nullptr};
     auto ps = fetch_ps(apps, app);
     if (!ps.ok()) {
       last_error = ps.status().message();
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
       continue;
     }
-    if (ps->value("release", uint64_t{0}) != version) {
+    if (const uint64_t now = ps->value("release", uint64_t{0}); now != version) {
+      const std::string desc = release_description(apps, app, now);
+      const std::string prefix = std::string(kAutoRollbackPrefix) + std::to_string(version) + " ";
+      if (desc.starts_with(prefix)) {
+        // "automatic rollback of vN to vM: REASON"
+        const size_t colon = desc.find(": ");
+        const std::string reason = colon == std::string::npos ? desc : desc.substr(colon + 2);
+        const std::string to = desc.substr(prefix.size(), colon == std::string::npos
+                                                              ? std::string::npos
+                                                              : colon - prefix.size());
+        json ev = {{"event", "rollback"}, {"from", version}, {"release", now},
+                   {"description", desc}, {"reason", reason}};
+        return {false,
+                "release v" + std::to_string(version) + " was rolled back automatically (" +
+                    reason + "); v" + std::to_string(now) + " is current, the same as " +
+                    (to.starts_with("to ") ? to.substr(3) : to),
+                0, ev};
+      }
       return {false, "release v" + std::to_string(version) + " was superseded by v" +
-                         std::to_string(ps->value("release", uint64_t{0})), 0};
+                         std::to_string(now), 0, nullptr};
+    }
+    if (!failure.empty()) {  // wait for the leader's rollback, polling a little
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      continue;
     }
     size_t wanted = 0;
     const json formation = ps->contains("formation") ? (*ps)["formation"] : json::object();
@@ -169,25 +225,37 @@ Follow follow_rollout(AppService& apps, const std::string& app, uint64_t version
         if (!emit(res, ev)) return {false, "the client went away", 0};
       }
       if (state == "running" && (health == "healthy" || health == "none")) ++running;
+      std::string why;
       if (health == "unhealthy") {
-        std::string why = "instance " + id + " is unhealthy";
         const std::string out = i.value("message", "").find("health check failed") == 0
                                     ? i.value("message", "")
                                     : "health check: " + i.value("health_output", "");
-        return {false, why + ": " + out + "; the previous release keeps running", 0};
-      }
-      if (state == "crashed" || state == "failed") {
-        std::string why = "instance " + id + " " + state;
+        why = "instance " + id + " is unhealthy: " + out;
+      } else if (state == "crashed" || state == "failed") {
+        why = "instance " + id + " " + state;
         if (!i.value("message", "").empty()) why += ": " + i.value("message", "");
-        return {false, why + "; the previous release keeps running", 0};
+      }
+      if (!why.empty()) {
+        if (!older_release_serving(instances, version)) {
+          return {false, why + "; no older release is serving to roll back to", 0, nullptr};
+        }
+        failure = why;
+        deadline = std::min(deadline, steady_now() + kRollbackWait);
+        break;
       }
     }
-    if (running >= wanted) return {true, "", running};
+    if (failure.empty() && running >= wanted) return {true, "", running, nullptr};
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  if (!failure.empty()) {
+    return {false, failure + "; it was not rolled back within " +
+                       std::to_string(to_millis(kRollbackWait) / 1000) +
+                       " s, the previous release keeps running",
+            0, nullptr};
   }
   return {false, "release v" + std::to_string(version) + " did not come up within " +
                      std::to_string(to_millis(timeout) / 1000) + " s" +
-                     (last_error.empty() ? "" : " (" + last_error + ")"), 0};
+                     (last_error.empty() ? "" : " (" + last_error + ")"), 0, nullptr};
 }
 
 }  // namespace
@@ -308,7 +376,13 @@ void handle_deploy(AppService& apps, ArtifactStore& store, const DeployOptions& 
                req.body.size());
   emit(*res, {{"event", "release"}, {"version", version}, {"digest", slug}});
 
-  Follow f = follow_rollout(apps, app, version, *res, options.rollout_timeout);
+  // Long enough for the leader's healthy_deadline to run out and its rollback to show.
+  const Duration follow_for =
+      std::max(options.rollout_timeout,
+               Duration(std::chrono::milliseconds(manifest->deploy.healthy_deadline_ms)) +
+                   kRollbackWait);
+  Follow f = follow_rollout(apps, app, version, *res, follow_for);
+  if (!f.rollback.is_null()) emit(*res, f.rollback);
   if (!f.ok) return fail(f.message);
   emit(*res, {{"event", "done"}, {"release", version}, {"instances", f.instances}});
   res->end();

@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <tuple>
+
+#include "node/apps/auto_rollback.h"
 
 namespace shoal::node::apps {
 namespace {
@@ -40,9 +43,11 @@ class Balancer {
  private:
   bool settled() {
     if (app_.current_version() == 0 || app_.stopped()) return false;
+    // After a rollback, instances of a release equal to the current one count as current.
+    const std::set<uint64_t> current = current_equivalents(app_);
     for (const auto& [id, inst] : app_.instances()) {
       if (!inst.desired) continue;
-      if (inst.replace || !is_up(inst) || inst.release != app_.current_version() ||
+      if (inst.replace || !is_up(inst) || !current.contains(inst.release) ||
           !usable_.count(inst.node)) {
         return false;
       }

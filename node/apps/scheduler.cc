@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "node/apps/auto_rollback.h"
 #include "node/apps/rebalance.h"
 
 namespace shoal::node::apps {
@@ -40,7 +41,12 @@ struct Load {
 class Planner {
  public:
   Planner(const AppState& app, const std::vector<NodeInfo>& nodes, const PlanOptions& options)
-      : app_(app), max_surge_(std::max(1, options.max_surge)) {
+      : app_(app), current_(current_equivalents(app)) {
+    const Manifest* m = app.current_manifest();
+    const DeployPolicy policy = m != nullptr ? m->deploy : DeployPolicy{};
+    max_surge_ = std::max(0, options.max_surge.value_or(policy.max_surge));
+    max_unavailable_ = std::max(0, options.max_unavailable.value_or(policy.max_unavailable));
+    if (max_surge_ == 0 && max_unavailable_ == 0) max_surge_ = 1;
     for (const auto& n : nodes) nodes_.emplace(n.name, n);  // sorted by name; first one wins
   }
 
@@ -84,7 +90,7 @@ class Planner {
   }
 
   bool stays(const Instance& inst) const {
-    return inst.release == app_.current_version() && !draining(inst.node) && !inst.replace;
+    return current_.contains(inst.release) && !inst.replace && !draining(inst.node);
   }
 
   void unplace(const Instance* inst) {
@@ -121,11 +127,13 @@ class Planner {
     }
 
     // Replace rolling: keep the instances of the type that are up (running, and healthy when
-    // checked) at `want` or more. A replaced one that is not running at all goes at once.
+    // checked) at `want - max_unavailable` or more. A replaced one that is not up goes at
+    // once: keeping it serves nobody (and a failed release's instances must not linger after
+    // its rollback).
     int running = 0;
     for (const Instance* i : fresh) running += is_up(*i);
     for (const Instance* i : replaced) running += is_up(*i);
-    int surplus = running - want;
+    int surplus = running - std::max(0, want - max_unavailable_);
     std::sort(replaced.begin(), replaced.end(), [&](const Instance* a, const Instance* b) {
       auto key = [&](const Instance* i) {
         return std::make_tuple(is_running(*i), is_up(*i), !draining(i->node), i->release,
@@ -135,7 +143,7 @@ class Planner {
     });
     int kept = 0;
     for (const Instance* i : replaced) {
-      if (!is_running(*i)) {
+      if (!is_up(*i)) {
         unplace(i);
       } else if (surplus > 0) {
         unplace(i);
@@ -195,7 +203,9 @@ class Planner {
   }
 
   const AppState& app_;
-  const int max_surge_;
+  const std::set<uint64_t> current_;  // releases that count as the current one
+  int max_surge_ = 1;
+  int max_unavailable_ = 0;
   std::map<std::string, NodeInfo> nodes_;
   std::map<std::string, std::vector<const Instance*>> live_;
   Load load_;

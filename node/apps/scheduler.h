@@ -7,15 +7,19 @@
 // level-triggered, so calling it twice on the same state gives the same plan.
 //
 // Rules, per process type of the formation (and any type that still has instances):
-//  - `count` desired instances of the current release (0 when the app is stopped), on nodes
+//  - `count` desired instances of the current release (0 when the app is stopped; instances
+//    of a release that counts as the current one, current_equivalents() in auto_rollback.h,
+//    are its own), on nodes
 //    that are alive and not draining.
 //  - An instance on a node that is not alive (failed, left, or not in `nodes`) is unplaced
 //    and replaced at once.
-//  - An instance of an older release, or on a draining node, is replaced rolling: at most
-//    `max_surge` instances of a type above `count` at a time, and a running one is unplaced
-//    only while the instances of the type that are up stay at `count` or more, i.e. once its
-//    replacement is up: `running` and, when its type has a health check, `healthy`
-//    (is_up(), app_state.h). One that is not running is unplaced at once.
+//  - An instance of an older release, or on a draining node, is replaced rolling, by the
+//    current release's [deploy] policy (manifest.h): at most `max_surge` instances of a type
+//    above `count` at a time, and a running one is unplaced only while the instances of the
+//    type that are up stay at `count - max_unavailable` or more, i.e. (with the default
+//    max_unavailable 0) once its replacement is up: `running` and, when its type has a
+//    health check, `healthy` (is_up(), app_state.h). One that is not up is unplaced at
+//    once (it serves nobody).
 //  - Scaling down unplaces instances that are not up first, then the most crowded nodes'.
 //  - Unplaced instances are removed once their supervisor reports `stopped` or their node is
 //    no longer a member. A failed node is still one: its record stays, so when the node
@@ -24,7 +28,8 @@
 //    then of this type, then the smallest name. Usable: alive, not draining, and advertising
 //    at least the type's memory_mb free (minus what this plan already put there; -1 = unknown,
 //    always fits). When none is usable the plan says why in `warnings`.
-//  - An instance marked `replace` is replaced rolling like one of an older release.
+//  - An instance marked `replace` (rebalancing, a rolling restart) is replaced rolling like
+//    one of an older release.
 //  - Rebalancing (rebalance.h): once the app is settled and nothing else is to be done, at
 //    most one move: the instance is marked `replace` and its replacement placed on the node
 //    that evens the spread, in the same plan.
@@ -32,6 +37,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -78,8 +84,12 @@ struct Plan {
   }
 };
 
+// Overrides of the current release's [deploy] max_surge / max_unavailable (unset: the
+// manifest's; 1 and 0 before any release). When both come out 0, max_surge counts as 1: a
+// rollout must make progress.
 struct PlanOptions {
-  int max_surge = 1;  // per type; values below 1 count as 1 (a rollout must make progress)
+  std::optional<int> max_surge;
+  std::optional<int> max_unavailable;
 };
 
 // `now_ms` is the leader's wall clock; no rule reads it yet (grace periods of issue 8 will).

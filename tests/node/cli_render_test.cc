@@ -111,6 +111,11 @@ TEST_CASE("deploy stream: a multi-line build line stays indented", "[cli-apps][r
                                  {"state", "running"}, {"health", "starting"}}) ==
         "       web.1 on n0: running (starting)");
   CHECK(render_deploy_event(json{{"event", 7}}).empty());
+  CHECK(render_deploy_event(json{{"event", "rollback"},
+                                 {"from", 3},
+                                 {"release", 4},
+                                 {"description", "automatic rollback of v3 to v2: x"}}) ==
+        "-----> Rolled back: v4 is the automatic rollback of v3 to v2: x");
 }
 
 TEST_CASE("log lines: TIMESTAMP app[INSTANCE]: line, in UTC", "[cli-apps][render]") {

@@ -235,7 +235,8 @@ TEST_CASE("app: place, unplace, remove_instance", "[apps][app_state]") {
   CHECK(run(a, AppState::place("web", "n1", 1, 1)).body["id"] == "web.4");  // never reused
 }
 
-TEST_CASE("app: restart bumps generations", "[apps][app_state]") {
+TEST_CASE("app: restart marks instances for a rolling replacement; one id restarts in place",
+          "[apps][app_state]") {
   AppState a;
   deploy(a, "web: ./w\nworker: ./k\n");
   for (auto [t, n] : std::vector<std::pair<std::string, std::string>>{
@@ -246,12 +247,17 @@ TEST_CASE("app: restart bumps generations", "[apps][app_state]") {
   auto all = run(a, AppState::restart(""));
   REQUIRE(all.ok());
   CHECK(all.body["restarted"] == json{"web.1", "worker.3"});  // not the one being stopped
-  CHECK(a.instance("web.1")->generation == 1);
-  CHECK(a.instance("web.2")->generation == 0);
+  CHECK(a.instance("web.1")->replace);
+  CHECK(a.instance("web.1")->generation == 0);
+  CHECK_FALSE(a.instance("web.2")->replace);
   CHECK(run(a, AppState::restart("worker")).body["restarted"] == json{"worker.3"});
-  CHECK(a.instance("worker.3")->generation == 2);
+  CHECK(a.instance("worker.3")->replace);
   CHECK(run(a, AppState::restart("web.1")).body["restarted"] == json{"web.1"});
-  CHECK(a.instance("web.1")->generation == 2);
+  CHECK(a.instance("web.1")->generation == 1);
+  // The mark survives a snapshot.
+  AppState copy;
+  REQUIRE(copy.restore(a.snapshot()).ok());
+  CHECK(copy.instance("worker.3")->replace);
   expect_error(run(a, AppState::restart("clock")), Status::Code::not_found,
                "'clock' is neither a process type (web, worker) nor an instance");
   expect_error(run(a, AppState::restart("web.9")), Status::Code::not_found, "'web.9'");

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <set>
 
 #include "node/apps/command_result.h"
 #include "tests/node/apps/deploy_test_util.h"
@@ -262,4 +263,112 @@ TEST_CASE("scheduler: a report without health (an older node) counts as up when 
   REQUIRE(run(app, encode_command(cmd)).ok());
   CHECK(app.instance("web.2")->health == "none");
   CHECK(plan(app, nodes, 0).unplace.size() == 1);
+}
+
+namespace {
+
+// Rolls `app` to its current release one plan at a time, checking at every step that at
+// least `min_up` instances of `type` are up and at most `max_desired` desired. Returns the
+// number of plans it took.
+int roll(AppState& app, const std::vector<NodeInfo>& nodes, int min_up, int max_desired) {
+  for (int round = 0; round < 50; ++round) {
+    Plan p = plan(app, nodes, 0);
+    if (p.empty()) return round;
+    apply_plan(app, p);
+    int up = 0;
+    for (const auto& [id, i] : app.instances()) up += i.desired && is_up(i);
+    CHECK(up >= min_up);
+    CHECK(desired_count(app, "web") <= max_desired);
+    report_all(app, nodes);
+  }
+  FAIL("the rollout did not settle in 50 rounds");
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("scheduler: [deploy] max_surge places that many replacements at once",
+          "[apps][scheduler][rolling]") {
+  AppState app;
+  deploy(app, "web: ./w\n", "[formation]\nweb = 4\n[deploy]\nmax_surge = 2\n");
+  const auto nodes = three_nodes();
+  settle(app, nodes);
+  deploy(app, "web: ./w2\n", "[deploy]\nmax_surge = 2\n", 'b');
+  Plan first = plan(app, nodes, 0);
+  CHECK(first.place.size() == 2);
+  CHECK(first.unplace.empty());
+  roll(app, nodes, 4, 6);
+  CHECK(per_node(app, 1).empty());
+  CHECK(desired_count(app, "web") == 4);
+}
+
+TEST_CASE("scheduler: [deploy] max_unavailable lets old ones go before the new are up",
+          "[apps][scheduler][rolling]") {
+  AppState app;
+  deploy(app, "web: ./w\n", "[formation]\nweb = 4\n");
+  const auto nodes = three_nodes();
+  settle(app, nodes);
+  // No surge at all: one old instance goes, then its replacement comes.
+  deploy(app, "web: ./w2\n", "[deploy]\nmax_surge = 0\nmax_unavailable = 1\n", 'b');
+  Plan first = plan(app, nodes, 0);
+  CHECK(first.unplace.size() == 1);
+  CHECK(first.place.size() == 1);
+  roll(app, nodes, 3, 4);
+  CHECK(per_node(app, 1).empty());
+  CHECK(desired_count(app, "web") == 4);
+
+  // PlanOptions overrides the manifest (both 0 counts as surge 1).
+  deploy(app, "web: ./w3\n", "[deploy]\nmax_surge = 0\nmax_unavailable = 1\n", 'c');
+  Plan p = plan(app, nodes, 0, PlanOptions{0, 0});
+  CHECK(p.place.size() == 1);
+  CHECK(p.unplace.empty());
+}
+
+TEST_CASE("scheduler: a rollback to the code that still serves keeps its instances",
+          "[apps][scheduler][rolling]") {
+  AppState app;
+  deploy(app, "web: ./w\n", "[formation]\nweb = 2\n");
+  const auto nodes = three_nodes();
+  settle(app, nodes);
+  deploy(app, "web: ./broken\n", "", 'b');
+  apply_plan(app, plan(app, nodes, 0));  // one v2 instance, never up
+  REQUIRE(run(app, AppState::rollback(1, 5, "automatic rollback of v2 to v1: x", 2)).ok());
+  REQUIRE(app.current_version() == 3);
+  Plan p = plan(app, nodes, 0);
+  CHECK(p.place.empty());
+  REQUIRE(p.unplace.size() == 1);  // the broken v2 one
+  CHECK(app.instance(p.unplace[0])->release == 2);
+  apply_plan(app, p);
+  report_all(app, nodes);
+  settle(app, nodes);
+  CHECK(per_node(app, 1).size() == 2);  // still the v1 processes
+  CHECK(per_node(app, 3).empty());
+
+  // A plain redeploy of the same code is not a rollback: it replaces them.
+  REQUIRE(run(app, AppState::add_release(digest('a'), "", app.release(1)->manifest, "deploy", 9))
+              .ok());
+  CHECK(plan(app, nodes, 0).place.size() == 1);
+}
+
+TEST_CASE("scheduler: a restart of the app replaces its instances rolling",
+          "[apps][scheduler][rolling]") {
+  AppState app;
+  deploy(app, "web: ./w\n", "[formation]\nweb = 3\n");
+  const auto nodes = three_nodes();
+  settle(app, nodes);
+  std::set<std::string> before;
+  for (const auto& [id, i] : app.instances()) before.insert(id);
+  REQUIRE(run(app, AppState::restart("")).ok());
+  Plan first = plan(app, nodes, 0);
+  CHECK(first.place.size() == 1);  // surge 1, nothing unplaced before its replacement is up
+  CHECK(first.unplace.empty());
+  roll(app, nodes, 3, 4);
+  CHECK(desired_count(app, "web") == 3);
+  for (const auto& [id, i] : app.instances()) {
+    CHECK_FALSE(before.contains(id));
+    CHECK_FALSE(i.replace);
+  }
+  // One instance restarts in place: nothing to plan.
+  REQUIRE(run(app, AppState::restart(app.instances().begin()->first)).ok());
+  CHECK(plan(app, nodes, 0).empty());
 }
