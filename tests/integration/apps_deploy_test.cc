@@ -391,7 +391,8 @@ TEST_CASE("apps: a rollout waits for health; a release that never turns healthy 
   CHECK(ps_text.out.find("Health") != std::string::npos);
   CHECK(ps_text.out.find("healthy") != std::string::npos);
 
-  // v2 never passes: the deploy fails naming the check; v1 never stopped serving.
+  // v2 never passes: the deploy fails naming the check, the leader rolls it back (v3 = v1);
+  // v1 never stopped serving.
   std::ofstream(app / "shoal.toml") << "[env]\nBROKEN = \"1\"\n"
                                        "[health]\npath = \"/health\"\ninterval = \"1s\"\n"
                                        "timeout = \"1s\"\nunhealthy_threshold = 2\n";
@@ -400,8 +401,9 @@ TEST_CASE("apps: a rollout waits for health; a release that never turns healthy 
   CHECK(dep.exit_code == 1);
   CHECK((dep.out + dep.err).find("unhealthy") != std::string::npos);
   CHECK((dep.out + dep.err).find("health check failed 2 times: HTTP 500") != std::string::npos);
+  CHECK((dep.out + dep.err).find("rolled back automatically") != std::string::npos);
   p = c.ps(n0, "hc");
-  CHECK(p.value("release", 0) == 2);
+  CHECK(p.value("release", 0) == 3);
   up = running(p, 1);
   REQUIRE(up.size() == 1);
   CHECK(up[0].value("port", 0) == old_port);

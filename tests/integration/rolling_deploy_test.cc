@@ -1,0 +1,273 @@
+// Issue 8, zero-downtime rolling deploys, end to end: a 3-node loopback cluster runs
+// examples/health-web (3 health-checked web instances that drain on SIGTERM) while a client
+// loop requests every instance that is up through its port. A rolling deploy of v2, a
+// rolling restart, and a broken release (its health check fails) that the app leader rolls
+// back on its own must all pass without one failed request.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "node/http_client.h"
+#include "tests/support/process.h"
+
+namespace shoal::test {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+template <typename F>
+bool wait_for(std::chrono::milliseconds limit, F ok) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (ok()) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return false;
+}
+
+struct Cluster {
+  std::vector<std::unique_ptr<AgentProcess>> agents;
+  fs::path scratch = make_temp_dir("shoal-rolling");
+
+  explicit Cluster(size_t n) {
+    agents.push_back(AgentProcess::start("n0", {"--log-level", "debug"}));
+    REQUIRE(agents[0]->wait_healthy());
+    for (size_t i = 1; i < n; ++i) {
+      agents.push_back(AgentProcess::start(
+          "n" + std::to_string(i), {"--log-level", "debug", "--join", agents[0]->gossip_addr()}));
+    }
+    for (auto& a : agents) REQUIRE(a->wait_healthy());
+    for (auto& a : agents) {
+      REQUIRE(wait_for(30s, [&] { return a->client(3s).call("GET", "/v1/apps").ok(); }));
+    }
+  }
+  ~Cluster() {
+    for (auto& a : agents) {
+      if (a->running()) a->terminate(30s);
+    }
+    std::error_code ec;
+    fs::remove_all(scratch, ec);
+  }
+
+  CommandResult cli(AgentProcess& via, std::vector<std::string> args,
+                    std::chrono::milliseconds timeout = 180s) {
+    args.insert(args.begin() + 1, {"--addr", via.http_url()});
+    return run_command(args, timeout);
+  }
+  json ps(AgentProcess& via, const std::string& app) {
+    auto r = via.client(5s).call("GET", "/v1/apps/" + app + "/ps");
+    return r.ok() ? *r : json::object();
+  }
+};
+
+bool is_up(const json& i) {
+  const std::string health = i.value("health", "none");
+  return i.value("desired", false) && i.value("state", "") == "running" &&
+         (health == "healthy" || health == "none") && i.value("port", 0) != 0;
+}
+
+// Requests every instance that is up, as `shoal ps` reports it (refreshed every 250 ms):
+// an instance counts from when it is up until it is unplaced (then ps says `stopping`).
+// Bounded: it stops when asked or after `limit`.
+class ClientLoop {
+ public:
+  ClientLoop(AgentProcess& via, std::string app, std::chrono::seconds limit)
+      : via_(via), app_(std::move(app)), limit_(limit), thread_([this] { run(); }) {}
+  ~ClientLoop() { stop(); }
+
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  int ok() const { return ok_; }
+  std::vector<std::string> failures() {
+    std::lock_guard lock(mu_);
+    return failures_;
+  }
+  std::set<std::string> releases_seen() {
+    std::lock_guard lock(mu_);
+    return releases_;
+  }
+  std::set<std::string> instances_seen() {
+    std::lock_guard lock(mu_);
+    return instances_;
+  }
+  bool timed_out() const { return timed_out_; }
+
+ private:
+  void run() {
+    const auto deadline = std::chrono::steady_clock::now() + limit_;
+    std::map<std::string, int> up;  // id -> port
+    auto refreshed = std::chrono::steady_clock::time_point{};
+    while (!stop_) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        timed_out_ = true;
+        return;
+      }
+      if (std::chrono::steady_clock::now() - refreshed > 250ms) {
+        auto ps = via_.client(2s).call("GET", "/v1/apps/" + app_ + "/ps");
+        if (ps.ok() && ps->contains("instances")) {
+          up.clear();
+          for (const auto& i : (*ps)["instances"]) {
+            if (is_up(i)) up[i.value("id", "")] = i.value("port", 0);
+          }
+          refreshed = std::chrono::steady_clock::now();
+        }
+      }
+      for (const auto& [id, port] : up) {
+        node::HttpExchange ex;
+        ex.target = "/";
+        ex.timeout = 3s;
+        auto r = node::http_request("127.0.0.1", port, ex);
+        std::lock_guard lock(mu_);
+        if (!r.ok() || r->status != 200) {
+          failures_.push_back(id + " on port " + std::to_string(port) + ": " +
+                              (r.ok() ? "HTTP " + std::to_string(r->status) + " " + r->body
+                                      : r.status().to_string()));
+          continue;
+        }
+        ++ok_;
+        instances_.insert(id);
+        releases_.insert(r->body.substr(0, r->body.find(' ')));  // "v2"
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+
+  AgentProcess& via_;
+  const std::string app_;
+  const std::chrono::seconds limit_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> timed_out_{false};
+  std::atomic<int> ok_{0};
+  std::mutex mu_;
+  std::vector<std::string> failures_;
+  std::set<std::string> releases_;
+  std::set<std::string> instances_;
+  std::thread thread_;
+};
+
+std::vector<json> up_instances(const json& ps) {
+  std::vector<json> out;
+  const json list = ps.contains("instances") ? ps["instances"] : json::array();
+  for (const auto& i : list) {
+    if (is_up(i)) out.push_back(i);
+  }
+  return out;
+}
+
+void write_app(const fs::path& dir, const std::string& extra_env) {
+  fs::create_directories(dir);
+  const fs::path example = fs::path(SHOAL_SOURCE_DIR) / "examples/health-web";
+  fs::copy_file(example / "Procfile", dir / "Procfile", fs::copy_options::overwrite_existing);
+  fs::copy_file(example / "server.py", dir / "server.py", fs::copy_options::overwrite_existing);
+  std::string toml = read_file(example / "shoal.toml");
+  const std::string env_table = "[env]\n";
+  const auto at = toml.find(env_table);
+  REQUIRE(at != std::string::npos);
+  toml.insert(at + env_table.size(), extra_env);
+  std::ofstream(dir / "shoal.toml", std::ios::trunc) << toml;
+}
+
+}  // namespace
+
+TEST_CASE("rolling: deploy, restart and an automatic rollback with no failed request",
+          "[integration][apps][rolling]") {
+  Cluster c(3);
+  AgentProcess& n0 = *c.agents[0];
+  AgentProcess& n1 = *c.agents[1];
+  const fs::path app = c.scratch / "app";
+
+  // v1: three instances, up (healthy) when the deploy says done.
+  write_app(app, "");
+  auto dep = c.cli(n0, {"deploy", app.string(), "--app", "rw"});
+  INFO(dep.out << dep.err);
+  REQUIRE(dep.exit_code == 0);
+  REQUIRE(wait_for(30s, [&] { return up_instances(c.ps(n0, "rw")).size() == 3; }));
+
+  ClientLoop loop(n1, "rw", 240s);
+  REQUIRE(wait_for(10s, [&] { return loop.ok() >= 30; }));
+
+  // v2 rolls: new instances come up before old ones get SIGTERM.
+  write_app(app, "RELEASE_NOTE = \"two\"\n");
+  dep = c.cli(n0, {"deploy", app.string(), "--app", "rw"});
+  INFO(dep.out << dep.err);
+  REQUIRE(dep.exit_code == 0);
+  json ps;
+  REQUIRE(wait_for(60s, [&] {
+    ps = c.ps(n0, "rw");
+    auto up = up_instances(ps);
+    return up.size() == 3 && std::all_of(up.begin(), up.end(), [](const json& i) {
+             return i.value("release", 0) == 2;
+           }) && ps["instances"].size() == 3;  // the old ones stopped and were forgotten
+  }));
+  std::set<std::string> v2_ids;
+  for (const auto& i : up_instances(ps)) v2_ids.insert(i.value("id", ""));
+  REQUIRE(wait_for(10s, [&] { return loop.releases_seen().count("v2") == 1; }));
+
+  // A rolling restart: every instance replaced, one at a time.
+  auto restart = c.cli(n0, {"restart", "rw"});
+  INFO(restart.out << restart.err);
+  REQUIRE(restart.exit_code == 0);
+  REQUIRE(wait_for(60s, [&] {
+    ps = c.ps(n0, "rw");
+    auto up = up_instances(ps);
+    if (up.size() != 3 || ps["instances"].size() != 3) return false;
+    for (const auto& i : up) {
+      if (v2_ids.count(i.value("id", ""))) return false;
+    }
+    return true;
+  }));
+
+  // v3's health check fails: the leader rolls it back to v2's code (a new v4) while v2's
+  // instances keep serving; the deploy says so and fails.
+  write_app(app, "RELEASE_NOTE = \"three\"\nBROKEN = \"1\"\n");
+  const int before_broken = loop.ok();
+  dep = c.cli(n0, {"deploy", app.string(), "--app", "rw"});
+  INFO(dep.out << dep.err);
+  CHECK(dep.exit_code != 0);
+  const std::string said = dep.out + dep.err;
+  CHECK(said.find("rolled back automatically") != std::string::npos);
+  CHECK(said.find("unhealthy") != std::string::npos);
+  CHECK(said.find("HTTP 500") != std::string::npos);
+  ps = c.ps(n0, "rw");
+  CHECK(ps.value("release", 0) == 4);
+  auto rel = n0.client(5s).call("GET", "/v1/apps/rw/releases");
+  REQUIRE(rel.ok());
+  bool found = false;
+  for (const auto& r : (*rel)["releases"]) {
+    if (r.value("version", 0) != 4) continue;
+    found = true;
+    CHECK(r.value("current", false));
+    CHECK(r.value("description", "").rfind("automatic rollback of v3 to v2: instance web.", 0) == 0);
+  }
+  CHECK(found);
+  auto releases_cmd = c.cli(n0, {"releases", "rw"});
+  CHECK(releases_cmd.out.find("automatic rollback of v3 to v2") != std::string::npos);
+
+  // The broken instance goes; v2's code keeps serving from the same processes.
+  REQUIRE(wait_for(30s, [&] {
+    ps = c.ps(n0, "rw");
+    return up_instances(ps).size() == 3 && ps["instances"].size() == 3;
+  }));
+  for (const auto& i : up_instances(ps)) CHECK(i.value("release", 0) == 2);
+  REQUIRE(wait_for(10s, [&] { return loop.ok() >= before_broken + 30; }));
+
+  loop.stop();
+  CHECK_FALSE(loop.timed_out());
+  const auto failures = loop.failures();
+  INFO("requests ok: " << loop.ok() << ", failed: " << failures.size()
+                       << (failures.empty() ? "" : ", first: " + failures[0]));
+  CHECK(failures.empty());
+  CHECK(loop.releases_seen() == std::set<std::string>{"v1", "v2"});  // never v3
+  CHECK(loop.instances_seen().size() >= 9);  // v1's three, v2's three, the restart's three
+}
+
+}  // namespace shoal::test
