@@ -11,7 +11,9 @@
 //    manifest) are plain 4xx JSON errors. After that the answer is a 200 NDJSON stream that
 //    ends with exactly one `done` or `error` event.
 //  - A failed build or a release whose instances crash leaves the previous release running
-//    (the scheduler only stops old instances once new ones run).
+//    (the scheduler only stops old instances once new ones are up). When the app leader then
+//    rolls the release back (auto_rollback.h), the stream sends a `rollback` event and ends
+//    with an `error` giving the reason; it waits for that at most 20 s after the failure.
 //  - Runs on the HTTP worker that received it; stops following when the client goes away.
 #pragma once
 
