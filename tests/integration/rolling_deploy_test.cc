@@ -14,58 +14,10 @@
 #include <thread>
 
 #include "node/http_client.h"
-#include "tests/support/process.h"
+#include "tests/integration/apps_cluster.h"
 
 namespace shoal::test {
 namespace {
-
-using nlohmann::json;
-namespace fs = std::filesystem;
-
-template <typename F>
-bool wait_for(std::chrono::milliseconds limit, F ok) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return false;
-}
-
-struct Cluster {
-  std::vector<std::unique_ptr<AgentProcess>> agents;
-  fs::path scratch = make_temp_dir("shoal-rolling");
-
-  explicit Cluster(size_t n) {
-    agents.push_back(AgentProcess::start("n0", {"--log-level", "debug"}));
-    REQUIRE(agents[0]->wait_healthy());
-    for (size_t i = 1; i < n; ++i) {
-      agents.push_back(AgentProcess::start(
-          "n" + std::to_string(i), {"--log-level", "debug", "--join", agents[0]->gossip_addr()}));
-    }
-    for (auto& a : agents) REQUIRE(a->wait_healthy());
-    for (auto& a : agents) {
-      REQUIRE(wait_for(30s, [&] { return a->client(3s).call("GET", "/v1/apps").ok(); }));
-    }
-  }
-  ~Cluster() {
-    for (auto& a : agents) {
-      if (a->running()) a->terminate(30s);
-    }
-    std::error_code ec;
-    fs::remove_all(scratch, ec);
-  }
-
-  CommandResult cli(AgentProcess& via, std::vector<std::string> args,
-                    std::chrono::milliseconds timeout = 180s) {
-    args.insert(args.begin() + 1, {"--addr", via.http_url()});
-    return run_command(args, timeout);
-  }
-  json ps(AgentProcess& via, const std::string& app) {
-    auto r = via.client(5s).call("GET", "/v1/apps/" + app + "/ps");
-    return r.ok() ? *r : json::object();
-  }
-};
 
 bool is_up(const json& i) {
   const std::string health = i.value("health", "none");
@@ -180,7 +132,7 @@ void write_app(const fs::path& dir, const std::string& extra_env) {
 
 TEST_CASE("rolling: deploy, restart and an automatic rollback with no failed request",
           "[integration][apps][rolling]") {
-  Cluster c(3);
+  AppsCluster c(3);
   AgentProcess& n0 = *c.agents[0];
   AgentProcess& n1 = *c.agents[1];
   const fs::path app = c.scratch / "app";
