@@ -13,14 +13,15 @@ bool same_release(const InstanceSpec& a, const InstanceSpec& b) {
 }
 
 // Whether the live process must be replaced to run `want`: a change of what the process
-// is (release, command, env, limits, generation). The health check and the peers a release
-// is fetched from are not: the peer list changes whenever a node fails or joins, and
-// restarting every instance of the app for it would turn one node's failure into an
-// outage of all.
+// is (release, command, env, limits, generation). The health check, the stop grace and the
+// peers a release is fetched from are not: the peer list changes whenever a node fails or
+// joins, and restarting every instance of the app for it would turn one node's failure
+// into an outage of all.
 bool needs_restart(const InstanceSpec& running, const InstanceSpec& want) {
   InstanceSpec a = running;
   a.health = want.health;
   a.artifact_peers = want.artifact_peers;
+  a.stop_grace_ms = want.stop_grace_ms;
   return a != want;
 }
 
@@ -158,6 +159,7 @@ void SupervisorCore::reconcile(InstanceRecord& r, TimePoint now, int64_t wall_ms
         out.changed.push_back(key);
       }
       r.running->artifact_peers = r.spec.artifact_peers;
+      r.running->stop_grace_ms = r.spec.stop_grace_ms;
     }
     if (needs_restart(*r.running, r.spec)) {
       const bool ready = r.prepared && r.prepared_release == r.spec.release &&
