@@ -12,10 +12,12 @@
 //    Rng); indices out of range for the run's node count are reported by validate().
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "base/rng.h"
 #include "base/status.h"
 #include "base/time.h"
 #include "gossip/config.h"
@@ -31,6 +33,12 @@ struct NodeSelector {
   int64_t count = 0;             // random: this many distinct nodes, up ones first
   double fraction = 0;           // fraction: round(fraction * nodes) random nodes
   std::string to_string() const;
+  // The indices (< n) it names when a fault fires: a list keeps its order (duplicates and
+  // out-of-range entries dropped); random and fraction draw from the nodes neither in
+  // `exclude` nor refused by `eligible` (null: all), with a partial Fisher-Yates on `rng`,
+  // sorted (node_selector.cc).
+  std::vector<size_t> resolve(size_t n, const std::vector<size_t>& exclude, Rng& rng,
+                              const std::function<bool(size_t)>& eligible = nullptr) const;
 };
 
 struct FaultEvent {

@@ -17,43 +17,9 @@ NodeSet SimEngine::to_set(const std::vector<size_t>& nodes) const {
 // prefer_up: +1 random picks come from up nodes, -1 from down nodes, 0 from any.
 std::vector<size_t> SimEngine::resolve(const NodeSelector& sel, const std::vector<size_t>& exclude,
                                        int prefer_up) {
-  std::vector<size_t> out;
-  auto excluded = [&](size_t i) { return std::find(exclude.begin(), exclude.end(), i) != exclude.end(); };
-  switch (sel.kind) {
-    case NodeSelector::Kind::list:
-      for (int64_t i : sel.indices) {
-        const size_t idx = i < 0 ? size_t(int64_t(n_) + i) : size_t(i);
-        if (idx < n_ && std::find(out.begin(), out.end(), idx) == out.end()) out.push_back(idx);
-      }
-      return out;
-    case NodeSelector::Kind::all:
-    case NodeSelector::Kind::rest:
-      for (size_t i = 0; i < n_; ++i) {
-        if (sel.kind == NodeSelector::Kind::all || !excluded(i)) out.push_back(i);
-      }
-      return out;
-    case NodeSelector::Kind::random:
-    case NodeSelector::Kind::fraction: {
-      std::vector<size_t> pool;
-      for (size_t i = 0; i < n_; ++i) {
-        if (excluded(i)) continue;
-        if (prefer_up > 0 && !slots_[i].up) continue;
-        if (prefer_up < 0 && slots_[i].up) continue;
-        pool.push_back(i);
-      }
-      size_t want = sel.kind == NodeSelector::Kind::random
-                        ? size_t(sel.count)
-                        : size_t(std::llround(sel.fraction * double(n_)));
-      want = std::min(want, pool.size());
-      for (size_t k = 0; k < want; ++k) {  // partial Fisher-Yates from the run's Rng
-        std::swap(pool[k], pool[k + rng_.uniform(pool.size() - k)]);
-      }
-      pool.resize(want);
-      std::sort(pool.begin(), pool.end());
-      return pool;
-    }
-  }
-  return out;
+  return sel.resolve(n_, exclude, rng_, [&](size_t i) {
+    return prefer_up == 0 || (prefer_up > 0) == slots_[i].up;
+  });
 }
 
 void SimEngine::apply_fault(const FaultEvent& f) {

@@ -353,38 +353,7 @@ void AppsCluster::send(size_t from, size_t to, Payload p, size_t bytes) {
 }
 
 std::vector<size_t> AppsCluster::resolve(const NodeSelector& sel, const std::vector<size_t>& exclude) {
-  std::vector<size_t> out;
-  auto excluded = [&](size_t i) { return std::find(exclude.begin(), exclude.end(), i) != exclude.end(); };
-  switch (sel.kind) {
-    case NodeSelector::Kind::list:
-      for (int64_t i : sel.indices) {
-        const size_t idx = i < 0 ? size_t(int64_t(n_) + i) : size_t(i);
-        if (idx < n_ && std::find(out.begin(), out.end(), idx) == out.end()) out.push_back(idx);
-      }
-      return out;
-    case NodeSelector::Kind::all:
-    case NodeSelector::Kind::rest:
-      for (size_t i = 0; i < n_; ++i) {
-        if (sel.kind == NodeSelector::Kind::all || !excluded(i)) out.push_back(i);
-      }
-      return out;
-    case NodeSelector::Kind::random:
-    case NodeSelector::Kind::fraction: {
-      std::vector<size_t> pool;
-      for (size_t i = 0; i < n_; ++i) {
-        if (!excluded(i)) pool.push_back(i);
-      }
-      size_t want = sel.kind == NodeSelector::Kind::random
-                        ? size_t(sel.count)
-                        : size_t(std::llround(sel.fraction * double(n_)));
-      want = std::min(want, pool.size());
-      for (size_t k = 0; k < want; ++k) std::swap(pool[k], pool[k + rng_.uniform(pool.size() - k)]);
-      pool.resize(want);
-      std::sort(pool.begin(), pool.end());
-      return pool;
-    }
-  }
-  return out;
+  return sel.resolve(n_, exclude, rng_);
 }
 
 // Faults the apps engine models (Scenario::validate refuses the others). Besides the
