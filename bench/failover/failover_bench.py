@@ -2,14 +2,14 @@
 """bench/failover: how long a Shoal cluster takes to recover from the crash of a node, and
 the time-line of a rolling deploy under load (issue 8).
 
-  crash     a fresh 3-node cluster runs examples/python-web with 3 instances (one per
+  crash     a fresh 3-node cluster runs examples/health-web with 3 instances (one per
             node); the node that runs the app's Raft leader (or, in the second variant, a
             node that runs only an instance) is killed like a machine: kill -9 of its agent
             and of every process of its node. Measured from the kill: gossip declaring it
             failed on a survivor, a new app leader (leader variant), replacements placed,
             replacements answering HTTP 200 on their ports.
             Goal (issue 8): serving elsewhere within detection + 2 s.
-  rolling   6 instances of python-web answer a client loop that requests every instance
+  rolling   6 instances of health-web answer a client loop that requests every instance
             that is up, through its port, while a new release rolls out. Prints the
             time-line (each instance placed / running / unplaced) and the failed requests.
             Goal: none failed, total under 10 s plus the app's own start and health time.
@@ -17,7 +17,7 @@ the time-line of a rolling deploy under load (issue 8).
 Runs inside a private network namespace when root (benchlib).
 
     /usr/bin/python3 bench/failover/failover_bench.py [--shoal build/cli/shoal] [--trials 3]
-        [--profile lan|local]
+        [--profile lan|local] [--only crash|rolling]
 """
 import argparse
 import os
@@ -36,14 +36,18 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
 def app_dir(work, instances, tag):
-    """python-web with `instances` web instances, an HTTP health check (a rollout counts an
-    instance as up once it passes), and a marker that makes each deploy a new release."""
+    """examples/health-web (an HTTP health check; drains 2 s on SIGTERM, as a rolling deploy
+    expects) with `instances` web instances and a marker that makes each deploy a new
+    release."""
     d = os.path.join(work, f"app-{tag}")
-    shutil.copytree(os.path.join(ROOT, "examples", "python-web"), d)
-    with open(os.path.join(d, "shoal.toml"), "w") as f:
-        f.write(f"[formation]\nweb = {instances}\n\n[limits]\nmemory_mb = 128\n\n"
-                f"[health]\ntype = \"http\"\npath = \"/\"\ninterval = \"1s\"\n"
-                f"timeout = \"1s\"\n\n[env]\nBENCH_TAG = \"{tag}\"\n")
+    shutil.copytree(os.path.join(ROOT, "examples", "health-web"), d)
+    path = os.path.join(d, "shoal.toml")
+    with open(path) as f:
+        toml = f.read()
+    toml = toml.replace("web = 3", f"web = {instances}")
+    toml = toml.replace('DRAIN_SECONDS = "2"', f'DRAIN_SECONDS = "2"\nBENCH_TAG = "{tag}"')
+    with open(path, "w") as f:
+        f.write(toml)
     return d
 
 
@@ -213,13 +217,16 @@ def main():
     ap.add_argument("--trials", type=int, default=3)
     ap.add_argument("--profile", default="lan", choices=["lan", "local"])
     ap.add_argument("--instances", type=int, default=6)
+    ap.add_argument("--only", choices=["crash", "rolling"])
     args = ap.parse_args()
     benchlib.in_private_netns()
     shoal = os.path.abspath(args.shoal)
 
     rows = []
-    for kill_leader, label in ((True, "node with the app leader + 1 instance"),
-                               (False, "node with 1 instance, not the leader")):
+    variants = [] if args.only == "rolling" else [
+        (True, "node with the app leader + 1 instance"),
+        (False, "node with 1 instance, not the leader")]
+    for kill_leader, label in variants:
         runs = []
         for t in range(args.trials):
             work = tempfile.mkdtemp(prefix="shoal-failover-bench-")
@@ -234,10 +241,11 @@ def main():
         rows.append((f"{label}: serving - detected",
                      [r["serving"] - r["detected"] for r in runs if "detected" in r]))
 
-    work = tempfile.mkdtemp(prefix="shoal-rolling-bench-")
-    os.chmod(work, 0o711)
-    timeline, total, done, prober, before = rolling(shoal, work, args.profile, args.instances)
-    shutil.rmtree(work, ignore_errors=True)
+    if args.only != "crash":
+        work = tempfile.mkdtemp(prefix="shoal-rolling-bench-")
+        os.chmod(work, 0o711)
+        timeline, total, done, prober, before = rolling(shoal, work, args.profile, args.instances)
+        shutil.rmtree(work, ignore_errors=True)
 
     print(f"\nbench/failover: 3 Shoal agents on loopback, gossip profile {args.profile}, "
           f"{args.trials} trials per crash (seconds from kill -9: min / median / max; "
@@ -248,7 +256,9 @@ def main():
         print(f"| {name:<72} | {fmt(xs):<22} |")
     print("\ngoal: replacements serving within detection + 2 s\n")
 
-    print(f"rolling deploy of {args.instances} instances (python-web), seconds from the upload:")
+    if args.only == "crash":
+        return
+    print(f"rolling deploy of {args.instances} instances (health-web), seconds from the upload:")
     for now, iid, node, state in timeline:
         old = " (old)" if iid in before else ""
         print(f"  +{now:6.2f}  {iid:<8}{old:<7} {node:<4} {state}")
