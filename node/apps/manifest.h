@@ -32,6 +32,7 @@ namespace shoal::node::apps {
 inline constexpr int64_t kDefaultMemoryMb = 512;
 inline constexpr int64_t kDefaultCpuMillis = 1000;  // one core
 inline constexpr int kMaxInstancesPerType = 100;
+inline constexpr size_t kMaxShellCommandBytes = 4096;  // a process, build or check command
 // [deploy] bounds: a grace long enough to drain, short enough that a stop ends; a deadline
 // long enough for a slow start, short enough that a broken release does not linger.
 inline constexpr int64_t kMinStopGraceMs = 1'000, kMaxStopGraceMs = 300'000;
