@@ -9,6 +9,7 @@
 #include "node/apps/app_service.h"
 #include "node/apps/auto_rollback.h"
 #include "node/apps/group_ids.h"
+#include "node/apps/instance_spec.h"
 #include "node/apps/manifest.h"
 #include "node/http_forward.h"
 #include "node/supervisor/assignment.h"
@@ -56,37 +57,9 @@ Result<std::vector<InstanceReport>> AppService::push(const std::string& node, co
   a.term = term;
   a.leader = opts_.self;
   for (const Instance* i : instances) {
-    const Release* rel = app.release(i->release);
-    if (rel == nullptr) continue;  // pruned; the scheduler replaces it
-    auto manifest = manifest_from_json(rel->manifest);
-    if (!manifest.ok()) continue;
-    const std::string* command = manifest->command(i->type);
-    if (command == nullptr) continue;
-    supervisor::InstanceSpec s;
-    s.id = i->id;
-    s.type = i->type;
-    s.release = static_cast<int64_t>(i->release);
-    s.digest = rel->digest;
-    s.command = *command;
-    s.env = manifest->env;
-    for (const auto& [k, v] : rel->config) s.env[k] = v;
-    if (auto f = app.formation().find(i->type); f != app.formation().end()) {
-      s.memory_mb = f->second.memory_mb;
-      s.cpu_millis = f->second.cpu_millis;
-    } else {
-      const Limits l = manifest->limits_for(i->type);
-      s.memory_mb = l.memory_mb;
-      s.cpu_millis = l.cpu_millis;
-    }
-    s.generation = static_cast<int64_t>(i->generation);
-    s.stop_grace_ms = manifest->deploy.stop_grace_ms;
-    if (manifest->health && manifest->health->process == i->type) {
-      const HealthCheck& h = *manifest->health;
-      s.health = supervisor::HealthSpec{h.type,        h.path,
-                                        h.command,     h.interval_ms,
-                                        h.timeout_ms,  h.start_period_ms,
-                                        h.healthy_threshold, h.unhealthy_threshold};
-    }
+    auto spec = instance_spec(app, *i);
+    if (!spec) continue;  // pruned; the scheduler replaces it
+    supervisor::InstanceSpec& s = *spec;
     // Every other live node may hold the slug: the one the deploy came through does, and
     // so does every node that ran the release.
     for (const auto& p : peers()) {
@@ -109,20 +82,7 @@ Result<std::vector<InstanceReport>> AppService::push(const std::string& node, co
   if (!report.ok()) return report.status().with_context("report from " + node);
   note_usage(group, report->instances);
   std::vector<InstanceReport> out;
-  for (const auto& r : report->instances) {
-    InstanceReport line;
-    line.id = r.id;
-    line.state = std::string(supervisor::state_name(r.state));
-    line.pid = r.pid;
-    line.port = r.port;
-    line.restarts = r.restarts;
-    line.generation = static_cast<uint64_t>(r.generation);
-    line.since_ms = r.since_ms;
-    line.message = r.message;
-    line.health = r.health;
-    line.health_output = r.health_output;
-    out.push_back(std::move(line));
-  }
+  for (const auto& r : report->instances) out.push_back(report_line(r));
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "node/apps/command_result.h"
+#include "node/apps/instance_spec.h"
 #include "node/apps/manifest.h"
 #include "simulations/apps/apps_cluster.h"
 
@@ -149,26 +150,7 @@ node::supervisor::Assignment AppsCluster::assignment_for(size_t i, const std::st
   a.term = nodes_[i].core->term();
   a.leader = nodes_[i].id;
   for (const Instance* inst : list) {
-    const node::apps::Release* rel = app.release(inst->release);
-    if (rel == nullptr) continue;
-    auto manifest = node::apps::manifest_from_json(rel->manifest);
-    if (!manifest.ok()) continue;
-    const std::string* command = manifest->command(inst->type);
-    if (command == nullptr) continue;
-    node::supervisor::InstanceSpec s;
-    s.id = inst->id;
-    s.type = inst->type;
-    s.release = static_cast<int64_t>(inst->release);
-    s.digest = rel->digest;
-    s.command = *command;
-    s.env = manifest->env;
-    for (const auto& [k, v] : rel->config) s.env[k] = v;
-    if (auto f = app.formation().find(inst->type); f != app.formation().end()) {
-      s.memory_mb = f->second.memory_mb;
-      s.cpu_millis = f->second.cpu_millis;
-    }
-    s.generation = static_cast<int64_t>(inst->generation);
-    a.instances.push_back(std::move(s));
+    if (auto spec = node::apps::instance_spec(app, *inst)) a.instances.push_back(std::move(*spec));
   }
   (void)node;
   return a;

@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 
+#include "node/apps/instance_spec.h"
 #include "simulations/apps/apps_cluster.h"
 
 namespace shoal::sim {
@@ -57,18 +58,7 @@ void AppsCluster::on_assign(size_t i, size_t from, const AssignMsg& m) {
     sup_handle(i, std::move(*r));
     if (stopped_ || !n.sup) return;
     for (const sup::InstanceStatus& s : n.sup->report(a.app)) {
-      node::apps::InstanceReport line;
-      line.id = s.id;
-      line.state = std::string(sup::state_name(s.state));
-      line.pid = s.pid;
-      line.port = s.port;
-      line.restarts = s.restarts;
-      line.generation = static_cast<uint64_t>(s.generation);
-      line.since_ms = s.since_ms;
-      line.message = s.message;
-      line.health = s.health;
-      line.health_output = s.health_output;
-      reply.lines.push_back(std::move(line));
+      reply.lines.push_back(node::apps::report_line(s));
     }
   }
   const size_t bytes = 100 + 200 * reply.lines.size();
