@@ -133,11 +133,7 @@ TEST_CASE("serf keys rotates the key of a mixed serf/shoal cluster, no member lo
   // A step is idempotent; on a loaded machine a member's answer can miss the query's
   // deadline (1.6 s here), and an operator would simply run the step again: so may we.
   auto serf_keys = [&](const std::string& flag, const std::string& key) {
-    CommandResult r;
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      r = serf1->cli("keys", {flag, key});
-      if (r.exit_code == 0) break;
-    }
+    auto r = until_ok([&] { return serf1->cli("keys", {flag, key}); });
     INFO("serf keys " << flag << ": " << r.out << r.err);
     CHECK(r.exit_code == 0);
     CHECK(eventually([&] { return everyone_alive(); }, [](bool b) { return b; }, kConverge));
@@ -145,10 +141,7 @@ TEST_CASE("serf keys rotates the key of a mixed serf/shoal cluster, no member lo
   serf_keys("-install", k2);
   serf_keys("-use", k2);
   serf_keys("-remove", kKey);
-  CommandResult list;
-  for (int attempt = 0; attempt < 3 && list.exit_code != 0; ++attempt) {
-    list = serf1->cli("keys", {"-list"});
-  }
+  auto list = until_ok([&] { return serf1->cli("keys", {"-list"}); });
   INFO(list.out << list.err);
   CHECK(list.exit_code == 0);
   CHECK_THAT(list.out, Catch::Contains(k2) && Catch::Contains("[4/4]"));
@@ -196,11 +189,7 @@ TEST_CASE("shoal keys rotates the key of a mixed serf/shoal cluster, no member l
   // the query's deadline (1.6 s), so a step may be run again, as an operator would.
   auto shoal_keys = [&](const AgentProcess& via, std::vector<std::string> args) {
     args.insert(args.begin(), {"keys", "--addr", via.http_url()});
-    CommandResult r;
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      r = run_command(args, 60s);
-      if (r.exit_code == 0) break;
-    }
+    auto r = until_ok([&] { return run_command(args, 60s); });
     INFO("shoal keys " << args[3] << ": " << r.out << r.err);
     CHECK(r.exit_code == 0);
     CHECK(eventually([&] { return everyone_alive(); }, [](bool b) { return b; }, kConverge));
@@ -239,7 +228,7 @@ TEST_CASE("shoal keys rotates the key of a mixed serf/shoal cluster, no member l
     CHECK(read_file(a->data_dir() / "keyring.json") == "[\"" + k3 + "\"]\n");
   }
   // serf's own view agrees.
-  auto serf_list = serf1->cli("keys", {"-list"});
+  auto serf_list = until_ok([&] { return serf1->cli("keys", {"-list"}); });
   CHECK_THAT(serf_list.out, Catch::Contains(k3) && Catch::Contains("[4/4]"));
   CHECK_THAT(serf_list.out, !Catch::Contains(kKey));
 

@@ -93,6 +93,18 @@ inline CommandResult serf_cli(const std::string& rpc_addr, const std::string& su
   return run_command_argv(argv, timeout);
 }
 
+// Keyring commands run an internal query whose deadline a loaded machine can miss; each
+// such step is idempotent, so a test runs it again, as an operator would.
+template <typename Run>
+CommandResult until_ok(Run run, int attempts = 3) {
+  CommandResult r;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    r = run();
+    if (r.exit_code == 0) break;
+  }
+  return r;
+}
+
 class SerfProcess {
  public:
   static std::unique_ptr<SerfProcess> start(const std::string& name,

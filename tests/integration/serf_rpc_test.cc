@@ -351,20 +351,15 @@ TEST_CASE("serf keys against a shoal agent lists and rotates the mixed cluster's
                      [](const MemberView& v) { return has_status(v, "shoal-k", "alive"); },
                      kConverge));
 
-  auto ours = shoal.cli("keys", {"-list"});
+  auto ours = until_ok([&] { return shoal.cli("keys", {"-list"}); });
   INFO(ours.out << ours.err);
   CHECK(ours.exit_code == 0);
   CHECK_THAT(ours.out, Catch::Contains(primary) && Catch::Contains("[2/2]"));
-  auto theirs = serf->cli("keys", {"-list"});
+  auto theirs = until_ok([&] { return serf->cli("keys", {"-list"}); });
   CHECK(sorted_lines(ours.out) == sorted_lines(theirs.out));
 
-  // A keyring step can miss its query deadline on a loaded machine; each is idempotent.
   auto step = [&](const std::string& flag, const std::string& key) {
-    CommandResult r;
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      r = shoal.cli("keys", {flag, key});
-      if (r.exit_code == 0) break;
-    }
+    auto r = until_ok([&] { return shoal.cli("keys", {flag, key}); });
     INFO(flag << ": " << r.out << r.err);
     CHECK(r.exit_code == 0);
     return r;
@@ -372,7 +367,7 @@ TEST_CASE("serf keys against a shoal agent lists and rotates the mixed cluster's
   CHECK_THAT(step("-install", second).out, Catch::Contains("Successfully installed key"));
   step("-use", second);
   step("-remove", primary);
-  auto after = serf->cli("keys", {"-list"});
+  auto after = until_ok([&] { return serf->cli("keys", {"-list"}); });
   CHECK_THAT(after.out, Catch::Contains(second) && Catch::Contains("[2/2]"));
   CHECK(after.out.find(primary) == std::string::npos);
   auto bad = shoal.cli("keys", {"-install", "not-base64!"});
