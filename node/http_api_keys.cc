@@ -71,10 +71,12 @@ void add_key_routes(HttpRouter& router, AgentControl& agent) {
   router.add("GET", "/v1/keys", [a](const HttpRequest& req, std::shared_ptr<HttpResponder> res) {
     get_keys(*a, req, *res);
   });
-  for (auto [path, op] : {std::pair{"/v1/keys/install", gossip::KeyOp::install},
-                          std::pair{"/v1/keys/use", gossip::KeyOp::use},
-                          std::pair{"/v1/keys/remove", gossip::KeyOp::remove}}) {
-    router.add("POST", path,
+  // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+  for (const auto& route : {std::pair{"/v1/keys/install", gossip::KeyOp::install},
+                            std::pair{"/v1/keys/use", gossip::KeyOp::use},
+                            std::pair{"/v1/keys/remove", gossip::KeyOp::remove}}) {
+    const gossip::KeyOp op = route.second;
+    router.add("POST", route.first,
                [a, op](const HttpRequest& req, std::shared_ptr<HttpResponder> res) {
                  post_key(op, *a, req, *res);
                },
