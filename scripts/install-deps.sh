@@ -14,6 +14,9 @@ packages=(
   libarchive-dev
   # real peers the tests and benchmarks run beside Shoal
   serf etcd-server
+  # bench/router: a keep-alive reverse proxy to compare the router with, the backend it
+  # proxies to, and the load generator (each run starts its own nginx, never the system one)
+  nginx wrk
   # protocol specification (read, never linked)
   golang-github-hashicorp-memberlist-dev golang-github-hashicorp-serf-dev
   # test harness tools
@@ -38,5 +41,17 @@ fi
 
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+
+# Debian's server packages (nginx, etcd-server) start their system service on install through
+# invoke-rc.d; nothing here wants a daemon on port 80 or 2379. A policy-rc.d that answers 101
+# ("action forbidden") keeps every service down; it is removed afterwards, and only if this
+# script put it there (an administrator's own policy stays untouched).
+policy=/usr/sbin/policy-rc.d
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod 755 "$policy"
+  trap 'rm -f "$policy"' EXIT
+fi
+
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
