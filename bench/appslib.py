@@ -25,10 +25,12 @@ def get_json(url):
 
 class Cluster:
     """`n` agents named b0, b1, ... on loopback, b1.. joined to b0. `profile` is the gossip
-    timing profile (local: fast failure detection; lan: Serf's defaults)."""
+    timing profile (local: fast failure detection; lan: Serf's defaults). `agent_args(i)`, when
+    given, returns more flags for node i's agent (e.g. its --router address)."""
 
-    def __init__(self, shoal, n, workdir, profile="local"):
+    def __init__(self, shoal, n, workdir, profile="local", agent_args=None):
         self.shoal, self.dir, self.profile, self.nodes = shoal, workdir, profile, []
+        self.agent_args = agent_args or (lambda i: [])
         for i in range(n):
             gossip, api = benchlib.free_port(), benchlib.free_port()
             name = f"b{i}"
@@ -47,6 +49,7 @@ class Cluster:
                 "--profile", self.profile, "--log-level", "info"]
         if i > 0:
             argv += ["--join", f"127.0.0.1:{self.nodes[0]['gossip']}"]
+        argv += self.agent_args(i)
         log = open(os.path.join(self.dir, n["name"] + ".log"), "a")
         n["proc"] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
