@@ -1,0 +1,94 @@
+// node/router/body_relay.h
+//
+// relay_body(): streams one HTTP message body from the stream a parser reads to the
+// stream a serializer writes, piece by piece as it arrives (at most kRelayChunk at a
+// time), so chunked and long-lived bodies (Server-Sent Events) pass through unbuffered and
+// the body limit the parser enforces applies while streaming.
+//
+// Contract: the parser has read the header, the serializer has written it; before every
+// read and write the matching callback runs (to arm that side's timeout). The outcome
+// says which side failed, if any, and how many body bytes were passed on.
+#pragma once
+
+#include <utility>  // first: Boost 1.74 awaitable.hpp uses std::exchange without it
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <cstdint>
+#include <vector>
+
+namespace shoal::node::router {
+
+inline constexpr size_t kRelayChunk = 16 * 1024;
+
+struct RelayOutcome {
+  enum class Failure { none, read, write };
+  Failure failure = Failure::none;
+  boost::beast::error_code ec;
+  uint64_t bytes = 0;
+};
+
+template <bool isRequest, class InStream, class OutStream, class BeforeRead, class BeforeWrite>
+boost::asio::awaitable<RelayOutcome> relay_body(
+    InStream& in, boost::beast::flat_buffer& in_buffer,
+    boost::beast::http::parser<isRequest, boost::beast::http::buffer_body>& in_parser,
+    OutStream& out, boost::beast::http::message<isRequest, boost::beast::http::buffer_body>& out_msg,
+    boost::beast::http::serializer<isRequest, boost::beast::http::buffer_body>& sr,
+    BeforeRead before_read, BeforeWrite before_write) {
+  namespace http = boost::beast::http;
+  using boost::asio::redirect_error;
+  using boost::asio::use_awaitable;
+  RelayOutcome r;
+  boost::beast::error_code ec;
+  std::vector<char> chunk(kRelayChunk);
+  while (!in_parser.is_done()) {
+    in_parser.get().body().data = chunk.data();
+    in_parser.get().body().size = chunk.size();
+    before_read();
+    co_await http::async_read_some(in, in_buffer, in_parser, redirect_error(use_awaitable, ec));
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      r.failure = RelayOutcome::Failure::read;
+      r.ec = ec;
+      co_return r;
+    }
+    const size_t n = chunk.size() - in_parser.get().body().size;
+    if (n == 0) continue;  // a chunk header, or nothing new yet
+    r.bytes += n;
+    out_msg.body().data = chunk.data();
+    out_msg.body().size = n;
+    out_msg.body().more = !in_parser.is_done();
+    before_write();
+    co_await http::async_write(out, sr, redirect_error(use_awaitable, ec));
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      r.failure = RelayOutcome::Failure::write;
+      r.ec = ec;
+      co_return r;
+    }
+  }
+  if (!sr.is_done()) {  // the last chunk of a chunked body, or an empty body
+    out_msg.body().data = nullptr;
+    out_msg.body().size = 0;
+    out_msg.body().more = false;
+    before_write();
+    co_await http::async_write(out, sr, redirect_error(use_awaitable, ec));
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      r.failure = RelayOutcome::Failure::write;
+      r.ec = ec;
+    }
+  }
+  co_return r;
+}
+
+}  // namespace shoal::node::router

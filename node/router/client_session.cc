@@ -1,0 +1,207 @@
+// node/router/client_session.cc
+#include "node/router/client_session.h"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "node/router/forwarder.h"
+#include "node/router/proxy_headers.h"
+
+namespace shoal::node::router {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+namespace {
+
+auto tok(beast::error_code& ec) { return net::redirect_error(net::use_awaitable, ec); }
+
+constexpr size_t kFirstRead = 4096;
+constexpr size_t kLoggedTargetMax = 512;  // a log line is not a place for a 64 KiB URL
+
+// A target as it goes into a key=value log line: no spaces, bounded.
+std::string loggable(std::string_view target) {
+  std::string out(target.substr(0, kLoggedTargetMax));
+  for (auto& c : out) {
+    if (c <= ' ' || c == 0x7f) c = '_';
+  }
+  return out;
+}
+
+}  // namespace
+
+ClientSession::ClientSession(Worker& w, tcp::socket s)
+    : worker(w), socket(std::move(s)), timer_(socket.get_executor()) {
+  beast::error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  ip = ec ? std::string("?") : ep.address().to_string();
+  socket.set_option(tcp::no_delay(true), ec);
+}
+
+void ClientSession::arm(std::chrono::milliseconds d) {
+  const uint64_t generation = ++arm_generation_;
+  timed_out_ = false;
+  timer_.expires_after(d);
+  timer_.async_wait([weak = weak_from_this(), generation](beast::error_code ec) {
+    if (ec) return;
+    auto self = weak.lock();
+    if (!self || self->arm_generation_ != generation) return;
+    self->timed_out_ = true;
+    beast::error_code ignored;
+    self->socket.cancel(ignored);
+  });
+}
+
+void ClientSession::disarm() {
+  ++arm_generation_;
+  timer_.cancel();
+}
+
+net::awaitable<bool> ClientSession::write(http::response<http::string_body>& res) {
+  beast::error_code ec;
+  arm(worker.options().idle_timeout);
+  co_await http::async_write(socket, res, tok(ec));
+  disarm();
+  co_return !ec;
+}
+
+net::awaitable<void> ClientSession::run(std::shared_ptr<ClientSession> self) {
+  bool first = true;
+  while (co_await self->serve_one(first)) first = false;
+  self->disarm();
+  beast::error_code ec;
+  self->socket.shutdown(tcp::socket::shutdown_send, ec);
+  self->socket.close(ec);
+}
+
+// Serves one request; false when the connection is to be closed.
+net::awaitable<bool> ClientSession::serve_one(bool first) {
+  const RouterOptions& opts = worker.options();
+  beast::error_code ec;
+
+  // The head's first byte: the idle keep-alive wait (or, on a new connection, already the
+  // header timeout). Closing a connection that has sent nothing needs no answer.
+  if (first) arm(opts.header_timeout);
+  if (buffer.size() == 0) {
+    if (!first) arm(opts.idle_timeout);
+    size_t n = co_await socket.async_read_some(buffer.prepare(kFirstRead), tok(ec));
+    if (ec) co_return false;
+    buffer.commit(n);
+  }
+  if (!first) arm(opts.header_timeout);
+
+  http::request_parser<http::buffer_body> parser;
+  parser.header_limit(static_cast<uint32_t>(
+      std::min<size_t>(opts.max_header_bytes, std::numeric_limits<uint32_t>::max())));
+  parser.body_limit(opts.max_body_bytes);
+  co_await http::async_read_header(socket, buffer, parser, tok(ec));
+  const auto started = std::chrono::steady_clock::now();
+
+  RequestInfo info;
+  {
+    const auto& req = parser.get();
+    info.accept = std::string(req[http::field::accept]);
+    info.host = std::string(req[http::field::host]);
+  }
+  auto answer = [&](http::status status, std::string_view message,
+                    bool keep_alive) -> net::awaitable<bool> {
+    auto res = error_response(status, message, info.error_context(keep_alive));
+    if (status == http::status::service_unavailable) res.set(http::field::retry_after, "5");
+    co_return co_await write(res) && keep_alive;
+  };
+  auto log = [&](std::string_view app, std::string_view instance, int status, uint64_t in,
+                 uint64_t out) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (!app.empty()) worker.traffic().record(app, instance, status, in, out, seconds);
+    if (!opts.access_log) return;
+    spdlog::info(
+        "router-request app={} instance={} method={} path={} status={} bytes_in={} "
+        "bytes_out={} ms={:.1f} request_id={} client={} host={}",
+        app.empty() ? "-" : app, instance.empty() ? "-" : instance,
+        info.method_text.empty() ? "-" : info.method_text, loggable(info.target), status, in,
+        out, seconds * 1000, info.request_id.empty() ? "-" : info.request_id, ip,
+        loggable(info.host.empty() ? "-" : info.host));
+  };
+
+  if (ec) {
+    http::status status;
+    std::string message;
+    if (timed_out()) {
+      status = http::status::request_timeout;
+      message = "the request head did not arrive in time";
+    } else if (ec == http::error::header_limit) {
+      status = http::status::request_header_fields_too_large;
+      message = "the request head is too large";
+    } else if (ec == http::error::body_limit) {
+      status = http::status::payload_too_large;
+      message = "the request body is too large";
+    } else if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
+               ec == net::error::eof || ec == net::error::connection_reset ||
+               ec == net::error::operation_aborted) {
+      co_return false;  // the client left mid-head: nobody to answer
+    } else {
+      status = http::status::bad_request;
+      message = "malformed request: " + ec.message();
+    }
+    co_await answer(status, message, false);
+    log("", "", static_cast<int>(status), 0, 0);
+    co_return false;
+  }
+  disarm();
+
+  auto& req = parser.get();
+  info.method = req.method();
+  info.method_text = std::string(req.method_string());
+  info.target = std::string(req.target());
+  info.version = req.version();
+  info.keep_alive = req.keep_alive();
+  info.websocket = is_websocket_upgrade(req);
+  const bool body_pending = !parser.is_done();  // unread body: answering ourselves closes
+  {
+    auto raw_id = req["X-Request-Id"];
+    std::string_view client_id(raw_id.data(), raw_id.size());
+    info.request_id = sane_request_id(client_id) ? std::string(client_id)
+                                                  : worker.next_request_id();
+  }
+
+  if (info.host.empty() && info.version >= 11) {
+    const std::string message = "the request has no Host header";
+    co_await answer(http::status::bad_request, message, false);
+    log("", "", 400, 0, 0);
+    co_return false;
+  }
+  const std::shared_ptr<const RouteTable> routes = worker.routes();  // alive for the request
+  const AppRoutes* app = routes->lookup(info.host);
+  if (app == nullptr) {
+    const bool keep = info.keep_alive && !body_pending;
+    const std::string host = normalize_host(info.host);
+    const std::string message =
+        host.empty() ? std::string("no app serves this host") : "no app serves host " + host;
+    bool ok = co_await answer(http::status::not_found, message, keep);
+    log("", "", 404, 0, 0);
+    co_return ok;
+  }
+  if (app->backends.empty()) {
+    const bool keep = info.keep_alive && !body_pending;
+    const std::string message = "app " + app->app + " has no healthy instance";
+    bool ok = co_await answer(http::status::service_unavailable, message, keep);
+    log(app->app, "", 503, 0, 0);
+    co_return ok;
+  }
+
+  ExchangeResult r = co_await forward(*this, parser, *app, info);
+  log(app->app, r.instance, r.status, r.bytes_in, r.bytes_out);
+  co_return r.next == ExchangeResult::Next::keep_alive && info.keep_alive;
+}
+
+}  // namespace shoal::node::router

@@ -1,0 +1,64 @@
+// node/router/client_session.h
+//
+// ClientSession: one client connection on one IO thread. Reads a request head, routes it
+// by Host through the worker's RouteTable, and either answers itself (404 unknown host,
+// 503 no backend, 400/408/413/431) or has forward() proxy it. One request at a time, so
+// pipelined requests are answered in order.
+//
+// Timeouts, by a per-connection timer that cancels the socket (so the session can still
+// answer 408): the first request head must be complete within header_timeout of the
+// accept; later ones within header_timeout of their first byte, which must come within
+// idle_timeout of the previous response. A client trickling its head is answered 408 and
+// closed; other connections never wait on it. Writes to the client and reads of its body
+// each get idle_timeout.
+#pragma once
+
+#include <utility>  // first: Boost 1.74 awaitable.hpp uses std::exchange without it
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "node/router/worker.h"
+
+namespace shoal::node::router {
+
+class ClientSession : public std::enable_shared_from_this<ClientSession> {
+ public:
+  ClientSession(Worker& worker, boost::asio::ip::tcp::socket socket);
+
+  // Serves the connection until it closes; the parameter keeps the session alive.
+  static boost::asio::awaitable<void> run(std::shared_ptr<ClientSession> self);
+
+  // After `d`, the pending (and any later) operation on the socket fails and timed_out()
+  // is true, until the next arm(). disarm() cancels the timer.
+  void arm(std::chrono::milliseconds d);
+  void disarm();
+  bool timed_out() const { return timed_out_; }
+
+  // Writes one of the router's own answers (within idle_timeout); false: client gone.
+  boost::asio::awaitable<bool> write(
+      boost::beast::http::response<boost::beast::http::string_body>& res);
+
+  Worker& worker;
+  boost::asio::ip::tcp::socket socket;
+  boost::beast::flat_buffer buffer;  // bytes read from the client, not yet parsed
+  std::string ip;                    // the client's address, for X-Forwarded-For and logs
+
+ private:
+  boost::asio::awaitable<bool> serve_one(bool first);
+
+  boost::asio::steady_timer timer_;
+  uint64_t arm_generation_ = 0;
+  bool timed_out_ = false;
+};
+
+}  // namespace shoal::node::router

@@ -1,0 +1,327 @@
+// node/router/forwarder.cc
+#include "node/router/forwarder.h"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include <optional>
+#include <vector>
+
+#include "node/router/body_relay.h"
+#include "node/router/proxy_headers.h"
+#include "node/router/tunnel.h"
+
+namespace shoal::node::router {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr uint32_t kResponseHeaderLimit = 256 * 1024;
+constexpr int kInterimResponsesMax = 8;  // 100 Continue, 103 Early Hints, ... then a final one
+
+auto tok(beast::error_code& ec) { return net::redirect_error(net::use_awaitable, ec); }
+
+// The request counts as in flight on its backend (picker) and instance (traffic) while
+// this lives.
+class Flight {
+ public:
+  Flight(Worker& w, const AppRoutes& app, const Backend& b) : w_(w), app_(app), b_(b) {
+    w_.pool().started(b_);
+    w_.traffic().started(app_.app, b_.instance);
+  }
+  ~Flight() {
+    w_.pool().finished(b_);
+    w_.traffic().finished(app_.app, b_.instance);
+  }
+  Flight(const Flight&) = delete;
+  Flight& operator=(const Flight&) = delete;
+
+ private:
+  Worker& w_;
+  const AppRoutes& app_;
+  const Backend& b_;
+};
+
+net::awaitable<bool> connect(beast::tcp_stream& conn, const Backend& b,
+                             std::chrono::milliseconds timeout) {
+  beast::error_code ec;
+  auto address = net::ip::make_address(b.host, ec);
+  if (ec) {
+    spdlog::warn("router-backend-connect instance={} host={} port={} error=not-an-ip",
+                 b.instance, b.host, b.port);
+    co_return false;
+  }
+  conn.expires_after(timeout);
+  co_await conn.async_connect(tcp::endpoint(address, b.port), tok(ec));
+  if (ec) {
+    spdlog::warn("router-backend-connect instance={} host={} port={} error={}", b.instance,
+                 b.host, b.port, ec == beast::error::timeout ? "timeout" : ec.message());
+    co_return false;
+  }
+  conn.socket().set_option(tcp::no_delay(true), ec);
+  co_return true;
+}
+
+net::awaitable<void> answer(ClientSession& client, const RequestInfo& info,
+                            ExchangeResult& result, http::status status,
+                            const std::string& message, bool keep_alive) {
+  auto res = error_response(status, message, info.error_context(keep_alive));
+  result.status = static_cast<int>(status);
+  const bool written = co_await client.write(res);
+  result.next = written && keep_alive ? ExchangeResult::Next::keep_alive
+                                      : ExchangeResult::Next::close;
+}
+
+bool has_no_body(const RequestInfo& info, int status) {
+  return info.method == http::verb::head || (status >= 100 && status < 200) || status == 204 ||
+         status == 304;
+}
+
+}  // namespace
+
+net::awaitable<ExchangeResult> forward(ClientSession& client,
+                                       http::request_parser<http::buffer_body>& request,
+                                       const AppRoutes& app, const RequestInfo& info) {
+  Worker& worker = client.worker;
+  const RouterOptions& opts = worker.options();
+  BackendPool& pool = worker.pool();
+  ExchangeResult result;
+  beast::error_code ec;
+  auto executor = client.socket.get_executor();
+
+  // The request as the backend gets it: HTTP/1.1 keep-alive, hop-by-hop fields replaced.
+  http::request<http::buffer_body> out{request.get().base()};
+  const bool has_body = !request.is_done();
+  const bool expect_continue =
+      has_body && beast::iequals(out[http::field::expect], "100-continue");
+  strip_hop_by_hop(out, info.websocket);
+  if (expect_continue) out.erase(http::field::expect);  // we say 100 Continue ourselves
+  out.version(11);
+  set_forwarding(out, client.ip, info.host, info.request_id);
+  if (info.websocket) out.set(http::field::connection, "Upgrade");
+  const bool idempotent = is_idempotent(info.method);
+
+  std::vector<const Backend*> tried;
+  const Backend* backend = nullptr;
+  std::optional<beast::tcp_stream> conn;
+  std::optional<http::serializer<true, http::buffer_body>> sr;
+  std::optional<http::response_parser<http::buffer_body>> rp;
+  std::optional<Flight> flight;
+  beast::flat_buffer backend_buffer;
+  bool reused = false;
+  bool fresh_same_backend = false;  // the pooled connection was stale: a new one, same backend
+  bool stale_retried = false;
+  bool connect_timed_out = false;
+
+  for (int pass = 0; pass < 2; ++pass) {
+    // 1. A connection with the request head written to it.
+    bool head_sent = false;
+    for (int step = 0; step < 4 && !head_sent; ++step) {
+      if (!fresh_same_backend) {
+        if (tried.size() >= 2) break;  // the first choice and one retry
+        backend = pool.pick(app.backends, tried, Clock::now());
+        if (backend == nullptr) break;
+        tried.push_back(backend);
+        conn.reset();
+        if (auto idle = pool.take_idle(*backend, Clock::now())) conn.emplace(std::move(*idle));
+        reused = conn.has_value();
+      }
+      fresh_same_backend = false;
+      if (!conn) {
+        conn.emplace(executor);
+        reused = false;
+        if (!co_await connect(*conn, *backend, opts.connect_timeout)) {
+          connect_timed_out = true;
+          pool.eject(*backend, Clock::now());
+          conn.reset();
+          continue;
+        }
+      }
+      sr.emplace(out);
+      conn->expires_after(opts.response_timeout);
+      co_await http::async_write_header(*conn, *sr, tok(ec));
+      if (ec) {  // nothing complete reached the backend: safe to send again for any method
+        conn.reset();
+        if (reused && !stale_retried) {
+          stale_retried = true;
+          fresh_same_backend = true;
+        }
+        continue;
+      }
+      head_sent = true;
+    }
+    if (!head_sent) {
+      const std::string message =
+          "app " + app.app + (connect_timed_out ? " is unreachable" : " did not take the request");
+      co_await answer(client, info, result, http::status::bad_gateway, message,
+                      info.keep_alive && !has_body);
+      co_return result;
+    }
+    result.instance = backend->instance;
+    flight.reset();
+    flight.emplace(worker, app, *backend);
+
+    // 2. The request body, streamed.
+    if (has_body) {
+      if (expect_continue) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        client.arm(opts.idle_timeout);
+        co_await net::async_write(client.socket, net::buffer(kContinue), tok(ec));
+        client.disarm();
+        if (ec) {
+          result.status = 499;
+          co_return result;
+        }
+      }
+      auto relayed = co_await relay_body(
+          client.socket, client.buffer, request, *conn, out, *sr,
+          [&] { client.arm(opts.idle_timeout); },
+          [&] { conn->expires_after(opts.response_timeout); });
+      client.disarm();
+      result.bytes_in = relayed.bytes;
+      if (relayed.failure == RelayOutcome::Failure::read) {
+        conn.reset();  // the backend has half a request: never reuse
+        if (relayed.ec == http::error::body_limit) {
+          const std::string message = "the request body is over " +
+                                      std::to_string(opts.max_body_bytes) + " bytes";
+          co_await answer(client, info, result, http::status::payload_too_large, message, false);
+        } else if (client.timed_out()) {
+          const std::string message = "the request body did not arrive in time";
+          co_await answer(client, info, result, http::status::request_timeout, message, false);
+        } else {
+          result.status = 499;
+        }
+        result.next = ExchangeResult::Next::close;
+        co_return result;
+      }
+      if (relayed.failure == RelayOutcome::Failure::write) {
+        conn.reset();
+        const std::string message = "app " + app.app + " dropped the request";
+        co_await answer(client, info, result, http::status::bad_gateway, message, false);
+        co_return result;
+      }
+    }
+
+    // 3. The response head; interim (1xx but 101) responses are dropped.
+    for (int k = 0; k < kInterimResponsesMax; ++k) {
+      rp.emplace();
+      rp->body_limit(boost::none);
+      rp->header_limit(kResponseHeaderLimit);
+      if (info.method == http::verb::head) rp->skip(true);
+      conn->expires_after(opts.response_timeout);
+      co_await http::async_read_header(*conn, backend_buffer, *rp, tok(ec));
+      if (ec) break;
+      const int code = rp->get().result_int();
+      if (code >= 200 || code == 101) break;
+    }
+    if (!ec && rp->get().result_int() < 200 && rp->get().result_int() != 101) {
+      ec = http::error::bad_status;  // only interim responses
+    }
+    if (!ec) break;
+    conn.reset();
+    if (ec == beast::error::timeout) {
+      const std::string message = "app " + app.app + " did not answer in time";
+      co_await answer(client, info, result, http::status::gateway_timeout, message,
+                      info.keep_alive);
+      co_return result;
+    }
+    // A pooled connection the backend closed just as we sent: once more, on a new one.
+    const bool hung_up = ec == http::error::end_of_stream || ec == net::error::eof ||
+                         ec == net::error::connection_reset;
+    if (pass == 0 && reused && hung_up && !has_body && idempotent && !stale_retried) {
+      stale_retried = true;
+      fresh_same_backend = true;
+      backend_buffer.consume(backend_buffer.size());
+      continue;
+    }
+    spdlog::warn("router-backend-response app={} instance={} error={}", app.app,
+                 backend->instance, ec.message());
+    const std::string message = "app " + app.app + " sent no valid response";
+    co_await answer(client, info, result, http::status::bad_gateway, message,
+                    info.keep_alive && !has_body);
+    co_return result;
+  }
+
+  // 4. The response, streamed back.
+  auto& head = rp->get();
+  const int status = head.result_int();
+  result.status = status;
+  const bool upgrade = info.websocket && status == 101;
+  http::response<http::buffer_body> res{head.base()};
+  strip_hop_by_hop(res, upgrade);
+  res.version(info.version == 10 ? 10 : 11);
+  bool client_keep = info.keep_alive && !upgrade;
+  const bool no_body = has_no_body(info, status);
+  if (!no_body) {
+    if (!rp->content_length() && !rp->chunked()) {  // ends when the backend closes
+      if (info.version >= 11) {
+        res.chunked(true);
+      } else {
+        client_keep = false;
+      }
+    } else if (rp->chunked() && info.version < 11) {  // HTTP/1.0 knows no chunks
+      res.chunked(false);
+      client_keep = false;
+    }
+  }
+  if (upgrade) {
+    res.set(http::field::connection, "Upgrade");
+  } else {
+    res.keep_alive(client_keep);
+  }
+  http::serializer<false, http::buffer_body> res_sr{res};
+  client.arm(opts.idle_timeout);
+  co_await http::async_write_header(client.socket, res_sr, tok(ec));
+  client.disarm();
+  if (ec) {
+    result.next = ExchangeResult::Next::close;
+    co_return result;
+  }
+  if (upgrade) {
+    std::string client_pending = beast::buffers_to_string(client.buffer.data());
+    client.buffer.consume(client.buffer.size());
+    std::string backend_pending = beast::buffers_to_string(backend_buffer.data());
+    start_tunnel(std::move(client.socket), std::move(client_pending), conn->release_socket(),
+                 std::move(backend_pending));
+    result.next = ExchangeResult::Next::tunneled;
+    co_return result;
+  }
+  if (!no_body) {
+    auto relayed = co_await relay_body(
+        *conn, backend_buffer, *rp, client.socket, res, res_sr,
+        [&] { conn->expires_after(opts.response_timeout); },
+        [&] { client.arm(opts.idle_timeout); });
+    client.disarm();
+    result.bytes_out = relayed.bytes;
+    if (relayed.failure != RelayOutcome::Failure::none) {
+      if (relayed.failure == RelayOutcome::Failure::read) {
+        spdlog::warn("router-backend-body app={} instance={} error={}", app.app,
+                     backend->instance, relayed.ec.message());
+      }
+      result.next = ExchangeResult::Next::close;
+      co_return result;
+    }
+  }
+  if (rp->is_done() && rp->keep_alive() && backend_buffer.size() == 0) {
+    pool.give_back(*backend, std::move(*conn), Clock::now());
+  }
+  result.next = client_keep ? ExchangeResult::Next::keep_alive : ExchangeResult::Next::close;
+  co_return result;
+}
+
+}  // namespace shoal::node::router

@@ -1,0 +1,66 @@
+// node/router/traffic_counters.cc
+#include "node/router/traffic_counters.h"
+
+namespace shoal::node::router {
+
+void add_traffic(Traffic& into, const Traffic& from) {
+  into.requests += from.requests;
+  for (const auto& [status, count] : from.by_status) into.by_status[status] += count;
+  into.bytes_in += from.bytes_in;
+  into.bytes_out += from.bytes_out;
+  into.in_flight += from.in_flight;
+  into.latency_sum_s += from.latency_sum_s;
+}
+
+AppTraffic& TrafficCounters::app(std::string_view name) {
+  auto it = apps_.find(name);
+  if (it == apps_.end()) {
+    it = apps_.emplace(std::string(name), AppTraffic{}).first;
+    it->second.app = std::string(name);
+  }
+  return it->second;
+}
+
+void TrafficCounters::started(std::string_view app_name, std::string_view instance) {
+  std::lock_guard lock(mu_);
+  auto& a = app(app_name);
+  ++a.total.in_flight;
+  if (!instance.empty()) ++a.by_instance[std::string(instance)].in_flight;
+}
+
+void TrafficCounters::finished(std::string_view app_name, std::string_view instance) {
+  std::lock_guard lock(mu_);
+  auto& a = app(app_name);
+  if (a.total.in_flight > 0) --a.total.in_flight;
+  if (!instance.empty()) {
+    auto& t = a.by_instance[std::string(instance)];
+    if (t.in_flight > 0) --t.in_flight;
+  }
+}
+
+void TrafficCounters::record(std::string_view app_name, std::string_view instance, int status,
+                             uint64_t bytes_in, uint64_t bytes_out, double seconds) {
+  auto add = [&](Traffic& t) {
+    ++t.requests;
+    ++t.by_status[status];
+    t.bytes_in += bytes_in;
+    t.bytes_out += bytes_out;
+    t.latency_sum_s += seconds;
+  };
+  std::lock_guard lock(mu_);
+  auto& a = app(app_name);
+  add(a.total);
+  if (!instance.empty()) add(a.by_instance[std::string(instance)]);
+}
+
+void TrafficCounters::add_to(std::map<std::string, AppTraffic>& into) const {
+  std::lock_guard lock(mu_);
+  for (const auto& [name, a] : apps_) {
+    auto& out = into[name];
+    out.app = name;
+    add_traffic(out.total, a.total);
+    for (const auto& [instance, t] : a.by_instance) add_traffic(out.by_instance[instance], t);
+  }
+}
+
+}  // namespace shoal::node::router

@@ -1,0 +1,40 @@
+// node/router/worker.cc
+#include "node/router/worker.h"
+
+#include <fmt/format.h>
+
+namespace shoal::node::router {
+
+Worker::Worker(RouterShared& shared, unsigned index, uint64_t seed)
+    : shared_(shared),
+      index_(index),
+      pool_(shared.options.max_idle_per_backend, shared.options.eject_for, seed),
+      id_prefix_(static_cast<uint32_t>(seed >> 16)),
+      io_(std::make_unique<boost::asio::io_context>(1)) {}
+
+const std::shared_ptr<const RouteTable>& Worker::routes() {
+  if (shared_.generation.load(std::memory_order_acquire) != generation_) {
+    std::lock_guard lock(shared_.mu);
+    table_ = shared_.table;
+    generation_ = shared_.generation.load(std::memory_order_relaxed);
+    if (table_) pool_.forget_missing(*table_);
+  }
+  if (!table_) table_ = std::make_shared<const RouteTable>();
+  return table_;
+}
+
+std::string Worker::next_request_id() {
+  const auto& node = shared_.options.node_name;
+  return fmt::format("{}-{:08x}-{:x}", node.empty() ? "router" : node, id_prefix_, ++id_counter_);
+}
+
+void Worker::shutdown() {
+  if (!io_) return;
+  boost::system::error_code ec;
+  if (acceptor) acceptor->close(ec);
+  acceptor.reset();
+  pool_.clear();
+  io_.reset();
+}
+
+}  // namespace shoal::node::router

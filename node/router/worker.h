@@ -1,0 +1,79 @@
+// node/router/worker.h
+//
+// Worker: one IO thread of the router and everything only it touches: its io_context, its
+// SO_REUSEPORT acceptor, its backend pool, its traffic counters and its copy of the
+// current RouteTable. RouterShared is what the threads share: the options (read-only) and
+// the newest table behind a mutex plus a generation counter, so a worker takes the mutex
+// only when the table changed since it last looked.
+//
+// Destruction order matters: the io_context goes before the pool and counters (coroutine
+// frames it destroys still reference them), and the pool is cleared while the io_context
+// is alive (its idle sockets belong to it) — see ProxyRouter::stop().
+#pragma once
+
+#include <utility>  // first: Boost 1.74 awaitable.hpp uses std::exchange without it
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "node/router/backend_pool.h"
+#include "node/router/route_table.h"
+#include "node/router/router.h"
+#include "node/router/traffic_counters.h"
+
+namespace shoal::node::router {
+
+struct RouterShared {
+  explicit RouterShared(RouterOptions o) : options(std::move(o)) {}
+  const RouterOptions options;
+  std::mutex mu;
+  std::shared_ptr<const RouteTable> table;  // guarded by mu
+  std::atomic<uint64_t> generation{0};      // bumped (under mu) with every new table
+};
+
+class Worker {
+ public:
+  Worker(RouterShared& shared, unsigned index, uint64_t seed);
+  ~Worker() { shutdown(); }
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  const RouterOptions& options() const { return shared_.options; }
+  unsigned index() const { return index_; }
+  boost::asio::io_context& io() { return *io_; }
+  BackendPool& pool() { return pool_; }
+  TrafficCounters& traffic() { return traffic_; }
+  const TrafficCounters& traffic() const { return traffic_; }
+
+  // The current table, re-read from RouterShared only when its generation moved. Callers
+  // copy the shared_ptr to keep the table alive across a request.
+  const std::shared_ptr<const RouteTable>& routes();
+  // "NODE-3f9a1c02-1b": this thread's random prefix and a counter.
+  std::string next_request_id();
+
+  std::optional<boost::asio::ip::tcp::acceptor> acceptor;
+
+  // Drops pooled connections and destroys the io_context with every connection and
+  // coroutine on it. REQUIRES: the thread running io() has returned.
+  void shutdown();
+
+ private:
+  RouterShared& shared_;
+  const unsigned index_;
+  TrafficCounters traffic_;
+  BackendPool pool_;
+  std::shared_ptr<const RouteTable> table_;
+  uint64_t generation_ = ~0ull;
+  uint32_t id_prefix_;
+  uint64_t id_counter_ = 0;
+  std::unique_ptr<boost::asio::io_context> io_;
+};
+
+}  // namespace shoal::node::router
