@@ -11,6 +11,9 @@
 #include <boost/beast/http/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <limits>
+
 #include "node/router/forwarder.h"
 #include "node/router/proxy_headers.h"
 

@@ -14,6 +14,7 @@
 #include <boost/beast/http/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include <limits>
 #include <optional>
 #include <vector>
 
@@ -220,7 +221,8 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
     // 3. The response head; interim (1xx but 101) responses are dropped.
     for (int k = 0; k < kInterimResponsesMax; ++k) {
       rp.emplace();
-      rp->body_limit(boost::none);
+      // Unlimited; not boost::none, which Boost 1.74 compares as less than any length.
+      rp->body_limit(std::numeric_limits<uint64_t>::max());
       rp->header_limit(kResponseHeaderLimit);
       if (info.method == http::verb::head) rp->skip(true);
       conn->expires_after(opts.response_timeout);
