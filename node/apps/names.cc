@@ -77,4 +77,47 @@ Status validate_package_name(std::string_view package) {
   return Status();
 }
 
+Status validate_domain(std::string_view host) {
+  if (host.empty()) return Status::invalid_argument("domain is empty: give a host name");
+  if (host.size() > 253) {
+    return Status::invalid_argument("domain " + quoted(host.substr(0, 40)) + "... is " +
+                                    std::to_string(host.size()) +
+                                    " characters long: a host name has at most 253");
+  }
+  const std::string rule =
+      " is not a host name: dot-separated labels of a-z, 0-9 and '-' (1 to 63 each, not "
+      "starting or ending with '-')";
+  bool ok = true;
+  size_t start = 0;
+  std::string_view last;
+  while (ok && start <= host.size()) {
+    size_t dot = host.find('.', start);
+    if (dot == std::string_view::npos) dot = host.size();
+    last = host.substr(start, dot - start);
+    ok = !last.empty() && last.size() <= 63 && last.front() != '-' && last.back() != '-';
+    for (char c : last) ok = ok && (is_lower_alnum(c) || c == '-');
+    start = dot + 1;
+  }
+  if (!ok) return Status::invalid_argument("domain " + quoted(host) + rule);
+  // No top-level domain is all digits: "10.0.0.1" (or "1234") is an address, which the
+  // router would never see as a Host to route by name.
+  bool numeric = true;
+  for (char c : last) numeric = numeric && is_digit(c);
+  if (numeric) {
+    return Status::invalid_argument("domain " + quoted(host) +
+                                    " looks like an IP address: give a host name");
+  }
+  return Status();
+}
+
+Result<std::string> normalize_domain(std::string_view host) {
+  std::string h(host);
+  for (char& c : h) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  if (!h.empty() && h.back() == '.') h.pop_back();
+  SHOAL_RETURN_IF_ERROR(validate_domain(h));
+  return h;
+}
+
 }  // namespace shoal::node::apps
