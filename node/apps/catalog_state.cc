@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 
 #include "node/apps/group_ids.h"
@@ -15,6 +16,7 @@ using json = nlohmann::json;
 
 constexpr int kSnapshotVersion = 1;
 constexpr size_t kMaxReplicas = 7;
+constexpr size_t kMaxDomainsPerApp = 100;
 constexpr size_t kMaxSettingKeyBytes = 256;
 constexpr size_t kMaxSettingValueBytes = 1 << 16;
 
@@ -45,7 +47,10 @@ Status check_service(const ServiceRecord& s) {
 Bytes invalid(std::string_view msg) { return error_result(ErrorCode::invalid, msg); }
 
 json app_json(const AppRecord& a) {
-  return {{"group", a.group}, {"replicas", a.replicas}, {"created_ms", a.created_ms}};
+  return {{"group", a.group},
+          {"replicas", a.replicas},
+          {"created_ms", a.created_ms},
+          {"domains", a.domains}};
 }
 
 json service_json(const ServiceRecord& s) {
@@ -77,6 +82,14 @@ Bytes CatalogState::destroy_app(std::string_view name) {
 
 Bytes CatalogState::set_replicas(std::string_view name, const std::vector<std::string>& replicas) {
   return encode_command({{"op", "set_replicas"}, {"name", name}, {"replicas", replicas}});
+}
+
+Bytes CatalogState::add_domain(std::string_view name, std::string_view host) {
+  return encode_command({{"op", "add_domain"}, {"name", name}, {"host", host}});
+}
+
+Bytes CatalogState::remove_domain(std::string_view name, std::string_view host) {
+  return encode_command({{"op", "remove_domain"}, {"name", name}, {"host", host}});
 }
 
 Bytes CatalogState::set_drain(std::string_view node, bool draining) {
@@ -132,7 +145,7 @@ Bytes CatalogState::apply_command(const json& command) {
       }
       if (next_app_seq_ > kMaxAppSeq) return error_result(ErrorCode::conflict, "out of app ids");
       const raft::GroupId group = app_group(next_app_seq_++);
-      apps_[name] = AppRecord{group, replicas, now_ms};
+      apps_[name] = AppRecord{group, replicas, now_ms, {}};
       return ok_result({{"name", name}, {"group", group}});
     }
     auto it = apps_.find(name);
@@ -148,6 +161,36 @@ Bytes CatalogState::apply_command(const json& command) {
     const raft::GroupId group = it->second.group;
     apps_.erase(it);
     return ok_result({{"name", name}, {"group", group}});
+  }
+  if (op == "add_domain" || op == "remove_domain") {
+    const std::string name = c.str("name", 256);
+    const std::string given = c.str("host", 300);
+    if (!c.ok()) return invalid(c.error());
+    auto it = apps_.find(name);
+    if (it == apps_.end()) return error_result(ErrorCode::not_found, "no app '" + name + "'");
+    auto host = normalize_domain(given);
+    if (!host.ok()) return error_result(host.status());
+    auto& domains = it->second.domains;
+    auto at = std::lower_bound(domains.begin(), domains.end(), *host);
+    const bool has = at != domains.end() && *at == *host;
+    if (op == "add_domain") {
+      if (auto owner = domain_owner(*host); owner && *owner != name) {
+        return error_result(ErrorCode::conflict,
+                            "domain '" + *host + "' already belongs to app '" + *owner + "'");
+      }
+      if (!has && domains.size() >= kMaxDomainsPerApp) {
+        return error_result(ErrorCode::conflict, fmt::format("app '{}' already has {} domains",
+                                                             name, kMaxDomainsPerApp));
+      }
+      if (!has) domains.insert(at, *host);
+    } else {
+      if (!has) {
+        return error_result(ErrorCode::not_found,
+                            "app '" + name + "' has no domain '" + *host + "'");
+      }
+      domains.erase(at);
+    }
+    return ok_result({{"name", name}, {"host", *host}, {"domains", domains}});
   }
   if (op == "set_drain") {
     const std::string node = c.str("node", 256);
@@ -229,7 +272,8 @@ Status CatalogState::restore(ByteView data) {
   next.next_app_seq_ = f.uint64("next_app_seq");
   for (const auto& [name, a] : f.object("apps").items()) {
     JsonFields af(a, "catalog snapshot: app '" + name + "'");
-    AppRecord rec{af.uint64("group"), af.strings("replicas"), af.int64("created_ms")};
+    AppRecord rec{af.uint64("group"), af.strings("replicas"), af.int64("created_ms"), {}};
+    if (af.has("domains")) rec.domains = af.strings("domains", kMaxDomainsPerApp);  // newer
     if (af.ok() && (!is_app_group(rec.group) || app_seq(rec.group) >= next.next_app_seq_)) {
       af.fail(fmt::format("group {} is not an app group below the next seq", rec.group));
     }
@@ -276,6 +320,13 @@ std::optional<std::string> CatalogState::app_of_group(raft::GroupId group) const
 bool CatalogState::draining(const std::string& node) const {
   auto it = node_marks_.find(node);
   return it != node_marks_.end() && it->second.draining;
+}
+
+std::optional<std::string> CatalogState::domain_owner(const std::string& host) const {
+  for (const auto& [name, a] : apps_) {
+    if (std::binary_search(a.domains.begin(), a.domains.end(), host)) return name;
+  }
+  return std::nullopt;
 }
 
 std::optional<std::string> CatalogState::setting(const std::string& key) const {

@@ -34,6 +34,9 @@ struct AppRecord {
   raft::GroupId group = 0;
   std::vector<std::string> replicas;  // node names, in the order given
   int64_t created_ms = 0;
+  // Custom domains routed to the app (`shoal domains add`), lower case, sorted; a host
+  // belongs to at most one app.
+  std::vector<std::string> domains;
   bool operator==(const AppRecord&) const = default;
 };
 
@@ -60,6 +63,13 @@ class CatalogState final : public raft::StateMachine {
   static Bytes destroy_app(std::string_view name);
   // Result: {"ok", "name", "group", "replicas"}. not_found, invalid.
   static Bytes set_replicas(std::string_view name, const std::vector<std::string>& replicas);
+  // Attaches a custom domain to an app. `host` is checked and lower-cased (names.h).
+  // Result: {"ok", "name", "host", "domains"}. not_found (no app), invalid (bad host),
+  // conflict when another app has the host (the message names it). Adding a host the app
+  // already has is ok.
+  static Bytes add_domain(std::string_view name, std::string_view host);
+  // Result: {"ok", "name", "host", "domains"}. not_found: no app, or the app has no such host.
+  static Bytes remove_domain(std::string_view name, std::string_view host);
   // Result: {"ok", "node", "draining"}. invalid for a bad node name.
   static Bytes set_drain(std::string_view node, bool draining);
   // Result: {"ok", "key"}. Keys 1-256 bytes, values up to 64 KiB.
@@ -84,6 +94,8 @@ class CatalogState final : public raft::StateMachine {
   // Only nodes with a mark set are present.
   const std::map<std::string, NodeMark>& node_marks() const { return node_marks_; }
   bool draining(const std::string& node) const;
+  // The app a custom domain belongs to (`host` lower case), if any.
+  std::optional<std::string> domain_owner(const std::string& host) const;
   const std::map<std::string, ServiceRecord>& services() const { return services_; }
   const std::map<std::string, std::string>& settings() const { return settings_; }
   std::optional<std::string> setting(const std::string& key) const;
