@@ -35,6 +35,7 @@ int run_agent(const node::AgentFlags& flags) {
   ao.node_name = config->node_name;
   ao.data_dir = config->data_dir;
   ao.may_bootstrap = config->join.empty();
+  ao.domain = config->domain;
   auto apps = node::apps::NodeApps::open(std::move(ao), **agent, *(*agent)->raft());
   if (!apps.ok()) {
     spdlog::error("agent-start-failed reason=\"{}\"", apps.status().to_string());

@@ -11,6 +11,7 @@
 #include <toml++/toml.h>
 
 #include "gossip/keyring.h"
+#include "node/apps/names.h"
 #include "node/duration_text.h"
 
 namespace shoal::node {
@@ -37,6 +38,13 @@ bool is_unspecified(const gossip::Address& a) {
     if (a.ip[i] != 0) return false;
   }
   return true;
+}
+
+// Two TCP listeners that cannot both bind: one port, one family, and the same address or
+// a wildcard on either side. Port 0 (any free port) clashes with nothing.
+bool listeners_clash(const gossip::Address& a, const gossip::Address& b) {
+  if (a.port == 0 || a.port != b.port || a.ip_len != b.ip_len) return false;
+  return a == b || is_unspecified(a) || is_unspecified(b);
 }
 
 Status check_node_name(const std::string& flag, std::string_view name) {
@@ -134,6 +142,10 @@ void add_agent_flags(CLI::App& cmd, AgentFlags& f) {
                  "Serf agent RPC address for the stock `serf` CLI, ADDR:PORT (default: off)");
   cmd.add_option("--rpc-serf-auth", f.rpc_serf_auth,
                  "Key Serf RPC clients must send with `auth` first (serf's -rpc-auth)");
+  cmd.add_option("--router", f.router,
+                 "HTTP router address, ADDR:PORT, or off (default 127.0.0.1:8000)");
+  cmd.add_option("--domain", f.domain,
+                 "Cluster domain: the router serves app APP as APP.DOMAIN (default localhost)");
   cmd.add_option("--log-level", f.log_level, "trace, debug, info, warn or error (default info)");
   cmd.add_option("--encrypt", f.encrypt,
                  "Gossip encryption key, base64 of 32 bytes (shoal keygen); first start only");
@@ -180,6 +192,10 @@ Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view ori
       st = get_string(value, key, out.http);
     } else if (key == "rpc") {
       st = get_string(value, key, out.rpc);
+    } else if (key == "router") {
+      st = get_string(value, key, out.router);
+    } else if (key == "domain") {
+      st = get_string(value, key, out.domain);
     } else if (key == "rpc_serf") {
       st = get_string(value, key, out.rpc_serf);
     } else if (key == "rpc_serf_auth") {
@@ -251,7 +267,7 @@ Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view ori
           where + ": unknown key '" + key +
           "' (known: node, bind, advertise, join, retry_max, rejoin_after_leave, tags, data_dir, "
           "profile, http, rpc, rpc_serf, rpc_serf_auth, raft_snapshot_entries, log_level, "
-          "encrypt, event_handlers, event_handler_timeout)");
+          "encrypt, event_handlers, event_handler_timeout, router, domain)");
     }
     if (!st.ok()) return st;
   }
@@ -300,6 +316,8 @@ AgentFlags merge(AgentFlags base, const AgentFlags& over) {
   take(base.log_level, over.log_level);
   take(base.encrypt, over.encrypt);
   take(base.event_handler_timeout, over.event_handler_timeout);
+  take(base.router, over.router);
+  take(base.domain, over.domain);
   base.join.insert(base.join.end(), over.join.begin(), over.join.end());
   base.event_handlers.insert(base.event_handlers.end(), over.event_handlers.begin(),
                              over.event_handlers.end());
@@ -437,6 +455,36 @@ Result<AgentConfig> resolve_agent_config(const AgentFlags& flags, const AgentEnv
     }
     c.rpc_serf = *addr;
   }
+  // The router: `off`, or an address (default port 8000). Port 0 is allowed, unlike the
+  // other listeners: the Router binds a free port and logs it (tests run many agents).
+  const std::string router_name = src("--router", flags.router.has_value());
+  const std::string router_text = merged.router.value_or("127.0.0.1");
+  if (router_text != "off") {
+    auto addr = gossip::Address::parse(router_text, kDefaultRouterPort);
+    if (!addr.ok()) {
+      return flag_error(router_name, "'" + router_text + "' is neither ADDR:PORT nor off: " +
+                                         addr.status().message());
+    }
+    std::vector<std::pair<gossip::Address, const char*>> others = {
+        {c.http, "the HTTP API address (--http)"},
+        {c.rpc, "the node-to-node address (--rpc)"},
+        {c.bind, "the gossip port (--bind)"}};
+    if (c.rpc_serf) others.emplace_back(*c.rpc_serf, "the Serf RPC address (--rpc-serf)");
+    for (const auto& [other, what] : others) {
+      if (listeners_clash(*addr, other)) {
+        return flag_error(router_name, addr->to_string() + " takes the port of " + what);
+      }
+    }
+    c.router = *addr;
+  }
+  if (merged.domain) {
+    auto domain = apps::normalize_domain(*merged.domain);
+    if (!domain.ok()) {
+      return flag_error(src("--domain", flags.domain.has_value()), domain.status().message());
+    }
+    c.domain = *domain;
+  }
+
   if (merged.rpc_serf_auth) {
     const std::string name = src("--rpc-serf-auth", flags.rpc_serf_auth.has_value());
     if (merged.rpc_serf_auth->empty()) return flag_error(name, "must not be empty");

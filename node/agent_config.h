@@ -24,6 +24,8 @@
 //   --event-handler [FILTER=]SCRIPT   event_handlers = [..]  none; repeatable; file and
 //                                     flag lists are concatenated (node/event_filter.h)
 //   --event-handler-timeout D  event_handler_timeout  30s (a handler is killed past it)
+//   --router ADDR:PORT   router       127.0.0.1:8000; `off` disables it (docs/router.md)
+//   --domain DOMAIN      domain       localhost: apps answer as APP.DOMAIN on the router
 //
 // Contract:
 //  - Pure: reads the config file and the environment given to it, nothing else.
@@ -52,6 +54,10 @@ namespace shoal::node {
 inline constexpr uint16_t kDefaultGossipPort = 7946;
 inline constexpr uint16_t kDefaultHttpPort = 8080;
 inline constexpr uint16_t kDefaultSerfRpcPort = 7373;  // serf's -rpc-addr default
+// The router's default: loopback, like the API, so a node publishes its apps to the network
+// only when asked (--router 0.0.0.0:80); 8000 needs no privilege, and APP.localhost:8000
+// works from a browser on the node as is (*.localhost resolves to loopback).
+inline constexpr uint16_t kDefaultRouterPort = 8000;
 
 enum class LogLevel { trace, debug, info, warn, error };
 std::string_view to_string(LogLevel level);
@@ -76,6 +82,8 @@ struct AgentConfig {
   std::optional<Bytes> encrypt_key;  // decoded and length-checked
   std::vector<EventHandlerSpec> event_handlers;  // parsed and checked
   Duration event_handler_timeout = std::chrono::seconds(30);
+  std::optional<gossip::Address> router;  // the HTTP router (docs/router.md); nullopt: off
+  std::string domain = "localhost";       // the cluster's domain: APP.DOMAIN, lower case
 
   // The gossip core's configuration for this agent (profile timings, name, tags).
   gossip::SerfConfig serf_config() const;
@@ -102,6 +110,8 @@ struct AgentFlags {
   std::optional<std::string> encrypt;
   std::vector<std::string> event_handlers;
   std::optional<std::string> event_handler_timeout;
+  std::optional<std::string> router;
+  std::optional<std::string> domain;
 };
 
 // What the defaults depend on, injected so tests do not depend on the machine.
