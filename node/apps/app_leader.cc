@@ -160,6 +160,10 @@ bool AppService::lead_app(raft::GroupId group, raft::Term term, const CatalogSta
     if (settling || (!inst.desired && inst.state != "stopped")) busy = true;
   }
 
+  // Routes first: an instance unplaced above leaves every node's router (each answers, or
+  // its call times out) before the assignment below tells its supervisor to stop it.
+  publish_routes(group, term, **app, cat);
+
   // Each node's whole assignment: its desired instances. A node that had some and has none
   // left is told so (an empty list) once, then forgotten.
   std::map<std::string, std::vector<const Instance*>> by_node;
@@ -245,6 +249,7 @@ Status AppService::teardown(raft::GroupId group) {
   if (!st.ok()) return st.status();
   auto app = app_state(group, false);
   if (!app.ok()) return app.status();
+  publish_routes(group, st->core.term, **app, nullptr);  // no backends left: drained first
   std::set<std::string> nodes;
   for (const auto& [id, inst] : (*app)->instances()) nodes.insert(inst.node);
   Status first;

@@ -96,6 +96,7 @@ void AppService::loop() {
 void AppService::turn() {
   refresh_peers();
   update_tags();
+  feed_route_store();
   auto groups = raft_.list();
   if (!groups.ok()) {
     spdlog::debug("apps-turn-skipped reason=\"{}\"", groups.status().message());

@@ -14,7 +14,10 @@
 //     the catalog's record of where it lives in step), and is that app's scheduler
 //     (app_leader.cc): names the
 //     app, turns scheduler::plan() into commands, pushes each node its assignment (POST
-//     /v1/internal/assign, fenced by group and term) and commits what the supervisors report.
+//     /v1/internal/assign, fenced by group and term) and commits what the supervisors report;
+//   - as an app leader, pushes the app's routes to every live node (leader_routes.cc,
+//     docs/router.md): an instance leaves the routes everywhere before its supervisor is
+//     told to stop it.
 //
 // The HTTP handlers (node/http_api_apps.cc) ask it where a group's leader is (owner()) and
 // run the leader-side operations on the node that owns them.
@@ -26,6 +29,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -46,6 +50,7 @@
 #include "node/apps/cluster_view.h"
 #include "node/apps/command_result.h"
 #include "node/apps/scheduler.h"
+#include "node/router/route_store.h"
 #include "node/raft_service.h"
 
 namespace shoal::node {
@@ -76,6 +81,16 @@ class AppService {
     Duration dead_voter_grace = std::chrono::seconds(30);
     Duration call_timeout = std::chrono::seconds(5);
     Duration leader_wait = std::chrono::seconds(5);  // for a group hosted here to elect
+    // The route channel (docs/router.md): an app leader pushes its routes to every node at
+    // once after a change and every `route_refresh` anyway; before telling a supervisor to
+    // stop an instance it waits up to `route_timeout` for every node to drop it.
+    Duration route_refresh = std::chrono::seconds(2);
+    Duration route_timeout = std::chrono::seconds(1);
+    // Called on the control thread each turn with the gossip view (the RouteStore leaves
+    // out backends on down nodes), and every few seconds with the catalog (it drops
+    // destroyed apps).
+    std::function<void(const std::vector<PeerInfo>&)> on_peers;
+    std::function<void(const CatalogState&)> on_catalog;
   };
   static Result<std::unique_ptr<AppService>> start(Options options, AgentControl& agent,
                                                    RaftService& raft, ArtifactStore& store,
@@ -170,6 +185,14 @@ class AppService {
                        const std::vector<NodeInfo>& nodes);
   // app_autoscale.cc: the usage a push's report carried, kept for the autoscaler and ps.
   void note_usage(raft::GroupId group, const std::vector<supervisor::InstanceStatus>& report);
+  // App leader (leader_routes.cc): pushes the app's routes (POST /v1/internal/routes) to
+  // every live Shoal node when they changed, or when `route_refresh` has passed since the
+  // last push, and waits for the answers (each bounded by `route_timeout`). Thread-safe
+  // (teardown calls it from an HTTP worker).
+  void publish_routes(raft::GroupId group, raft::Term term, const AppState& app,
+                      const CatalogState* catalog);
+  // Control thread: the hooks of Options (on_peers each turn, on_catalog every few seconds).
+  void feed_route_store();
   // App leader: runs decide_scale() for each autoscaled type and commits what it decides.
   // True if it changed the formation.
   bool autoscale(raft::GroupId group, raft::Term term, const AppState& app);
@@ -211,6 +234,19 @@ class AppService {
     std::map<std::string, ScaleMemo> types;
   };
   std::map<raft::GroupId, GroupScaleMemo> scale_memo_;
+
+  // What each app led here last pushed as its routes (leader_routes.cc).
+  struct RouteMemo {
+    raft::Term term = 0;
+    uint64_t version = 0;
+    std::vector<std::string> domains;
+    std::vector<router::Backend> backends;
+    bool domains_known = false;  // `domains` came from the catalog at least once
+    TimePoint sent_at{};
+  };
+  std::mutex routes_mu_;  // guards routes_ (the control thread and teardown push)
+  std::map<raft::GroupId, RouteMemo> routes_;
+  TimePoint catalog_fed_at_{};  // control thread only
 };
 
 }  // namespace shoal::node::apps
