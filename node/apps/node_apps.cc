@@ -6,11 +6,13 @@
 
 #include "node/apps/app_service.h"
 #include "node/apps/artifact_gc.h"
+#include "node/apps/group_ids.h"
 #include "node/apps/manifest.h"
 #include "node/artifacts/artifact_store.h"
 #include "node/artifacts/http_artifacts.h"
 #include "node/artifacts/release_cache.h"
 #include "node/duration_text.h"
+#include "node/router/route_store.h"
 #include "node/supervisor/http_supervisor.h"
 #include "node/supervisor/supervisor.h"
 
@@ -18,6 +20,8 @@ namespace shoal::node {
 void add_app_routes(HttpRouter& router, apps::AppService& apps, ArtifactStore& store,
                     const std::filesystem::path& work_dir);
 void add_event_log_routes(HttpRouter& router, apps::AppService& apps);  // http_api_events_log.cc
+void add_route_routes(HttpRouter& router, apps::AppService& apps,
+                      router::RouteStore& routes);  // http_api_routes.cc
 }
 
 namespace shoal::node::apps {
@@ -74,8 +78,27 @@ Result<std::unique_ptr<NodeApps>> NodeApps::open(NodeAppsOptions options, AgentC
   if (!sup.ok()) return sup.status().with_context("cannot start the supervisor");
   n->supervisor_ = std::move(*sup);
 
+  n->routes_ = std::make_unique<router::RouteStore>(n->opts_.domain);
+  router::RouteStore* routes = n->routes_.get();
+
   AppService::Options ao;
   ao.self = n->opts_.node_name;
+  // The route store leaves out instances on nodes gossip holds down, and forgets apps the
+  // catalog no longer has.
+  ao.on_peers = [routes](const std::vector<PeerInfo>& peers) {
+    std::set<std::string> down;
+    for (const auto& p : peers) {
+      if (p.status == gossip::MemberStatus::failed || p.status == gossip::MemberStatus::left) {
+        down.insert(p.name);
+      }
+    }
+    routes->set_down_nodes(std::move(down));
+  };
+  ao.on_catalog = [routes](const CatalogState& cat) {
+    std::map<std::string, uint64_t> apps;
+    for (const auto& [name, rec] : cat.apps()) apps[name] = rec.group;
+    routes->retain_apps(apps, app_group(cat.next_app_seq()));
+  };
   ao.may_bootstrap = n->opts_.may_bootstrap;
   ao.data_dir = dir;
   // Tests shorten how long a failed node's Raft seats wait before they are given away.
@@ -106,6 +129,7 @@ Result<std::unique_ptr<NodeApps>> NodeApps::open(NodeAppsOptions options, AgentC
 void NodeApps::add_routes(HttpRouter& router) {
   add_app_routes(router, *service_, *store_, opts_.data_dir / "tmp");
   add_event_log_routes(router, *service_);
+  add_route_routes(router, *service_, *routes_);
   supervisor::add_supervisor_routes(router, *supervisor_);
   add_artifact_routes(router, *store_);
 }

@@ -3,7 +3,8 @@
 // NodeApps: the apps layer of one agent, opened together: the artifact store
 // (DATA_DIR/artifacts), the release cache (DATA_DIR/releases), the supervisor
 // (DATA_DIR/supervisor), the AppService that drives them and the artifact GC that keeps
-// the first two bounded (artifact_gc.h); and their HTTP routes.
+// the first two bounded (artifact_gc.h), the RouteStore the app leaders feed
+// (docs/router.md); and their HTTP routes.
 //
 // Lifecycle: open() after the Agent (it needs the Raft host and the gossip view) starts the
 // control loop; add_routes() before the HTTP API starts; shutdown(leaving) after the
@@ -26,6 +27,9 @@ class ReleaseCache;
 namespace supervisor {
 class Supervisor;
 }
+namespace router {
+class RouteStore;
+}
 namespace apps {
 class AppService;
 class ArtifactGc;
@@ -35,6 +39,7 @@ struct NodeAppsOptions {
   std::filesystem::path data_dir;
   bool may_bootstrap = false;  // started without --join
   std::string shim_binary;     // "" = this executable
+  std::string domain = "localhost";  // --domain: apps answer as APP.DOMAIN (docs/router.md)
 };
 
 class NodeApps {
@@ -50,12 +55,16 @@ class NodeApps {
   void shutdown(bool stop_instances);
 
   AppService* service() { return service_.get(); }
+  // What the app leaders pushed to this node: the routes its Router serves. Never null
+  // after open(); outlives the control loop.
+  router::RouteStore* routes() { return routes_.get(); }
 
  private:
   NodeApps(NodeAppsOptions options, AgentControl& agent, RaftService& raft);
   NodeAppsOptions opts_;
   AgentControl& agent_;
   RaftService& raft_;
+  std::unique_ptr<router::RouteStore> routes_;  // before service_: its hooks feed it
   std::unique_ptr<ArtifactStore> store_;
   std::unique_ptr<ReleaseCache> releases_;
   std::unique_ptr<supervisor::Supervisor> supervisor_;
