@@ -55,9 +55,9 @@ class NodeApps {
   void shutdown(bool stop_instances);
 
   AppService* service() { return service_.get(); }
-  // What the app leaders pushed to this node: the routes its Router serves. Never null
-  // after open(); outlives the control loop.
-  router::RouteStore* routes() { return routes_.get(); }
+  // What the app leaders pushed to this node: the routes its Router serves (hook it with
+  // routes().set_listener()). Lives as long as this NodeApps, past shutdown().
+  router::RouteStore& routes() { return *routes_; }
 
  private:
   NodeApps(NodeAppsOptions options, AgentControl& agent, RaftService& raft);
