@@ -244,3 +244,74 @@ TEST_CASE("rpc_serf: --rpc-serf is off by default, takes serf's port 7373, and i
   CHECK_THAT(error_of(parse({"--rpc-serf-auth", "k"})), Catch::Contains("needs --rpc-serf"));
   CHECK_THAT(error_of(parse({"--rpc-serf", "127.0.0.1:0"})), Catch::Contains("--rpc-serf"));
 }
+
+TEST_CASE("agent config: --router defaults to 127.0.0.1:8000, takes off, and is checked",
+          "[node][config][routes]") {
+  auto def = parse({});
+  REQUIRE(def.ok());
+  REQUIRE(def->router.has_value());
+  CHECK(def->router->to_string() == "127.0.0.1:8000");
+  CHECK(def->domain == "localhost");
+
+  auto off = parse({"--router", "off"});
+  REQUIRE(off.ok());
+  CHECK_FALSE(off->router.has_value());
+  auto wide = parse({"--router", "0.0.0.0:80"});
+  REQUIRE(wide.ok());
+  CHECK(wide->router->to_string() == "0.0.0.0:80");
+  auto bare = parse({"--router", "10.1.2.3"});
+  REQUIRE(bare.ok());
+  CHECK(bare->router->to_string() == "10.1.2.3:8000");
+  auto any_port = parse({"--router", "127.0.0.1:0"});  // the Router picks a free port
+  REQUIRE(any_port.ok());
+  CHECK(any_port->router->port == 0);
+
+  CHECK_THAT(error_of(parse({"--router", "example.com:80"})),
+             Catch::Contains("--router") && Catch::Contains("neither ADDR:PORT nor off"));
+  CHECK_THAT(error_of(parse({"--router", "127.0.0.1:99999"})), Catch::Contains("--router"));
+  CHECK_THAT(error_of(parse({"--router", ""})), Catch::Contains("--router"));
+  CHECK_THAT(error_of(parse({"--router", "127.0.0.1:8080"})),
+             Catch::Contains("--router") && Catch::Contains("the HTTP API address (--http)"));
+  // A wildcard takes the port on every address, loopback included.
+  CHECK_THAT(error_of(parse({"--router", "0.0.0.0:8080"})),
+             Catch::Contains("0.0.0.0:8080 takes the port of the HTTP API address"));
+  CHECK_THAT(error_of(parse({"--bind", "127.0.0.1:9000", "--router", "127.0.0.1:9001"})),
+             Catch::Contains("the node-to-node address (--rpc)"));
+  CHECK_THAT(error_of(parse({"--bind", "127.0.0.1:9000", "--router", "127.0.0.1:9000"})),
+             Catch::Contains("the gossip port (--bind)"));
+  CHECK_THAT(error_of(parse({"--rpc-serf", "127.0.0.1:7373", "--router", "127.0.0.1:7373"})),
+             Catch::Contains("the Serf RPC address (--rpc-serf)"));
+  // Another address on the same port is fine.
+  CHECK(parse({"--router", "127.0.0.2:8080"}).ok());
+}
+
+TEST_CASE("agent config: --domain is lower-cased and checked; both are TOML keys",
+          "[node][config][routes]") {
+  auto c = parse({"--domain", "Apps.Example.COM"});
+  REQUIRE(c.ok());
+  CHECK(c->domain == "apps.example.com");
+  CHECK_THAT(error_of(parse({"--domain", "bad_domain"})),
+             Catch::Contains("--domain") && Catch::Contains("is not a host name"));
+  CHECK_THAT(error_of(parse({"--domain", ""})),
+             Catch::Contains("--domain") && Catch::Contains("domain is empty"));
+  CHECK_THAT(error_of(parse({"--domain", "192.168.1.10"})),
+             Catch::Contains("--domain") && Catch::Contains("looks like an IP address"));
+
+  TempFile file("router = \"off\"\ndomain = \"shoal.test\"\n");
+  auto from_file = parse({"--config", file.path.string()});
+  REQUIRE(from_file.ok());
+  CHECK_FALSE(from_file->router.has_value());
+  CHECK(from_file->domain == "shoal.test");
+  auto over = parse({"--config", file.path.string(), "--router", "127.0.0.1:8001"});
+  REQUIRE(over.ok());
+  CHECK(over->router->to_string() == "127.0.0.1:8001");
+
+  TempFile bad("router = \"127.0.0.1:8080\"\n");
+  CHECK_THAT(error_of(parse({"--config", bad.path.string()})),
+             Catch::Contains("key 'router'") && Catch::Contains("(--http)"));
+  TempFile bad_domain("domain = \"-x.io\"\n");
+  CHECK_THAT(error_of(parse({"--config", bad_domain.path.string()})),
+             Catch::Contains("key 'domain'") && Catch::Contains("is not a host name"));
+  TempFile wrong_type("router = 8000\n");
+  CHECK_THAT(error_of(parse({"--config", wrong_type.path.string()})), Catch::Contains("router"));
+}

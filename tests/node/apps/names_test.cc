@@ -72,3 +72,40 @@ TEST_CASE("group ids: catalog, apps, and the kv groups below", "[apps][names]") 
   CHECK(app_seq(app_group(42)) == 42);
   CHECK(app_seq(5) == 0);
 }
+
+TEST_CASE("domains: lower-cased, DNS labels, no IP address", "[apps][names][routes]") {
+  CHECK(*normalize_domain("WWW.Example.COM") == "www.example.com");
+  CHECK(*normalize_domain("example.com.") == "example.com");  // one trailing dot, absolute
+  CHECK(*normalize_domain("localhost") == "localhost");
+  CHECK(*normalize_domain("a-b.c0.io") == "a-b.c0.io");
+  CHECK(*normalize_domain("1.example.com") == "1.example.com");
+  CHECK(normalize_domain(std::string(63, 'a') + ".io").ok());
+  const std::string long_ok = std::string(63, 'a') + "." + std::string(63, 'b') + "." +
+                              std::string(63, 'c') + "." + std::string(61, 'd');
+  REQUIRE(long_ok.size() == 253);
+  CHECK(normalize_domain(long_ok).ok());
+
+  auto refused = [](const std::string& host, const std::string& text) {
+    auto r = normalize_domain(host);
+    INFO(host);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().is(Status::Code::invalid_argument));
+    CHECK_THAT(r.status().message(), Catch::Contains(text));
+  };
+  refused("", "domain is empty");
+  refused(".", "domain is empty");
+  refused(long_ok + "e", "254 characters long: a host name has at most 253");
+  refused(std::string(64, 'a') + ".io", "is not a host name");
+  refused("a..b", "'a..b' is not a host name");
+  refused(".a.b", "is not a host name");
+  refused("a.b..", "is not a host name");
+  refused("-a.io", "is not a host name");
+  refused("a-.io", "is not a host name");
+  refused("a_b.io", "is not a host name");
+  refused("a b.io", "is not a host name");
+  refused("*.example.com", "is not a host name");
+  refused("example.com:80", "is not a host name");
+  refused("[::1]", "is not a host name");
+  refused("10.0.0.1", "'10.0.0.1' looks like an IP address");
+  refused("1234", "looks like an IP address");
+}
