@@ -207,6 +207,8 @@ class AgentProcess {
       }
     }
     p->http_port_ = free_loopback_port();
+    // Every agent runs a router (default 127.0.0.1:8000): each gets a port of its own.
+    p->router_port_ = free_loopback_port();
     p->dir_ = make_temp_dir("shoal-agent-" + name);
     // Apps run as their own unprivileged uids and must reach their releases in the data dir.
     std::filesystem::permissions(p->dir_, std::filesystem::perms::others_exec,
@@ -298,6 +300,8 @@ class AgentProcess {
   std::string gossip_addr() const { return "127.0.0.1:" + std::to_string(gossip_port_); }
   std::string http_addr() const { return "127.0.0.1:" + std::to_string(http_port_); }
   int rpc_port() const { return gossip_port_ + 1; }
+  int router_port() const { return router_port_; }
+  std::string router_addr() const { return "127.0.0.1:" + std::to_string(router_port_); }
   std::string http_url() const { return "http://" + http_addr(); }
   std::filesystem::path data_dir() const { return dir_ / "data"; }
   std::filesystem::path log_path() const { return dir_ / "agent.log"; }
@@ -317,6 +321,7 @@ class AgentProcess {
     };
     if (!has("--profile")) argv.insert(argv.end(), {"--profile", "local"});
     if (!has("--log-level")) argv.insert(argv.end(), {"--log-level", "debug"});
+    if (!has("--router")) argv.insert(argv.end(), {"--router", router_addr()});
     argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
     pid_ = spawn(argv, log_path(), log_path());
     exit_code_.reset();
@@ -325,6 +330,7 @@ class AgentProcess {
   std::string name_;
   int gossip_port_ = 0;
   int http_port_ = 0;
+  int router_port_ = 0;
   std::filesystem::path dir_;
   std::vector<std::string> extra_args_;
   pid_t pid_ = -1;
