@@ -31,7 +31,8 @@ std::set<std::string> expected_backends(const json& ps) {
 json app_routes(AgentProcess& node, const std::string& app) {
   auto r = node.client(3s).call("GET", "/v1/routes");
   if (!r.ok()) return nullptr;
-  for (const auto& a : r->value("apps", json::array())) {
+  const json apps = r->value("apps", json::array());  // a local: GCC's maybe-uninitialized
+  for (const auto& a : apps) {
     if (a.value("app", "") == app) return a;
   }
   return nullptr;
