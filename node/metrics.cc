@@ -167,7 +167,24 @@ Family<Histogram>& Registry::histogram_family(const std::string& name, const std
   return *e.histograms;
 }
 
+Registry::HookId Registry::add_scrape_hook(std::function<void()> hook) {
+  std::lock_guard lock(hooks_mu_);
+  const HookId id = next_hook_++;
+  hooks_.emplace(id, std::move(hook));
+  return id;
+}
+
+void Registry::remove_scrape_hook(HookId id) {
+  std::lock_guard lock(hooks_mu_);
+  hooks_.erase(id);
+}
+
 std::string Registry::render() const {
+  {
+    // Hooks update families (taking mu_ themselves), so they run before mu_ is held.
+    std::lock_guard hooks(hooks_mu_);
+    for (const auto& [id, hook] : hooks_) hook();
+  }
   std::lock_guard lock(mu_);
   std::string out;
   for (const auto& [name, e] : families_) {

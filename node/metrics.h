@@ -18,6 +18,10 @@
 //    are never removed).
 //  - Names follow Prometheus: [a-zA-Z_:][a-zA-Z0-9_:]*; label values are escaped on output.
 //  - render() lists families sorted by name, children sorted by label values.
+//  - Scrape hooks (add_scrape_hook) run at the start of every render(), one at a time, so a
+//    component that counts on its own (the router's per-thread counters) folds its numbers
+//    into families only when someone looks. A hook must not add or remove hooks;
+//    remove_scrape_hook() waits for a hook that is running.
 #pragma once
 
 #include <atomic>
@@ -114,8 +118,12 @@ class Registry {
     return histogram_family(name, help, {}, std::move(bounds)).get();
   }
 
-  // The text exposition format, version 0.0.4.
+  // The text exposition format, version 0.0.4. Runs the scrape hooks first.
   std::string render() const;
+
+  using HookId = uint64_t;
+  HookId add_scrape_hook(std::function<void()> hook);
+  void remove_scrape_hook(HookId id);
 
  private:
   struct Entry {
@@ -132,6 +140,10 @@ class Registry {
 
   mutable std::mutex mu_;
   std::map<std::string, Entry> families_;
+
+  mutable std::mutex hooks_mu_;  // held while hooks run; never taken inside mu_
+  std::map<HookId, std::function<void()>> hooks_;
+  HookId next_hook_ = 1;
 };
 
 // The process's registry, served at GET /metrics.

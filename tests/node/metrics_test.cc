@@ -66,3 +66,17 @@ TEST_CASE("metrics: counting from many threads loses nothing", "[node][metrics]"
   CHECK(c.value() == 40000);
   CHECK(h.snapshot().count == 40000);
 }
+
+TEST_CASE("metrics: scrape hooks run before every render, until removed", "[node][metrics]") {
+  Registry r;
+  int scrapes = 0;
+  const auto id = r.add_scrape_hook([&] {
+    ++scrapes;
+    r.gauge("test_scrapes", "Scrapes seen.").set(scrapes);
+  });
+  CHECK(r.render().find("test_scrapes 1\n") != std::string::npos);
+  CHECK(r.render().find("test_scrapes 2\n") != std::string::npos);
+  r.remove_scrape_hook(id);
+  CHECK(r.render().find("test_scrapes 2\n") != std::string::npos);
+  CHECK(scrapes == 2);
+}
