@@ -45,6 +45,12 @@ void add_key_routes(HttpRouter& router, AgentControl& agent);
 // GET /metrics: the process's metrics registry (node/metrics.h) as Prometheus text.
 // node/http_api_events_log.cc.
 void add_metrics_routes(HttpRouter& router);
+namespace router {
+class Router;
+}
+// GET /v1/router/traffic: what this node's router served, per app and instance, since it
+// started (`router` may be null: the node runs with --router off). node/http_api_router.cc.
+void add_router_routes(HttpRouter& router, const router::Router* proxy, std::string node_name);
 
 class HttpApi {
  public:
