@@ -26,11 +26,13 @@ def get_json(url):
 class Cluster:
     """`n` agents named b0, b1, ... on loopback, b1.. joined to b0. `profile` is the gossip
     timing profile (local: fast failure detection; lan: Serf's defaults). `agent_args(i)`, when
-    given, returns more flags for node i's agent (e.g. its --router address)."""
+    given, returns more flags for node i's agent (e.g. its --router address); without it,
+    each agent's router listens on a free port of its own (they cannot share the default)."""
 
     def __init__(self, shoal, n, workdir, profile="local", agent_args=None):
         self.shoal, self.dir, self.profile, self.nodes = shoal, workdir, profile, []
-        self.agent_args = agent_args or (lambda i: [])
+        self.agent_args = agent_args or (
+            lambda i: ["--router", f"127.0.0.1:{benchlib.free_port()}"])
         for i in range(n):
             gossip, api = benchlib.free_port(), benchlib.free_port()
             name = f"b{i}"

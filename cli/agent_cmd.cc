@@ -11,10 +11,23 @@
 #include "node/apps/node_apps.h"
 #include "node/http_api.h"
 #include "node/logging.h"
+#include "node/metrics.h"
+#include "node/router/route_store.h"
+#include "node/router/router.h"
+#include "node/router/router_metrics.h"
 #include "node/serf_rpc/server.h"
 
 namespace shoal::cli {
 namespace {
+
+// Unhooks the router from the route store before the router goes (declared after it, so
+// destroyed first on every return): the store's control thread outlives the router.
+struct RouterHook {
+  node::router::RouteStore* routes = nullptr;
+  ~RouterHook() {
+    if (routes) routes->set_listener(nullptr);
+  }
+};
 
 int run_agent(const node::AgentFlags& flags) {
   auto config = node::resolve_agent_config(flags, node::AgentEnvironment::current());
@@ -42,8 +55,34 @@ int run_agent(const node::AgentFlags& flags) {
     std::fprintf(stderr, "error: %s\n", apps.status().message().c_str());
     return kExitFailed;
   }
+  // The routing mesh (docs/router.md): the router serves whatever table the app leaders'
+  // pushes last built, from the first request on.
+  std::unique_ptr<node::router::Router> proxy;
+  std::unique_ptr<node::router::RouterMetrics> proxy_metrics;
+  RouterHook hook;
+  if (config->router) {
+    node::router::RouterOptions ro;
+    ro.listen = *config->router;
+    ro.node_name = config->node_name;
+    auto started = node::router::Router::start(ro, (*apps)->routes().table());
+    if (!started.ok()) {
+      spdlog::error("agent-start-failed reason=\"{}\"", started.status().to_string());
+      std::fprintf(stderr, "error: %s\n", started.status().message().c_str());
+      return kExitFailed;
+    }
+    proxy = std::move(*started);
+    node::router::Router* r = proxy.get();
+    (*apps)->routes().set_listener([r](auto table) { r->update(std::move(table)); });
+    hook.routes = &(*apps)->routes();
+    proxy_metrics = std::make_unique<node::router::RouterMetrics>(
+        node::metrics::registry(), [r] { return r->traffic(); });
+  }
   auto api = node::HttpApi::start(config->http, **agent, (*agent)->raft(),
-                                  [&](node::HttpRouter& router) { (*apps)->add_routes(router); });
+                                  [&](node::HttpRouter& router) {
+                                    (*apps)->add_routes(router);
+                                    node::add_router_routes(router, proxy.get(),
+                                                            config->node_name);
+                                  });
   if (!api.ok()) {
     spdlog::error("agent-start-failed reason=\"{}\"", api.status().to_string());
     std::fprintf(stderr, "error: %s\n", api.status().message().c_str());
@@ -63,6 +102,13 @@ int run_agent(const node::AgentFlags& flags) {
   }
   Status st = (*agent)->run();
   (*api)->stop();  // answers in flight (e.g. POST /v1/leave) are written before this returns
+  // No new requests for this node's instances once it has left: stop routing before they stop.
+  if (proxy) {
+    (*apps)->routes().set_listener(nullptr);
+    hook.routes = nullptr;
+    proxy_metrics.reset();
+    proxy->stop();
+  }
   if (serf_rpc) serf_rpc->stop();  // likewise the answer to serf's `leave`
   // The node left the cluster: its instances are moved elsewhere, so they stop here.
   (*apps)->shutdown(/*stop_instances=*/st.ok());

@@ -256,7 +256,7 @@ class ShoalCluster(AgentCluster):
         rpc = f"127.0.0.1:{self.ports.take()}"
         return [self.binary, "agent", "--node", name, "--bind", bind, "--http", api, "--rpc", rpc,
                 "--profile", self.profile, "--data-dir", os.path.join(workdir, name),
-                "--log-level", "warn"] + (["--encrypt", self.key] if self.key else [])
+                "--log-level", "warn", "--router", "off"] + (["--encrypt", self.key] if self.key else [])
 
     def connect(self, api):
         http_json(f"http://{api}/v1/health", timeout=1)  # raises OSError until it serves

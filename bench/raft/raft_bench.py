@@ -144,7 +144,7 @@ class Shoal:
         for i, n in enumerate(self.names):
             argv = [self.bin, "agent", "--node", n, "--bind", f"127.0.0.1:{self.gossip[n]}",
                     "--http", f"127.0.0.1:{self.http[n]}", "--data-dir", os.path.join(self.dir, n),
-                    "--log-level", "warn"]
+                    "--log-level", "warn", "--router", "off"]
             if i > 0:
                 argv += ["--join", f"127.0.0.1:{self.gossip[self.names[0]]}"]
             self.procs.start(n, argv, self.log)

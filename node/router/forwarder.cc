@@ -272,6 +272,10 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
   const bool upgrade = info.websocket && status == 101;
   http::response<http::buffer_body> res{head.base()};
   strip_hop_by_hop(res, upgrade);
+  // The client sees the id the backend and the access log saw, to quote it in a report.
+  if (!info.request_id.empty() && res.find("X-Request-Id") == res.end()) {
+    res.set("X-Request-Id", beast::string_view(info.request_id.data(), info.request_id.size()));
+  }
   res.version(info.version == 10 ? 10 : 11);
   bool client_keep = info.keep_alive && !upgrade;
   const bool no_body = has_no_body(info, status);

@@ -137,7 +137,7 @@ TEST_CASE("agent: a held data dir is refused; kill -9 leaves nothing behind",
   auto other = run_command({"agent", "--node", "locked", "--bind",
                             "127.0.0.1:" + std::to_string(free_loopback_port()), "--http",
                             "127.0.0.1:" + std::to_string(free_loopback_port()), "--data-dir",
-                            a->data_dir().string()},
+                            a->data_dir().string(), "--router", "off"},
                            20s);
   CHECK(other.exit_code == 1);
   CHECK_THAT(other.err, Catch::Contains("is in use by another agent"));
