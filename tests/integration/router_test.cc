@@ -173,12 +173,12 @@ TEST_CASE("router: any node serves an app by Host; 404 for an unknown host, 503 
   AppsCluster c(3);
   AgentProcess& n0 = *c.agents[0];
 
-  auto dep = c.cli(n0, {"deploy", (source_dir() / "examples/python-web").string(), "--app", "web"});
+  auto dep = c.cli(n0, {"deploy", (source_dir() / "examples/python-web").string(), "--app", "rtweb"});
   INFO(dep.out << dep.err);
   REQUIRE(dep.exit_code == 0);
   json ps;
   REQUIRE(wait_for(30s, [&] {
-    ps = c.ps(n0, "web");
+    ps = c.ps(n0, "rtweb");
     return web_up(ps).size() == 2;
   }));
   // The node that runs none of the two instances (the scheduler spreads them).
@@ -190,12 +190,12 @@ TEST_CASE("router: any node serves an app by Host; 404 for an unknown host, 503 
     if (!hosting.count(a->name())) third = a.get();
   }
   REQUIRE(third != nullptr);
-  REQUIRE(wait_for(30s, [&] { return routed_backends(*third, "web") == 2; }));
+  REQUIRE(wait_for(30s, [&] { return routed_backends(*third, "rtweb") == 2; }));
 
   // Both instances answer through the third node's router, by Host (any case, any port).
   std::set<std::string> served_by;
   for (int i = 0; i < 40; ++i) {
-    auto r = via_router(*third, i % 2 ? "web.localhost" : "WEB.LocalHost:8000");
+    auto r = via_router(*third, i % 2 ? "rtweb.localhost" : "RTWEB.LocalHost:8000");
     REQUIRE(r.ok());
     INFO(r->body);
     REQUIRE(r->status == 200);
@@ -216,14 +216,14 @@ TEST_CASE("router: any node serves an app by Host; 404 for an unknown host, 503 
         std::string::npos);
 
   // WebSocket: the upgrade and an echoed message through the router of a node.
-  auto ws = c.cli(n0, {"deploy", (source_dir() / "examples/ws-echo").string(), "--app", "ws"});
+  auto ws = c.cli(n0, {"deploy", (source_dir() / "examples/ws-echo").string(), "--app", "rtws"});
   INFO(ws.out << ws.err);
   REQUIRE(ws.exit_code == 0);
-  REQUIRE(wait_for(30s, [&] { return routed_backends(*third, "ws") == 2; }));
+  REQUIRE(wait_for(30s, [&] { return routed_backends(*third, "rtws") == 2; }));
   {
     RawSocket s(third->router_port());
     REQUIRE(s.connected());
-    REQUIRE(s.send("GET /ws HTTP/1.1\r\nHost: ws.localhost\r\nUpgrade: websocket\r\n"
+    REQUIRE(s.send("GET /ws HTTP/1.1\r\nHost: rtws.localhost\r\nUpgrade: websocket\r\n"
                    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                    "Sec-WebSocket-Version: 13\r\n\r\n"));
     const std::string head = s.read(0);
@@ -238,13 +238,13 @@ TEST_CASE("router: any node serves an app by Host; 404 for an unknown host, 503 
   }
 
   // No instance left: 503 with Retry-After, on every node.
-  REQUIRE(c.cli(n0, {"scale", "web", "web=0"}).exit_code == 0);
+  REQUIRE(c.cli(n0, {"scale", "rtweb", "web=0"}).exit_code == 0);
   for (auto& a : c.agents) {
     REQUIRE(wait_for(30s, [&] {
-      auto r = via_router(*a, "web.localhost");
+      auto r = via_router(*a, "rtweb.localhost");
       return r.ok() && r->status == 503;
     }));
-    auto r = via_router(*a, "web.localhost");
+    auto r = via_router(*a, "rtweb.localhost");
     REQUIRE(r.ok());
     CHECK(!r->header("Retry-After").empty());
   }
@@ -254,7 +254,7 @@ TEST_CASE("router: any node serves an app by Host; 404 for an unknown host, 503 
   REQUIRE(traffic.ok());
   bool counted = false;
   for (const auto& a : (*traffic)["apps"]) {
-    if (a.value("app", "") == "web") counted = a.value("requests", 0) >= 40;
+    if (a.value("app", "") == "rtweb") counted = a.value("requests", 0) >= 40;
   }
   CHECK(counted);
 }
@@ -266,23 +266,23 @@ TEST_CASE("router: a rolling deploy and the kill of an instance under a client l
   AgentProcess& n0 = *c.agents[0];
   const fs::path app = c.scratch / "app";
   write_health_web(app, "");
-  auto dep = c.cli(n0, {"deploy", app.string(), "--app", "rw"});
+  auto dep = c.cli(n0, {"deploy", app.string(), "--app", "rtroll"});
   INFO(dep.out << dep.err);
   REQUIRE(dep.exit_code == 0);
   AgentProcess& via = *c.agents[2];
-  REQUIRE(wait_for(30s, [&] { return routed_backends(via, "rw") == 3; }));
+  REQUIRE(wait_for(30s, [&] { return routed_backends(via, "rtroll") == 3; }));
 
-  RouterLoop loop(via, "rw.localhost", 240s);
+  RouterLoop loop(via, "rtroll.localhost", 240s);
   REQUIRE(wait_for(10s, [&] { return loop.ok() >= 30; }));
 
   // v2 rolls out: routes take each new instance once it is healthy and drop each old one
   // before it is told to stop, so no request fails.
   write_health_web(app, "RELEASE_NOTE = \"two\"\n");
-  dep = c.cli(n0, {"deploy", app.string(), "--app", "rw"});
+  dep = c.cli(n0, {"deploy", app.string(), "--app", "rtroll"});
   INFO(dep.out << dep.err);
   REQUIRE(dep.exit_code == 0);
   REQUIRE(wait_for(60s, [&] {
-    json ps = c.ps(n0, "rw");
+    json ps = c.ps(n0, "rtroll");
     auto up = web_up(ps);
     return up.size() == 3 && ps["instances"].size() == 3 &&
            std::all_of(up.begin(), up.end(),
@@ -299,7 +299,7 @@ TEST_CASE("router: a rolling deploy and the kill of an instance under a client l
   // retries a GET whose connection is refused on another instance).
   const size_t failed_before = loop.failures().size();
   const int ok_before = loop.ok();
-  const std::set<std::string> procs = instance_processes("rw");
+  const std::set<std::string> procs = instance_processes("rtroll");
   REQUIRE(!procs.empty());
   const std::string victim = *procs.begin();
   ::kill(std::stoi(victim.substr(victim.find('@') + 1)), SIGKILL);

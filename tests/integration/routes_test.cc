@@ -76,46 +76,46 @@ TEST_CASE("routes: every node routes to the app's running web instances, follows
   AgentProcess& n0 = *c.agents[0];
   AgentProcess& n2 = *c.agents[2];
 
-  auto dep = c.cli(n0, {"deploy", (source_dir() / "examples/python-web").string(), "--app", "web"});
+  auto dep = c.cli(n0, {"deploy", (source_dir() / "examples/python-web").string(), "--app", "rsweb"});
   INFO(dep.out << dep.err);
   REQUIRE(dep.exit_code == 0);
-  REQUIRE(wait_for(30s, [&] { return expected_backends(c.ps(n0, "web")).size() == 2; }));
-  std::set<std::string> want = expected_backends(c.ps(n0, "web"));
+  REQUIRE(wait_for(30s, [&] { return expected_backends(c.ps(n0, "rsweb")).size() == 2; }));
+  std::set<std::string> want = expected_backends(c.ps(n0, "rsweb"));
 
   // 1. Every node lists both instances, on their nodes' addresses and ports.
   {
-    const bool routed = wait_for(30s, [&] { return every_node_routes(c, "web", want, json::array()); });
+    const bool routed = wait_for(30s, [&] { return every_node_routes(c, "rsweb", want, json::array()); });
     INFO("want: " << Catch::Detail::stringify(want) << "\n" << describe_routes(c));
     REQUIRE(routed);
   }
   auto shown = c.cli(n2, {"routes"});
   INFO(shown.out << shown.err);
   REQUIRE(shown.exit_code == 0);
-  CHECK(shown.out.find("web.localhost") != std::string::npos);
+  CHECK(shown.out.find("rsweb.localhost") != std::string::npos);
   for (const auto& b : want) CHECK(shown.out.find(b) != std::string::npos);
 
   // 2. Scaled down to one: the unplaced instance leaves every node's routes.
-  REQUIRE(c.cli(n0, {"scale", "web", "web=1"}).exit_code == 0);
-  REQUIRE(wait_for(30s, [&] { return expected_backends(c.ps(n0, "web")).size() == 1; }));
-  want = expected_backends(c.ps(n0, "web"));
+  REQUIRE(c.cli(n0, {"scale", "rsweb", "web=1"}).exit_code == 0);
+  REQUIRE(wait_for(30s, [&] { return expected_backends(c.ps(n0, "rsweb")).size() == 1; }));
+  want = expected_backends(c.ps(n0, "rsweb"));
   {
-    const bool routed = wait_for(30s, [&] { return every_node_routes(c, "web", want); });
+    const bool routed = wait_for(30s, [&] { return every_node_routes(c, "rsweb", want); });
     INFO("want: " << Catch::Detail::stringify(want) << "\n" << describe_routes(c));
     REQUIRE(routed);
   }
 
   // 3. A custom domain reaches every node; another app cannot take it; removing it works.
-  auto added = c.cli(n2, {"domains", "add", "web", "WWW.Example.TEST"});
+  auto added = c.cli(n2, {"domains", "add", "rsweb", "WWW.Example.TEST"});
   INFO(added.out << added.err);
   REQUIRE(added.exit_code == 0);
-  CHECK(added.out.find("Added www.example.test to web") != std::string::npos);
+  CHECK(added.out.find("Added www.example.test to rsweb") != std::string::npos);
   {
     const bool routed = wait_for(
-        30s, [&] { return every_node_routes(c, "web", want, json::array({"www.example.test"})); });
+        30s, [&] { return every_node_routes(c, "rsweb", want, json::array({"www.example.test"})); });
     INFO(describe_routes(c));
     REQUIRE(routed);
   }
-  auto listed = c.cli(n0, {"domains", "web"});
+  auto listed = c.cli(n0, {"domains", "rsweb"});
   CHECK(listed.exit_code == 0);
   CHECK(listed.out == "www.example.test\n");
   auto as_json = c.cli(n0, {"routes", "--format", "json"});
@@ -125,15 +125,15 @@ TEST_CASE("routes: every node routes to the app's running web instances, follows
   REQUIRE(c.cli(n0, {"apps", "create", "other"}).exit_code == 0);
   auto taken = c.cli(n0, {"domains", "add", "other", "www.example.test"});
   CHECK(taken.exit_code == 1);
-  CHECK(taken.err.find("domain 'www.example.test' already belongs to app 'web'") !=
+  CHECK(taken.err.find("domain 'www.example.test' already belongs to app 'rsweb'") !=
         std::string::npos);
   auto no_app = c.cli(n0, {"domains", "add", "nope", "x.example.test"});
   CHECK(no_app.exit_code == 1);
   CHECK(no_app.err.find("no app 'nope'") != std::string::npos);
 
-  REQUIRE(c.cli(n0, {"domains", "remove", "web", "www.example.test"}).exit_code == 0);
+  REQUIRE(c.cli(n0, {"domains", "remove", "rsweb", "www.example.test"}).exit_code == 0);
   {
-    const bool routed = wait_for(30s, [&] { return every_node_routes(c, "web", want, json::array()); });
+    const bool routed = wait_for(30s, [&] { return every_node_routes(c, "rsweb", want, json::array()); });
     INFO(describe_routes(c));
     REQUIRE(routed);
   }
