@@ -21,7 +21,7 @@ Everything runs on loopback inside a private network namespace when root (benchl
 only the agents and the nginx it started are stopped, by pid; every wait is bounded.
 
     /usr/bin/python3 bench/router/router_bench.py [--shoal build/cli/shoal] [--duration 10]
-        [--warmup 3] [--connections 64] [--threads N] [--router-threads N] [--rounds 1]
+        [--warmup 3] [--connections 64] [--threads N] [--rounds 1]
         [--nodes 1] [--out DIR]
 """
 import argparse
@@ -42,12 +42,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 APP = "bench"
 HOST = f"{APP}.localhost"
-
-
-def router_supported(shoal):
-    """Whether this build's agent takes --router (the routing mesh is on this branch)."""
-    out = subprocess.run([shoal, "agent", "--help"], capture_output=True, text=True, timeout=10)
-    return "--router" in out.stdout + out.stderr
 
 
 def get(port, host=HOST, path="/"):
@@ -197,9 +191,6 @@ def main():
     ap.add_argument("--warmup", type=int, default=3, help="seconds of warm-up per path")
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="wrk threads")
-    ap.add_argument("--router-threads", type=int, default=0,
-                    help="the router's IO threads, as the agent runs them (0: one per core); "
-                         "nginx gets as many workers")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--nodes", type=int, default=1)
     ap.add_argument("--out", help="a directory for the table, the nginx config and the logs")
@@ -211,16 +202,12 @@ def main():
             sys.exit(f"router_bench: {tool} is not installed (scripts/install-deps.sh)")
     benchlib.in_private_netns()
     shoal = os.path.abspath(args.shoal)
-    router_threads = args.router_threads or os.cpu_count()
-
-    with_router = router_supported(shoal)
-    if not with_router:
-        print("router_bench: this shoal has no --router (the routing mesh is not on this "
-              "branch yet); measuring direct and nginx only", file=sys.stderr)
+    # The agent's router runs one IO thread per core; nginx gets as many workers.
+    router_threads = os.cpu_count()
     routers = [benchlib.free_port() for _ in range(args.nodes)]
 
     def agent_args(i):
-        return ["--router", f"127.0.0.1:{routers[i]}"] if with_router else []
+        return ["--router", f"127.0.0.1:{routers[i]}"]
 
     work = tempfile.mkdtemp(prefix="shoal-router-bench-")
     os.chmod(work, 0o711)  # instances run as their app's uid and must reach their release
@@ -233,16 +220,12 @@ def main():
         port = backend_port(api)
         Cluster.wait(lambda: get(port)[0] == 200, 30)
         proxy = NginxProxy(work, router_threads, port)
-        paths = [("direct", port), ("nginx", proxy.port)]
-        if with_router:
-            # Each node's router learns the route within a second or so of the instance
-            # turning healthy; the bench goes through node 0's.
-            Cluster.wait(lambda: get(routers[0])[0] == 200, 30)
-            paths.append(("shoal", routers[0]))
+        # Each node's router learns the route within a second or so of the instance turning
+        # healthy; the bench goes through node 0's.
+        Cluster.wait(lambda: get(routers[0])[0] == 200, 30)
+        paths = [("direct", port), ("nginx", proxy.port), ("shoal", routers[0])]
         results = measure(args, paths)
         report = table(results, args, router_threads)
-        if not with_router:
-            report += "\n\nshoal: not measured (no --router in this build)"
         print("\n" + report)
         print("\nnginx config used (bench/router/nginx-proxy.conf.in, filled in):\n")
         print(proxy.conf)
