@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cctype>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <set>
 #include <string>
@@ -103,6 +104,22 @@ struct AppsCluster {
     return r.ok() ? *r : json::object();
   }
 };
+
+// examples/health-web in `dir`, with `extra_env` ("KEY = \"value\"\n" lines) added to its
+// [env] table: each different value makes a new release (BROKEN = "1" one that never turns
+// healthy).
+inline void write_health_web(const fs::path& dir, const std::string& extra_env) {
+  fs::create_directories(dir);
+  const fs::path example = source_dir() / "examples/health-web";
+  fs::copy_file(example / "Procfile", dir / "Procfile", fs::copy_options::overwrite_existing);
+  fs::copy_file(example / "server.py", dir / "server.py", fs::copy_options::overwrite_existing);
+  std::string toml = read_file(example / "shoal.toml");
+  const std::string env_table = "[env]\n";
+  const auto at = toml.find(env_table);
+  REQUIRE(at != std::string::npos);
+  toml.insert(at + env_table.size(), extra_env);
+  std::ofstream(dir / "shoal.toml", std::ios::trunc) << toml;
+}
 
 // Instances of `release` (0: any) that are desired and running.
 inline std::vector<json> running(const json& ps, uint64_t release = 0) {

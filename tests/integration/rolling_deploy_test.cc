@@ -6,15 +6,14 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-#include <atomic>
-#include <fstream>
 #include <map>
-#include <mutex>
+#include <memory>
 #include <set>
 #include <thread>
 
 #include "node/http_client.h"
 #include "tests/integration/apps_cluster.h"
+#include "tests/integration/request_loop.h"
 
 namespace shoal::test {
 namespace {
@@ -27,84 +26,31 @@ bool is_up(const json& i) {
 
 // Requests every instance that is up, as `shoal ps` reports it (refreshed every 250 ms):
 // an instance counts from when it is up until it is unplaced (then ps says `stopping`).
-// Bounded: it stops when asked or after `limit`.
-class ClientLoop {
- public:
-  ClientLoop(AgentProcess& via, std::string app, std::chrono::seconds limit)
-      : via_(via), app_(std::move(app)), limit_(limit), thread_([this] { run(); }) {}
-  ~ClientLoop() { stop(); }
-
-  void stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  int ok() const { return ok_; }
-  std::vector<std::string> failures() {
-    std::lock_guard lock(mu_);
-    return failures_;
-  }
-  std::set<std::string> releases_seen() {
-    std::lock_guard lock(mu_);
-    return releases_;
-  }
-  std::set<std::string> instances_seen() {
-    std::lock_guard lock(mu_);
-    return instances_;
-  }
-  bool timed_out() const { return timed_out_; }
-
- private:
-  void run() {
-    const auto deadline = std::chrono::steady_clock::now() + limit_;
+RequestLoop::Round every_up_instance(AgentProcess& via, std::string app) {
+  struct Seen {
     std::map<std::string, int> up;  // id -> port
-    auto refreshed = std::chrono::steady_clock::time_point{};
-    while (!stop_) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        timed_out_ = true;
-        return;
-      }
-      if (std::chrono::steady_clock::now() - refreshed > 250ms) {
-        auto ps = via_.client(2s).call("GET", "/v1/apps/" + app_ + "/ps");
-        if (ps.ok() && ps->contains("instances")) {
-          up.clear();
-          for (const auto& i : (*ps)["instances"]) {
-            if (is_up(i)) up[i.value("id", "")] = i.value("port", 0);
-          }
-          refreshed = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point refreshed{};
+  };
+  auto seen = std::make_shared<Seen>();
+  return [&via, app = std::move(app), seen](const RequestLoop::Record& record) {
+    if (std::chrono::steady_clock::now() - seen->refreshed > 250ms) {
+      auto ps = via.client(2s).call("GET", "/v1/apps/" + app + "/ps");
+      if (ps.ok() && ps->contains("instances")) {
+        seen->up.clear();
+        for (const auto& i : (*ps)["instances"]) {
+          if (is_up(i)) seen->up[i.value("id", "")] = i.value("port", 0);
         }
+        seen->refreshed = std::chrono::steady_clock::now();
       }
-      for (const auto& [id, port] : up) {
-        node::HttpExchange ex;
-        ex.target = "/";
-        ex.timeout = 5s;
-        auto r = node::http_request("127.0.0.1", port, ex);
-        std::lock_guard lock(mu_);
-        if (!r.ok() || r->status != 200) {
-          failures_.push_back(id + " on port " + std::to_string(port) + ": " +
-                              (r.ok() ? "HTTP " + std::to_string(r->status) + " " + r->body
-                                      : r.status().to_string()));
-          continue;
-        }
-        ++ok_;
-        instances_.insert(id);
-        releases_.insert(r->body.substr(0, r->body.find(' ')));  // "v2"
-      }
-      std::this_thread::sleep_for(50ms);
     }
-  }
-
-  AgentProcess& via_;
-  const std::string app_;
-  const std::chrono::seconds limit_;
-  std::atomic<bool> stop_{false};
-  std::atomic<bool> timed_out_{false};
-  std::atomic<int> ok_{0};
-  std::mutex mu_;
-  std::vector<std::string> failures_;
-  std::set<std::string> releases_;
-  std::set<std::string> instances_;
-  std::thread thread_;
-};
+    for (const auto& [id, port] : seen->up) {
+      node::HttpExchange ex;
+      ex.target = "/";
+      ex.timeout = 5s;
+      record(id + " on port " + std::to_string(port), node::http_request("127.0.0.1", port, ex));
+    }
+  };
+}
 
 std::vector<json> up_instances(const json& ps) {
   std::vector<json> out;
@@ -113,19 +59,6 @@ std::vector<json> up_instances(const json& ps) {
     if (is_up(i)) out.push_back(i);
   }
   return out;
-}
-
-void write_app(const fs::path& dir, const std::string& extra_env) {
-  fs::create_directories(dir);
-  const fs::path example = fs::path(SHOAL_SOURCE_DIR) / "examples/health-web";
-  fs::copy_file(example / "Procfile", dir / "Procfile", fs::copy_options::overwrite_existing);
-  fs::copy_file(example / "server.py", dir / "server.py", fs::copy_options::overwrite_existing);
-  std::string toml = read_file(example / "shoal.toml");
-  const std::string env_table = "[env]\n";
-  const auto at = toml.find(env_table);
-  REQUIRE(at != std::string::npos);
-  toml.insert(at + env_table.size(), extra_env);
-  std::ofstream(dir / "shoal.toml", std::ios::trunc) << toml;
 }
 
 }  // namespace
@@ -138,17 +71,17 @@ TEST_CASE("rolling: deploy, restart and an automatic rollback with no failed req
   const fs::path app = c.scratch / "app";
 
   // v1: three instances, up (healthy) when the deploy says done.
-  write_app(app, "");
+  write_health_web(app, "");
   auto dep = c.cli(n0, {"deploy", app.string(), "--app", "rw"});
   INFO(dep.out << dep.err);
   REQUIRE(dep.exit_code == 0);
   REQUIRE(wait_for(30s, [&] { return up_instances(c.ps(n0, "rw")).size() == 3; }));
 
-  ClientLoop loop(n1, "rw", 240s);
+  RequestLoop loop(every_up_instance(n1, "rw"), 50ms, 240s);
   REQUIRE(wait_for(10s, [&] { return loop.ok() >= 30; }));
 
   // v2 rolls: new instances come up before old ones get SIGTERM.
-  write_app(app, "RELEASE_NOTE = \"two\"\n");
+  write_health_web(app, "RELEASE_NOTE = \"two\"\n");
   dep = c.cli(n0, {"deploy", app.string(), "--app", "rw"});
   INFO(dep.out << dep.err);
   REQUIRE(dep.exit_code == 0);
@@ -180,7 +113,7 @@ TEST_CASE("rolling: deploy, restart and an automatic rollback with no failed req
 
   // v3's health check fails: the leader rolls it back to v2's code (a new v4) while v2's
   // instances keep serving; the deploy says so and fails.
-  write_app(app, "RELEASE_NOTE = \"three\"\nBROKEN = \"1\"\n");
+  write_health_web(app, "RELEASE_NOTE = \"three\"\nBROKEN = \"1\"\n");
   const int before_broken = loop.ok();
   dep = c.cli(n0, {"deploy", app.string(), "--app", "rw"});
   INFO(dep.out << dep.err);
@@ -220,7 +153,7 @@ TEST_CASE("rolling: deploy, restart and an automatic rollback with no failed req
   CHECK(failures.empty());
   CHECK(loop.ok() >= 100);  // it did request, all along
   CHECK(loop.releases_seen() == std::set<std::string>{"v1", "v2"});  // never v3
-  CHECK(loop.instances_seen().size() >= 9);  // v1's three, v2's three, the restart's three
+  CHECK(loop.labels_seen().size() >= 9);  // v1's three, v2's three, the restart's three
 }
 
 }  // namespace shoal::test

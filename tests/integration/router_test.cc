@@ -10,16 +10,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <csignal>
-#include <fstream>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 
 #include "node/http_client.h"
 #include "tests/integration/apps_cluster.h"
+#include "tests/integration/request_loop.h"
 #include "tests/support/process.h"
 
 namespace shoal::test {
@@ -58,54 +56,13 @@ std::vector<json> web_up(const json& ps) {
   return out;
 }
 
-// GETs `host` through `via`'s router in a loop (one request at a time, so at most one is in
-// flight when an instance dies), recording failures. Bounded by `limit`.
-class RouterLoop {
- public:
-  RouterLoop(AgentProcess& via, std::string host, std::chrono::seconds limit)
-      : via_(via), host_(std::move(host)), limit_(limit), thread_([this] { run(); }) {}
-  ~RouterLoop() { stop(); }
-  void stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  int ok() const { return ok_; }
-  std::vector<std::string> failures() {
-    std::lock_guard lock(mu_);
-    return failures_;
-  }
-  std::set<std::string> releases() {
-    std::lock_guard lock(mu_);
-    return releases_;
-  }
-
- private:
-  void run() {
-    const auto deadline = std::chrono::steady_clock::now() + limit_;
-    while (!stop_ && std::chrono::steady_clock::now() < deadline) {
-      auto r = via_router(via_, host_);
-      std::lock_guard lock(mu_);
-      if (!r.ok() || r->status != 200) {
-        failures_.push_back(r.ok() ? "HTTP " + std::to_string(r->status) + " " + r->body
-                                   : r.status().to_string());
-      } else {
-        ++ok_;
-        releases_.insert(r->body.substr(0, r->body.find(' ')));  // health-web: "v2 ..."
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-  }
-
-  AgentProcess& via_;
-  const std::string host_;
-  const std::chrono::seconds limit_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> ok_{0};
-  std::mutex mu_;
-  std::vector<std::string> failures_;
-  std::set<std::string> releases_;
-  std::thread thread_;
-};
+// One GET of `host` through `via`'s router per round: at most one request is in flight when
+// an instance dies.
+RequestLoop::Round through_router(AgentProcess& via, std::string host) {
+  return [&via, host = std::move(host)](const RequestLoop::Record& record) {
+    record("", via_router(via, host));
+  };
+}
 
 // A bare TCP connection for the WebSocket exchange (the HTTP client does not upgrade).
 class RawSocket {
@@ -151,18 +108,6 @@ std::string ws_text_frame(const std::string& text) {
   for (unsigned char m : mask) f += char(m);
   for (size_t i = 0; i < text.size(); ++i) f += char(text[i] ^ mask[i % 4]);
   return f;
-}
-
-void write_health_web(const fs::path& dir, const std::string& extra_env) {
-  fs::create_directories(dir);
-  const fs::path example = source_dir() / "examples/health-web";
-  fs::copy_file(example / "Procfile", dir / "Procfile", fs::copy_options::overwrite_existing);
-  fs::copy_file(example / "server.py", dir / "server.py", fs::copy_options::overwrite_existing);
-  std::string toml = read_file(example / "shoal.toml");
-  const auto at = toml.find("[env]\n");
-  REQUIRE(at != std::string::npos);
-  toml.insert(at + 6, extra_env);
-  std::ofstream(dir / "shoal.toml", std::ios::trunc) << toml;
 }
 
 }  // namespace
@@ -272,7 +217,7 @@ TEST_CASE("router: a rolling deploy and the kill of an instance under a client l
   AgentProcess& via = *c.agents[2];
   REQUIRE(wait_for(30s, [&] { return routed_backends(via, "rtroll") == 3; }));
 
-  RouterLoop loop(via, "rtroll.localhost", 240s);
+  RequestLoop loop(through_router(via, "rtroll.localhost"), 20ms, 240s);
   REQUIRE(wait_for(10s, [&] { return loop.ok() >= 30; }));
 
   // v2 rolls out: routes take each new instance once it is healthy and drop each old one
@@ -288,7 +233,7 @@ TEST_CASE("router: a rolling deploy and the kill of an instance under a client l
            std::all_of(up.begin(), up.end(),
                        [](const json& i) { return i.value("release", 0) == 2; });
   }));
-  REQUIRE(wait_for(10s, [&] { return loop.releases().count("v2") == 1; }));
+  REQUIRE(wait_for(10s, [&] { return loop.releases_seen().count("v2") == 1; }));
   {
     const auto failed = loop.failures();
     INFO(Catch::Detail::stringify(failed));
