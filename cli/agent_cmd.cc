@@ -24,9 +24,11 @@ namespace {
 // destroyed first on every return): the store's control thread outlives the router.
 struct RouterHook {
   node::router::RouteStore* routes = nullptr;
-  ~RouterHook() {
+  void unhook() {
     if (routes) routes->set_listener(nullptr);
+    routes = nullptr;
   }
+  ~RouterHook() { unhook(); }
 };
 
 int run_agent(const node::AgentFlags& flags) {
@@ -104,8 +106,7 @@ int run_agent(const node::AgentFlags& flags) {
   (*api)->stop();  // answers in flight (e.g. POST /v1/leave) are written before this returns
   // No new requests for this node's instances once it has left: stop routing before they stop.
   if (proxy) {
-    (*apps)->routes().set_listener(nullptr);
-    hook.routes = nullptr;
+    hook.unhook();
     proxy_metrics.reset();
     proxy->stop();
   }
