@@ -181,8 +181,8 @@ class TestClient {
   }
 
   bool send(const std::string& data, std::chrono::milliseconds timeout = 5s) {
-    auto f = net::async_write(sock_, net::buffer(data), net::use_future);
-    return wait(f, timeout);
+    return run([&](auto done) { net::async_write(sock_, net::buffer(data), done); }, timeout)
+        .ok;
   }
 
   // One response; nullopt on timeout, error or a closed connection.
@@ -191,8 +191,9 @@ class TestClient {
     http::response_parser<http::string_body> p;
     p.skip(head);
     p.body_limit(std::numeric_limits<uint64_t>::max());  // boost::none is broken in 1.74
-    auto f = http::async_read(sock_, buf_, p, net::use_future);
-    if (!wait(f, timeout)) return std::nullopt;
+    if (!run([&](auto done) { http::async_read(sock_, buf_, p, done); }, timeout).ok) {
+      return std::nullopt;
+    }
     return p.release();
   }
 
@@ -204,39 +205,49 @@ class TestClient {
           deadline - std::chrono::steady_clock::now());
       if (left <= 0ms) break;
       char c[4096];
-      auto f = sock_.async_read_some(net::buffer(c), net::use_future);
-      if (f.wait_for(left) != std::future_status::ready) {
-        net::post(io_, [this] { sock_.cancel(); });
-        try {
-          f.get();
-        } catch (...) {
-        }
+      auto got = run([&](auto done) { sock_.async_read_some(net::buffer(c), done); }, left);
+      if (got.timed_out) break;
+      if (!got.ok) {
+        eof_ = true;
         break;
       }
-      try {
-        raw_.append(c, f.get());
-      } catch (const boost::system::system_error&) {
-        eof_ = true;
-      }
+      raw_.append(c, got.bytes);
     }
     return raw_;
   }
   bool eof() const { return eof_; }
 
  private:
-  template <class T>
-  bool wait(std::future<T>& f, std::chrono::milliseconds timeout) {
-    if (f.wait_for(timeout) != std::future_status::ready) {
-      net::post(io_, [this] { sock_.cancel(); });
-      f.wait();
-      return false;
+  struct Outcome {
+    bool ok = false;
+    bool timed_out = false;
+    size_t bytes = 0;
+  };
+
+  // Starts an operation on the io thread and waits for it at most `timeout`, cancelling
+  // it then (and still waiting for it to end: it refers to the caller's locals). The
+  // handler is a plain lambda, so every step of a composed operation (Beast posts one when
+  // a pipelined response is already buffered) runs on io_; net::use_future would send
+  // such steps to the system thread pool, racing this client's own thread.
+  template <class Start>
+  Outcome run(Start start, std::chrono::milliseconds timeout) {
+    std::promise<std::pair<beast::error_code, size_t>> promise;
+    auto result = promise.get_future();
+    net::post(io_, [&] {
+      start([&promise](beast::error_code ec, size_t n) { promise.set_value({ec, n}); });
+    });
+    Outcome out;
+    if (result.wait_for(timeout) != std::future_status::ready) {
+      net::post(io_, [this] {
+        beast::error_code ec;
+        sock_.cancel(ec);
+      });
+      out.timed_out = true;
     }
-    try {
-      f.get();
-      return true;
-    } catch (const boost::system::system_error&) {
-      return false;
-    }
+    auto [ec, n] = result.get();
+    out.ok = !ec && !out.timed_out;
+    out.bytes = n;
+    return out;
   }
 
   net::io_context io_;
