@@ -64,25 +64,6 @@ inline std::string serf_binary() {
   return "serf";
 }
 
-// Runs argv to completion with stdout/stderr captured; killed (by pid) past `timeout`.
-inline CommandResult run_command_argv(const std::vector<std::string>& argv,
-                                      std::chrono::milliseconds timeout = 10s) {
-  const auto dir = make_temp_dir("serf-cli");
-  pid_t pid = spawn(argv, dir / "out", dir / "err");
-  CommandResult r;
-  auto code = wait_exit(pid, timeout);
-  if (!code) {
-    ::kill(pid, SIGKILL);
-    wait_exit(pid, 5s);
-  }
-  r.exit_code = code.value_or(-1);
-  r.out = read_file(dir / "out");
-  r.err = read_file(dir / "err");
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
-  return r;
-}
-
 // `serf SUBCOMMAND -rpc-addr=RPC_ADDR ARGS...`: the stock CLI against any agent that speaks
 // Serf's RPC (a serf agent, or a shoal agent's --rpc-serf).
 inline CommandResult serf_cli(const std::string& rpc_addr, const std::string& sub,

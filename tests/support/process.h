@@ -163,13 +163,12 @@ struct CommandResult {
   std::string err;
 };
 
-// Runs `shoal ARGS...` to completion (bounded; killed past `timeout`).
-inline CommandResult run_command(const std::vector<std::string>& args,
-                                 std::chrono::milliseconds timeout = 30s,
-                                 const std::vector<std::string>& extra_env = {}) {
+// Runs argv (any program) to completion with stdout/stderr captured; killed (by pid) past
+// `timeout`.
+inline CommandResult run_command_argv(const std::vector<std::string>& argv,
+                                      std::chrono::milliseconds timeout = 10s,
+                                      const std::vector<std::string>& extra_env = {}) {
   auto dir = make_temp_dir("shoal-cmd");
-  std::vector<std::string> argv = {shoal_binary()};
-  argv.insert(argv.end(), args.begin(), args.end());
   pid_t pid = spawn(argv, dir / "stdout", dir / "stderr", extra_env);
   CommandResult r;
   auto code = wait_exit(pid, timeout);
@@ -183,6 +182,15 @@ inline CommandResult run_command(const std::vector<std::string>& args,
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   return r;
+}
+
+// Runs `shoal ARGS...` to completion (bounded; killed past `timeout`).
+inline CommandResult run_command(const std::vector<std::string>& args,
+                                 std::chrono::milliseconds timeout = 30s,
+                                 const std::vector<std::string>& extra_env = {}) {
+  std::vector<std::string> argv = {shoal_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command_argv(argv, timeout, extra_env);
 }
 
 class AgentProcess {
