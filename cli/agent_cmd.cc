@@ -25,7 +25,10 @@ namespace {
 struct RouterHook {
   node::router::RouteStore* routes = nullptr;
   void unhook() {
-    if (routes) routes->set_listener(nullptr);
+    if (routes) {
+      routes->set_listener(nullptr);
+      routes->set_request_counter(nullptr);
+    }
     routes = nullptr;
   }
   ~RouterHook() { unhook(); }
@@ -65,6 +68,7 @@ int run_agent(const node::AgentFlags& flags) {
   if (config->router) {
     node::router::RouterOptions ro;
     ro.listen = *config->router;
+    if (config->router_tls) ro.tls_listen = *config->router_tls;
     ro.node_name = config->node_name;
     auto started = node::router::Router::start(ro, (*apps)->routes().table());
     if (!started.ok()) {
@@ -75,6 +79,7 @@ int run_agent(const node::AgentFlags& flags) {
     proxy = std::move(*started);
     node::router::Router* r = proxy.get();
     (*apps)->routes().set_listener([r](auto table) { r->update(std::move(table)); });
+    (*apps)->routes().set_request_counter([r](std::string_view app) { return r->requests(app); });
     hook.routes = &(*apps)->routes();
     proxy_metrics = std::make_unique<node::router::RouterMetrics>(
         node::metrics::registry(), [r] { return r->traffic(); });

@@ -57,9 +57,28 @@ std::string render_domains(const json& answer) {
     return "App " + json_text(answer, "app") +
            " has no custom domain (add one with `shoal domains add APP HOST`)\n";
   }
+  const json tls = answer.contains("tls") && answer["tls"].is_object() ? answer["tls"] : json::object();
   std::string out;
-  for (const auto& d : domains) out += (d.is_string() ? d.get<std::string>() : d.dump()) + "\n";
-  return out;
+  if (tls.empty()) {
+    for (const auto& d : domains) out += (d.is_string() ? d.get<std::string>() : d.dump()) + "\n";
+    return out;
+  }
+  std::vector<node::TableRow> rows;
+  for (const auto& d : domains) {
+    const std::string host = d.is_string() ? d.get<std::string>() : d.dump();
+    std::string state = "-";
+    if (auto it = tls.find(host); it != tls.end() && it->is_object()) {
+      if (it->contains("error")) {
+        state = "unusable: " + json_text(*it, "error");
+      } else if (it->value("expired", false)) {
+        state = "expired " + json_text(*it, "not_after");
+      } else {
+        state = "until " + json_text(*it, "not_after");
+      }
+    }
+    rows.push_back({host, state});
+  }
+  return node::render_table({"Host", "TLS"}, rows);
 }
 
 }  // namespace shoal::cli

@@ -144,6 +144,9 @@ void add_agent_flags(CLI::App& cmd, AgentFlags& f) {
                  "Key Serf RPC clients must send with `auth` first (serf's -rpc-auth)");
   cmd.add_option("--router", f.router,
                  "HTTP router address, ADDR:PORT, or off (default 127.0.0.1:8000)");
+  cmd.add_option("--router-tls", f.router_tls,
+                 "HTTPS listener of the router, ADDR[:PORT] (default off; port 8443): custom "
+                 "domains with a certificate (`shoal domains add --cert --key`)");
   cmd.add_option("--domain", f.domain,
                  "Cluster domain: the router serves app APP as APP.DOMAIN (default localhost)");
   cmd.add_option("--log-level", f.log_level, "trace, debug, info, warn or error (default info)");
@@ -194,6 +197,8 @@ Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view ori
       st = get_string(value, key, out.rpc);
     } else if (key == "router") {
       st = get_string(value, key, out.router);
+    } else if (key == "router_tls") {
+      st = get_string(value, key, out.router_tls);
     } else if (key == "domain") {
       st = get_string(value, key, out.domain);
     } else if (key == "rpc_serf") {
@@ -267,7 +272,7 @@ Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view ori
           where + ": unknown key '" + key +
           "' (known: node, bind, advertise, join, retry_max, rejoin_after_leave, tags, data_dir, "
           "profile, http, rpc, rpc_serf, rpc_serf_auth, raft_snapshot_entries, log_level, "
-          "encrypt, event_handlers, event_handler_timeout, router, domain)");
+          "encrypt, event_handlers, event_handler_timeout, router, router_tls, domain)");
     }
     if (!st.ok()) return st;
   }
@@ -317,6 +322,7 @@ AgentFlags merge(AgentFlags base, const AgentFlags& over) {
   take(base.encrypt, over.encrypt);
   take(base.event_handler_timeout, over.event_handler_timeout);
   take(base.router, over.router);
+  take(base.router_tls, over.router_tls);
   take(base.domain, over.domain);
   base.join.insert(base.join.end(), over.join.begin(), over.join.end());
   base.event_handlers.insert(base.event_handlers.end(), over.event_handlers.begin(),
@@ -476,6 +482,27 @@ Result<AgentConfig> resolve_agent_config(const AgentFlags& flags, const AgentEnv
       }
     }
     c.router = *addr;
+  }
+  if (merged.router_tls && *merged.router_tls != "off") {
+    const std::string name = src("--router-tls", flags.router_tls.has_value());
+    if (!c.router) return flag_error(name, "needs the router, and --router is off");
+    auto addr = gossip::Address::parse(*merged.router_tls, kDefaultRouterTlsPort);
+    if (!addr.ok()) {
+      return flag_error(name, "'" + *merged.router_tls + "' is neither ADDR[:PORT] nor off: " +
+                                  addr.status().message());
+    }
+    std::vector<std::pair<gossip::Address, const char*>> others = {
+        {c.http, "the HTTP API address (--http)"},
+        {c.rpc, "the node-to-node address (--rpc)"},
+        {c.bind, "the gossip port (--bind)"},
+        {*c.router, "the router (--router)"}};
+    if (c.rpc_serf) others.emplace_back(*c.rpc_serf, "the Serf RPC address (--rpc-serf)");
+    for (const auto& [other, what] : others) {
+      if (listeners_clash(*addr, other)) {
+        return flag_error(name, addr->to_string() + " takes the port of " + what);
+      }
+    }
+    c.router_tls = *addr;
   }
   if (merged.domain) {
     auto domain = apps::normalize_domain(*merged.domain);

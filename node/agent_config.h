@@ -25,6 +25,8 @@
 //                                     flag lists are concatenated (node/event_filter.h)
 //   --event-handler-timeout D  event_handler_timeout  30s (a handler is killed past it)
 //   --router ADDR:PORT   router       127.0.0.1:8000; `off` disables it (docs/router.md)
+//   --router-tls ADDR[:PORT]  router_tls  off (port 8443); the router's HTTPS listener,
+//                                     serving the custom domains that have a certificate
 //   --domain DOMAIN      domain       localhost: apps answer as APP.DOMAIN on the router
 //
 // Contract:
@@ -58,6 +60,7 @@ inline constexpr uint16_t kDefaultSerfRpcPort = 7373;  // serf's -rpc-addr defau
 // only when asked (--router 0.0.0.0:80); 8000 needs no privilege, and APP.localhost:8000
 // works from a browser on the node as is (*.localhost resolves to loopback).
 inline constexpr uint16_t kDefaultRouterPort = 8000;
+inline constexpr uint16_t kDefaultRouterTlsPort = 8443;
 
 enum class LogLevel { trace, debug, info, warn, error };
 std::string_view to_string(LogLevel level);
@@ -83,6 +86,7 @@ struct AgentConfig {
   std::vector<EventHandlerSpec> event_handlers;  // parsed and checked
   Duration event_handler_timeout = std::chrono::seconds(30);
   std::optional<gossip::Address> router;  // the HTTP router (docs/router.md); nullopt: off
+  std::optional<gossip::Address> router_tls;  // its HTTPS listener; nullopt: off
   std::string domain = "localhost";       // the cluster's domain: APP.DOMAIN, lower case
 
   // The gossip core's configuration for this agent (profile timings, name, tags).
@@ -111,6 +115,7 @@ struct AgentFlags {
   std::vector<std::string> event_handlers;
   std::optional<std::string> event_handler_timeout;
   std::optional<std::string> router;
+  std::optional<std::string> router_tls;
   std::optional<std::string> domain;
 };
 

@@ -46,9 +46,11 @@ void add_router_routes(HttpRouter& router, const router::Router* proxy, std::str
                  j["instances"] = std::move(instances);
                  apps.push_back(std::move(j));
                }
+               const auto tls = proxy->tls_address();
                reply_json(*res, 200,
                           {{"node", node_name},
                            {"router", proxy->address().to_string()},
+                           {"router_tls", tls.valid() ? json(tls.to_string()) : json(nullptr)},
                            {"apps", std::move(apps)}});
              });
 }

@@ -11,7 +11,7 @@ packages=(
   libboost-dev libsodium-dev libmsgpack-cxx-dev libleveldb-dev libsnappy-dev
   libspdlog-dev libfmt-dev libcli11-dev
   nlohmann-json3-dev libtomlplusplus-dev catch2
-  libarchive-dev
+  libarchive-dev libssl-dev
   # real peers the tests and benchmarks run beside Shoal
   serf etcd-server
   # bench/router: a keep-alive reverse proxy to compare the router with, the backend it
@@ -20,7 +20,7 @@ packages=(
   # protocol specification (read, never linked)
   golang-github-hashicorp-memberlist-dev golang-github-hashicorp-serf-dev
   # test harness tools
-  iproute2 procps curl python3 python3-msgpack
+  iproute2 procps curl openssl python3 python3-msgpack
 )
 
 missing=()

@@ -1,9 +1,11 @@
 // The app leader's resource bookkeeping and autoscaler (AppService, docs/apps.md
-// "Autoscaling"): the usage each push's report carries is kept in memory per group; each
-// turn, every type with an [autoscale.TYPE] rule gets decide_scale()'s verdict, committed as
-// AppState::scale when it changes the count.
+// "Autoscaling"): the usage each push's report carries, and the routers' request counts
+// each route push's answers carry, are kept in memory per group; each turn, every type with
+// an [autoscale.TYPE] rule gets decide_scale()'s verdict, committed as AppState::scale when
+// it changes the count.
 #include <spdlog/spdlog.h>
 
+#include "node/apps/app_routes.h"
 #include "node/apps/app_service.h"
 
 namespace shoal::node::apps {
@@ -23,6 +25,12 @@ void AppService::note_usage(raft::GroupId group,
   }
 }
 
+void AppService::note_requests(raft::GroupId group, const std::string& node,
+                               uint64_t requests) {
+  std::lock_guard lock(usage_mu_);
+  request_rates_[group].add(node, wall_ms(), requests);
+}
+
 std::map<std::string, supervisor::ResourceUsage> AppService::recent_usage(
     raft::GroupId group) const {
   std::lock_guard lock(usage_mu_);
@@ -34,8 +42,16 @@ std::map<std::string, supervisor::ResourceUsage> AppService::recent_usage(
 bool AppService::autoscale(raft::GroupId group, raft::Term term, const AppState& app) {
   const int64_t now = wall_ms();
   std::map<std::string, InstanceSamples> samples;  // running, desired instances by id
+  const AutoscaleRule* web_rule = nullptr;
+  if (const Manifest* current = app.current_manifest()) {
+    web_rule = current->autoscale_for(kWebType);
+  }
+  std::optional<double> web_rps;  // through every router, over the web rule's window
   {
     std::lock_guard lock(usage_mu_);
+    if (web_rule && web_rule->target_rps > 0) {
+      web_rps = request_rates_[group].rate(now, web_rule->window_ms);
+    }
     UsageHistory& h = usage_[group];
     std::set<std::string> ids;
     for (const auto& [id, inst] : app.instances()) ids.insert(id);
@@ -62,6 +78,7 @@ bool AppService::autoscale(raft::GroupId group, raft::Term term, const AppState&
     in.count = f.count;
     in.last_scale_ms = mm.changed_ms;
     in.now_ms = now;
+    if (type == kWebType) in.rps = web_rps;
     for (const auto& [id, inst] : app.instances()) {
       if (inst.type == type && samples.count(id)) in.instances.push_back(samples[id]);
     }

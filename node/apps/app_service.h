@@ -49,6 +49,7 @@
 #include "node/apps/catalog_state.h"
 #include "node/apps/cluster_view.h"
 #include "node/apps/command_result.h"
+#include "node/apps/request_rate.h"
 #include "node/apps/scheduler.h"
 #include "node/router/route_store.h"
 #include "node/raft_service.h"
@@ -185,6 +186,9 @@ class AppService {
                        const std::vector<NodeInfo>& nodes);
   // app_autoscale.cc: the usage a push's report carried, kept for the autoscaler and ps.
   void note_usage(raft::GroupId group, const std::vector<supervisor::InstanceStatus>& report);
+  // app_autoscale.cc: a node's router's request count for the app, from its answer to a
+  // route push (leader_routes.cc), kept for the autoscaler's target_rps.
+  void note_requests(raft::GroupId group, const std::string& node, uint64_t requests);
   // App leader (leader_routes.cc): pushes the app's routes (POST /v1/internal/routes) to
   // every live Shoal node when they changed, or when `route_refresh` has passed since the
   // last push, and waits for the answers (each bounded by `route_timeout`). Thread-safe
@@ -221,8 +225,9 @@ class AppService {
   std::map<raft::GroupId, raft::Term> noted_term_;     // leader_changed proposed for this term
   std::map<raft::GroupId, uint64_t> events_counted_;  // events up to this seq are in /metrics
 
-  mutable std::mutex usage_mu_;  // guards usage_ (the control thread writes, ps reads)
+  mutable std::mutex usage_mu_;  // guards usage_ and request_rates_
   std::map<raft::GroupId, UsageHistory> usage_;
+  std::map<raft::GroupId, RequestRate> request_rates_;  // from the route pushes' answers
   // Control thread only: per group, the term it was led in and, per type, the count last
   // seen and when it changed (a new term forgets them: a cool-down starts).
   struct ScaleMemo {

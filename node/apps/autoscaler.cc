@@ -7,17 +7,16 @@
 
 namespace shoal::node::apps {
 
-std::optional<ScaleDecision> decide_scale(const AutoscaleInput& in) {
-  const AutoscaleRule& r = in.rule;
-  auto decision = [&](int n, std::string reason) -> std::optional<ScaleDecision> {
-    n = std::clamp(n, r.min, r.max);
-    if (n == in.count) return std::nullopt;
-    return ScaleDecision{n, std::move(reason)};
-  };
-  if (in.count < r.min) return decision(r.min, fmt::format("count {} is below min {}", in.count, r.min));
-  if (in.count > r.max) return decision(r.max, fmt::format("count {} is above max {}", in.count, r.max));
-  if (in.now_ms - in.last_scale_ms < r.cooldown_ms) return std::nullopt;
+namespace {
 
+// What one signal asks for: `count` (the current one when it is content) and why.
+struct Proposal {
+  int count = 0;
+  std::string reason;
+};
+
+std::optional<Proposal> cpu_proposal(const AutoscaleInput& in) {
+  const AutoscaleRule& r = in.rule;
   const int64_t from = in.now_ms - r.window_ms;
   double sum = 0;
   int counted = 0;
@@ -36,7 +35,7 @@ std::optional<ScaleDecision> decide_scale(const AutoscaleInput& in) {
     sum += s / n;
     ++counted;
   }
-  if (counted == 0 || in.count == 0) return std::nullopt;
+  if (counted == 0) return std::nullopt;
   const double mean = sum / counted;
   const double target = r.target_cpu_percent;
   const std::string seen =
@@ -45,15 +44,61 @@ std::optional<ScaleDecision> decide_scale(const AutoscaleInput& in) {
   if (mean > target) {
     int n = static_cast<int>(std::ceil(in.count * mean / target));
     n = std::max(n, in.count + 1);
-    return decision(n, fmt::format("{} > target {}%", seen, r.target_cpu_percent));
+    return Proposal{n, fmt::format("{} > target {}%", seen, r.target_cpu_percent)};
   }
-  const int n = std::max(1, static_cast<int>(std::ceil(in.count * mean / (target * kScaleDownFraction))));
+  const int n =
+      std::max(1, static_cast<int>(std::ceil(in.count * mean / (target * kScaleDownFraction))));
   if (n < in.count) {
-    return decision(n, fmt::format("{}: {} instance{} would run below {:.0f}% of target {}%",
+    return Proposal{n, fmt::format("{}: {} instance{} would run below {:.0f}% of target {}%",
                                    seen, n, n == 1 ? "" : "s", kScaleDownFraction * 100,
-                                   r.target_cpu_percent));
+                                   r.target_cpu_percent)};
   }
-  return std::nullopt;
+  return Proposal{in.count, ""};
+}
+
+std::optional<Proposal> rps_proposal(const AutoscaleInput& in) {
+  const AutoscaleRule& r = in.rule;
+  if (r.target_rps <= 0 || !in.rps) return std::nullopt;
+  const double rps = std::max(0.0, *in.rps);
+  const double target = static_cast<double>(r.target_rps);
+  const double per = rps / in.count;
+  const std::string seen = fmt::format("{:.1f} requests/s over {}s on {} instance{}", rps,
+                                       r.window_ms / 1000, in.count, in.count == 1 ? "" : "s");
+  if (per > target) {
+    const int n = std::max(in.count + 1, static_cast<int>(std::ceil(rps / target)));
+    return Proposal{n, fmt::format("{}: {:.1f} each > target {}", seen, per, r.target_rps)};
+  }
+  const int n = std::max(1, static_cast<int>(std::ceil(rps / (target * kScaleDownFraction))));
+  if (n < in.count) {
+    return Proposal{n, fmt::format("{}: {} instance{} would each serve below {:.0f}% of target {}",
+                                   seen, n, n == 1 ? "" : "s", kScaleDownFraction * 100,
+                                   r.target_rps)};
+  }
+  return Proposal{in.count, ""};
+}
+
+}  // namespace
+
+std::optional<ScaleDecision> decide_scale(const AutoscaleInput& in) {
+  const AutoscaleRule& r = in.rule;
+  auto decision = [&](int n, std::string reason) -> std::optional<ScaleDecision> {
+    n = std::clamp(n, r.min, r.max);
+    if (n == in.count) return std::nullopt;
+    return ScaleDecision{n, std::move(reason)};
+  };
+  if (in.count < r.min) return decision(r.min, fmt::format("count {} is below min {}", in.count, r.min));
+  if (in.count > r.max) return decision(r.max, fmt::format("count {} is above max {}", in.count, r.max));
+  if (in.now_ms - in.last_scale_ms < r.cooldown_ms) return std::nullopt;
+  if (in.count == 0) return std::nullopt;
+
+  // The signal that asks for the most instances decides: any one over its target scales
+  // up, and a scale-down goes only as far as every signal with data allows.
+  std::optional<Proposal> best;
+  for (auto p : {cpu_proposal(in), rps_proposal(in)}) {
+    if (p && (!best || p->count > best->count)) best = std::move(p);
+  }
+  if (!best || best->count == in.count) return std::nullopt;
+  return decision(best->count, best->reason);
 }
 
 void UsageHistory::add(const std::string& id, const supervisor::ResourceUsage& u) {

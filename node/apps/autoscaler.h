@@ -15,6 +15,12 @@
 //    the target for the smaller count, ceil(count * M / (target * kScaleDownFraction)),
 //    so a scale-down never lands where the next turn would scale up again (hysteresis);
 //    the load-based count is at least 1 (min 0 only permits a manual scale to zero);
+//  - with `target_rps` (web only), the app's requests per second through every router over
+//    the window, R (nullopt: not known yet, no opinion), is a second signal: above
+//    target_rps per instance, max(count + 1, ceil(R / target_rps)); below
+//    kScaleDownFraction of it for the smaller count, ceil(R / (target_rps *
+//    kScaleDownFraction)), at least 1. The signal asking for the most instances decides:
+//    either one scales up, and a scale-down needs every signal with data to allow it;
 //  - always clamped to [min, max]; a decision equal to the count is nothing.
 //
 // UsageHistory keeps the leader's recent samples per instance in memory (never in Raft:
@@ -55,6 +61,9 @@ struct AutoscaleInput {
   std::vector<InstanceSamples> instances;  // the type's running, desired instances
   int64_t last_scale_ms = 0;               // when the count last changed
   int64_t now_ms = 0;
+  // Requests/s to the type through every router over the rule's window (web only;
+  // node/apps/request_rate.h); nullopt: not known.
+  std::optional<double> rps;
 };
 
 struct ScaleDecision {

@@ -17,6 +17,7 @@ using json = nlohmann::json;
 constexpr int kSnapshotVersion = 1;
 constexpr size_t kMaxReplicas = 7;
 constexpr size_t kMaxDomainsPerApp = 100;
+constexpr size_t kMaxTlsPemBytes = 64 << 10;  // a certificate chain, or a key
 constexpr size_t kMaxSettingKeyBytes = 256;
 constexpr size_t kMaxSettingValueBytes = 1 << 16;
 
@@ -46,11 +47,16 @@ Status check_service(const ServiceRecord& s) {
 
 Bytes invalid(std::string_view msg) { return error_result(ErrorCode::invalid, msg); }
 
+// The snapshot's form of an app: it holds the domains' private keys, so it is never an
+// API answer.
 json app_json(const AppRecord& a) {
+  json tls = json::object();
+  for (const auto& [host, t] : a.tls) tls[host] = {{"cert", t.cert}, {"key", t.key}};
   return {{"group", a.group},
           {"replicas", a.replicas},
           {"created_ms", a.created_ms},
-          {"domains", a.domains}};
+          {"domains", a.domains},
+          {"tls", std::move(tls)}};
 }
 
 json service_json(const ServiceRecord& s) {
@@ -84,8 +90,14 @@ Bytes CatalogState::set_replicas(std::string_view name, const std::vector<std::s
   return encode_command({{"op", "set_replicas"}, {"name", name}, {"replicas", replicas}});
 }
 
-Bytes CatalogState::add_domain(std::string_view name, std::string_view host) {
-  return encode_command({{"op", "add_domain"}, {"name", name}, {"host", host}});
+Bytes CatalogState::add_domain(std::string_view name, std::string_view host,
+                               const DomainTls* tls) {
+  json c = {{"op", "add_domain"}, {"name", name}, {"host", host}};
+  if (tls) {
+    c["cert"] = tls->cert;
+    c["key"] = tls->key;
+  }
+  return encode_command(c);
 }
 
 Bytes CatalogState::remove_domain(std::string_view name, std::string_view host) {
@@ -145,7 +157,7 @@ Bytes CatalogState::apply_command(const json& command) {
       }
       if (next_app_seq_ > kMaxAppSeq) return error_result(ErrorCode::conflict, "out of app ids");
       const raft::GroupId group = app_group(next_app_seq_++);
-      apps_[name] = AppRecord{group, replicas, now_ms, {}};
+      apps_[name] = AppRecord{group, replicas, now_ms, {}, {}};
       return ok_result({{"name", name}, {"group", group}});
     }
     auto it = apps_.find(name);
@@ -165,6 +177,11 @@ Bytes CatalogState::apply_command(const json& command) {
   if (op == "add_domain" || op == "remove_domain") {
     const std::string name = c.str("name", 256);
     const std::string given = c.str("host", 300);
+    auto cert = c.opt_str("cert", kMaxTlsPemBytes);
+    auto key = c.opt_str("key", kMaxTlsPemBytes);
+    if (c.ok() && cert.has_value() != key.has_value()) {
+      c.fail("a certificate needs its key, and a key its certificate");
+    }
     if (!c.ok()) return invalid(c.error());
     auto it = apps_.find(name);
     if (it == apps_.end()) return error_result(ErrorCode::not_found, "no app '" + name + "'");
@@ -183,12 +200,14 @@ Bytes CatalogState::apply_command(const json& command) {
                                                              name, kMaxDomainsPerApp));
       }
       if (!has) domains.insert(at, *host);
+      if (cert) it->second.tls[*host] = DomainTls{*cert, *key};
     } else {
       if (!has) {
         return error_result(ErrorCode::not_found,
                             "app '" + name + "' has no domain '" + *host + "'");
       }
       domains.erase(at);
+      it->second.tls.erase(*host);
     }
     return ok_result({{"name", name}, {"host", *host}, {"domains", domains}});
   }
@@ -272,8 +291,16 @@ Status CatalogState::restore(ByteView data) {
   next.next_app_seq_ = f.uint64("next_app_seq");
   for (const auto& [name, a] : f.object("apps").items()) {
     JsonFields af(a, "catalog snapshot: app '" + name + "'");
-    AppRecord rec{af.uint64("group"), af.strings("replicas"), af.int64("created_ms"), {}};
+    AppRecord rec{af.uint64("group"), af.strings("replicas"), af.int64("created_ms"), {}, {}};
     if (af.has("domains")) rec.domains = af.strings("domains", kMaxDomainsPerApp);  // newer
+    if (af.has("tls")) {  // newer still
+      for (const auto& [host, t] : af.object("tls").items()) {
+        JsonFields tf(t, "catalog snapshot: app '" + name + "': tls '" + host + "'");
+        DomainTls pair{tf.str("cert", kMaxTlsPemBytes), tf.str("key", kMaxTlsPemBytes)};
+        if (!tf.ok()) return Status::corruption(tf.error());
+        rec.tls.emplace(host, std::move(pair));
+      }
+    }
     if (af.ok() && (!is_app_group(rec.group) || app_seq(rec.group) >= next.next_app_seq_)) {
       af.fail(fmt::format("group {} is not an app group below the next seq", rec.group));
     }

@@ -30,6 +30,14 @@
 
 namespace shoal::node::apps {
 
+// A custom domain's certificate chain and private key, PEM (`shoal domains add --cert
+// --key`); the router terminates TLS for the domain with it.
+struct DomainTls {
+  std::string cert;
+  std::string key;
+  bool operator==(const DomainTls&) const = default;
+};
+
 struct AppRecord {
   raft::GroupId group = 0;
   std::vector<std::string> replicas;  // node names, in the order given
@@ -37,6 +45,7 @@ struct AppRecord {
   // Custom domains routed to the app (`shoal domains add`), lower case, sorted; a host
   // belongs to at most one app.
   std::vector<std::string> domains;
+  std::map<std::string, DomainTls> tls;  // domain (one of `domains`) -> its certificate
   bool operator==(const AppRecord&) const = default;
 };
 
@@ -66,9 +75,12 @@ class CatalogState final : public raft::StateMachine {
   // Attaches a custom domain to an app. `host` is checked and lower-cased (names.h).
   // Result: {"ok", "name", "host", "domains"}. not_found (no app), invalid (bad host),
   // conflict when another app has the host (the message names it). Adding a host the app
-  // already has is ok.
-  static Bytes add_domain(std::string_view name, std::string_view host);
+  // already has is ok. With `tls`, the domain's certificate is set (or replaced); without,
+  // a certificate it has stays. The caller checks the pair (node/router/tls.h).
+  static Bytes add_domain(std::string_view name, std::string_view host,
+                          const DomainTls* tls = nullptr);
   // Result: {"ok", "name", "host", "domains"}. not_found: no app, or the app has no such host.
+  // The domain's certificate goes with it.
   static Bytes remove_domain(std::string_view name, std::string_view host);
   // Result: {"ok", "node", "draining"}. invalid for a bad node name.
   static Bytes set_drain(std::string_view node, bool draining);

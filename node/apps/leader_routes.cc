@@ -63,6 +63,9 @@ void AppService::publish_routes(raft::GroupId group, raft::Term term, const AppS
     push.version = m.version;
   }
   for (const auto& a : send_routes(push, targets, opts_.route_timeout)) {
+    if (a.status.ok() && a.body.contains("requests") && a.body["requests"].is_number_unsigned()) {
+      note_requests(group, a.node, a.body["requests"].get<uint64_t>());
+    }
     if (a.fenced) {
       spdlog::warn("routes-fenced app={} node={} term={} reason=\"{}\"", app.name(), a.node,
                    term, a.status.message());

@@ -232,6 +232,8 @@ class TomlReader {
         if (auto n = integer(v, key, 1, kMaxInstancesPerType)) r.max = static_cast<int>(*n);
       } else if (name == "target_cpu_percent") {
         if (auto n = integer(v, key, 1, 100)) r.target_cpu_percent = static_cast<int>(*n);
+      } else if (name == "target_rps") {
+        if (auto n = integer(v, key, 1, kMaxTargetRps)) r.target_rps = *n;
       } else if (name == "cooldown") {
         if (auto n = duration_ms(v, key)) r.cooldown_ms = *n;
       } else if (name == "window") {
@@ -456,6 +458,14 @@ Status validate_manifest(const Manifest& m) {
     }
     if (r.target_cpu_percent < 1 || r.target_cpu_percent > 100) {
       return bad(fmt::format("autoscale.{}.target_cpu_percent must be from 1 to 100", type));
+    }
+    if (r.target_rps < 0 || r.target_rps > kMaxTargetRps) {
+      return bad(fmt::format("autoscale.{}.target_rps must be from 1 to {}", type, kMaxTargetRps));
+    }
+    if (r.target_rps > 0 && type != "web") {
+      return bad(fmt::format("autoscale.{}.target_rps: only web instances get requests through "
+                             "the routers",
+                             type));
     }
     if (r.cooldown_ms < 1000 || r.window_ms < 1000) {
       return bad(fmt::format("autoscale.{}: cooldown and window must be at least 1s", type));

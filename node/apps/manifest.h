@@ -60,12 +60,16 @@ struct HealthCheck {
 
 // [autoscale.TYPE] (docs/apps.md, "Autoscaling"): the app leader keeps the type's count
 // within [min, max], aiming at target_cpu_percent of its cpu_millis limit (autoscaler.h).
+inline constexpr int64_t kMaxTargetRps = 1'000'000;
+
 struct AutoscaleRule {
   int min = 1;                  // 0 .. max
   int max = 1;                  // 1 .. 100
   int target_cpu_percent = 70;  // 1 .. 100, of the type's cpu_millis limit
   int64_t cooldown_ms = 60'000; // between two scalings (>= 1 s)
-  int64_t window_ms = 30'000;   // the CPU mean's window (>= 1 s)
+  int64_t window_ms = 30'000;   // the CPU mean's and request rate's window (>= 1 s)
+  // web only: requests per second per instance through the routers; 0: not a signal.
+  int64_t target_rps = 0;       // 0 .. kMaxTargetRps
   bool operator==(const AutoscaleRule&) const = default;
 };
 

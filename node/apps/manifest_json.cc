@@ -37,7 +37,8 @@ json to_json(const Manifest& m) {
   json autoscale = json::object();
   for (const auto& [t, r] : m.autoscale) {
     autoscale[t] = {{"min", r.min}, {"max", r.max}, {"target_cpu_percent", r.target_cpu_percent},
-                    {"cooldown_ms", r.cooldown_ms}, {"window_ms", r.window_ms}};
+                    {"target_rps", r.target_rps}, {"cooldown_ms", r.cooldown_ms},
+                    {"window_ms", r.window_ms}};
   }
   return {{"processes", processes},
           {"build", m.build ? json(*m.build) : json(nullptr)},
@@ -112,6 +113,7 @@ Result<Manifest> manifest_from_json(const json& j) {
       r.min = static_cast<int>(af.int64("min", 0, kMaxInstancesPerType));
       r.max = static_cast<int>(af.int64("max", 0, kMaxInstancesPerType));
       r.target_cpu_percent = static_cast<int>(af.int64("target_cpu_percent", 1, 100));
+      if (auto rps = af.opt_int64("target_rps", 0, kMaxTargetRps)) r.target_rps = *rps;  // newer
       r.cooldown_ms = af.int64("cooldown_ms", 0);
       r.window_ms = af.int64("window_ms", 0);
       if (!af.ok()) return bad(af.error());

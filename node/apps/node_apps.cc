@@ -94,10 +94,16 @@ Result<std::unique_ptr<NodeApps>> NodeApps::open(NodeAppsOptions options, AgentC
     }
     routes->set_down_nodes(std::move(down));
   };
+  // It also takes the custom domains' certificates from it, for the router's TLS listener.
   ao.on_catalog = [routes](const CatalogState& cat) {
     std::map<std::string, uint64_t> apps;
-    for (const auto& [name, rec] : cat.apps()) apps[name] = rec.group;
+    router::RouteTable::TlsMap tls;
+    for (const auto& [name, rec] : cat.apps()) {
+      apps[name] = rec.group;
+      for (const auto& [host, pair] : rec.tls) tls[host] = router::TlsPem{pair.cert, pair.key};
+    }
     routes->retain_apps(apps, app_group(cat.next_app_seq()));
+    routes->set_tls(std::move(tls));
   };
   ao.may_bootstrap = n->opts_.may_bootstrap;
   ao.data_dir = dir;

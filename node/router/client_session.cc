@@ -1,13 +1,8 @@
 // node/router/client_session.cc
-// GCC 12 at -O1 and up reports -Wmismatched-new-delete inside Asio's awaitable frame
-// allocator (operator new/delete of the frame are a matching pair; a false positive).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
 #include "node/router/client_session.h"
 
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -48,12 +43,13 @@ std::string loggable(std::string_view target) {
 
 }  // namespace
 
-ClientSession::ClientSession(Worker& w, tcp::socket s)
-    : worker(w), socket(std::move(s)), timer_(socket.get_executor()) {
+ClientSession::ClientSession(Worker& w, ClientStream s, std::shared_ptr<const TlsContexts> tls)
+    : worker(w), stream(std::move(s)), timer_(stream.get_executor()), tls_(std::move(tls)) {
   beast::error_code ec;
-  auto ep = socket.remote_endpoint(ec);
+  auto ep = stream.socket().remote_endpoint(ec);
   ip = ec ? std::string("?") : ep.address().to_string();
-  socket.set_option(tcp::no_delay(true), ec);
+  stream.socket().set_option(tcp::no_delay(true), ec);
+  if (stream.tls()) attach(stream.tls_stream().native_handle(), tls_.get());
 }
 
 void ClientSession::arm(std::chrono::milliseconds d) {
@@ -66,7 +62,7 @@ void ClientSession::arm(std::chrono::milliseconds d) {
     if (!self || self->arm_generation_ != generation) return;
     self->timed_out_ = true;
     beast::error_code ignored;
-    self->socket.cancel(ignored);
+    self->stream.socket().cancel(ignored);
   });
 }
 
@@ -78,18 +74,37 @@ void ClientSession::disarm() {
 net::awaitable<bool> ClientSession::write(http::response<http::string_body>& res) {
   beast::error_code ec;
   arm(worker.options().idle_timeout);
-  co_await http::async_write(socket, res, tok(ec));
+  co_await http::async_write(stream, res, tok(ec));
   disarm();
   co_return !ec;
 }
 
 net::awaitable<void> ClientSession::run(std::shared_ptr<ClientSession> self) {
-  bool first = true;
-  while (co_await self->serve_one(first)) first = false;
+  if (!self->stream.tls() || co_await self->handshake()) {
+    bool first = true;
+    while (co_await self->serve_one(first)) first = false;
+  }
   self->disarm();
+  self->stream.shutdown_send();
+  self->stream.close();
+}
+
+// The TLS handshake, within header_timeout; false: no connection to serve.
+net::awaitable<bool> ClientSession::handshake() {
   beast::error_code ec;
-  self->socket.shutdown(tcp::socket::shutdown_send, ec);
-  self->socket.close(ec);
+  arm(worker.options().header_timeout);
+  co_await stream.tls_stream().async_handshake(net::ssl::stream_base::server, tok(ec));
+  disarm();
+  // The certificate is chosen: the SSL object must not point at the set any longer (a
+  // newer set serves the next connection).
+  attach(stream.tls_stream().native_handle(), nullptr);
+  tls_.reset();
+  if (ec) {
+    spdlog::debug("router-tls-handshake-failed client={} error=\"{}\"", ip,
+                  timed_out() ? std::string("timed out") : ec.message());
+    co_return false;
+  }
+  co_return true;
 }
 
 // Serves one request; false when the connection is to be closed.
@@ -102,7 +117,7 @@ net::awaitable<bool> ClientSession::serve_one(bool first) {
   if (first) arm(opts.header_timeout);
   if (buffer.size() == 0) {
     if (!first) arm(opts.idle_timeout);
-    size_t n = co_await socket.async_read_some(buffer.prepare(kFirstRead), tok(ec));
+    size_t n = co_await stream.async_read_some(buffer.prepare(kFirstRead), tok(ec));
     if (ec) co_return false;
     buffer.commit(n);
   }
@@ -112,7 +127,7 @@ net::awaitable<bool> ClientSession::serve_one(bool first) {
   parser.header_limit(static_cast<uint32_t>(
       std::min<size_t>(opts.max_header_bytes, std::numeric_limits<uint32_t>::max())));
   parser.body_limit(opts.max_body_bytes);
-  co_await http::async_read_header(socket, buffer, parser, tok(ec));
+  co_await http::async_read_header(stream, buffer, parser, tok(ec));
   const auto started = std::chrono::steady_clock::now();
 
   RequestInfo info;
@@ -156,6 +171,7 @@ net::awaitable<bool> ClientSession::serve_one(bool first) {
       message = "the request body is too large";
     } else if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
                ec == net::error::eof || ec == net::error::connection_reset ||
+               ec == net::ssl::error::stream_truncated ||
                ec == net::error::operation_aborted) {
       co_return false;  // the client left mid-head: nobody to answer
     } else {

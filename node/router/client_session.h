@@ -10,7 +10,8 @@
 // accept; later ones within header_timeout of their first byte, which must come within
 // idle_timeout of the previous response. A client trickling its head is answered 408 and
 // closed; other connections never wait on it. Writes to the client and reads of its body
-// each get idle_timeout.
+// each get idle_timeout. A TLS connection's handshake must be over within header_timeout
+// of the accept.
 #pragma once
 
 #include <utility>  // first: Boost 1.74 awaitable.hpp uses std::exchange without it
@@ -27,13 +28,17 @@
 #include <memory>
 #include <string>
 
+#include "node/router/client_stream.h"
+#include "node/router/tls.h"
 #include "node/router/worker.h"
 
 namespace shoal::node::router {
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
  public:
-  ClientSession(Worker& worker, boost::asio::ip::tcp::socket socket);
+  // `tls`: the certificates a TLS stream's handshake picks from (kept until it is over).
+  ClientSession(Worker& worker, ClientStream stream,
+                std::shared_ptr<const TlsContexts> tls = nullptr);
 
   // Serves the connection until it closes; the parameter keeps the session alive.
   static boost::asio::awaitable<void> run(std::shared_ptr<ClientSession> self);
@@ -44,19 +49,24 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void disarm();
   bool timed_out() const { return timed_out_; }
 
+  // "https" over TLS, else "http": X-Forwarded-Proto.
+  const char* scheme() const { return stream.tls() ? "https" : "http"; }
+
   // Writes one of the router's own answers (within idle_timeout); false: client gone.
   boost::asio::awaitable<bool> write(
       boost::beast::http::response<boost::beast::http::string_body>& res);
 
   Worker& worker;
-  boost::asio::ip::tcp::socket socket;
+  ClientStream stream;
   boost::beast::flat_buffer buffer;  // bytes read from the client, not yet parsed
   std::string ip;                    // the client's address, for X-Forwarded-For and logs
 
  private:
   boost::asio::awaitable<bool> serve_one(bool first);
+  boost::asio::awaitable<bool> handshake();
 
   boost::asio::steady_timer timer_;
+  std::shared_ptr<const TlsContexts> tls_;  // until the handshake has picked a certificate
   uint64_t arm_generation_ = 0;
   bool timed_out_ = false;
 };

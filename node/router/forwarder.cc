@@ -1,10 +1,4 @@
 // node/router/forwarder.cc
-// GCC 12 at -O1 and up reports -Wmismatched-new-delete inside Asio's awaitable frame
-// allocator (operator new/delete of the frame are a matching pair; a false positive).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
 #include "node/router/forwarder.h"
 
 #include <boost/asio/redirect_error.hpp>
@@ -109,7 +103,7 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
   BackendPool& pool = worker.pool();
   ExchangeResult result;
   beast::error_code ec;
-  auto executor = client.socket.get_executor();
+  auto executor = client.stream.get_executor();
 
   // The request as the backend gets it: HTTP/1.1 keep-alive, hop-by-hop fields replaced.
   http::request<http::buffer_body> out{request.get().base()};
@@ -119,7 +113,7 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
   strip_hop_by_hop(out, info.websocket);
   if (expect_continue) out.erase(http::field::expect);  // we say 100 Continue ourselves
   out.version(11);
-  set_forwarding(out, client.ip, info.host, info.request_id);
+  set_forwarding(out, client.ip, client.scheme(), info.host, info.request_id);
   if (info.websocket) out.set(http::field::connection, "Upgrade");
   const bool idempotent = is_idempotent(info.method);
 
@@ -188,7 +182,7 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
       if (expect_continue) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         client.arm(opts.idle_timeout);
-        co_await net::async_write(client.socket, net::buffer(kContinue), tok(ec));
+        co_await net::async_write(client.stream, net::buffer(kContinue), tok(ec));
         client.disarm();
         if (ec) {
           result.status = 499;
@@ -196,7 +190,7 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
         }
       }
       auto relayed = co_await relay_body(
-          client.socket, client.buffer, request, *conn, out, *sr,
+          client.stream, client.buffer, request, *conn, out, *sr,
           [&] { client.arm(opts.idle_timeout); },
           [&] { conn->expires_after(opts.response_timeout); });
       client.disarm();
@@ -298,7 +292,7 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
   }
   http::serializer<false, http::buffer_body> res_sr{res};
   client.arm(opts.idle_timeout);
-  co_await http::async_write_header(client.socket, res_sr, tok(ec));
+  co_await http::async_write_header(client.stream, res_sr, tok(ec));
   client.disarm();
   if (ec) {
     result.next = ExchangeResult::Next::close;
@@ -308,14 +302,14 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
     std::string client_pending = beast::buffers_to_string(client.buffer.data());
     client.buffer.consume(client.buffer.size());
     std::string backend_pending = beast::buffers_to_string(backend_buffer.data());
-    start_tunnel(std::move(client.socket), std::move(client_pending), conn->release_socket(),
+    start_tunnel(std::move(client.stream), std::move(client_pending), conn->release_socket(),
                  std::move(backend_pending));
     result.next = ExchangeResult::Next::tunneled;
     co_return result;
   }
   if (!no_body) {
     auto relayed = co_await relay_body(
-        *conn, backend_buffer, *rp, client.socket, res, res_sr,
+        *conn, backend_buffer, *rp, client.stream, res, res_sr,
         [&] { conn->expires_after(opts.response_timeout); },
         [&] { client.arm(opts.idle_timeout); });
     client.disarm();

@@ -87,8 +87,8 @@ bool sane_request_id(std::string_view id) {
   return true;
 }
 
-void set_forwarding(http::fields& fields, std::string_view client_ip, std::string_view host,
-                    std::string_view request_id) {
+void set_forwarding(http::fields& fields, std::string_view client_ip, std::string_view scheme,
+                    std::string_view host, std::string_view request_id) {
   std::string xff;
   auto range = fields.equal_range("X-Forwarded-For");
   for (auto it = range.first; it != range.second; ++it) {
@@ -100,7 +100,7 @@ void set_forwarding(http::fields& fields, std::string_view client_ip, std::strin
   if (!xff.empty()) xff += ", ";
   xff += client_ip;
   fields.set("X-Forwarded-For", xff);
-  fields.set("X-Forwarded-Proto", "http");
+  fields.set("X-Forwarded-Proto", bsv(scheme));
   if (!host.empty()) fields.set("X-Forwarded-Host", bsv(host));
   fields.set("X-Request-Id", bsv(request_id));
 }

@@ -29,8 +29,9 @@ bool is_idempotent(boost::beast::http::verb method);
 bool sane_request_id(std::string_view id);
 
 // Appends client_ip to X-Forwarded-For (joining repeated fields), sets X-Forwarded-Proto
-// http, X-Forwarded-Host to the client's Host and X-Request-Id.
+// to `scheme` ("http" or "https"), X-Forwarded-Host to the client's Host and X-Request-Id.
 void set_forwarding(boost::beast::http::fields& fields, std::string_view client_ip,
-                    std::string_view host, std::string_view request_id);
+                    std::string_view scheme, std::string_view host,
+                    std::string_view request_id);
 
 }  // namespace shoal::node::router

@@ -2,12 +2,8 @@
 //
 // ProxyRouter: Router's implementation. One Worker per IO thread, each with its own
 // SO_REUSEPORT acceptor on the same address (the kernel spreads connections over them),
-// accepting into ClientSessions that stay on that thread for their whole life.
-// GCC 12 at -O1 and up reports -Wmismatched-new-delete inside Asio's awaitable frame
-// allocator (operator new/delete of the frame are a matching pair; a false positive).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
+// accepting into ClientSessions that stay on that thread for their whole life. With
+// --router-tls, each worker has a second acceptor whose sessions handshake first.
 
 #include <utility>  // first: Boost 1.74 awaitable.hpp uses std::exchange without it
 
@@ -50,12 +46,13 @@ void log_exception(std::string_view what, std::exception_ptr e) {
   }
 }
 
-net::awaitable<void> accept_loop(Worker& worker) {
+// Accepts into ClientSessions on `acceptor` (the worker's plain or TLS one).
+net::awaitable<void> accept_loop(Worker& worker, tcp::acceptor& acceptor, bool tls) {
   boost::system::error_code ec;
   for (;;) {
-    if (!worker.acceptor || !worker.acceptor->is_open()) co_return;
-    tcp::socket socket = co_await worker.acceptor->async_accept(
-        net::redirect_error(net::use_awaitable, ec));
+    if (!acceptor.is_open()) co_return;
+    tcp::socket socket =
+        co_await acceptor.async_accept(net::redirect_error(net::use_awaitable, ec));
     if (ec == net::error::operation_aborted || ec == net::error::bad_descriptor) co_return;
     if (ec) {
       // Out of descriptors or the like: back off rather than spin.
@@ -64,10 +61,39 @@ net::awaitable<void> accept_loop(Worker& worker) {
       co_await pause.async_wait(net::redirect_error(net::use_awaitable, ec));
       continue;
     }
-    auto session = std::make_shared<ClientSession>(worker, std::move(socket));
+    auto session =
+        tls ? std::make_shared<ClientSession>(
+                  worker, ClientStream(std::move(socket), *worker.tls_listener()),
+                  worker.tls_contexts())
+            : std::make_shared<ClientSession>(worker, ClientStream(std::move(socket)));
     net::co_spawn(worker.io(), ClientSession::run(std::move(session)),
                   [](std::exception_ptr e) { log_exception("client-session", e); });
   }
+}
+
+// Opens `a` on `address`:`port` with SO_REUSEPORT (every IO thread binds the same port);
+// an error names the address.
+Status bind_acceptor(tcp::acceptor& a, const net::ip::address& address, uint16_t port,
+                     const gossip::Address& shown) {
+  boost::system::error_code ec;
+  tcp::endpoint ep(address, port);
+  a.open(ep.protocol(), ec);
+  if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) a.set_option(reuse_port(true), ec);
+  if (!ec) a.bind(ep, ec);
+  if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
+  if (!ec) return Status();
+  auto at = gossip::Address::from_bytes(shown.ip_bytes(), port);
+  return Status::io_error("router: cannot listen on " +
+                          (at.ok() ? at->to_string() : shown.to_string()) + ": " + ec.message());
+}
+
+// The bound address of `a`, in the form of `shown`.
+Result<gossip::Address> bound_address(tcp::acceptor& a, const gossip::Address& shown) {
+  boost::system::error_code ec;
+  auto ep = a.local_endpoint(ec);
+  if (ec) return Status::io_error("router: " + ec.message());
+  return gossip::Address::from_bytes(shown.ip_bytes(), ep.port());
 }
 
 class ProxyRouter final : public Router {
@@ -82,38 +108,54 @@ class ProxyRouter final : public Router {
     boost::system::error_code ec;
     auto address = net::ip::make_address(opts.listen.ip_string(), ec);
     if (ec) return Status::invalid_argument("router: bad listen address " + opts.listen.to_string());
+    const bool tls = opts.tls_listen.valid();
+    net::ip::address tls_address;
+    if (tls) {
+      tls_address = net::ip::make_address(opts.tls_listen.ip_string(), ec);
+      if (ec) {
+        return Status::invalid_argument("router: bad TLS listen address " +
+                                        opts.tls_listen.to_string());
+      }
+      auto ctx = make_listener_context();
+      if (!ctx.ok()) return ctx.status();
+      shared_.tls_listener = std::move(*ctx);
+    }
     unsigned threads = opts.threads;
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
     std::random_device rd;
     uint16_t port = opts.listen.port;
+    uint16_t tls_port = opts.tls_listen.port;
     for (unsigned i = 0; i < threads; ++i) {
       const uint64_t seed = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ i;
       auto w = std::make_unique<Worker>(shared_, i, seed);
       w->acceptor.emplace(w->io());
-      auto& a = *w->acceptor;
-      tcp::endpoint ep(address, port);
-      a.open(ep.protocol(), ec);
-      if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
-      if (!ec) a.set_option(reuse_port(true), ec);
-      if (!ec) a.bind(ep, ec);
-      if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
-      if (ec) {
-        auto shown = gossip::Address::from_bytes(opts.listen.ip_bytes(), port);
-        return Status::io_error("router: cannot listen on " +
-                                (shown.ok() ? shown->to_string() : opts.listen.to_string()) +
-                                ": " + ec.message());
+      SHOAL_RETURN_IF_ERROR(bind_acceptor(*w->acceptor, address, port, opts.listen));
+      if (tls) {
+        w->tls_acceptor.emplace(w->io());
+        SHOAL_RETURN_IF_ERROR(
+            bind_acceptor(*w->tls_acceptor, tls_address, tls_port, opts.tls_listen));
       }
-      if (i == 0) {
-        port = a.local_endpoint(ec).port();
-        auto bound = gossip::Address::from_bytes(opts.listen.ip_bytes(), port);
+      if (i == 0) {  // port 0 picked a free port: the other threads bind that one
+        auto bound = bound_address(*w->acceptor, opts.listen);
         if (!bound.ok()) return bound.status();
         bound_ = *bound;
+        port = bound_.port;
+        if (tls) {
+          auto tls_bound = bound_address(*w->tls_acceptor, opts.tls_listen);
+          if (!tls_bound.ok()) return tls_bound.status();
+          tls_bound_ = *tls_bound;
+          tls_port = tls_bound_.port;
+        }
       }
       workers_.push_back(std::move(w));
     }
     for (auto& w : workers_) {
-      net::co_spawn(w->io(), accept_loop(*w),
+      net::co_spawn(w->io(), accept_loop(*w, *w->acceptor, false),
                     [](std::exception_ptr e) { log_exception("accept", e); });
+      if (w->tls_acceptor) {
+        net::co_spawn(w->io(), accept_loop(*w, *w->tls_acceptor, true),
+                      [](std::exception_ptr e) { log_exception("accept-tls", e); });
+      }
       threads_.emplace_back([worker = w.get()] {
         auto guard = net::make_work_guard(worker->io());
         for (;;) {
@@ -126,18 +168,35 @@ class ProxyRouter final : public Router {
         }
       });
     }
-    spdlog::info("router-listening address={} threads={}", bound_.to_string(), threads);
+    spdlog::info("router-listening address={} tls={} threads={}", bound_.to_string(),
+                 tls ? tls_bound_.to_string() : std::string("off"), threads);
     return Status();
   }
 
   void update(std::shared_ptr<const RouteTable> routes) override {
     if (!routes) routes = std::make_shared<const RouteTable>();
+    std::lock_guard update_lock(update_mu_);
+    std::shared_ptr<const TlsContexts> tls;
+    if (routes->tls() != tls_pems_ && (!tls_pems_ || *routes->tls() != *tls_pems_)) {
+      // Certificates changed: parse only the new ones, outside the workers' mutex.
+      std::shared_ptr<const TlsContexts> previous;
+      {
+        std::lock_guard lock(shared_.mu);
+        previous = shared_.tls;
+      }
+      std::vector<std::string> errors;
+      tls = TlsContexts::build(*routes->tls(), previous.get(), &errors);
+      for (const auto& e : errors) spdlog::warn("router-tls-certificate-skipped {}", e);
+    }
+    tls_pems_ = routes->tls();
     std::lock_guard lock(shared_.mu);
+    if (tls) shared_.tls = std::move(tls);
     shared_.table = std::move(routes);
     shared_.generation.fetch_add(1, std::memory_order_release);
   }
 
   gossip::Address address() const override { return bound_; }
+  gossip::Address tls_address() const override { return tls_bound_; }
 
   std::vector<AppTraffic> traffic() const override {
     std::map<std::string, AppTraffic> sum;
@@ -146,6 +205,12 @@ class ProxyRouter final : public Router {
     out.reserve(sum.size());
     for (auto& [name, t] : sum) out.push_back(std::move(t));
     return out;
+  }
+
+  uint64_t requests(std::string_view app) const override {
+    uint64_t n = 0;
+    for (const auto& w : workers_) n += w->traffic().requests(app);
+    return n;
   }
 
   void stop() override {
@@ -164,6 +229,9 @@ class ProxyRouter final : public Router {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   gossip::Address bound_;
+  gossip::Address tls_bound_;
+  std::mutex update_mu_;  // serialises update(): guards tls_pems_
+  std::shared_ptr<const RouteTable::TlsMap> tls_pems_;  // what shared_.tls was built from
   std::mutex stop_mu_;
   bool stopped_ = false;
 };

@@ -144,7 +144,7 @@ std::shared_ptr<const RouteTable> RouteStore::build_locked() const {
     }
     apps.push_back(std::move(a));
   }
-  return std::make_shared<const RouteTable>(domain_, std::move(apps));
+  return std::make_shared<const RouteTable>(domain_, std::move(apps), tls_);
 }
 
 void RouteStore::publish(std::shared_ptr<const RouteTable> table, uint64_t seq) {
@@ -195,6 +195,31 @@ void RouteStore::set_down_nodes(std::set<std::string> nodes) {
     std::lock_guard lock(mu_);
     if (nodes == down_) return;
     down_ = std::move(nodes);
+    table_ = build_locked();
+    table = table_;
+    seq = ++build_seq_;
+  }
+  publish(std::move(table), seq);
+}
+
+void RouteStore::set_request_counter(RequestCounter counter) {
+  std::lock_guard lock(counter_mu_);
+  counter_ = std::move(counter);
+}
+
+std::optional<uint64_t> RouteStore::requests(std::string_view app) const {
+  std::lock_guard lock(counter_mu_);
+  if (!counter_) return std::nullopt;
+  return counter_(app);
+}
+
+void RouteStore::set_tls(RouteTable::TlsMap certificates) {
+  std::shared_ptr<const RouteTable> table;
+  uint64_t seq = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (certificates == *tls_) return;
+    tls_ = std::make_shared<const RouteTable::TlsMap>(std::move(certificates));
     table_ = build_locked();
     table = table_;
     seq = ++build_seq_;
@@ -254,7 +279,9 @@ json RouteStore::to_json(Clock::time_point now) const {
                     {"backends", std::move(backends)},
                     {"down", std::move(down)}});
   }
-  return {{"domain", domain_}, {"apps", std::move(apps)}};
+  json tls = json::array();
+  for (const auto& [host, pem] : *tls_) tls.push_back(host);  // never the keys
+  return {{"domain", domain_}, {"apps", std::move(apps)}, {"tls_domains", std::move(tls)}};
 }
 
 }  // namespace shoal::node::router

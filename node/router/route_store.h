@@ -26,8 +26,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -74,6 +76,15 @@ class RouteStore {
   // The nodes gossip holds failed or left; their backends are left out of the table.
   void set_down_nodes(std::set<std::string> nodes);
 
+  // Where a push's answer finds this node's request count for the app (the router's,
+  // Router::requests()): set while a router runs, null otherwise (then answers carry none).
+  using RequestCounter = std::function<uint64_t(std::string_view app)>;
+  void set_request_counter(RequestCounter counter);
+  std::optional<uint64_t> requests(std::string_view app) const;
+
+  // The certificates of custom domains (from the catalog), for the router's TLS listener.
+  void set_tls(RouteTable::TlsMap certificates);
+
   // Drops every app the catalog no longer has: an app is kept when the catalog names it
   // with the group held, or when its group is not below `next_group` (created after that
   // catalog was read, so the catalog could not know it yet).
@@ -83,7 +94,8 @@ class RouteStore {
   std::shared_ptr<const RouteTable> table() const;
 
   // GET /v1/routes: {"domain", "apps": [{"app", "group", "term", "version", "age_ms",
-  // "domains", "backends": [...], "down": [instances left out: their node is down]}]}.
+  // "domains", "backends": [...], "down": [instances left out: their node is down]}],
+  // "tls_domains": [domains with a certificate]}.
   nlohmann::json to_json(Clock::time_point now = Clock::now()) const;
 
  private:
@@ -100,8 +112,12 @@ class RouteStore {
   mutable std::mutex mu_;  // guards the fields below
   std::map<std::string, Entry> entries_;
   std::set<std::string> down_;
+  std::shared_ptr<const RouteTable::TlsMap> tls_ = std::make_shared<const RouteTable::TlsMap>();
   std::shared_ptr<const RouteTable> table_;
   uint64_t build_seq_ = 0;
+
+  mutable std::mutex counter_mu_;  // guards counter_
+  RequestCounter counter_;
 
   std::mutex listener_mu_;  // serialises calls to the listener, newest last
   Listener listener_;

@@ -23,8 +23,11 @@ std::string normalize_host(std::string_view h) {
   return out;
 }
 
-RouteTable::RouteTable(std::string domain, std::vector<AppRoutes> apps)
-    : domain_(normalize_host(domain)), apps_(std::move(apps)) {
+RouteTable::RouteTable(std::string domain, std::vector<AppRoutes> apps,
+                       std::shared_ptr<const TlsMap> tls)
+    : domain_(normalize_host(domain)),
+      tls_(tls ? std::move(tls) : std::make_shared<const TlsMap>()),
+      apps_(std::move(apps)) {
   for (size_t i = 0; i < apps_.size(); ++i) {
     auto& a = apps_[i];
     std::sort(a.backends.begin(), a.backends.end(), [](const Backend& x, const Backend& y) {

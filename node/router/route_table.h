@@ -12,14 +12,19 @@
 //    (`shoal domains add APP HOST`). A custom domain wins over the APP.DOMAIN rule.
 //  - An app present with no backend is known but has no healthy instance (503, not 404).
 //  - Backends are listed in a stable order (node, then instance id).
+//  - tls() holds the certificate and key of every custom domain that has one, for the
+//    router's TLS listener; it is shared between tables until the certificates change.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "node/router/tls_pem.h"
 
 namespace shoal::node::router {
 
@@ -42,8 +47,11 @@ struct AppRoutes {
 
 class RouteTable {
  public:
+  using TlsMap = std::map<std::string, TlsPem>;  // custom domain -> its certificate
+
   RouteTable() : RouteTable("localhost", {}) {}
-  RouteTable(std::string domain, std::vector<AppRoutes> apps);
+  RouteTable(std::string domain, std::vector<AppRoutes> apps,
+             std::shared_ptr<const TlsMap> tls = nullptr);
 
   // The app a Host header names, or nullptr: unknown host.
   const AppRoutes* lookup(std::string_view host_header) const;
@@ -52,9 +60,12 @@ class RouteTable {
 
   const std::string& domain() const { return domain_; }
   const std::vector<AppRoutes>& apps() const { return apps_; }
+  // Never null.
+  const std::shared_ptr<const TlsMap>& tls() const { return tls_; }
 
  private:
   std::string domain_;
+  std::shared_ptr<const TlsMap> tls_;
   std::vector<AppRoutes> apps_;
   std::unordered_map<std::string, size_t> by_name_;    // app name -> index
   std::unordered_map<std::string, size_t> by_domain_;  // custom domain -> index

@@ -16,7 +16,13 @@
 //  - Idempotent requests (GET, HEAD, OPTIONS, PUT, DELETE) without a body already sent are
 //    retried once on another backend when the connection to the first fails; a backend that
 //    refuses connections is ejected from this router's choices for `eject_for`.
-//  - traffic() is a snapshot summed over the IO threads: counters since start.
+//  - With tls_listen set, a second listener terminates TLS: each connection's SNI name picks
+//    the certificate of that custom domain (RouteTable::tls(); node/router/tls.h), then
+//    requests are routed as on the plain listener, with X-Forwarded-Proto https. A name
+//    with no certificate fails the handshake; certificates follow update() like routes.
+//  - traffic() is a snapshot summed over the IO threads: counters since start; requests()
+//    is one app's request count of it, cheaper (what a route push's answer carries back to
+//    the app's leader, whose autoscaler turns it into requests per second).
 //  - stop() closes the listeners and every connection; the destructor calls it.
 #pragma once
 
@@ -25,6 +31,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -35,6 +42,7 @@ namespace shoal::node::router {
 
 struct RouterOptions {
   gossip::Address listen;         // --router; port 0 picks a free one (see address())
+  gossip::Address tls_listen;     // --router-tls; unset (!valid()): no TLS listener
   unsigned threads = 0;           // 0: one per core
   std::string node_name;          // for the request id and logs
   std::chrono::milliseconds header_timeout{10'000};    // the whole request head
@@ -72,8 +80,10 @@ class Router {
   virtual ~Router() = default;
 
   virtual void update(std::shared_ptr<const RouteTable> routes) = 0;
-  virtual gossip::Address address() const = 0;  // the bound address
+  virtual gossip::Address address() const = 0;      // the bound address
+  virtual gossip::Address tls_address() const = 0;  // the TLS one; !valid() when off
   virtual std::vector<AppTraffic> traffic() const = 0;
+  virtual uint64_t requests(std::string_view app) const = 0;
   virtual void stop() = 0;
 };
 

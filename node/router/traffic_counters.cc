@@ -53,6 +53,12 @@ void TrafficCounters::record(std::string_view app_name, std::string_view instanc
   if (!instance.empty()) add(a.by_instance[std::string(instance)]);
 }
 
+uint64_t TrafficCounters::requests(std::string_view app) const {
+  std::lock_guard lock(mu_);
+  auto it = apps_.find(app);
+  return it == apps_.end() ? 0 : it->second.total.requests;
+}
+
 void TrafficCounters::add_to(std::map<std::string, AppTraffic>& into) const {
   std::lock_guard lock(mu_);
   for (const auto& [name, a] : apps_) {

@@ -25,6 +25,8 @@ class TrafficCounters {
   // answered it.
   void record(std::string_view app, std::string_view instance, int status, uint64_t bytes_in,
               uint64_t bytes_out, double seconds);
+  // Requests answered for `app` by this thread since it started.
+  uint64_t requests(std::string_view app) const;
   // Adds this thread's counters to `into` (app name -> traffic).
   void add_to(std::map<std::string, AppTraffic>& into) const;
 

@@ -1,10 +1,4 @@
 // node/router/tunnel.cc
-// GCC 12 at -O1 and up reports -Wmismatched-new-delete inside Asio's awaitable frame
-// allocator (operator new/delete of the frame are a matching pair; a false positive).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
 #include "node/router/tunnel.h"
 
 #include <boost/asio/co_spawn.hpp>
@@ -24,20 +18,33 @@ using tcp = net::ip::tcp;
 namespace {
 
 struct Tunnel {
-  Tunnel(tcp::socket c, tcp::socket b) : client(std::move(c)), backend(std::move(b)) {}
-  tcp::socket client;
+  Tunnel(ClientStream c, tcp::socket b) : client(std::move(c)), backend(std::move(b)) {}
+  ClientStream client;
   tcp::socket backend;
   int open_directions = 2;
 
   void close_both() {
     boost::system::error_code ec;
-    client.close(ec);
+    client.close();
     backend.close(ec);
   }
 };
 
-net::awaitable<void> pump(std::shared_ptr<Tunnel> t, tcp::socket& from, tcp::socket& to,
-                          std::string pending) {
+// Passes the end of the stream on; false when the transport has no half-close (TLS), and
+// the tunnel must end instead.
+bool pass_eof(tcp::socket& to) {
+  boost::system::error_code ignored;
+  to.shutdown(tcp::socket::shutdown_send, ignored);
+  return true;
+}
+bool pass_eof(ClientStream& to) {
+  if (to.tls()) return false;
+  to.shutdown_send();
+  return true;
+}
+
+template <class From, class To>
+net::awaitable<void> pump(std::shared_ptr<Tunnel> t, From& from, To& to, std::string pending) {
   boost::system::error_code ec;
   auto tok = net::redirect_error(net::use_awaitable, ec);
   if (!pending.empty()) {
@@ -57,9 +64,7 @@ net::awaitable<void> pump(std::shared_ptr<Tunnel> t, tcp::socket& from, tcp::soc
       co_return;
     }
   }
-  if (ec == net::error::eof) {
-    boost::system::error_code ignored;
-    to.shutdown(tcp::socket::shutdown_send, ignored);  // pass the end of stream on
+  if (ec == net::error::eof && pass_eof(to)) {
     if (--t->open_directions == 0) t->close_both();
   } else {
     t->close_both();
@@ -68,7 +73,7 @@ net::awaitable<void> pump(std::shared_ptr<Tunnel> t, tcp::socket& from, tcp::soc
 
 }  // namespace
 
-void start_tunnel(tcp::socket client, std::string client_pending, tcp::socket backend,
+void start_tunnel(ClientStream client, std::string client_pending, tcp::socket backend,
                   std::string backend_pending) {
   auto ex = client.get_executor();
   auto t = std::make_shared<Tunnel>(std::move(client), std::move(backend));

@@ -16,11 +16,17 @@ const std::shared_ptr<const RouteTable>& Worker::routes() {
   if (shared_.generation.load(std::memory_order_acquire) != generation_) {
     std::lock_guard lock(shared_.mu);
     table_ = shared_.table;
+    tls_ = shared_.tls;
     generation_ = shared_.generation.load(std::memory_order_relaxed);
     if (table_) pool_.forget_missing(*table_);
   }
   if (!table_) table_ = std::make_shared<const RouteTable>();
   return table_;
+}
+
+const std::shared_ptr<const TlsContexts>& Worker::tls_contexts() {
+  routes();
+  return tls_;
 }
 
 std::string Worker::next_request_id() {
@@ -32,7 +38,9 @@ void Worker::shutdown() {
   if (!io_) return;
   boost::system::error_code ec;
   if (acceptor) acceptor->close(ec);
+  if (tls_acceptor) tls_acceptor->close(ec);
   acceptor.reset();
+  tls_acceptor.reset();
   pool_.clear();
   io_.reset();
 }

@@ -4,7 +4,8 @@
 // SO_REUSEPORT acceptor, its backend pool, its traffic counters and its copy of the
 // current RouteTable. RouterShared is what the threads share: the options (read-only) and
 // the newest table behind a mutex plus a generation counter, so a worker takes the mutex
-// only when the table changed since it last looked.
+// only when the table changed since it last looked. The TLS contexts (certificates by
+// domain) travel with the table, under the same mutex and generation.
 //
 // Destruction order matters: the io_context goes before the pool and counters (coroutine
 // frames it destroys still reference them), and the pool is cleared while the io_context
@@ -15,6 +16,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -26,6 +28,7 @@
 #include "node/router/backend_pool.h"
 #include "node/router/route_table.h"
 #include "node/router/router.h"
+#include "node/router/tls.h"
 #include "node/router/traffic_counters.h"
 
 namespace shoal::node::router {
@@ -35,7 +38,10 @@ struct RouterShared {
   const RouterOptions options;
   std::mutex mu;
   std::shared_ptr<const RouteTable> table;  // guarded by mu
+  std::shared_ptr<const TlsContexts> tls;   // guarded by mu; built from table->tls()
   std::atomic<uint64_t> generation{0};      // bumped (under mu) with every new table
+  // Every TLS connection starts on it (set before the IO threads start; null: no TLS).
+  std::shared_ptr<boost::asio::ssl::context> tls_listener;
 };
 
 class Worker {
@@ -55,10 +61,14 @@ class Worker {
   // The current table, re-read from RouterShared only when its generation moved. Callers
   // copy the shared_ptr to keep the table alive across a request.
   const std::shared_ptr<const RouteTable>& routes();
+  // The certificates by domain, refreshed as routes() is.
+  const std::shared_ptr<const TlsContexts>& tls_contexts();
+  boost::asio::ssl::context* tls_listener() const { return shared_.tls_listener.get(); }
   // "NODE-3f9a1c02-1b": this thread's random prefix and a counter.
   std::string next_request_id();
 
   std::optional<boost::asio::ip::tcp::acceptor> acceptor;
+  std::optional<boost::asio::ip::tcp::acceptor> tls_acceptor;
 
   // Drops pooled connections and destroys the io_context with every connection and
   // coroutine on it. REQUIRES: the thread running io() has returned.
@@ -70,6 +80,7 @@ class Worker {
   TrafficCounters traffic_;
   BackendPool pool_;
   std::shared_ptr<const RouteTable> table_;
+  std::shared_ptr<const TlsContexts> tls_;
   uint64_t generation_ = ~0ull;
   uint32_t id_prefix_;
   uint64_t id_counter_ = 0;

@@ -44,8 +44,10 @@ struct AppsCluster {
   std::vector<std::unique_ptr<AgentProcess>> agents;
   fs::path scratch = make_temp_dir("shoal-apps");
 
-  explicit AppsCluster(size_t n) {
-    const std::vector<std::string> common = {"--log-level", "debug"};
+  // `extra`: flags every agent gets (e.g. {"--router-tls", "127.0.0.1:0"}).
+  explicit AppsCluster(size_t n, const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> common = {"--log-level", "debug"};
+    common.insert(common.end(), extra.begin(), extra.end());
     agents.push_back(AgentProcess::start("n0", common));
     REQUIRE(agents[0]->wait_healthy());
     for (size_t i = 1; i < n; ++i) {

@@ -1,6 +1,7 @@
 // Issue 8 point 4 end to end on a one-node loopback cluster of the real agent: an app whose
 // instances burn CPU while a file exists is autoscaled up to its max and back to its min,
 // and a worker that allocates past its 32 MB limit is OOM-killed and shown so by `shoal ps`.
+// Issue 9 point 3: a web app is autoscaled by its requests per second through the router.
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
@@ -10,7 +11,9 @@
 #include <fstream>
 #include <thread>
 
+#include "node/http_client.h"
 #include "node/supervisor/cgroup.h"
+#include "tests/integration/request_loop.h"
 #include "tests/support/process.h"
 
 namespace shoal::test {
@@ -167,6 +170,44 @@ TEST_CASE("autoscale: a worker past its 32 MB limit is OOM-killed and ps says so
   }));
   INFO(ps.out);
   CHECK_THAT(ps.out, Catch::Contains(note));
+}
+
+}  // namespace shoal::test
+
+namespace shoal::test {
+
+TEST_CASE("autoscale: web scales up on requests per second through the router, and back "
+          "down once they stop",
+          "[integration][apps][autoscale][router]") {
+  OneNode c;
+  // No CPU limit and an unreachable CPU target: requests alone decide.
+  const fs::path app = c.example("python-web",
+                                 "[formation]\nweb = 1\n\n"
+                                 "[autoscale.web]\nmin = 1\nmax = 3\ntarget_cpu_percent = 100\n"
+                                 "target_rps = 4\ncooldown = \"2s\"\nwindow = \"6s\"\n");
+  auto dep = c.cli({"deploy", app.string(), "--app", "rpsweb"});
+  INFO(dep.out << dep.err);
+  REQUIRE(dep.exit_code == 0);
+  REQUIRE(c.count("rpsweb", "web") == 1);
+
+  AgentProcess& agent = *c.agent;
+  RequestLoop loop(
+      [&agent](const RequestLoop::Record& record) {
+        node::HttpExchange ex;
+        ex.target = "/";
+        ex.timeout = 5s;
+        ex.headers.emplace("Host", "rpsweb.localhost");
+        record("", node::http_request("127.0.0.1", agent.router_port(), ex));
+      },
+      25ms, 180s);
+  // Well over 4 requests/s on one instance: the leader's autoscaler adds instances.
+  REQUIRE(wait_until(20s, [&] { return loop.ok() >= 20; }));
+  CHECK(wait_until(90s, [&] { return c.count("rpsweb", "web") >= 2; }));
+  const std::string log = agent.log();
+  CHECK_THAT(log, Catch::Contains("by=autoscaler reason=\"") && Catch::Contains("requests/s"));
+  loop.stop();
+  // No requests: back to min once the window has seen none.
+  CHECK(wait_until(90s, [&] { return c.count("rpsweb", "web") == 1; }));
 }
 
 }  // namespace shoal::test

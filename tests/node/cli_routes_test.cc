@@ -34,6 +34,16 @@ TEST_CASE("routes table: one line per host or backend, down nodes counted", "[cl
 
   CHECK(render_domains(json::parse(R"({"app":"hello","domains":["a.io","b.io"]})")) ==
         "a.io\nb.io\n");
+  CHECK(render_domains(json::parse(
+            R"({"app":"hello","domains":["a.io","b.io","c.io","d.io"],"tls":{)"
+            R"("a.io":{"names":["a.io"],"not_after":"2027-01-31T12:00:00Z","expired":false},)"
+            R"("c.io":{"names":["c.io"],"not_after":"2020-01-01T00:00:00Z","expired":true},)"
+            R"("d.io":{"error":"the key does not belong to the certificate"}}})")) ==
+        "Host  TLS\n"
+        "a.io  until 2027-01-31T12:00:00Z\n"
+        "b.io  -\n"
+        "c.io  expired 2020-01-01T00:00:00Z\n"
+        "d.io  unusable: the key does not belong to the certificate\n");
   CHECK(render_domains(json::parse(R"({"app":"hello","domains":[]})")) ==
         "App hello has no custom domain (add one with `shoal domains add APP HOST`)\n");
 }

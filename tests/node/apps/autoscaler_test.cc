@@ -1,11 +1,13 @@
 // Tests of node/apps/autoscaler: decide_scale()'s rule (up over the target, down well below
-// it, clamped to [min, max], cool-down, instances without enough samples ignored), the
-// leader's UsageHistory, and [autoscale.TYPE] in shoal.toml and in AppState::scale.
+// it, clamped to [min, max], cool-down, instances without enough samples ignored; requests
+// per second as a second signal), the leader's UsageHistory and RequestRate, and
+// [autoscale.TYPE] in shoal.toml and in AppState::scale.
 #include "node/apps/autoscaler.h"
 
 #include <catch2/catch.hpp>
 
 #include "node/apps/app_state.h"
+#include "node/apps/request_rate.h"
 #include "tests/node/apps/deploy_test_util.h"
 
 using namespace shoal;
@@ -183,12 +185,24 @@ TEST_CASE("autoscaler: [autoscale.TYPE] in shoal.toml", "[apps][autoscale]") {
   REQUIRE(m.ok());
   const AutoscaleRule* r = m->autoscale_for("web");
   REQUIRE(r != nullptr);
-  CHECK(*r == AutoscaleRule{1, 3, 50, 5000, 4000});
+  CHECK(*r == AutoscaleRule{1, 3, 50, 5000, 4000, 0});
   CHECK(m->autoscale_for("worker") == nullptr);
   // Defaults, and the JSON a release stores.
   auto d = parse_manifest("web: ./w\n", "[autoscale.web]\nmax = 4\n");
   REQUIRE(d.ok());
-  CHECK(*d->autoscale_for("web") == AutoscaleRule{1, 4, 70, 60'000, 30'000});
+  CHECK(*d->autoscale_for("web") == AutoscaleRule{1, 4, 70, 60'000, 30'000, 0});
+  // target_rps: web only; kept in the release's JSON.
+  auto rps = parse_manifest("web: ./w\n", "[autoscale.web]\nmax = 4\ntarget_rps = 25\n");
+  REQUIRE(rps.ok());
+  CHECK(rps->autoscale_for("web")->target_rps == 25);
+  auto rps_back = manifest_from_json(to_json(*rps));
+  REQUIRE(rps_back.ok());
+  CHECK(*rps_back == *rps);
+  auto worker_rps =
+      parse_manifest("web: ./w\nworker: ./k\n", "[autoscale.worker]\nmax = 2\ntarget_rps = 5\n");
+  REQUIRE_FALSE(worker_rps.ok());
+  CHECK_THAT(worker_rps.status().message(),
+             Catch::Contains("autoscale.worker.target_rps: only web instances"));
   auto back = manifest_from_json(to_json(*m));
   REQUIRE(back.ok());
   CHECK(*back == *m);
@@ -209,6 +223,7 @@ TEST_CASE("autoscaler: [autoscale.TYPE] in shoal.toml", "[apps][autoscale]") {
   CHECK_THAT(err("[autoscale.web]\nmax = 0\n"), Catch::Contains("'autoscale.web.max' must be an integer from 1"));
   CHECK_THAT(err("[autoscale.web]\ntarget_cpu_percent = 120\n"), Catch::Contains("target_cpu_percent"));
   CHECK_THAT(err("[autoscale.web]\ncooldown = \"100ms\"\n"), Catch::Contains("at least 1s"));
+  CHECK_THAT(err("[autoscale.web]\ntarget_rps = 0\n"), Catch::Contains("target_rps"));
   CHECK_THAT(err("[autoscale.web]\nmaximum = 2\n"), Catch::Contains("unknown key 'autoscale.web.maximum'"));
   CHECK_THAT(err("[autoscale]\nweb = 2\n"), Catch::Contains("'autoscale.web' must be a table"));
 }
@@ -225,4 +240,92 @@ TEST_CASE("autoscaler: a manual scale of an autoscaled type stays within [min, m
                "0 is outside");
   CHECK(a.formation().at("worker").count == 0);  // nothing of a refused scale applies
   REQUIRE(run(a, AppState::scale({{"worker", 7}})).ok());  // not autoscaled: any count
+}
+
+TEST_CASE("autoscaler: requests per second scale web up and down, with hysteresis",
+          "[apps][autoscale]") {
+  AutoscaleRule r = rule(1, 6);
+  r.target_rps = 10;
+  auto with_rps = [&](int count, std::optional<double> rps) {
+    AutoscaleInput in = input(count, {}, r);  // no CPU samples: requests alone decide
+    in.rps = rps;
+    return decide_scale(in);
+  };
+  // 45 req/s on 2 instances (22.5 each > 10): ceil(45 / 10) = 5.
+  auto d = with_rps(2, 45.0);
+  REQUIRE(d);
+  CHECK(d->count == 5);
+  CHECK_THAT(d->reason, Catch::Contains("45.0 requests/s") && Catch::Contains("> target 10"));
+  // Just over: at least one more.
+  d = with_rps(2, 20.5);
+  REQUIRE(d);
+  CHECK(d->count == 3);
+  // Under the target, but not under 80% of it for one fewer: stays.
+  CHECK_FALSE(with_rps(3, 20.0));
+  // Well under: down to what keeps each below 80% of the target, at least 1.
+  d = with_rps(5, 10.0);
+  REQUIRE(d);
+  CHECK(d->count == 2);
+  d = with_rps(3, 0.0);
+  REQUIRE(d);
+  CHECK(d->count == 1);
+  // Clamped to max; unknown rate: no opinion.
+  d = with_rps(2, 1000.0);
+  REQUIRE(d);
+  CHECK(d->count == 6);
+  CHECK_FALSE(with_rps(3, std::nullopt));
+}
+
+TEST_CASE("autoscaler: with CPU and requests, the one asking for more decides",
+          "[apps][autoscale]") {
+  AutoscaleRule r = rule(1, 8);  // CPU target 50%
+  r.target_rps = 10;
+  // CPU is hot (96%), requests are few: up by CPU.
+  AutoscaleInput hot = input(2, {steady("a", 96), steady("b", 96)}, r);
+  hot.rps = 1.0;
+  auto d = decide_scale(hot);
+  REQUIRE(d);
+  CHECK(d->count == 4);
+  CHECK_THAT(d->reason, Catch::Contains("mean CPU"));
+  // CPU is idle, requests are many: up by requests.
+  AutoscaleInput busy = input(2, {steady("a", 5), steady("b", 5)}, r);
+  busy.rps = 70.0;
+  d = decide_scale(busy);
+  REQUIRE(d);
+  CHECK(d->count == 7);
+  CHECK_THAT(d->reason, Catch::Contains("requests/s"));
+  // CPU would scale down but requests hold the count: nothing.
+  AutoscaleInput held = input(3, {steady("a", 5), steady("b", 5), steady("c", 5)}, r);
+  held.rps = 25.0;
+  CHECK_FALSE(decide_scale(held));
+}
+
+TEST_CASE("autoscaler: RequestRate sums the nodes' counts over a window, survives a router "
+          "restart, and knows when it knows nothing",
+          "[apps][autoscale]") {
+  RequestRate rate;
+  CHECK_FALSE(rate.rate(kNow, 10'000));
+  // Node a: 10 req/s; node b: 5 req/s; a sample every 2 s over the last 20 s.
+  for (int64_t t = kNow - 20'000; t <= kNow; t += 2000) {
+    const auto secs = static_cast<uint64_t>((t - (kNow - 20'000)) / 1000);
+    rate.add("a", t, 1000 + 10 * secs);
+    rate.add("b", t, 5 * secs);
+  }
+  auto r = rate.rate(kNow, 10'000);
+  REQUIRE(r);
+  CHECK(*r == Approx(15.0));
+  // An older or equal sample is ignored.
+  rate.add("a", kNow - 1000, 0);
+  CHECK(*rate.rate(kNow, 10'000) == Approx(15.0));
+  // Node c's router restarted: its count fell, so its history starts again and it counts
+  // only once it spans half a window.
+  rate.add("c", kNow - 9000, 500);
+  rate.add("c", kNow - 8000, 600);
+  rate.add("c", kNow - 6000, 10);  // restarted: 30 requests in the 6 s since
+  rate.add("c", kNow, 40);
+  CHECK(*rate.rate(kNow, 10'000) == Approx(15.0 + 5.0));
+  // A node that has only one sample, or none in reach, adds nothing.
+  RequestRate lone;
+  lone.add("a", kNow, 100);
+  CHECK_FALSE(lone.rate(kNow, 10'000));
 }

@@ -105,3 +105,38 @@ TEST_CASE("catalog domains: go with the app, survive snapshots, old snapshots lo
   REQUIRE(run(d, CatalogState::add_domain("other", "hello.io")).ok());
   CHECK(d.domain_owner("hello.io") == "other");
 }
+
+TEST_CASE("catalog domains: a certificate goes with its domain, survives snapshots, and is "
+          "replaced, kept or dropped as asked",
+          "[apps][catalog][routes][tls]") {
+  CatalogState c;
+  REQUIRE(run(c, CatalogState::create_app("hello", {"n1"}, 1)).ok());
+  const DomainTls first{"CERT-1", "KEY-1"};
+  REQUIRE(run(c, CatalogState::add_domain("hello", "Secure.Hello.IO", &first)).ok());
+  REQUIRE(c.app("hello")->tls.at("secure.hello.io") == first);
+
+  // Re-adding without a certificate keeps it; with one replaces it.
+  REQUIRE(run(c, CatalogState::add_domain("hello", "secure.hello.io")).ok());
+  CHECK(c.app("hello")->tls.at("secure.hello.io") == first);
+  const DomainTls second{"CERT-2", "KEY-2"};
+  REQUIRE(run(c, CatalogState::add_domain("hello", "secure.hello.io", &second)).ok());
+  CHECK(c.app("hello")->tls.at("secure.hello.io") == second);
+
+  // A snapshot carries it.
+  CatalogState d;
+  REQUIRE(d.restore(c.snapshot()).ok());
+  CHECK(d.app("hello")->tls == c.app("hello")->tls);
+
+  // Half a pair is refused and changes nothing.
+  const Bytes before = c.snapshot();
+  expect_error(run(c, encode_command({{"op", "add_domain"},
+                                      {"name", "hello"},
+                                      {"host", "x.hello.io"},
+                                      {"cert", "CERT"}})),
+               Status::Code::invalid_argument, "a certificate needs its key");
+  CHECK(c.snapshot() == before);
+
+  // Removing the domain drops its certificate.
+  REQUIRE(run(c, CatalogState::remove_domain("hello", "secure.hello.io")).ok());
+  CHECK(c.app("hello")->tls.empty());
+}
