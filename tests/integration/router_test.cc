@@ -1,8 +1,9 @@
 // Issue 9, the routing mesh end to end: a 3-node loopback cluster serves its apps through
 // every node's router. An app with instances on two nodes answers through the third node;
 // unknown hosts get a 404 naming the host, an app without instances a 503 with Retry-After;
-// WebSocket passes through; and a rolling deploy, then the kill of an instance, under a
-// client loop through the router fail no more than the requests in flight to that instance.
+// WebSocket passes through; and a rolling deploy, then the kill of an instance, then the
+// kill of a whole node, under a client loop through the router fail no more than the
+// requests in flight to what was killed.
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
@@ -43,6 +44,20 @@ size_t routed_backends(AgentProcess& node, const std::string& app) {
     if (a.value("app", "") == app) return a.value("backends", json::array()).size();
   }
   return 0;
+}
+
+// The nodes of the app's backends in a node's GET /v1/routes.
+std::set<std::string> routed_nodes(AgentProcess& node, const std::string& app) {
+  std::set<std::string> out;
+  auto r = node.client(3s).call("GET", "/v1/routes");
+  if (!r.ok()) return out;
+  const json apps = r->value("apps", json::array());
+  for (const auto& a : apps) {
+    if (a.value("app", "") != app) continue;
+    const json backends = a.value("backends", json::array());
+    for (const auto& b : backends) out.insert(b.value("node", ""));
+  }
+  return out;
 }
 
 std::vector<json> web_up(const json& ps) {
@@ -204,8 +219,8 @@ TEST_CASE("router: any node serves an app by Host; 404 for an unknown host, 503 
   CHECK(counted);
 }
 
-TEST_CASE("router: a rolling deploy and the kill of an instance under a client loop through "
-          "the router",
+TEST_CASE("router: a rolling deploy, the kill of an instance and the kill of a node under a "
+          "client loop through the router",
           "[integration][router][rolling]") {
   AppsCluster c(3);
   AgentProcess& n0 = *c.agents[0];
@@ -249,10 +264,27 @@ TEST_CASE("router: a rolling deploy and the kill of an instance under a client l
   const std::string victim = *procs.begin();
   ::kill(std::stoi(victim.substr(victim.find('@') + 1)), SIGKILL);
   REQUIRE(wait_for(30s, [&] { return loop.ok() >= ok_before + 100; }));
+  {
+    const auto failed = loop.failures();
+    INFO(Catch::Detail::stringify(failed));
+    CHECK(failed.size() - failed_before <= 1);
+  }
+
+  // kill -9 of a whole node, agent and instances, while it serves the app: again at most
+  // the request in flight to it fails. Its backend leaves the routes once gossip holds the
+  // node failed; until then the router retries refused GETs elsewhere, and the app's group
+  // (which may lose its leader here) is not needed to keep serving.
+  AgentProcess& doomed = *c.agents[1];
+  REQUIRE(wait_for(60s, [&] { return routed_nodes(via, "rtroll").count(doomed.name()) == 1; }));
+  const size_t failed_before_node = loop.failures().size();
+  kill_node(doomed);
+  REQUIRE(wait_for(60s, [&] { return routed_nodes(via, "rtroll").count(doomed.name()) == 0; }));
+  const int ok_after_drop = loop.ok();
+  REQUIRE(wait_for(30s, [&] { return loop.ok() >= ok_after_drop + 50; }));
   loop.stop();
   const auto failed = loop.failures();
   INFO(Catch::Detail::stringify(failed));
-  CHECK(failed.size() - failed_before <= 1);
+  CHECK(failed.size() - failed_before_node <= 1);
 }
 
 }  // namespace shoal::test
