@@ -26,7 +26,7 @@ int tls_port(AgentProcess& node) {
 CommandResult curl_https(const std::string& host, int port, const fs::path& ca,
                          const std::string& path = "/") {
   const std::string hp = host + ":" + std::to_string(port);
-  return run_command_argv({"curl", "-sS", "--max-time", "5", "--cacert", ca.string(), "--resolve",
+  return run_command_argv({find_program("curl"), "-sS", "--max-time", "5", "--cacert", ca.string(), "--resolve",
                            hp + ":127.0.0.1", "https://" + hp + path},
                           10s);
 }

@@ -48,21 +48,8 @@ inline MemberView member_view(const nlohmann::json& list) {
   return out;
 }
 
-// The serf binary on PATH (posix_spawn does not search PATH); "serf" if none is found, so
-// the spawn error names what is missing.
-inline std::string serf_binary() {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/bin:/bin";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    size_t end = dirs.find(':', start);
-    if (end == std::string::npos) end = dirs.size();
-    std::filesystem::path candidate = std::filesystem::path(dirs.substr(start, end - start)) / "serf";
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-    start = end + 1;
-  }
-  return "serf";
-}
+// The serf binary on PATH.
+inline std::string serf_binary() { return find_program("serf"); }
 
 // `serf SUBCOMMAND -rpc-addr=RPC_ADDR ARGS...`: the stock CLI against any agent that speaks
 // Serf's RPC (a serf agent, or a shoal agent's --rpc-serf).

@@ -163,6 +163,22 @@ struct CommandResult {
   std::string err;
 };
 
+// A program on PATH (posix_spawn does not search PATH); `name` itself if none is found, so
+// the spawn error names what is missing.
+inline std::string find_program(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= dirs.size()) {
+    size_t end = dirs.find(':', start);
+    if (end == std::string::npos) end = dirs.size();
+    std::filesystem::path candidate = std::filesystem::path(dirs.substr(start, end - start)) / name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+    start = end + 1;
+  }
+  return name;
+}
+
 // Runs argv (any program) to completion with stdout/stderr captured; killed (by pid) past
 // `timeout`.
 inline CommandResult run_command_argv(const std::vector<std::string>& argv,
