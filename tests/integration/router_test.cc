@@ -151,6 +151,9 @@ TEST_CASE("router: any node serves an app by Host; 404 for an unknown host, 503 
   }
   REQUIRE(third != nullptr);
   REQUIRE(wait_for(30s, [&] { return routed_backends(*third, "rtweb") == 2; }));
+  // python-web has no health check, so "running" comes before it listens: both must listen
+  // before every request through the router can succeed.
+  for (const auto& i : web_up(ps)) REQUIRE(get_port(i.value("port", 0)).ok());
 
   // Both instances answer through the third node's router, by Host (any case, any port).
   std::set<std::string> served_by;
@@ -180,6 +183,7 @@ TEST_CASE("router: any node serves an app by Host; 404 for an unknown host, 503 
   INFO(ws.out << ws.err);
   REQUIRE(ws.exit_code == 0);
   REQUIRE(wait_for(30s, [&] { return routed_backends(*third, "rtws") == 2; }));
+  for (const auto& i : web_up(c.ps(n0, "rtws"))) REQUIRE(get_port(i.value("port", 0)).ok());
   {
     RawSocket s(third->router_port());
     REQUIRE(s.connected());
