@@ -123,6 +123,17 @@ inline void write_health_web(const fs::path& dir, const std::string& extra_env) 
   std::ofstream(dir / "shoal.toml", std::ios::trunc) << toml;
 }
 
+// The app's entry in a node's GET /v1/routes, or null.
+inline json app_routes(AgentProcess& node, const std::string& app) {
+  auto r = node.client(3s).call("GET", "/v1/routes");
+  if (!r.ok()) return nullptr;
+  const json apps = r->value("apps", json::array());  // a local: GCC's maybe-uninitialized
+  for (const auto& a : apps) {
+    if (a.value("app", "") == app) return a;
+  }
+  return nullptr;
+}
+
 // Instances of `release` (0: any) that are desired and running.
 inline std::vector<json> running(const json& ps, uint64_t release = 0) {
   std::vector<json> out;

@@ -37,26 +37,17 @@ Result<node::HttpResponse> via_router(AgentProcess& node, const std::string& hos
 
 // The app's backends in a node's GET /v1/routes (0 when it does not know the app).
 size_t routed_backends(AgentProcess& node, const std::string& app) {
-  auto r = node.client(3s).call("GET", "/v1/routes");
-  if (!r.ok()) return 0;
-  const json apps = r->value("apps", json::array());
-  for (const auto& a : apps) {
-    if (a.value("app", "") == app) return a.value("backends", json::array()).size();
-  }
-  return 0;
+  const json r = app_routes(node, app);
+  return r.is_object() ? r.value("backends", json::array()).size() : 0;
 }
 
 // The nodes of the app's backends in a node's GET /v1/routes.
 std::set<std::string> routed_nodes(AgentProcess& node, const std::string& app) {
   std::set<std::string> out;
-  auto r = node.client(3s).call("GET", "/v1/routes");
-  if (!r.ok()) return out;
-  const json apps = r->value("apps", json::array());
-  for (const auto& a : apps) {
-    if (a.value("app", "") != app) continue;
-    const json backends = a.value("backends", json::array());
-    for (const auto& b : backends) out.insert(b.value("node", ""));
-  }
+  const json r = app_routes(node, app);
+  if (!r.is_object()) return out;
+  const json backends = r.value("backends", json::array());
+  for (const auto& b : backends) out.insert(b.value("node", ""));
   return out;
 }
 

@@ -27,17 +27,6 @@ std::set<std::string> expected_backends(const json& ps) {
   return out;
 }
 
-// The app's entry in a node's GET /v1/routes, or null.
-json app_routes(AgentProcess& node, const std::string& app) {
-  auto r = node.client(3s).call("GET", "/v1/routes");
-  if (!r.ok()) return nullptr;
-  const json apps = r->value("apps", json::array());  // a local: GCC's maybe-uninitialized
-  for (const auto& a : apps) {
-    if (a.value("app", "") == app) return a;
-  }
-  return nullptr;
-}
-
 std::set<std::string> backends_of(const json& routes) {
   std::set<std::string> out;
   if (!routes.is_object()) return out;
