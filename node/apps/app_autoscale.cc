@@ -42,10 +42,8 @@ std::map<std::string, supervisor::ResourceUsage> AppService::recent_usage(
 bool AppService::autoscale(raft::GroupId group, raft::Term term, const AppState& app) {
   const int64_t now = wall_ms();
   std::map<std::string, InstanceSamples> samples;  // running, desired instances by id
-  const AutoscaleRule* web_rule = nullptr;
-  if (const Manifest* current = app.current_manifest()) {
-    web_rule = current->autoscale_for(kWebType);
-  }
+  const Manifest* m = app.current_manifest();
+  const AutoscaleRule* web_rule = m ? m->autoscale_for(kWebType) : nullptr;
   std::optional<double> web_rps;  // through every router, over the web rule's window
   {
     std::lock_guard lock(usage_mu_);
@@ -60,7 +58,6 @@ bool AppService::autoscale(raft::GroupId group, raft::Term term, const AppState&
       if (inst.desired && inst.state == "running") samples[id] = InstanceSamples{id, h.cpu(id)};
     }
   }
-  const Manifest* m = app.current_manifest();
   GroupScaleMemo& gm = scale_memo_[group];
   if (gm.term != term) gm = GroupScaleMemo{term, {}};
   auto& memo = gm.types;

@@ -177,7 +177,8 @@ class ProxyRouter final : public Router {
     if (!routes) routes = std::make_shared<const RouteTable>();
     std::lock_guard update_lock(update_mu_);
     std::shared_ptr<const TlsContexts> tls;
-    if (routes->tls() != tls_pems_ && (!tls_pems_ || *routes->tls() != *tls_pems_)) {
+    const bool tls_on = shared_.options.tls_listen.valid();  // else nobody reads them
+    if (tls_on && routes->tls() != tls_pems_ && (!tls_pems_ || *routes->tls() != *tls_pems_)) {
       // Certificates changed: parse only the new ones, outside the workers' mutex.
       std::shared_ptr<const TlsContexts> previous;
       {
