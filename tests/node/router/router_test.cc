@@ -3,6 +3,10 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <thread>
+#include <vector>
+
 #include "tests/node/router/router_test_support.h"
 
 namespace shoal::test::router {
@@ -262,12 +266,20 @@ TEST_CASE("router counts traffic per app and instance", "[router]") {
     REQUIRE(c.send(get("empty.localhost", "/")));
     REQUIRE(c.response());
   }
-  auto traffic = router->traffic();
+  // A request is counted once its response is written, which is after the client may
+  // already hold that response: wait (bounded) for all five to be counted.
+  std::vector<node::router::AppTraffic> traffic;
   const node::router::AppTraffic* alpha = nullptr;
   const node::router::AppTraffic* empty = nullptr;
-  for (const auto& t : traffic) {
-    if (t.app == "alpha") alpha = &t;
-    if (t.app == "empty") empty = &t;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    traffic = router->traffic();
+    alpha = empty = nullptr;
+    for (const auto& t : traffic) {
+      if (t.app == "alpha") alpha = &t;
+      if (t.app == "empty") empty = &t;
+    }
+    if (alpha && empty && alpha->total.requests == 4 && empty->total.requests == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   REQUIRE(alpha != nullptr);
   CHECK(alpha->total.requests == 4);
