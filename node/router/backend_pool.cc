@@ -32,13 +32,23 @@ bool still_usable(tcp::socket& s) {
 BackendPool::BackendPool(size_t max_idle, std::chrono::milliseconds eject_for, uint64_t seed)
     : max_idle_(max_idle), eject_for_(eject_for), rng_(seed) {}
 
-std::string BackendPool::key(const Backend& b) {
-  return b.host + ":" + std::to_string(b.port);
+size_t BackendPool::KeyHash::operator()(const KeyView& k) const {
+  return std::hash<std::string_view>{}(k.host) * 31 + k.port;
+}
+
+BackendPool::State* BackendPool::find(const Backend& b) {
+  auto it = states_.find(key(b));
+  return it == states_.end() ? nullptr : &it->second;
 }
 
 const BackendPool::State* BackendPool::find(const Backend& b) const {
   auto it = states_.find(key(b));
   return it == states_.end() ? nullptr : &it->second;
+}
+
+BackendPool::State& BackendPool::state(const Backend& b) {
+  if (State* s = find(b)) return *s;
+  return states_[Key{b.host, b.port}];
 }
 
 const Backend* BackendPool::pick(const std::vector<Backend>& backends,
@@ -59,34 +69,37 @@ const Backend* BackendPool::pick(const std::vector<Backend>& backends,
   return outstanding(*from[j]) < outstanding(*from[i]) ? from[j] : from[i];
 }
 
-std::optional<boost::beast::tcp_stream> BackendPool::take_idle(const Backend& b,
-                                                               Clock::time_point now) {
-  auto it = states_.find(key(b));
-  if (it == states_.end()) return std::nullopt;
-  auto& idle = it->second.idle;
+std::optional<tcp::socket> BackendPool::take_idle(const Backend& b, Clock::time_point now,
+                                                  bool check_open) {
+  State* s = find(b);
+  if (s == nullptr) return std::nullopt;
+  auto& idle = s->idle;
   while (!idle.empty()) {
     Idle candidate = std::move(idle.back());
     idle.pop_back();
-    if (now - candidate.since < kIdleMax && still_usable(candidate.conn.socket())) {
+    if (now - candidate.since < kIdleMax && candidate.conn.is_open() &&
+        (!check_open || still_usable(candidate.conn))) {
       return std::move(candidate.conn);
     }
     boost::system::error_code ec;
-    candidate.conn.socket().close(ec);
+    candidate.conn.close(ec);
   }
   return std::nullopt;
 }
 
-void BackendPool::give_back(const Backend& b, boost::beast::tcp_stream conn,
-                            Clock::time_point now) {
+void BackendPool::give_back(const Backend& b, tcp::socket conn, Clock::time_point now) {
   if (max_idle_ == 0) return;
-  conn.expires_never();
-  auto& idle = states_[key(b)].idle;
+  auto& idle = state(b).idle;
   idle.push_back(Idle{std::move(conn), now});
   while (idle.size() > max_idle_) idle.pop_front();
 }
 
+void BackendPool::drop_idle(const Backend& b) {
+  if (State* s = find(b)) s->idle.clear();
+}
+
 void BackendPool::eject(const Backend& b, Clock::time_point now) {
-  auto& s = states_[key(b)];
+  auto& s = state(b);
   s.ejected_until = now + eject_for_;
   s.idle.clear();  // connections to a backend that refuses new ones are suspect too
 }
@@ -96,11 +109,11 @@ bool BackendPool::ejected(const Backend& b, Clock::time_point now) const {
   return s != nullptr && now < s->ejected_until;
 }
 
-void BackendPool::started(const Backend& b) { ++states_[key(b)].outstanding; }
+void BackendPool::started(const Backend& b) { ++state(b).outstanding; }
 
 void BackendPool::finished(const Backend& b) {
-  auto it = states_.find(key(b));
-  if (it != states_.end() && it->second.outstanding > 0) --it->second.outstanding;
+  State* s = find(b);
+  if (s != nullptr && s->outstanding > 0) --s->outstanding;
 }
 
 size_t BackendPool::outstanding(const Backend& b) const {
@@ -114,16 +127,17 @@ size_t BackendPool::idle_count(const Backend& b) const {
 }
 
 void BackendPool::forget_missing(const RouteTable& table) {
-  std::unordered_set<std::string> live;
+  std::unordered_set<KeyView, KeyHash, KeyEqual> live;
   for (const auto& app : table.apps()) {
     for (const auto& b : app.backends) live.insert(key(b));
   }
   for (auto it = states_.begin(); it != states_.end();) {
+    const bool listed = live.count(KeyEqual::view(it->first)) != 0;
     // A backend with requests outstanding keeps its count until they finish.
-    if (live.count(it->first) == 0 && it->second.outstanding == 0) {
+    if (!listed && it->second.outstanding == 0) {
       it = states_.erase(it);
     } else {
-      if (live.count(it->first) == 0) it->second.idle.clear();
+      if (!listed) it->second.idle.clear();
       ++it;
     }
   }

@@ -10,20 +10,24 @@
 //  - A backend is known by host:port; forget_missing() drops what a new table no longer
 //    lists (its idle connections close).
 //  - take_idle() hands out the most recently used idle connection, skipping (and closing)
-//    those the backend has already closed or that idled longer than kIdleMax.
+//    those that idled longer than kIdleMax and, when asked to (a request that could not
+//    be retried on a new connection), those the backend has already closed: checking
+//    costs a system call per request, which a retryable request does without.
+//  - A backend is keyed by host and port; looking one up allocates nothing.
 //  - Every connection it holds belongs to the IO thread's io_context: clear() must run
 //    before that context is destroyed.
 #pragma once
 
 #include <utility>  // first: Boost 1.74 awaitable.hpp uses std::exchange without it
 
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
 #include <deque>
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -45,9 +49,13 @@ class BackendPool {
   const Backend* pick(const std::vector<Backend>& backends,
                       const std::vector<const Backend*>& tried, Clock::time_point now);
 
-  std::optional<boost::beast::tcp_stream> take_idle(const Backend& b, Clock::time_point now);
+  std::optional<boost::asio::ip::tcp::socket> take_idle(const Backend& b, Clock::time_point now,
+                                                        bool check_open);
   // Keeps `conn` for the next request to `b`, dropping the oldest beyond max_idle.
-  void give_back(const Backend& b, boost::beast::tcp_stream conn, Clock::time_point now);
+  void give_back(const Backend& b, boost::asio::ip::tcp::socket conn, Clock::time_point now);
+  // Closes b's idle connections: the most recent one was found closed by the backend, so
+  // the older ones (idle longer, past the backend's keep-alive timeout) are closed too.
+  void drop_idle(const Backend& b);
 
   void eject(const Backend& b, Clock::time_point now);
   bool ejected(const Backend& b, Clock::time_point now) const;
@@ -62,7 +70,7 @@ class BackendPool {
 
  private:
   struct Idle {
-    boost::beast::tcp_stream conn;
+    boost::asio::ip::tcp::socket conn;
     Clock::time_point since;
   };
   struct State {
@@ -70,13 +78,38 @@ class BackendPool {
     size_t outstanding = 0;
     Clock::time_point ejected_until{};
   };
-  static std::string key(const Backend& b);
+  // host:port; a lookup by a Backend's fields builds no string (heterogeneous lookup).
+  struct Key {
+    std::string host;
+    uint16_t port;
+  };
+  struct KeyView {
+    std::string_view host;
+    uint16_t port;
+  };
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(const KeyView& k) const;
+    size_t operator()(const Key& k) const { return (*this)(KeyView{k.host, k.port}); }
+  };
+  struct KeyEqual {
+    using is_transparent = void;
+    static KeyView view(const Key& k) { return {k.host, k.port}; }
+    static KeyView view(const KeyView& k) { return k; }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return view(a).port == view(b).port && view(a).host == view(b).host;
+    }
+  };
+  static KeyView key(const Backend& b) { return {b.host, b.port}; }
+  State* find(const Backend& b);
   const State* find(const Backend& b) const;
+  State& state(const Backend& b);
 
   size_t max_idle_;
   std::chrono::milliseconds eject_for_;
   std::mt19937_64 rng_;
-  std::unordered_map<std::string, State> states_;
+  std::unordered_map<Key, State, KeyHash, KeyEqual> states_;
 };
 
 }  // namespace shoal::node::router

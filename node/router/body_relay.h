@@ -5,9 +5,12 @@
 // time), so chunked and long-lived bodies (Server-Sent Events) pass through unbuffered and
 // the body limit the parser enforces applies while streaming.
 //
-// Contract: the parser has read the header, the serializer has written it; before every
-// read and write the matching callback runs (to arm that side's timeout). The outcome
-// says which side failed, if any, and how many body bytes were passed on.
+// Contract: the parser has read the header. The serializer may have written its header, or
+// not: then the first write carries the header and the first piece of body together (one
+// system call, one TCP segment for a small response). `chunk` (kRelayChunk bytes) holds
+// each piece on its way. Before every read and write the matching callback runs (to arm
+// that side's timeout). The outcome says which side failed, if any, and how many body
+// bytes were passed on; a piece already in `in_buffer` is taken without a read.
 #pragma once
 
 #include <utility>  // first: Boost 1.74 awaitable.hpp uses std::exchange without it
@@ -23,8 +26,8 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <cstddef>
 #include <cstdint>
-#include <vector>
 
 namespace shoal::node::router {
 
@@ -43,16 +46,15 @@ boost::asio::awaitable<RelayOutcome> relay_body(
     boost::beast::http::parser<isRequest, boost::beast::http::buffer_body>& in_parser,
     OutStream& out, boost::beast::http::message<isRequest, boost::beast::http::buffer_body>& out_msg,
     boost::beast::http::serializer<isRequest, boost::beast::http::buffer_body>& sr,
-    BeforeRead before_read, BeforeWrite before_write) {
+    char* chunk, BeforeRead before_read, BeforeWrite before_write) {
   namespace http = boost::beast::http;
   using boost::asio::redirect_error;
   using boost::asio::use_awaitable;
   RelayOutcome r;
   boost::beast::error_code ec;
-  std::vector<char> chunk(kRelayChunk);
   while (!in_parser.is_done()) {
-    in_parser.get().body().data = chunk.data();
-    in_parser.get().body().size = chunk.size();
+    in_parser.get().body().data = chunk;
+    in_parser.get().body().size = kRelayChunk;
     before_read();
     co_await http::async_read_some(in, in_buffer, in_parser, redirect_error(use_awaitable, ec));
     if (ec == http::error::need_buffer) ec = {};
@@ -61,10 +63,10 @@ boost::asio::awaitable<RelayOutcome> relay_body(
       r.ec = ec;
       co_return r;
     }
-    const size_t n = chunk.size() - in_parser.get().body().size;
+    const size_t n = kRelayChunk - in_parser.get().body().size;
     if (n == 0) continue;  // a chunk header, or nothing new yet
     r.bytes += n;
-    out_msg.body().data = chunk.data();
+    out_msg.body().data = chunk;
     out_msg.body().size = n;
     out_msg.body().more = !in_parser.is_done();
     before_write();

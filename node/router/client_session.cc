@@ -44,31 +44,17 @@ std::string loggable(std::string_view target) {
 }  // namespace
 
 ClientSession::ClientSession(Worker& w, ClientStream s, std::shared_ptr<const TlsContexts> tls)
-    : worker(w), stream(std::move(s)), timer_(stream.get_executor()), tls_(std::move(tls)) {
+    : worker(w),
+      stream(std::move(s)),
+      backend_deadline(stream.get_executor()),
+      deadline_(stream.get_executor()),
+      tls_(std::move(tls)) {
   beast::error_code ec;
   auto ep = stream.socket().remote_endpoint(ec);
   ip = ec ? std::string("?") : ep.address().to_string();
   stream.socket().set_option(tcp::no_delay(true), ec);
+  deadline_.watch(&stream.socket());
   if (stream.tls()) attach(stream.tls_stream().native_handle(), tls_.get());
-}
-
-void ClientSession::arm(std::chrono::milliseconds d) {
-  const uint64_t generation = ++arm_generation_;
-  timed_out_ = false;
-  timer_.expires_after(d);
-  timer_.async_wait([weak = weak_from_this(), generation](beast::error_code ec) {
-    if (ec) return;
-    auto self = weak.lock();
-    if (!self || self->arm_generation_ != generation) return;
-    self->timed_out_ = true;
-    beast::error_code ignored;
-    self->stream.socket().cancel(ignored);
-  });
-}
-
-void ClientSession::disarm() {
-  ++arm_generation_;
-  timer_.cancel();
 }
 
 net::awaitable<bool> ClientSession::write(http::response<http::string_body>& res) {

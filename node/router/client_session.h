@@ -5,7 +5,7 @@
 // 503 no backend, 400/408/413/431) or has forward() proxy it. One request at a time, so
 // pipelined requests are answered in order.
 //
-// Timeouts, by a per-connection timer that cancels the socket (so the session can still
+// Timeouts, by a per-connection Deadline that cancels the socket (so the session can still
 // answer 408): the first request head must be complete within header_timeout of the
 // accept; later ones within header_timeout of their first byte, which must come within
 // idle_timeout of the previous response. A client trickling its head is answered 408 and
@@ -18,7 +18,6 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -29,6 +28,7 @@
 #include <string>
 
 #include "node/router/client_stream.h"
+#include "node/router/deadline.h"
 #include "node/router/tls.h"
 #include "node/router/worker.h"
 
@@ -43,14 +43,21 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Serves the connection until it closes; the parameter keeps the session alive.
   static boost::asio::awaitable<void> run(std::shared_ptr<ClientSession> self);
 
-  // After `d`, the pending (and any later) operation on the socket fails and timed_out()
-  // is true, until the next arm(). disarm() cancels the timer.
-  void arm(std::chrono::milliseconds d);
-  void disarm();
-  bool timed_out() const { return timed_out_; }
+  // After `d`, the pending operation on the client socket fails and timed_out() is true,
+  // until the next arm(). disarm() stops the clock.
+  void arm(std::chrono::milliseconds d) { deadline_.arm(d); }
+  void disarm() { deadline_.disarm(); }
+  bool timed_out() const { return deadline_.expired(); }
 
   // "https" over TLS, else "http": X-Forwarded-Proto.
   const char* scheme() const { return stream.tls() ? "https" : "http"; }
+
+  // The client connection, for a tunnel to own; the session's timeout lets go of it.
+  ClientStream release_stream() {
+    deadline_.watch(nullptr);
+    deadline_.disarm();
+    return std::move(stream);
+  }
 
   // Writes one of the router's own answers (within idle_timeout); false: client gone.
   boost::asio::awaitable<bool> write(
@@ -60,15 +67,15 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   ClientStream stream;
   boost::beast::flat_buffer buffer;  // bytes read from the client, not yet parsed
   std::string ip;                    // the client's address, for X-Forwarded-For and logs
+  // The timeout of the backend connection a request is on (forward() watches and arms it).
+  Deadline backend_deadline;
 
  private:
   boost::asio::awaitable<bool> serve_one(bool first);
   boost::asio::awaitable<bool> handshake();
 
-  boost::asio::steady_timer timer_;
+  Deadline deadline_;                       // over the client socket
   std::shared_ptr<const TlsContexts> tls_;  // until the handshake has picked a certificate
-  uint64_t arm_generation_ = 0;
-  bool timed_out_ = false;
 };
 
 }  // namespace shoal::node::router

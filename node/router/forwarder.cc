@@ -7,7 +7,6 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/string.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/serializer.hpp>
@@ -19,6 +18,7 @@
 #include <vector>
 
 #include "node/router/body_relay.h"
+#include "node/router/deadline.h"
 #include "node/router/proxy_headers.h"
 #include "node/router/tunnel.h"
 
@@ -58,8 +58,57 @@ class Flight {
   const Backend& b_;
 };
 
-net::awaitable<bool> connect(beast::tcp_stream& conn, const Backend& b,
-                             std::chrono::milliseconds timeout) {
+// The backend connection of one exchange, watched by the session's backend Deadline while
+// it is set: a timeout cancels its pending operation (timed_out() then says so).
+class BackendConn {
+ public:
+  explicit BackendConn(Deadline& deadline) : deadline_(deadline) {}
+  ~BackendConn() { drop(); }
+  BackendConn(const BackendConn&) = delete;
+  BackendConn& operator=(const BackendConn&) = delete;
+
+  void set(tcp::socket s) {
+    drop();
+    conn_.emplace(std::move(s));
+    deadline_.watch(&*conn_);
+  }
+  void drop() {
+    deadline_.watch(nullptr);
+    deadline_.disarm();
+    conn_.reset();
+  }
+  tcp::socket release() {
+    tcp::socket s = std::move(*conn_);
+    drop();
+    return s;
+  }
+  explicit operator bool() const { return conn_.has_value(); }
+  tcp::socket& operator*() { return *conn_; }
+  tcp::socket* operator->() { return &*conn_; }
+  void arm(std::chrono::milliseconds d) { deadline_.arm(d); }
+  bool timed_out() const { return deadline_.expired(); }
+
+ private:
+  Deadline& deadline_;
+  std::optional<tcp::socket> conn_;
+};
+
+// A relay buffer of the worker's, for one exchange.
+class RelayBuffer {
+ public:
+  explicit RelayBuffer(Worker& w) : w_(w), b_(w.take_relay_buffer()) {}
+  ~RelayBuffer() { w_.give_back_relay_buffer(std::move(b_)); }
+  RelayBuffer(const RelayBuffer&) = delete;
+  RelayBuffer& operator=(const RelayBuffer&) = delete;
+  char* get() { return b_.get(); }
+
+ private:
+  Worker& w_;
+  std::unique_ptr<char[]> b_;
+};
+
+net::awaitable<bool> connect(BackendConn& conn, const net::any_io_executor& executor,
+                             const Backend& b, std::chrono::milliseconds timeout) {
   beast::error_code ec;
   auto address = net::ip::make_address(b.host, ec);
   if (ec) {
@@ -67,14 +116,16 @@ net::awaitable<bool> connect(beast::tcp_stream& conn, const Backend& b,
                  b.instance, b.host, b.port);
     co_return false;
   }
-  conn.expires_after(timeout);
-  co_await conn.async_connect(tcp::endpoint(address, b.port), tok(ec));
+  conn.set(tcp::socket(executor));
+  conn.arm(timeout);
+  co_await conn->async_connect(tcp::endpoint(address, b.port), tok(ec));
   if (ec) {
     spdlog::warn("router-backend-connect instance={} host={} port={} error={}", b.instance,
-                 b.host, b.port, ec == beast::error::timeout ? "timeout" : ec.message());
+                 b.host, b.port, conn.timed_out() ? "timeout" : ec.message());
+    conn.drop();
     co_return false;
   }
-  conn.socket().set_option(tcp::no_delay(true), ec);
+  conn->set_option(tcp::no_delay(true), ec);
   co_return true;
 }
 
@@ -117,13 +168,19 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
   if (info.websocket) out.set(http::field::connection, "Upgrade");
   const bool idempotent = is_idempotent(info.method);
 
+  // A pooled connection may have been closed by the backend while idle. A request that can
+  // be sent again on a new connection finds out by trying (costing nothing when it was
+  // open); any other has the pool check first (a system call).
+  const bool retryable_on_stale = idempotent && !has_body;
+
   std::vector<const Backend*> tried;
   const Backend* backend = nullptr;
-  std::optional<beast::tcp_stream> conn;
+  BackendConn conn(client.backend_deadline);
   std::optional<http::serializer<true, http::buffer_body>> sr;
   std::optional<http::response_parser<http::buffer_body>> rp;
   std::optional<Flight> flight;
   beast::flat_buffer backend_buffer;
+  RelayBuffer relay(worker);
   bool reused = false;
   bool fresh_same_backend = false;  // the pooled connection was stale: a new one, same backend
   bool stale_retried = false;
@@ -138,26 +195,26 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
         backend = pool.pick(app.backends, tried, Clock::now());
         if (backend == nullptr) break;
         tried.push_back(backend);
-        conn.reset();
-        if (auto idle = pool.take_idle(*backend, Clock::now())) conn.emplace(std::move(*idle));
-        reused = conn.has_value();
+        conn.drop();
+        if (auto idle = pool.take_idle(*backend, Clock::now(), !retryable_on_stale)) {
+          conn.set(std::move(*idle));
+        }
+        reused = static_cast<bool>(conn);
       }
       fresh_same_backend = false;
       if (!conn) {
-        conn.emplace(executor);
         reused = false;
-        if (!co_await connect(*conn, *backend, opts.connect_timeout)) {
+        if (!co_await connect(conn, executor, *backend, opts.connect_timeout)) {
           connect_timed_out = true;
           pool.eject(*backend, Clock::now());
-          conn.reset();
           continue;
         }
       }
       sr.emplace(out);
-      conn->expires_after(opts.response_timeout);
+      conn.arm(opts.response_timeout);
       co_await http::async_write_header(*conn, *sr, tok(ec));
       if (ec) {  // nothing complete reached the backend: safe to send again for any method
-        conn.reset();
+        conn.drop();
         if (reused && !stale_retried) {
           stale_retried = true;
           fresh_same_backend = true;
@@ -190,13 +247,12 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
         }
       }
       auto relayed = co_await relay_body(
-          client.stream, client.buffer, request, *conn, out, *sr,
-          [&] { client.arm(opts.idle_timeout); },
-          [&] { conn->expires_after(opts.response_timeout); });
+          client.stream, client.buffer, request, *conn, out, *sr, relay.get(),
+          [&] { client.arm(opts.idle_timeout); }, [&] { conn.arm(opts.response_timeout); });
       client.disarm();
       result.bytes_in = relayed.bytes;
       if (relayed.failure == RelayOutcome::Failure::read) {
-        conn.reset();  // the backend has half a request: never reuse
+        conn.drop();  // the backend has half a request: never reuse
         if (relayed.ec == http::error::body_limit) {
           const std::string message = "the request body is over " +
                                       std::to_string(opts.max_body_bytes) + " bytes";
@@ -211,7 +267,7 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
         co_return result;
       }
       if (relayed.failure == RelayOutcome::Failure::write) {
-        conn.reset();
+        conn.drop();
         const std::string message = "app " + app.app + " dropped the request";
         co_await answer(client, info, result, http::status::bad_gateway, message, false);
         co_return result;
@@ -225,7 +281,7 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
       rp->body_limit(std::numeric_limits<uint64_t>::max());
       rp->header_limit(kResponseHeaderLimit);
       if (info.method == http::verb::head) rp->skip(true);
-      conn->expires_after(opts.response_timeout);
+      conn.arm(opts.response_timeout);
       co_await http::async_read_header(*conn, backend_buffer, *rp, tok(ec));
       if (ec) break;
       const int code = rp->get().result_int();
@@ -235,8 +291,9 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
       ec = http::error::bad_status;  // only interim responses
     }
     if (!ec) break;
-    conn.reset();
-    if (ec == beast::error::timeout) {
+    const bool timed_out = conn.timed_out();
+    conn.drop();
+    if (timed_out) {
       const std::string message = "app " + app.app + " did not answer in time";
       co_await answer(client, info, result, http::status::gateway_timeout, message,
                       info.keep_alive);
@@ -245,9 +302,10 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
     // A pooled connection the backend closed just as we sent: once more, on a new one.
     const bool hung_up = ec == http::error::end_of_stream || ec == net::error::eof ||
                          ec == net::error::connection_reset;
-    if (pass == 0 && reused && hung_up && !has_body && idempotent && !stale_retried) {
+    if (pass == 0 && reused && hung_up && retryable_on_stale && !stale_retried) {
       stale_retried = true;
       fresh_same_backend = true;
+      pool.drop_idle(*backend);  // idle longer than this one: closed by the backend too
       backend_buffer.consume(backend_buffer.size());
       continue;
     }
@@ -291,40 +349,52 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
     res.keep_alive(client_keep);
   }
   http::serializer<false, http::buffer_body> res_sr{res};
-  client.arm(opts.idle_timeout);
-  co_await http::async_write_header(client.stream, res_sr, tok(ec));
-  client.disarm();
-  if (ec) {
-    result.next = ExchangeResult::Next::close;
-    co_return result;
+  // The head goes out alone only when nothing of the body is here yet (a stream that the
+  // client should see start at once) or there is no body; else the relay's first write
+  // carries head and body together.
+  const bool head_alone =
+      no_body || upgrade || (backend_buffer.size() == 0 && !rp->is_done());
+  if (head_alone) {
+    client.arm(opts.idle_timeout);
+    co_await http::async_write_header(client.stream, res_sr, tok(ec));
+    client.disarm();
+    if (ec) {
+      result.next = ExchangeResult::Next::close;
+      co_return result;
+    }
   }
   if (upgrade) {
     std::string client_pending = beast::buffers_to_string(client.buffer.data());
     client.buffer.consume(client.buffer.size());
     std::string backend_pending = beast::buffers_to_string(backend_buffer.data());
-    start_tunnel(std::move(client.stream), std::move(client_pending), conn->release_socket(),
+    start_tunnel(client.release_stream(), std::move(client_pending), conn.release(),
                  std::move(backend_pending));
     result.next = ExchangeResult::Next::tunneled;
     co_return result;
   }
   if (!no_body) {
     auto relayed = co_await relay_body(
-        *conn, backend_buffer, *rp, client.stream, res, res_sr,
-        [&] { conn->expires_after(opts.response_timeout); },
-        [&] { client.arm(opts.idle_timeout); });
+        *conn, backend_buffer, *rp, client.stream, res, res_sr, relay.get(),
+        [&] { conn.arm(opts.response_timeout); }, [&] { client.arm(opts.idle_timeout); });
     client.disarm();
     result.bytes_out = relayed.bytes;
     if (relayed.failure != RelayOutcome::Failure::none) {
       if (relayed.failure == RelayOutcome::Failure::read) {
         spdlog::warn("router-backend-body app={} instance={} error={}", app.app,
                      backend->instance, relayed.ec.message());
+        if (!res_sr.is_header_done()) {  // the client has nothing yet: it can be told
+          conn.drop();
+          const std::string message = "app " + app.app + " sent no valid response";
+          co_await answer(client, info, result, http::status::bad_gateway, message, false);
+          co_return result;
+        }
       }
       result.next = ExchangeResult::Next::close;
       co_return result;
     }
   }
   if (rp->is_done() && rp->keep_alive() && backend_buffer.size() == 0) {
-    pool.give_back(*backend, std::move(*conn), Clock::now());
+    pool.give_back(*backend, conn.release(), Clock::now());
   }
   result.next = client_keep ? ExchangeResult::Next::keep_alive : ExchangeResult::Next::close;
   co_return result;

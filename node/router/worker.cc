@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "node/router/body_relay.h"
+
 namespace shoal::node::router {
 
 Worker::Worker(RouterShared& shared, unsigned index, uint64_t seed)
@@ -27,6 +29,25 @@ const std::shared_ptr<const RouteTable>& Worker::routes() {
 const std::shared_ptr<const TlsContexts>& Worker::tls_contexts() {
   routes();
   return tls_;
+}
+
+namespace {
+// Enough for the bodies in flight on one thread at once in most loads; more are allocated
+// and freed as needed.
+constexpr size_t kRelayBuffersKept = 64;
+}  // namespace
+
+std::unique_ptr<char[]> Worker::take_relay_buffer() {
+  if (relay_buffers_.empty()) return std::unique_ptr<char[]>(new char[kRelayChunk]);
+  auto b = std::move(relay_buffers_.back());
+  relay_buffers_.pop_back();
+  return b;
+}
+
+void Worker::give_back_relay_buffer(std::unique_ptr<char[]> buffer) {
+  if (buffer && relay_buffers_.size() < kRelayBuffersKept) {
+    relay_buffers_.push_back(std::move(buffer));
+  }
 }
 
 std::string Worker::next_request_id() {

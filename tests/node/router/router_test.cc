@@ -154,6 +154,45 @@ TEST_CASE("router retries a GET on another backend and ejects the one that refus
   CHECK(revived.requests() == 0);
 }
 
+TEST_CASE("router replaces a pooled connection the backend closed, for GET and for POST",
+          "[router]") {
+  TestBackend a("a");
+  auto router = start(test_options(), table({AppRoutes{"alpha", {}, {a.backend("web.a")}}}));
+  TestClient c(router->address().port);
+  // A GET on a pooled connection the backend has closed is sent again on a new one.
+  REQUIRE(c.send(get("alpha.localhost", "/bye")));
+  CHECK(body_of(c.response()).starts_with("backend=a"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  REQUIRE(c.send(get("alpha.localhost", "/after-get")));
+  auto r1 = c.response();
+  REQUIRE(r1);
+  CHECK(r1->result_int() == 200);
+  CHECK(a.connections() == 2);
+  // A POST with a body cannot be sent twice: the pool checks the connection first.
+  REQUIRE(c.send(get("alpha.localhost", "/bye")));
+  CHECK(body_of(c.response()).starts_with("backend=a"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  REQUIRE(c.send(
+      "POST /after-post HTTP/1.1\r\nHost: alpha.localhost\r\nContent-Length: 3\r\n\r\nabc"));
+  auto r2 = c.response();
+  REQUIRE(r2);
+  CHECK(r2->result_int() == 200);
+  CHECK(r2->body().find("target=/after-post body=3") != std::string::npos);
+  CHECK(a.connections() == 3);
+}
+
+TEST_CASE("router answers 502 to a response whose body is malformed before it sent anything",
+          "[router]") {
+  TestBackend a("a");
+  auto router = start(test_options(), table({AppRoutes{"alpha", {}, {a.backend("web.a")}}}));
+  TestClient c(router->address().port);
+  REQUIRE(c.send(get("alpha.localhost", "/bad-chunk")));
+  auto r = c.response();
+  REQUIRE(r);
+  CHECK(r->result_int() == 502);
+  CHECK(r->body().find("sent no valid response") != std::string::npos);
+}
+
 TEST_CASE("router answers 504 when the backend does not answer in time", "[router]") {
   TestBackend a("a");
   auto o = test_options();

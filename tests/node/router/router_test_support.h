@@ -4,7 +4,9 @@
 //  - TestBackend: a tiny app instance (Beast on its own io_context thread) whose paths
 //    behave differently: "/hang" never answers, "/stream" sends one chunk and the second
 //    only after release(), "/ws" accepts an Upgrade with 101 and echoes raw bytes,
-//    "/eof" ends its body by closing; anything else answers 200 "backend=NAME ...".
+//    "/eof" ends its body by closing, "/bad-chunk" sends a head and a malformed chunk
+//    at once, "/bye" answers and then closes the kept-alive connection after 50 ms (a
+//    backend's keep-alive timeout); anything else answers 200 "backend=NAME ...".
 //  - TestClient: one client connection; every read and write waits at most a timeout.
 #pragma once
 
@@ -136,6 +138,11 @@ class TestBackend {
         if (ec) co_return;
         continue;
       }
+      if (target == "/bad-chunk") {
+        co_await write_raw(
+            s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nxx\r\n", ec);
+        co_return;
+      }
       if (target == "/eof") {
         co_await write_raw(s, "HTTP/1.1 200 OK\r\n\r\nuntil-eof", ec);
         co_return;
@@ -149,6 +156,11 @@ class TestBackend {
       res.prepare_payload();
       co_await http::async_write(s, res, tok(ec));
       if (ec || !req.keep_alive()) co_return;
+      if (target == "/bye") {
+        net::steady_timer t(io_, 50ms);
+        co_await t.async_wait(tok(ec));
+        co_return;  // closes the connection
+      }
     }
   }
 
