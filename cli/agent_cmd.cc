@@ -70,6 +70,7 @@ int run_agent(const node::AgentFlags& flags) {
     ro.listen = *config->router;
     if (config->router_tls) ro.tls_listen = *config->router_tls;
     ro.node_name = config->node_name;
+    if (config->router_access_log) ro.access_log = config->router_access_log->string();
     auto started = node::router::Router::start(ro, (*apps)->routes().table());
     if (!started.ok()) {
       spdlog::error("agent-start-failed reason=\"{}\"", started.status().to_string());

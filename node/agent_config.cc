@@ -147,6 +147,9 @@ void add_agent_flags(CLI::App& cmd, AgentFlags& f) {
   cmd.add_option("--router-tls", f.router_tls,
                  "HTTPS listener of the router, ADDR[:PORT] (default off; port 8443): custom "
                  "domains with a certificate (`shoal domains add --cert --key`)");
+  cmd.add_option("--router-access-log", f.router_access_log,
+                 "File of one line per routed request, or off (default "
+                 "DATA_DIR/router-access.log; moved to PATH.1 at 64 MiB)");
   cmd.add_option("--domain", f.domain,
                  "Cluster domain: the router serves app APP as APP.DOMAIN (default localhost)");
   cmd.add_option("--log-level", f.log_level, "trace, debug, info, warn or error (default info)");
@@ -199,6 +202,8 @@ Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view ori
       st = get_string(value, key, out.router);
     } else if (key == "router_tls") {
       st = get_string(value, key, out.router_tls);
+    } else if (key == "router_access_log") {
+      st = get_string(value, key, out.router_access_log);
     } else if (key == "domain") {
       st = get_string(value, key, out.domain);
     } else if (key == "rpc_serf") {
@@ -272,7 +277,8 @@ Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view ori
           where + ": unknown key '" + key +
           "' (known: node, bind, advertise, join, retry_max, rejoin_after_leave, tags, data_dir, "
           "profile, http, rpc, rpc_serf, rpc_serf_auth, raft_snapshot_entries, log_level, "
-          "encrypt, event_handlers, event_handler_timeout, router, router_tls, domain)");
+          "encrypt, event_handlers, event_handler_timeout, router, router_tls, router_access_log, "
+          "domain)");
     }
     if (!st.ok()) return st;
   }
@@ -323,6 +329,7 @@ AgentFlags merge(AgentFlags base, const AgentFlags& over) {
   take(base.event_handler_timeout, over.event_handler_timeout);
   take(base.router, over.router);
   take(base.router_tls, over.router_tls);
+  take(base.router_access_log, over.router_access_log);
   take(base.domain, over.domain);
   base.join.insert(base.join.end(), over.join.begin(), over.join.end());
   base.event_handlers.insert(base.event_handlers.end(), over.event_handlers.begin(),
@@ -504,6 +511,13 @@ Result<AgentConfig> resolve_agent_config(const AgentFlags& flags, const AgentEnv
     }
     c.router_tls = *addr;
   }
+  const std::string access_text =
+      merged.router_access_log.value_or((c.data_dir / "router-access.log").string());
+  if (merged.router_access_log && merged.router_access_log->empty()) {
+    return flag_error(src("--router-access-log", flags.router_access_log.has_value()),
+                      "must not be empty (a file, or off)");
+  }
+  if (c.router && access_text != "off") c.router_access_log = access_text;
   if (merged.domain) {
     auto domain = apps::normalize_domain(*merged.domain);
     if (!domain.ok()) {

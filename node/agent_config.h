@@ -27,6 +27,7 @@
 //   --router ADDR:PORT   router       127.0.0.1:8000; `off` disables it (docs/router.md)
 //   --router-tls ADDR[:PORT]  router_tls  off (port 8443); the router's HTTPS listener,
 //                                     serving the custom domains that have a certificate
+//   --router-access-log PATH  router_access_log  DATA_DIR/router-access.log; `off`: none
 //   --domain DOMAIN      domain       localhost: apps answer as APP.DOMAIN on the router
 //
 // Contract:
@@ -87,6 +88,7 @@ struct AgentConfig {
   Duration event_handler_timeout = std::chrono::seconds(30);
   std::optional<gossip::Address> router;  // the HTTP router (docs/router.md); nullopt: off
   std::optional<gossip::Address> router_tls;  // its HTTPS listener; nullopt: off
+  std::optional<std::filesystem::path> router_access_log;  // nullopt: none (or no router)
   std::string domain = "localhost";       // the cluster's domain: APP.DOMAIN, lower case
 
   // The gossip core's configuration for this agent (profile timings, name, tags).
@@ -116,6 +118,7 @@ struct AgentFlags {
   std::optional<std::string> event_handler_timeout;
   std::optional<std::string> router;
   std::optional<std::string> router_tls;
+  std::optional<std::string> router_access_log;
   std::optional<std::string> domain;
 };
 

@@ -71,6 +71,19 @@ net::awaitable<void> accept_loop(Worker& worker, tcp::acceptor& acceptor, bool t
   }
 }
 
+// Writes the worker's access-log lines out every second (a busy thread also writes
+// whenever it has kFlushBytes).
+net::awaitable<void> flush_loop(Worker& worker) {
+  net::steady_timer timer(worker.io());
+  boost::system::error_code ec;
+  for (;;) {
+    timer.expires_after(std::chrono::seconds(1));
+    co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return;
+    worker.access_log().flush();
+  }
+}
+
 // Opens `a` on `address`:`port` with SO_REUSEPORT (every IO thread binds the same port);
 // an error names the address.
 Status bind_acceptor(tcp::acceptor& a, const net::ip::address& address, uint16_t port,
@@ -120,6 +133,11 @@ class ProxyRouter final : public Router {
       if (!ctx.ok()) return ctx.status();
       shared_.tls_listener = std::move(*ctx);
     }
+    if (!opts.access_log.empty()) {
+      auto file = AccessLogFile::open(opts.access_log, opts.access_log_max_bytes);
+      if (!file.ok()) return file.status();
+      shared_.access_log_file = std::move(*file);
+    }
     unsigned threads = opts.threads;
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
     std::random_device rd;
@@ -156,6 +174,10 @@ class ProxyRouter final : public Router {
         net::co_spawn(w->io(), accept_loop(*w, *w->tls_acceptor, true),
                       [](std::exception_ptr e) { log_exception("accept-tls", e); });
       }
+      if (w->access_log().on()) {
+        net::co_spawn(w->io(), flush_loop(*w),
+                      [](std::exception_ptr e) { log_exception("access-log", e); });
+      }
       threads_.emplace_back([worker = w.get()] {
         auto guard = net::make_work_guard(worker->io());
         for (;;) {
@@ -168,8 +190,9 @@ class ProxyRouter final : public Router {
         }
       });
     }
-    spdlog::info("router-listening address={} tls={} threads={}", bound_.to_string(),
-                 tls ? tls_bound_.to_string() : std::string("off"), threads);
+    spdlog::info("router-listening address={} tls={} threads={} access_log={}",
+                 bound_.to_string(), tls ? tls_bound_.to_string() : std::string("off"), threads,
+                 opts.access_log.empty() ? std::string("off") : opts.access_log);
     return Status();
   }
 
@@ -222,7 +245,10 @@ class ProxyRouter final : public Router {
     for (auto& t : threads_) {
       if (t.joinable()) t.join();
     }
-    for (auto& w : workers_) w->shutdown();  // closes every connection on that thread
+    for (auto& w : workers_) {
+      w->access_log().flush();
+      w->shutdown();  // closes every connection on that thread
+    }
   }
 
  private:

@@ -53,7 +53,8 @@ struct RouterOptions {
   uint64_t max_body_bytes = 100ull << 20;              // request bodies -> 413
   size_t max_header_bytes = 64 << 10;                  // request head -> 431
   size_t max_idle_per_backend = 64;                    // pooled keep-alive connections
-  bool access_log = true;                              // one spdlog line per request
+  std::string access_log;  // a line per request to this file (access_log.h); empty: none
+  uint64_t access_log_max_bytes = 64ull << 20;  // then it becomes PATH.1 and starts anew
 };
 
 // Requests served for one app (or one of its instances) since the router started.

@@ -10,6 +10,7 @@ namespace shoal::node::router {
 Worker::Worker(RouterShared& shared, unsigned index, uint64_t seed)
     : shared_(shared),
       index_(index),
+      access_log_(shared.access_log_file),
       pool_(shared.options.max_idle_per_backend, shared.options.eject_for, seed),
       id_prefix_(static_cast<uint32_t>(seed >> 16)),
       io_(std::make_unique<boost::asio::io_context>(1)) {}

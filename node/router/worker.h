@@ -1,8 +1,8 @@
 // node/router/worker.h
 //
 // Worker: one IO thread of the router and everything only it touches: its io_context, its
-// SO_REUSEPORT acceptor, its backend pool, its traffic counters and its copy of the
-// current RouteTable. RouterShared is what the threads share: the options (read-only) and
+// SO_REUSEPORT acceptor, its backend pool, its traffic counters, its access-log buffer and
+// its copy of the current RouteTable. RouterShared is what the threads share: the options (read-only) and
 // the newest table behind a mutex plus a generation counter, so a worker takes the mutex
 // only when the table changed since it last looked. The TLS contexts (certificates by
 // domain) travel with the table, under the same mutex and generation.
@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "node/router/access_log.h"
 #include "node/router/backend_pool.h"
 #include "node/router/route_table.h"
 #include "node/router/router.h"
@@ -43,6 +44,8 @@ struct RouterShared {
   std::atomic<uint64_t> generation{0};      // bumped (under mu) with every new table
   // Every TLS connection starts on it (set before the IO threads start; null: no TLS).
   std::shared_ptr<boost::asio::ssl::context> tls_listener;
+  // The access log's file (opened before the workers are made; null: no access log).
+  std::shared_ptr<AccessLogFile> access_log_file;
 };
 
 class Worker {
@@ -57,6 +60,7 @@ class Worker {
   boost::asio::io_context& io() { return *io_; }
   BackendPool& pool() { return pool_; }
   TrafficCounters& traffic() { return traffic_; }
+  AccessLog& access_log() { return access_log_; }
   const TrafficCounters& traffic() const { return traffic_; }
 
   // The current table, re-read from RouterShared only when its generation moved. Callers
@@ -84,6 +88,7 @@ class Worker {
   RouterShared& shared_;
   const unsigned index_;
   TrafficCounters traffic_;
+  AccessLog access_log_;
   BackendPool pool_;
   std::shared_ptr<const RouteTable> table_;
   std::shared_ptr<const TlsContexts> tls_;

@@ -315,3 +315,27 @@ TEST_CASE("agent config: --domain is lower-cased and checked; both are TOML keys
   TempFile wrong_type("router = 8000\n");
   CHECK_THAT(error_of(parse({"--config", wrong_type.path.string()})), Catch::Contains("router"));
 }
+
+TEST_CASE("agent config: --router-access-log defaults into the data dir, takes off and a path",
+          "[node][config][routes]") {
+  auto def = parse({"--node", "n1"});
+  REQUIRE(def.ok());
+  REQUIRE(def->router_access_log.has_value());
+  CHECK(*def->router_access_log == "/home/ann/.shoal/n1/router-access.log");
+  auto off = parse({"--router-access-log", "off"});
+  REQUIRE(off.ok());
+  CHECK_FALSE(off->router_access_log.has_value());
+  auto no_router = parse({"--router", "off"});  // no router, no access log
+  REQUIRE(no_router.ok());
+  CHECK_FALSE(no_router->router_access_log.has_value());
+  auto path = parse({"--router-access-log", "/var/log/shoal/access.log"});
+  REQUIRE(path.ok());
+  CHECK(*path->router_access_log == "/var/log/shoal/access.log");
+  CHECK_THAT(error_of(parse({"--router-access-log", ""})),
+             Catch::Contains("--router-access-log") && Catch::Contains("must not be empty"));
+
+  TempFile file("router_access_log = \"off\"\n");
+  auto from_file = parse({"--config", file.path.string()});
+  REQUIRE(from_file.ok());
+  CHECK_FALSE(from_file->router_access_log.has_value());
+}

@@ -4,10 +4,12 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
 #include <vector>
 
 #include "tests/node/router/router_test_support.h"
+#include "tests/support/process.h"
 
 namespace shoal::test::router {
 namespace {
@@ -292,7 +294,8 @@ TEST_CASE("router counts traffic per app and instance", "[router]") {
   TestBackend a("a");
   auto o = test_options();
   o.threads = 2;
-  o.access_log = true;  // the log line must not break anything
+  const auto dir = make_temp_dir("shoal-access-log");
+  o.access_log = (dir / "access.log").string();
   auto router = start(o, table({AppRoutes{"alpha", {}, {a.backend("web.a")}},
                                 AppRoutes{"empty", {}, {}}}));
   for (int i = 0; i < 4; ++i) {
@@ -331,6 +334,31 @@ TEST_CASE("router counts traffic per app and instance", "[router]") {
   CHECK(alpha->by_instance.at("web.a").requests == 4);
   REQUIRE(empty != nullptr);
   CHECK(empty->total.by_status.at(503) == 1);
+
+  // Every request is a line of the access log once the router has stopped (or within a
+  // second); the unknown host too, under no app.
+  {
+    TestClient c(router->address().port);
+    REQUIRE(c.send(get("nobody.localhost", "/x")));
+    REQUIRE(c.response());
+  }
+  router->stop();
+  const std::string log = read_file(dir / "access.log");
+  std::filesystem::remove_all(dir);
+  auto count = [&](std::string_view needle) {
+    size_t n = 0;
+    for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  CHECK(count("\n") == 6);
+  CHECK(count("app=alpha instance=web.a method=POST path=/t status=200 bytes_in=3 ") == 4);
+  CHECK(count("app=empty instance=- method=GET path=/ status=503 ") == 1);
+  CHECK(count("app=- instance=- method=GET path=/x status=404 ") == 1);
+  CHECK(count("client=127.0.0.1 host=alpha.localhost") == 4);
+  CHECK(log.starts_with("20"));
+  CHECK(log.find("Z app=") == 23);  // 2026-12-07T00:06:45.181Z
 }
 
 TEST_CASE("router start names the address it cannot bind, and stop is idempotent", "[router]") {

@@ -282,7 +282,6 @@ inline node::router::RouterOptions test_options() {
   o.listen = *gossip::Address::parse("127.0.0.1:0");
   o.threads = 1;
   o.node_name = "n1";
-  o.access_log = false;
   o.header_timeout = 5s;
   o.response_timeout = 5s;
   o.connect_timeout = 2s;
