@@ -52,21 +52,38 @@ BackendPool::State& BackendPool::state(const Backend& b) {
 }
 
 const Backend* BackendPool::pick(const std::vector<Backend>& backends,
-                                 const std::vector<const Backend*>& tried,
+                                 std::span<const Backend* const> tried,
                                  Clock::time_point now) {
-  std::vector<const Backend*> healthy, any;
-  for (const auto& b : backends) {
-    if (std::find(tried.begin(), tried.end(), &b) != tried.end()) continue;
-    any.push_back(&b);
-    if (!ejected(b, now)) healthy.push_back(&b);
+  // Two passes over the list instead of collecting candidates: no allocation per request.
+  bool allow_ejected = false;
+  auto eligible = [&](const Backend& b) {
+    return std::find(tried.begin(), tried.end(), &b) == tried.end() &&
+           (allow_ejected || !ejected(b, now));
+  };
+  auto count = [&] {
+    size_t n = 0;
+    for (const auto& b : backends) n += eligible(b) ? 1 : 0;
+    return n;
+  };
+  size_t n = count();
+  if (n == 0) {
+    allow_ejected = true;
+    n = count();
   }
-  auto& from = healthy.empty() ? any : healthy;
-  if (from.empty()) return nullptr;
-  if (from.size() == 1) return from[0];
-  std::uniform_int_distribution<size_t> dist(0, from.size() - 1);
+  if (n == 0) return nullptr;
+  auto nth = [&](size_t k) -> const Backend* {
+    for (const auto& b : backends) {
+      if (eligible(b) && k-- == 0) return &b;
+    }
+    return nullptr;  // not reached: k < n
+  };
+  if (n == 1) return nth(0);
+  std::uniform_int_distribution<size_t> dist(0, n - 1);
   size_t i = dist(rng_), j = dist(rng_);
-  if (j == i) j = (i + 1) % from.size();
-  return outstanding(*from[j]) < outstanding(*from[i]) ? from[j] : from[i];
+  if (j == i) j = (i + 1) % n;
+  const Backend* a = nth(i);
+  const Backend* b = nth(j);
+  return outstanding(*b) < outstanding(*a) ? b : a;
 }
 
 std::optional<tcp::socket> BackendPool::take_idle(const Backend& b, Clock::time_point now,

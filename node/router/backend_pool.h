@@ -26,6 +26,7 @@
 #include <deque>
 #include <optional>
 #include <random>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -47,7 +48,7 @@ class BackendPool {
   // not ejected; when all untried ones are ejected it picks among them anyway (an ejection
   // is a guess, a 503 would be certain).
   const Backend* pick(const std::vector<Backend>& backends,
-                      const std::vector<const Backend*>& tried, Clock::time_point now);
+                      std::span<const Backend* const> tried, Clock::time_point now);
 
   std::optional<boost::asio::ip::tcp::socket> take_idle(const Backend& b, Clock::time_point now,
                                                         bool check_open);

@@ -104,8 +104,10 @@ TEST_CASE("backend pool: pick avoids ejected and busy backends; forget_missing",
   CHECK_FALSE(pool.ejected(backends[0], now + 2s));
   for (int i = 0; i < 20; ++i) CHECK(pool.pick(backends, {}, now) == &backends[1]);
   // All untried ones ejected: picked anyway (an ejection is a guess).
-  CHECK(pool.pick(backends, {&backends[1]}, now) == &backends[0]);
-  CHECK(pool.pick(backends, {&backends[0], &backends[1]}, now) == nullptr);
+  const std::vector<const Backend*> second_tried{&backends[1]};
+  CHECK(pool.pick(backends, second_tried, now) == &backends[0]);
+  const std::vector<const Backend*> both_tried{&backends[0], &backends[1]};
+  CHECK(pool.pick(backends, both_tried, now) == nullptr);
 
   // Two choices among two: the one with fewer requests outstanding.
   pool.started(backends[1]);
