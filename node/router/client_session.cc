@@ -53,6 +53,7 @@ ClientSession::ClientSession(Worker& w, ClientStream s, std::shared_ptr<const Tl
   auto ep = stream.socket().remote_endpoint(ec);
   ip = ec ? std::string("?") : ep.address().to_string();
   stream.socket().set_option(tcp::no_delay(true), ec);
+  stream.socket().non_blocking(true, ec);  // write_now() tries each write without waiting
   deadline_.watch(&stream.socket());
   if (stream.tls()) attach(stream.tls_stream().native_handle(), tls_.get());
 }

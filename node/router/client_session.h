@@ -69,6 +69,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::string ip;                    // the client's address, for X-Forwarded-For and logs
   // The timeout of the backend connection a request is on (forward() watches and arms it).
   Deadline backend_deadline;
+  // Bytes read from that connection, not yet parsed (forward() empties it per request).
+  boost::beast::flat_buffer backend_buffer;
 
  private:
   boost::asio::awaitable<bool> serve_one(bool first);

@@ -49,6 +49,26 @@ class ClientStream {
     return socket_.async_write_some(buffers, std::forward<Token>(token));
   }
 
+  // A write that never waits: what the socket takes now (the SyncWriteStream that
+  // write_now() in body_relay.h drives). Over TLS it takes nothing (would_block): an SSL
+  // record cut short by a full socket cannot be finished synchronously, so TLS writes are
+  // always asynchronous. REQUIRES: the socket is in non-blocking mode (the session sets it).
+  template <class Buffers>
+  size_t write_some(const Buffers& buffers, boost::system::error_code& ec) {
+    if (tls_) {
+      ec = boost::asio::error::would_block;
+      return 0;
+    }
+    return socket_.write_some(buffers, ec);
+  }
+  template <class Buffers>
+  size_t write_some(const Buffers& buffers) {
+    boost::system::error_code ec;
+    size_t n = write_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
   // Passes the end of the stream on, when the transport can: a TCP half-close. TLS has no
   // half-close a client expects (close_notify ends both ways), so there it does nothing.
   void shutdown_send() {

@@ -13,9 +13,10 @@
 #include <boost/beast/http/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <limits>
 #include <optional>
-#include <vector>
+#include <span>
 
 #include "node/router/body_relay.h"
 #include "node/router/deadline.h"
@@ -34,6 +35,7 @@ namespace {
 
 constexpr uint32_t kResponseHeaderLimit = 256 * 1024;
 constexpr int kInterimResponsesMax = 8;  // 100 Continue, 103 Early Hints, ... then a final one
+constexpr size_t kKeptBufferMax = 16 * 1024;  // a session's backend buffer beyond: freed
 
 auto tok(beast::error_code& ec) { return net::redirect_error(net::use_awaitable, ec); }
 
@@ -126,6 +128,7 @@ net::awaitable<bool> connect(BackendConn& conn, const net::any_io_executor& exec
     co_return false;
   }
   conn->set_option(tcp::no_delay(true), ec);
+  conn->non_blocking(true, ec);  // write_now() tries each write without waiting first
   co_return true;
 }
 
@@ -176,13 +179,17 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
   // open); any other has the pool check first (a system call).
   const bool retryable_on_stale = idempotent && !has_body;
 
-  std::vector<const Backend*> tried;
+  std::array<const Backend*, 2> tried_backends{};  // the first choice and one retry
+  size_t tried = 0;
   const Backend* backend = nullptr;
   BackendConn conn(client.backend_deadline);
   std::optional<http::serializer<true, http::buffer_body>> sr;
   std::optional<http::response_parser<http::buffer_body>> rp;
   std::optional<Flight> flight;
-  beast::flat_buffer backend_buffer;
+  // The session's buffer, kept between requests (its capacity saves an allocation each).
+  beast::flat_buffer& backend_buffer = client.backend_buffer;
+  backend_buffer.consume(backend_buffer.size());
+  if (backend_buffer.capacity() > kKeptBufferMax) backend_buffer.shrink_to_fit();
   RelayBuffer relay(worker);
   bool reused = false;
   bool fresh_same_backend = false;  // the pooled connection was stale: a new one, same backend
@@ -194,10 +201,10 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
     bool head_sent = false;
     for (int step = 0; step < 4 && !head_sent; ++step) {
       if (!fresh_same_backend) {
-        if (tried.size() >= 2) break;  // the first choice and one retry
-        backend = pool.pick(app.backends, tried, Clock::now());
+        if (tried == tried_backends.size()) break;
+        backend = pool.pick(app.backends, std::span(tried_backends.data(), tried), Clock::now());
         if (backend == nullptr) break;
-        tried.push_back(backend);
+        tried_backends[tried++] = backend;
         conn.drop();
         if (auto idle = pool.take_idle(*backend, Clock::now(), !retryable_on_stale)) {
           conn.set(std::move(*idle));
@@ -215,7 +222,7 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
       }
       sr.emplace(out);
       conn.arm(opts.response_timeout);
-      co_await http::async_write_header(*conn, *sr, tok(ec));
+      co_await write_now(*conn, *sr, true, ec);
       if (ec) {  // nothing complete reached the backend: safe to send again for any method
         conn.drop();
         if (reused && !stale_retried) {
@@ -359,7 +366,7 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
       no_body || upgrade || (backend_buffer.size() == 0 && !rp->is_done());
   if (head_alone) {
     client.arm(opts.idle_timeout);
-    co_await http::async_write_header(client.stream, res_sr, tok(ec));
+    co_await write_now(client.stream, res_sr, true, ec);
     client.disarm();
     if (ec) {
       result.next = ExchangeResult::Next::close;

@@ -13,7 +13,7 @@ Worker::Worker(RouterShared& shared, unsigned index, uint64_t seed)
       access_log_(shared.access_log_file),
       pool_(shared.options.max_idle_per_backend, shared.options.eject_for, seed),
       id_prefix_(static_cast<uint32_t>(seed >> 16)),
-      io_(std::make_unique<boost::asio::io_context>(1)) {}
+      io_(std::make_unique<boost::asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO)) {}
 
 const std::shared_ptr<const RouteTable>& Worker::routes() {
   if (shared_.generation.load(std::memory_order_acquire) != generation_) {
