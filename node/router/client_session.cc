@@ -30,6 +30,7 @@ namespace {
 auto tok(beast::error_code& ec) { return net::redirect_error(net::use_awaitable, ec); }
 
 constexpr size_t kFirstRead = 4096;
+constexpr std::chrono::milliseconds kTlsCloseWait{1000};  // for the client's close_notify
 constexpr size_t kLoggedTargetMax = 512;  // a log line is not a place for a 64 KiB URL
 
 // A target as it goes into a key=value log line: no spaces, bounded.
@@ -67,9 +68,19 @@ net::awaitable<bool> ClientSession::write(http::response<http::string_body>& res
 }
 
 net::awaitable<void> ClientSession::run(std::shared_ptr<ClientSession> self) {
-  if (!self->stream.tls() || co_await self->handshake()) {
+  const bool tls = self->stream.tls();
+  if (!tls || co_await self->handshake()) {
     bool first = true;
     while (co_await self->serve_one(first)) first = false;
+    // TLS says where its stream ends (close_notify), so that a client can tell the end of
+    // a response that runs to the close from a cut connection. Bounded: a client that
+    // neither answers nor closes is not waited for past kTlsCloseWait. A tunnel took the
+    // stream (tls() is false on what is left).
+    if (tls && self->stream.tls()) {
+      beast::error_code ec;
+      self->arm(kTlsCloseWait);
+      co_await self->stream.tls_stream().async_shutdown(tok(ec));
+    }
   }
   self->disarm();
   self->stream.shutdown_send();

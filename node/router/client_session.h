@@ -11,7 +11,8 @@
 // idle_timeout of the previous response. A client trickling its head is answered 408 and
 // closed; other connections never wait on it. Writes to the client and reads of its body
 // each get idle_timeout. A TLS connection's handshake must be over within header_timeout
-// of the accept.
+// of the accept; when the router closes a TLS connection it sends close_notify and waits
+// at most a second for the client's.
 #pragma once
 
 #include <utility>  // first: Boost 1.74 awaitable.hpp uses std::exchange without it

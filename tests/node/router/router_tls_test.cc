@@ -69,6 +69,18 @@ class TlsClient {
     return res;
   }
 
+  // The error that ends the stream once the router closes it: eof when it sent TLS's
+  // close_notify first, stream_truncated when it only dropped the connection.
+  beast::error_code read_to_end() {
+    beast::error_code ec;
+    for (int i = 0; i < 100 && !ec; ++i) {
+      char c[4096];
+      stream_.async_read_some(net::buffer(c), [&](beast::error_code e, size_t) { ec = e; });
+      if (!run()) return net::error::timed_out;
+    }
+    return ec;
+  }
+
   // Raw bytes until `needle` shows up (or the timeout).
   std::string read_until(std::string_view needle) {
     std::string got = beast::buffers_to_string(buf_.data());
@@ -183,6 +195,11 @@ TEST_CASE("tls: the router terminates TLS by SNI and forwards with X-Forwarded-P
   auto seen = a.seen();
   REQUIRE(seen.size() == 2);
   CHECK(seen[0]["X-Forwarded-Proto"] == "https");
+  // The router ends a connection it closes with close_notify: the client can tell the
+  // end from a truncation.
+  REQUIRE(c.send(get("secure.test", "/last", "Connection: close\r\n")));
+  REQUIRE(c.response());
+  CHECK(c.read_to_end() == net::error::eof);
 
   // Each name gets its own certificate (the client verifies it).
   TlsClient o(port, "other.test", other);
