@@ -14,8 +14,9 @@ Host header (APP.localhost):
 
 Each path gets a warm-up run first; with --rounds N the three paths are measured N times
 in turn and the median round of each is reported. Prints requests/s, p50, p99 and errors
-(socket errors plus non-2xx/3xx answers, from wrk --latency) and the shoal/nginx ratios,
-then the nginx config used. Goal: shoal's requests/s at least nginx's, its p99 no worse.
+(socket errors plus non-2xx/3xx answers, from wrk --latency), the CPU each proxy spent per
+request (user + system, from /proc; for shoal the whole agent), and the shoal/nginx
+ratios, then the nginx config used. Goal: shoal's requests/s at least nginx's, its p99 no worse.
 
 Everything runs on loopback inside a private network namespace when root (benchlib);
 only the agents and the nginx it started are stopped, by pid; every wait is bounded.
@@ -144,19 +145,65 @@ def backend_port(api):
     return up[0]["port"] if len(up) == 1 else None
 
 
+def children(pid):
+    """The pids whose parent is `pid` (nginx's workers)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(name))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return out
+
+
+def cpu_seconds(pids):
+    """(user, system) CPU seconds used so far by every thread of these processes."""
+    hz = os.sysconf("SC_CLK_TCK")
+    user = system = 0
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except FileNotFoundError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except FileNotFoundError:
+                continue  # a thread that ended
+            user += int(fields[11])
+            system += int(fields[12])
+    return user / hz, system / hz
+
+
 def measure(args, paths):
-    """Warm-up, then `rounds` measured runs of every path in turn; the median round."""
-    for name, port in paths:
+    """Warm-up, then `rounds` measured runs of every path in turn; the median round. For a
+    path with processes (the proxy's), also the CPU they spent per request: a steadier
+    measure than requests/s on a machine whose cores wrk, the backend and the proxy share."""
+    for name, port, _ in paths:
         wrk(port, args.warmup, args)
-    runs = {name: [] for name, _ in paths}
+    runs = {name: [] for name, _, _ in paths}
     for _ in range(args.rounds):
-        for name, port in paths:
-            runs[name].append(wrk(port, args.duration, args))
+        for name, port, pids in paths:
+            before = cpu_seconds(pids)
+            r = wrk(port, args.duration, args)
+            after = cpu_seconds(pids)
+            n = max(r["requests"], 1)
+            r["user_us"] = (after[0] - before[0]) * 1e6 / n if pids else None
+            r["sys_us"] = (after[1] - before[1]) * 1e6 / n if pids else None
+            runs[name].append(r)
     out = {}
     for name, rs in runs.items():
         rs.sort(key=lambda r: r["rps"])
-        out[name] = rs[len(rs) // 2]
+        out[name] = dict(rs[len(rs) // 2])
         out[name]["all_rps"] = [r["rps"] for r in rs]
+        if rs[0]["user_us"] is not None:  # medians of their own, not the median round's
+            out[name]["user_us"] = statistics.median(r["user_us"] for r in rs)
+            out[name]["sys_us"] = statistics.median(r["sys_us"] for r in rs)
     return out
 
 
@@ -165,13 +212,15 @@ def table(results, args, router_threads):
              f"(after a {args.warmup}s warm-up), Host: {HOST}, {args.rounds} round(s), "
              f"{os.cpu_count()} cores; nginx and router threads: {router_threads}", "",
              f"{'path':<8} {'requests/s':>12} {'p50 ms':>9} {'p99 ms':>9} {'requests':>10} "
-             f"{'errors':>7}"]
+             f"{'errors':>7} {'proxy CPU us/request (user + sys)':>34}"]
     for name in ("direct", "nginx", "shoal"):
         r = results.get(name)
         if r is None:
             continue
+        cpu = "-" if r.get("user_us") is None else \
+            f"{r['user_us'] + r['sys_us']:.1f} ({r['user_us']:.1f} + {r['sys_us']:.1f})"
         lines.append(f"{name:<8} {r['rps']:>12.0f} {r['p50']:>9.3f} {r['p99']:>9.3f} "
-                     f"{r['requests']:>10} {r['errors']:>7}")
+                     f"{r['requests']:>10} {r['errors']:>7} {cpu:>34}")
     if "shoal" in results and "nginx" in results:
         s, n = results["shoal"], results["nginx"]
         lines += ["", f"shoal/nginx: requests/s x{s['rps'] / n['rps']:.2f}, "
@@ -223,7 +272,10 @@ def main():
         # Each node's router learns the route within a second or so of the instance turning
         # healthy; the bench goes through node 0's.
         Cluster.wait(lambda: get(routers[0])[0] == 200, 30)
-        paths = [("direct", port), ("nginx", proxy.port), ("shoal", routers[0])]
+        # The CPU of nginx's master and workers, and of the whole agent the router runs in.
+        paths = [("direct", port, []),
+                 ("nginx", proxy.port, [proxy.proc.pid] + children(proxy.proc.pid)),
+                 ("shoal", routers[0], [cluster.nodes[0]["proc"].pid])]
         results = measure(args, paths)
         report = table(results, args, router_threads)
         print("\n" + report)
