@@ -32,6 +32,7 @@
 namespace shoal::node::router {
 
 inline constexpr size_t kRelayChunk = 16 * 1024;
+inline constexpr size_t kLinearWriteMax = 4 * 1024;  // write_now() copies up to this into one
 
 struct RelayOutcome {
   enum class Failure { none, read, write };
@@ -54,10 +55,24 @@ boost::asio::awaitable<void> write_now(
   namespace http = boost::beast::http;
   using boost::asio::redirect_error;
   using boost::asio::use_awaitable;
-  if (head_only) {
-    http::write_header(stream, sr, ec);
-  } else {
-    http::write(stream, sr, ec);
+  ec = {};
+  sr.split(head_only);
+  while (!ec && !(head_only ? sr.is_header_done() : sr.is_done())) {
+    size_t written = 0;
+    sr.next(ec, [&](boost::beast::error_code& e, const auto& buffers) {
+      // Beast gives a head as a buffer per field name, value and line end: a sendmsg of
+      // dozens of iovecs, each one more step for the kernel. A small message goes out
+      // copied into one buffer instead.
+      const size_t size = boost::asio::buffer_size(buffers);
+      if (size <= kLinearWriteMax) {
+        thread_local char linear[kLinearWriteMax];
+        boost::asio::buffer_copy(boost::asio::buffer(linear, size), buffers);
+        written = stream.write_some(boost::asio::buffer(linear, size), e);
+      } else {
+        written = stream.write_some(buffers, e);
+      }
+    });
+    if (!ec) sr.consume(written);
   }
   if (ec == http::error::need_buffer) ec = {};
   if (ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) co_return;
