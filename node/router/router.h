@@ -57,6 +57,10 @@ struct RouterOptions {
   uint64_t access_log_max_bytes = 64ull << 20;  // then it becomes PATH.1 and starts anew
 };
 
+// The name traffic() and the access log give requests no app answered (an unknown host, a
+// malformed head): not a valid app name, so it cannot clash with one.
+inline constexpr std::string_view kNoApp = "-";
+
 // Requests served for one app (or one of its instances) since the router started.
 struct Traffic {
   uint64_t requests = 0;

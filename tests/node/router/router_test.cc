@@ -342,6 +342,15 @@ TEST_CASE("router counts traffic per app and instance", "[router]") {
     REQUIRE(c.send(get("nobody.localhost", "/x")));
     REQUIRE(c.response());
   }
+  // ...and counted under kNoApp ("-"), once written.
+  bool unrouted = false;
+  for (int attempt = 0; attempt < 100 && !unrouted; ++attempt) {
+    for (const auto& t : router->traffic()) {
+      if (t.app == node::router::kNoApp && t.total.by_status.count(404) == 1) unrouted = true;
+    }
+    if (!unrouted) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(unrouted);
   router->stop();
   const std::string log = read_file(dir / "access.log");
   std::filesystem::remove_all(dir);
