@@ -145,12 +145,13 @@ net::awaitable<bool> ClientSession::serve_one(bool first) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     // Requests no app answered (unknown host, a malformed head) count under kNoApp.
-    worker.traffic().record(app.empty() ? kNoApp : app, instance, status, in, out, seconds);
+    const std::string_view app_name = app.empty() ? kNoApp : app;
+    worker.traffic().record(app_name, instance, status, in, out, seconds);
     if (!worker.access_log().on()) return;
     worker.access_log().add(
         "app={} instance={} method={} path={} status={} bytes_in={} bytes_out={} ms={:.1f} "
         "request_id={} client={} host={}",
-        app.empty() ? kNoApp : app, instance.empty() ? "-" : instance,
+        app_name, instance.empty() ? "-" : instance,
         info.method_text.empty() ? "-" : info.method_text, loggable(info.target), status, in,
         out, seconds * 1000, info.request_id.empty() ? "-" : info.request_id, ip,
         loggable(info.host.empty() ? "-" : info.host));

@@ -13,15 +13,15 @@ struct Deadline::State {
   Clock::time_point waiting_until{};                        // the pending wait's expiry
   bool waiting = false;  // a timer wait is pending
   bool expired = false;
-  bool alive = true;  // false once the Deadline is gone: a queued handler does nothing
   boost::asio::ip::tcp::socket* socket = nullptr;
 };
 
 Deadline::Deadline(const boost::asio::any_io_executor& executor)
     : s_(std::make_shared<State>(executor)) {}
 
+// Disarmed and watching nothing: a timer completion already queued finds nothing to do.
 Deadline::~Deadline() {
-  s_->alive = false;
+  s_->deadline = Clock::time_point::max();
   s_->socket = nullptr;
   s_->timer.cancel();
 }
@@ -45,7 +45,7 @@ void Deadline::wait(const std::shared_ptr<State>& s) {
   s->timer.async_wait([s](const boost::system::error_code& ec) {
     if (ec == boost::asio::error::operation_aborted) return;  // replaced, or destroyed
     s->waiting = false;
-    if (!s->alive || s->deadline == Clock::time_point::max()) return;
+    if (s->deadline == Clock::time_point::max()) return;  // disarmed, or destroyed
     if (Clock::now() < s->deadline) {  // moved later since this wait began
       wait(s);
       return;

@@ -23,6 +23,7 @@ using Clock = std::chrono::steady_clock;
 struct Pair {
   net::io_context io;
   tcp::socket reader{io}, writer{io};
+  net::steady_timer write_timer{io};
   std::optional<boost::system::error_code> read_result;
   Clock::time_point read_done{};
   char byte = 0;
@@ -40,9 +41,9 @@ struct Pair {
                            });
   }
   // Writes one byte after `after` (to end the read normally).
-  void write_after(net::steady_timer& t, Clock::duration after) {
-    t.expires_after(after);
-    t.async_wait([this](boost::system::error_code ec) {
+  void write_after(Clock::duration after) {
+    write_timer.expires_after(after);
+    write_timer.async_wait([this](boost::system::error_code ec) {
       if (!ec) net::write(writer, net::buffer("x", 1));
     });
   }
@@ -83,8 +84,7 @@ TEST_CASE("deadline: moved later or disarmed, it lets the read finish", "[router
     } else {
       d.arm(2s);  // ...which no longer counts
     }
-    net::steady_timer t(p.io);
-    p.write_after(t, 150ms);
+    p.write_after(150ms);
     CHECK_FALSE(p.read());
     CHECK_FALSE(d.expired());
     d.watch(nullptr);
@@ -97,8 +97,7 @@ TEST_CASE("deadline: moved earlier, it fires at the earlier time", "[router]") {
   d.watch(&p.reader);
   d.arm(10s);
   d.arm(40ms);
-  net::steady_timer t(p.io);
-  p.write_after(t, 3s);  // would end the read, were the deadline still 10 s away
+  p.write_after(3s);  // would end the read, were the deadline still 10 s away
   const auto t0 = Clock::now();
   CHECK(p.read() == net::error::operation_aborted);
   CHECK(d.expired());
@@ -113,8 +112,7 @@ TEST_CASE("deadline: a destroyed deadline cancels nothing", "[router]") {
     d.watch(&p.reader);
     d.arm(20ms);
   }
-  net::steady_timer t(p.io);
-  p.write_after(t, 150ms);
+  p.write_after(150ms);
   CHECK_FALSE(p.read());
 }
 
