@@ -6,7 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 
@@ -107,8 +110,58 @@ void AccessLog::stamp() {
     std::strftime(second_text_, sizeof second_text_, "%Y-%m-%dT%H:%M:%S", &tm);
     stamped_second_ = second;
   }
-  fmt::format_to(std::back_inserter(buffer_), "{}.{:03d}Z ", second_text_,
-                 static_cast<int>(ms % 1000));
+  const int milli = static_cast<int>(ms % 1000);
+  buffer_ += second_text_;
+  const char stamp_tail[] = {'.', static_cast<char>('0' + milli / 100),
+                             static_cast<char>('0' + milli / 10 % 10),
+                             static_cast<char>('0' + milli % 10), 'Z'};
+  buffer_.append(stamp_tail, sizeof stamp_tail);
+}
+
+void AccessLog::field(std::string_view key, std::string_view text) {
+  buffer_ += ' ';
+  buffer_ += key;
+  buffer_ += '=';
+  if (text.empty()) {
+    buffer_ += '-';
+    return;
+  }
+  const size_t at = buffer_.size();
+  buffer_ += text.substr(0, AccessRecord::kFieldMax);
+  for (size_t i = at; i < buffer_.size(); ++i) {
+    const auto c = static_cast<unsigned char>(buffer_[i]);
+    if (c <= ' ' || c == 0x7f) buffer_[i] = '_';
+  }
+}
+
+void AccessLog::field(std::string_view key, uint64_t n) {
+  buffer_ += ' ';
+  buffer_ += key;
+  buffer_ += '=';
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+  buffer_.append(digits, end);
+}
+
+void AccessLog::add(const AccessRecord& r) {
+  stamp();
+  field("app", r.app);
+  field("instance", r.instance);
+  field("method", r.method);
+  field("path", r.path);
+  field("status", static_cast<uint64_t>(r.status < 0 ? 0 : r.status));
+  field("bytes_in", r.bytes_in);
+  field("bytes_out", r.bytes_out);
+  // Milliseconds with one decimal.
+  const auto tenths = static_cast<uint64_t>(std::llround(std::max(r.seconds, 0.0) * 10000));
+  field("ms", tenths / 10);
+  buffer_ += '.';
+  buffer_ += static_cast<char>('0' + tenths % 10);
+  field("request_id", r.request_id);
+  field("client", r.client);
+  field("host", r.host);
+  buffer_ += '\n';
+  if (buffer_.size() >= kFlushBytes) flush();
 }
 
 }  // namespace shoal::node::router

@@ -1,7 +1,9 @@
 // node/router/worker.cc
 #include "node/router/worker.h"
 
-#include <fmt/format.h>
+#include <algorithm>
+#include <charconv>
+#include <cstring>
 
 #include "node/router/body_relay.h"
 
@@ -53,7 +55,18 @@ void Worker::give_back_relay_buffer(std::unique_ptr<char[]> buffer) {
 
 std::string Worker::next_request_id() {
   const auto& node = shared_.options.node_name;
-  return fmt::format("{}-{:08x}-{:x}", node.empty() ? "router" : node, id_prefix_, ++id_counter_);
+  // "NODE-PPPPPPPP-N": the worker's prefix as 8 hex digits, then its counter in hex.
+  char text[8 + 1 + 16];
+  char digits[8];
+  const size_t n = std::to_chars(digits, digits + sizeof digits, id_prefix_, 16).ptr - digits;
+  std::fill(text, text + 8 - n, '0');
+  std::memcpy(text + 8 - n, digits, n);
+  text[8] = '-';
+  const char* end = std::to_chars(text + 9, text + sizeof text, ++id_counter_, 16).ptr;
+  std::string id = node.empty() ? std::string("router") : node;
+  id += '-';
+  id.append(text, static_cast<size_t>(end - text));
+  return id;
 }
 
 void Worker::shutdown() {
