@@ -1,13 +1,13 @@
 // node/router/body_relay.h
 //
 // relay_body(): streams one HTTP message body from the stream a parser reads to the
-// stream a serializer writes, piece by piece as it arrives (at most kRelayChunk at a
+// stream a MessageWriter writes, piece by piece as it arrives (at most kRelayChunk at a
 // time), so chunked and long-lived bodies (Server-Sent Events) pass through unbuffered and
 // the body limit the parser enforces applies while streaming.
 //
-// Contract: the parser has read the header. The serializer may have written its header, or
-// not: then the first write carries the header and the first piece of body together (one
-// system call, one TCP segment for a small response). `chunk` (kRelayChunk bytes) holds
+// Contract: the parser has read the header. The writer may have written its head, or not:
+// then the first write carries the head and the first piece of body together (one system
+// call, one TCP segment for a small response). `chunk` (kRelayChunk bytes) holds
 // each piece on its way. Before every read and write the matching callback runs (to arm
 // that side's timeout). The outcome says which side failed, if any, and how many body
 // bytes were passed on; a piece already in `in_buffer` is taken without a read.
@@ -23,16 +23,15 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/serializer.hpp>
-#include <boost/beast/http/write.hpp>
 
 #include <cstddef>
 #include <cstdint>
 
+#include "node/router/message_writer.h"
+
 namespace shoal::node::router {
 
 inline constexpr size_t kRelayChunk = 16 * 1024;
-inline constexpr size_t kLinearWriteMax = 4 * 1024;  // write_now() copies up to this into one
 
 struct RelayOutcome {
   enum class Failure { none, read, write };
@@ -41,57 +40,31 @@ struct RelayOutcome {
   uint64_t bytes = 0;
 };
 
-// Writes what `sr` has ready (all of it, or the head only with `head_only`), first without
-// waiting and then, for what the stream would not take at once, asynchronously. The first
-// try usually takes everything (a socket with room in its send buffer) and saves an
-// asynchronous operation: its allocation, its posted completion and a coroutine resume,
-// a fair share of the router's own CPU per request. `stream` must be non-blocking: its
-// sockets are set so when connected or accepted. need_buffer (a buffer_body piece written,
-// more to come) is success.
-template <class Stream, bool isRequest>
-boost::asio::awaitable<void> write_now(
-    Stream& stream, boost::beast::http::serializer<isRequest, boost::beast::http::buffer_body>& sr,
-    bool head_only, boost::beast::error_code& ec) {
+// Parses what `buffer` already holds; false when that made no progress (or it is empty),
+// so a read is needed. Beast's read would parse it as well, but only after posting its
+// completion: a trip through the scheduler and a coroutine resume, per message. A parse
+// error is `ec` (and true: no read can mend it).
+template <bool isRequest, class Body>
+bool parse_buffered(boost::beast::flat_buffer& buffer,
+                    boost::beast::http::parser<isRequest, Body>& parser,
+                    boost::beast::error_code& ec) {
   namespace http = boost::beast::http;
-  using boost::asio::redirect_error;
-  using boost::asio::use_awaitable;
   ec = {};
-  sr.split(head_only);
-  while (!ec && !(head_only ? sr.is_header_done() : sr.is_done())) {
-    size_t written = 0;
-    sr.next(ec, [&](boost::beast::error_code& e, const auto& buffers) {
-      // Beast gives a head as a buffer per field name, value and line end: a sendmsg of
-      // dozens of iovecs, each one more step for the kernel. A small message goes out
-      // copied into one buffer instead.
-      const size_t size = boost::asio::buffer_size(buffers);
-      if (size <= kLinearWriteMax) {
-        thread_local char linear[kLinearWriteMax];
-        boost::asio::buffer_copy(boost::asio::buffer(linear, size), buffers);
-        written = stream.write_some(boost::asio::buffer(linear, size), e);
-      } else {
-        written = stream.write_some(buffers, e);
-      }
-    });
-    if (!ec) sr.consume(written);
+  if (buffer.size() == 0) return false;
+  const size_t used = parser.put(buffer.data(), ec);
+  buffer.consume(used);
+  if (ec == http::error::need_more || ec == http::error::need_buffer) {
+    ec = {};
+    return used > 0;
   }
-  if (ec == http::error::need_buffer) ec = {};
-  if (ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) co_return;
-  ec = {};
-  if (head_only) {
-    co_await http::async_write_header(stream, sr, redirect_error(use_awaitable, ec));
-  } else {
-    co_await http::async_write(stream, sr, redirect_error(use_awaitable, ec));
-  }
-  if (ec == http::error::need_buffer) ec = {};
+  return true;
 }
 
 template <bool isRequest, class InStream, class OutStream, class BeforeRead, class BeforeWrite>
 boost::asio::awaitable<RelayOutcome> relay_body(
     InStream& in, boost::beast::flat_buffer& in_buffer,
     boost::beast::http::parser<isRequest, boost::beast::http::buffer_body>& in_parser,
-    OutStream& out, boost::beast::http::message<isRequest, boost::beast::http::buffer_body>& out_msg,
-    boost::beast::http::serializer<isRequest, boost::beast::http::buffer_body>& sr,
-    char* chunk, BeforeRead before_read, BeforeWrite before_write) {
+    OutStream& out, MessageWriter<isRequest>& writer, char* chunk, BeforeRead before_read, BeforeWrite before_write) {
   namespace http = boost::beast::http;
   using boost::asio::redirect_error;
   using boost::asio::use_awaitable;
@@ -100,9 +73,11 @@ boost::asio::awaitable<RelayOutcome> relay_body(
   while (!in_parser.is_done()) {
     in_parser.get().body().data = chunk;
     in_parser.get().body().size = kRelayChunk;
-    before_read();
-    co_await http::async_read_some(in, in_buffer, in_parser, redirect_error(use_awaitable, ec));
-    if (ec == http::error::need_buffer) ec = {};
+    if (!parse_buffered(in_buffer, in_parser, ec)) {
+      before_read();
+      co_await http::async_read_some(in, in_buffer, in_parser, redirect_error(use_awaitable, ec));
+      if (ec == http::error::need_buffer) ec = {};
+    }
     if (ec) {
       r.failure = RelayOutcome::Failure::read;
       r.ec = ec;
@@ -111,23 +86,17 @@ boost::asio::awaitable<RelayOutcome> relay_body(
     const size_t n = kRelayChunk - in_parser.get().body().size;
     if (n == 0) continue;  // a chunk header, or nothing new yet
     r.bytes += n;
-    out_msg.body().data = chunk;
-    out_msg.body().size = n;
-    out_msg.body().more = !in_parser.is_done();
     before_write();
-    co_await write_now(out, sr, false, ec);
+    co_await writer.write_body(out, chunk, n, in_parser.is_done(), ec);
     if (ec) {
       r.failure = RelayOutcome::Failure::write;
       r.ec = ec;
       co_return r;
     }
   }
-  if (!sr.is_done()) {  // the last chunk of a chunked body, or an empty body
-    out_msg.body().data = nullptr;
-    out_msg.body().size = 0;
-    out_msg.body().more = false;
+  if (!writer.done()) {  // the last chunk of a chunked body, or an empty body
     before_write();
-    co_await write_now(out, sr, false, ec);
+    co_await writer.write_body(out, nullptr, 0, true, ec);
     if (ec) {
       r.failure = RelayOutcome::Failure::write;
       r.ec = ec;

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "node/router/body_relay.h"
 #include "node/router/forwarder.h"
 #include "node/router/proxy_headers.h"
 
@@ -31,16 +32,6 @@ auto tok(beast::error_code& ec) { return net::redirect_error(net::use_awaitable,
 
 constexpr size_t kFirstRead = 4096;
 constexpr std::chrono::milliseconds kTlsCloseWait{1000};  // for the client's close_notify
-constexpr size_t kLoggedTargetMax = 512;  // a log line is not a place for a 64 KiB URL
-
-// A target as it goes into a key=value log line: no spaces, bounded.
-std::string loggable(std::string_view target) {
-  std::string out(target.substr(0, kLoggedTargetMax));
-  for (auto& c : out) {
-    if (c <= ' ' || c == 0x7f) c = '_';
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -125,7 +116,11 @@ net::awaitable<bool> ClientSession::serve_one(bool first) {
   parser.header_limit(static_cast<uint32_t>(
       std::min<size_t>(opts.max_header_bytes, std::numeric_limits<uint32_t>::max())));
   parser.body_limit(opts.max_body_bytes);
-  co_await http::async_read_header(stream, buffer, parser, tok(ec));
+  // Usually the whole head came with the first read: it is parsed here, without another
+  // asynchronous operation.
+  if (!parse_buffered(buffer, parser, ec) || (!ec && !parser.is_header_done())) {
+    co_await http::async_read_header(stream, buffer, parser, tok(ec));
+  }
   const auto started = std::chrono::steady_clock::now();
 
   RequestInfo info;
@@ -148,13 +143,17 @@ net::awaitable<bool> ClientSession::serve_one(bool first) {
     const std::string_view app_name = app.empty() ? kNoApp : app;
     worker.traffic().record(app_name, instance, status, in, out, seconds);
     if (!worker.access_log().on()) return;
-    worker.access_log().add(
-        "app={} instance={} method={} path={} status={} bytes_in={} bytes_out={} ms={:.1f} "
-        "request_id={} client={} host={}",
-        app_name, instance.empty() ? "-" : instance,
-        info.method_text.empty() ? "-" : info.method_text, loggable(info.target), status, in,
-        out, seconds * 1000, info.request_id.empty() ? "-" : info.request_id, ip,
-        loggable(info.host.empty() ? "-" : info.host));
+    worker.access_log().add({.app = app_name,
+                             .instance = instance,
+                             .method = info.method_text,
+                             .path = info.target,
+                             .status = status,
+                             .bytes_in = in,
+                             .bytes_out = out,
+                             .seconds = seconds,
+                             .request_id = info.request_id,
+                             .client = ip,
+                             .host = info.host});
   };
 
   if (ec) {

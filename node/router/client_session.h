@@ -72,6 +72,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   Deadline backend_deadline;
   // Bytes read from that connection, not yet parsed (forward() empties it per request).
   boost::beast::flat_buffer backend_buffer;
+  // The text of the heads forward() writes, kept between requests for their capacity.
+  std::string request_head;
+  std::string response_head;
 
  private:
   boost::asio::awaitable<bool> serve_one(bool first);

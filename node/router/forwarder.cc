@@ -9,7 +9,6 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 #include <spdlog/spdlog.h>
 
@@ -35,7 +34,7 @@ namespace {
 
 constexpr uint32_t kResponseHeaderLimit = 256 * 1024;
 constexpr int kInterimResponsesMax = 8;  // 100 Continue, 103 Early Hints, ... then a final one
-constexpr size_t kKeptBufferMax = 16 * 1024;  // a session's backend buffer beyond: freed
+constexpr size_t kKeptBufferMax = 16 * 1024;  // a session's buffers beyond: freed
 
 auto tok(beast::error_code& ec) { return net::redirect_error(net::use_awaitable, ec); }
 
@@ -183,13 +182,16 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
   size_t tried = 0;
   const Backend* backend = nullptr;
   BackendConn conn(client.backend_deadline);
-  std::optional<http::serializer<true, http::buffer_body>> sr;
+  std::optional<MessageWriter<true>> request_writer;
   std::optional<http::response_parser<http::buffer_body>> rp;
   std::optional<Flight> flight;
   // The session's buffer, kept between requests (its capacity saves an allocation each).
   beast::flat_buffer& backend_buffer = client.backend_buffer;
   backend_buffer.consume(backend_buffer.size());
   if (backend_buffer.capacity() > kKeptBufferMax) backend_buffer.shrink_to_fit();
+  for (std::string* head : {&client.request_head, &client.response_head}) {
+    if (head->capacity() > kKeptBufferMax) *head = std::string();
+  }
   RelayBuffer relay(worker);
   bool reused = false;
   bool fresh_same_backend = false;  // the pooled connection was stale: a new one, same backend
@@ -220,9 +222,9 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
           continue;
         }
       }
-      sr.emplace(out);
+      request_writer.emplace(out, client.request_head);
       conn.arm(opts.response_timeout);
-      co_await write_now(*conn, *sr, true, ec);
+      co_await request_writer->write_head(*conn, ec);
       if (ec) {  // nothing complete reached the backend: safe to send again for any method
         conn.drop();
         if (reused && !stale_retried) {
@@ -257,7 +259,7 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
         }
       }
       auto relayed = co_await relay_body(
-          client.stream, client.buffer, request, *conn, out, *sr, relay.get(),
+          client.stream, client.buffer, request, *conn, *request_writer, relay.get(),
           [&] { client.arm(opts.idle_timeout); }, [&] { conn.arm(opts.response_timeout); });
       client.disarm();
       result.bytes_in = relayed.bytes;
@@ -358,7 +360,7 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
   } else {
     res.keep_alive(client_keep);
   }
-  http::serializer<false, http::buffer_body> res_sr{res};
+  MessageWriter<false> response_writer(res, client.response_head);
   // The head goes out alone only when nothing of the body is here yet (a stream that the
   // client should see start at once) or there is no body; else the relay's first write
   // carries head and body together.
@@ -366,7 +368,7 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
       no_body || upgrade || (backend_buffer.size() == 0 && !rp->is_done());
   if (head_alone) {
     client.arm(opts.idle_timeout);
-    co_await write_now(client.stream, res_sr, true, ec);
+    co_await response_writer.write_head(client.stream, ec);
     client.disarm();
     if (ec) {
       result.next = ExchangeResult::Next::close;
@@ -384,7 +386,7 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
   }
   if (!no_body) {
     auto relayed = co_await relay_body(
-        *conn, backend_buffer, *rp, client.stream, res, res_sr, relay.get(),
+        *conn, backend_buffer, *rp, client.stream, response_writer, relay.get(),
         [&] { conn.arm(opts.response_timeout); }, [&] { client.arm(opts.idle_timeout); });
     client.disarm();
     result.bytes_out = relayed.bytes;
@@ -392,7 +394,7 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
       if (relayed.failure == RelayOutcome::Failure::read) {
         spdlog::warn("router-backend-body app={} instance={} error={}", app.app,
                      backend->instance, relayed.ec.message());
-        if (!res_sr.is_header_done()) {  // the client has nothing yet: it can be told
+        if (!response_writer.head_sent()) {  // the client has nothing yet: it can be told
           conn.drop();
           const std::string message = "app " + app.app + " sent no valid response";
           co_await answer(client, info, result, http::status::bad_gateway, message, false);

@@ -4,9 +4,11 @@
 //  - TestBackend: a tiny app instance (Beast on its own io_context thread) whose paths
 //    behave differently: "/hang" never answers, "/stream" sends one chunk and the second
 //    only after release(), "/ws" accepts an Upgrade with 101 and echoes raw bytes,
-//    "/eof" ends its body by closing, "/bad-chunk" sends a head and a malformed chunk
-//    at once, "/bye" answers and then closes the kept-alive connection after 50 ms (a
-//    backend's keep-alive timeout); anything else answers 200 "backend=NAME ...".
+//    "/eof" ends its body by closing, "/echo" answers with the request's body (and
+//    "/echo-chunked" the same in chunked framing), "/bad-chunk" sends a head and a
+//    malformed chunk at once, "/bye" answers and then closes the kept-alive connection
+//    after 50 ms (a backend's keep-alive timeout); anything else answers 200
+//    "backend=NAME ...".
 //  - TestClient: one client connection; every read and write waits at most a timeout.
 #pragma once
 
@@ -142,6 +144,19 @@ class TestBackend {
         co_await write_raw(
             s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nxx\r\n", ec);
         co_return;
+      }
+      if (target == "/echo" || target == "/echo-chunked") {  // the request body back
+        http::response<http::string_body> res{http::status::ok, 11};
+        res.body() = req.body();
+        res.keep_alive(req.keep_alive());
+        if (target == "/echo-chunked") {
+          res.chunked(true);
+        } else {
+          res.prepare_payload();
+        }
+        co_await http::async_write(s, res, tok(ec));
+        if (ec || !req.keep_alive()) co_return;
+        continue;
       }
       if (target == "/eof") {
         co_await write_raw(s, "HTTP/1.1 200 OK\r\n\r\nuntil-eof", ec);
