@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "node/router/head_arena.h"
 #include "node/router/message_writer.h"
 
 namespace shoal::node::router {
@@ -44,9 +45,9 @@ struct RelayOutcome {
 // so a read is needed. Beast's read would parse it as well, but only after posting its
 // completion: a trip through the scheduler and a coroutine resume, per message. A parse
 // error is `ec` (and true: no read can mend it).
-template <bool isRequest, class Body>
+template <bool isRequest, class Body, class Allocator>
 bool parse_buffered(boost::beast::flat_buffer& buffer,
-                    boost::beast::http::parser<isRequest, Body>& parser,
+                    boost::beast::http::parser<isRequest, Body, Allocator>& parser,
                     boost::beast::error_code& ec) {
   namespace http = boost::beast::http;
   ec = {};
@@ -63,8 +64,9 @@ bool parse_buffered(boost::beast::flat_buffer& buffer,
 template <bool isRequest, class InStream, class OutStream, class BeforeRead, class BeforeWrite>
 boost::asio::awaitable<RelayOutcome> relay_body(
     InStream& in, boost::beast::flat_buffer& in_buffer,
-    boost::beast::http::parser<isRequest, boost::beast::http::buffer_body>& in_parser,
-    OutStream& out, MessageWriter<isRequest>& writer, char* chunk, BeforeRead before_read, BeforeWrite before_write) {
+    boost::beast::http::parser<isRequest, boost::beast::http::buffer_body, HeadAllocator>& in_parser,
+    OutStream& out, MessageWriter<isRequest>& writer, char* chunk, BeforeRead before_read,
+    BeforeWrite before_write) {
   namespace http = boost::beast::http;
   using boost::asio::redirect_error;
   using boost::asio::use_awaitable;
@@ -87,7 +89,9 @@ boost::asio::awaitable<RelayOutcome> relay_body(
     if (n == 0) continue;  // a chunk header, or nothing new yet
     r.bytes += n;
     before_write();
-    co_await writer.write_body(out, chunk, n, in_parser.is_done(), ec);
+    if (!writer.start_body(out, chunk, n, in_parser.is_done(), ec)) {
+      co_await writer.finish(out, ec);
+    }
     if (ec) {
       r.failure = RelayOutcome::Failure::write;
       r.ec = ec;
@@ -96,7 +100,7 @@ boost::asio::awaitable<RelayOutcome> relay_body(
   }
   if (!writer.done()) {  // the last chunk of a chunked body, or an empty body
     before_write();
-    co_await writer.write_body(out, nullptr, 0, true, ec);
+    if (!writer.start_body(out, nullptr, 0, true, ec)) co_await writer.finish(out, ec);
     if (ec) {
       r.failure = RelayOutcome::Failure::write;
       r.ec = ec;

@@ -45,7 +45,7 @@ ClientSession::ClientSession(Worker& w, ClientStream s, std::shared_ptr<const Tl
   auto ep = stream.socket().remote_endpoint(ec);
   ip = ec ? std::string("?") : ep.address().to_string();
   stream.socket().set_option(tcp::no_delay(true), ec);
-  stream.socket().non_blocking(true, ec);  // write_now() tries each write without waiting
+  stream.socket().non_blocking(true, ec);  // MessageWriter tries each write without waiting
   deadline_.watch(&stream.socket());
   if (stream.tls()) attach(stream.tls_stream().native_handle(), tls_.get());
 }
@@ -112,7 +112,10 @@ net::awaitable<bool> ClientSession::serve_one(bool first) {
   }
   if (!first) arm(opts.header_timeout);
 
-  http::request_parser<http::buffer_body> parser;
+  // The previous request's heads are gone (its parsers were in the frames that returned).
+  head_arena.reset();
+  RequestParser parser(std::piecewise_construct, std::make_tuple(),
+                       std::make_tuple(head_arena.allocator()));
   parser.header_limit(static_cast<uint32_t>(
       std::min<size_t>(opts.max_header_bytes, std::numeric_limits<uint32_t>::max())));
   parser.body_limit(opts.max_body_bytes);

@@ -30,6 +30,7 @@
 
 #include "node/router/client_stream.h"
 #include "node/router/deadline.h"
+#include "node/router/head_arena.h"
 #include "node/router/tls.h"
 #include "node/router/worker.h"
 
@@ -72,6 +73,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   Deadline backend_deadline;
   // Bytes read from that connection, not yet parsed (forward() empties it per request).
   boost::beast::flat_buffer backend_buffer;
+  // The memory of the heads of the request being served, and of its response.
+  HeadArena head_arena;
   // The text of the heads forward() writes, kept between requests for their capacity.
   std::string request_head;
   std::string response_head;

@@ -49,8 +49,8 @@ class ClientStream {
     return socket_.async_write_some(buffers, std::forward<Token>(token));
   }
 
-  // A write that never waits: what the socket takes now (the SyncWriteStream that
-  // write_now() in body_relay.h drives). Over TLS it takes nothing (would_block): an SSL
+  // A write that never waits: what the socket takes now (MessageWriter's first try, in
+  // message_writer.h). Over TLS it takes nothing (would_block): an SSL
   // record cut short by a full socket cannot be finished synchronously, so TLS writes are
   // always asynchronous. REQUIRES: the socket is in non-blocking mode (the session sets it).
   template <class Buffers>

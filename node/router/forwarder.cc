@@ -127,7 +127,7 @@ net::awaitable<bool> connect(BackendConn& conn, const net::any_io_executor& exec
     co_return false;
   }
   conn->set_option(tcp::no_delay(true), ec);
-  conn->non_blocking(true, ec);  // write_now() tries each write without waiting first
+  conn->non_blocking(true, ec);  // MessageWriter tries each write without waiting first
   co_return true;
 }
 
@@ -149,7 +149,7 @@ bool has_no_body(const RequestInfo& info, int status) {
 }  // namespace
 
 net::awaitable<ExchangeResult> forward(ClientSession& client,
-                                       http::request_parser<http::buffer_body>& request,
+                                       RequestParser& request,
                                        const AppRoutes& app, const RequestInfo& info) {
   Worker& worker = client.worker;
   const RouterOptions& opts = worker.options();
@@ -183,7 +183,7 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
   const Backend* backend = nullptr;
   BackendConn conn(client.backend_deadline);
   std::optional<MessageWriter<true>> request_writer;
-  std::optional<http::response_parser<http::buffer_body>> rp;
+  std::optional<ResponseParser> rp;
   std::optional<Flight> flight;
   // The session's buffer, kept between requests (its capacity saves an allocation each).
   beast::flat_buffer& backend_buffer = client.backend_buffer;
@@ -224,7 +224,7 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
       }
       request_writer.emplace(out, client.request_head);
       conn.arm(opts.response_timeout);
-      co_await request_writer->write_head(*conn, ec);
+      if (!request_writer->start_head(*conn, ec)) co_await request_writer->finish(*conn, ec);
       if (ec) {  // nothing complete reached the backend: safe to send again for any method
         conn.drop();
         if (reused && !stale_retried) {
@@ -288,7 +288,8 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
 
     // 3. The response head; interim (1xx but 101) responses are dropped.
     for (int k = 0; k < kInterimResponsesMax; ++k) {
-      rp.emplace();
+      rp.emplace(std::piecewise_construct, std::make_tuple(),
+                 std::make_tuple(client.head_arena.allocator()));
       // Unlimited; not boost::none, which Boost 1.74 compares as less than any length.
       rp->body_limit(std::numeric_limits<uint64_t>::max());
       rp->header_limit(kResponseHeaderLimit);
@@ -368,7 +369,9 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
       no_body || upgrade || (backend_buffer.size() == 0 && !rp->is_done());
   if (head_alone) {
     client.arm(opts.idle_timeout);
-    co_await response_writer.write_head(client.stream, ec);
+    if (!response_writer.start_head(client.stream, ec)) {
+      co_await response_writer.finish(client.stream, ec);
+    }
     client.disarm();
     if (ec) {
       result.next = ExchangeResult::Next::close;

@@ -20,8 +20,6 @@
 #include <utility>  // first: Boost 1.74 awaitable.hpp uses std::exchange without it
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/verb.hpp>
 
 #include <cstdint>
@@ -29,6 +27,7 @@
 
 #include "node/router/client_session.h"
 #include "node/router/error_page.h"
+#include "node/router/head_arena.h"
 #include "node/router/route_table.h"
 
 namespace shoal::node::router {
@@ -59,9 +58,7 @@ struct ExchangeResult {
   Next next = Next::close;
 };
 
-boost::asio::awaitable<ExchangeResult> forward(
-    ClientSession& client,
-    boost::beast::http::request_parser<boost::beast::http::buffer_body>& request,
-    const AppRoutes& app, const RequestInfo& info);
+boost::asio::awaitable<ExchangeResult> forward(ClientSession& client, RequestParser& request,
+                                               const AppRoutes& app, const RequestInfo& info);
 
 }  // namespace shoal::node::router

@@ -12,8 +12,8 @@ void append_version(unsigned version, std::string& out) {
   out += static_cast<char>('0' + version % 10);
 }
 
-template <class Fields>
-void append_fields(const Fields& fields, std::string& out) {
+template <class Header>
+void append_fields(const Header& fields, std::string& out) {
   for (const auto& f : fields) {
     const auto name = f.name_string();
     const auto value = f.value();
@@ -27,7 +27,7 @@ void append_fields(const Fields& fields, std::string& out) {
 
 }  // namespace
 
-void format_head(const boost::beast::http::request_header<>& h, std::string& out) {
+void format_head(const boost::beast::http::header<true, Fields>& h, std::string& out) {
   const auto method = h.method_string();
   const auto target = h.target();
   out.append(method.data(), method.size());
@@ -39,7 +39,7 @@ void format_head(const boost::beast::http::request_header<>& h, std::string& out
   append_fields(h, out);
 }
 
-void format_head(const boost::beast::http::response_header<>& h, std::string& out) {
+void format_head(const boost::beast::http::header<false, Fields>& h, std::string& out) {
   append_version(h.version(), out);
   const unsigned code = h.result_int();
   const char status[] = {' ', static_cast<char>('0' + code / 100 % 10),

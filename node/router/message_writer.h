@@ -9,7 +9,7 @@
 // fifth of the router's own CPU per request. Here the head is formatted once into a
 // string the session keeps between requests, and every write is at most four buffers.
 //
-// write_now() writes without waiting first (the socket is non-blocking): usually a socket
+// Each write is tried first without waiting (the socket is non-blocking): usually a socket
 // takes the whole message at once, and that saves an asynchronous operation (its posted
 // completion and a coroutine resume). Only what it would not take is written
 // asynchronously. A head goes out with the first piece of body whenever the body is there.
@@ -32,43 +32,15 @@
 #include <span>
 #include <string>
 
+#include "node/router/head_arena.h"
+
 namespace shoal::node::router {
 
-inline constexpr size_t kLinearWriteMax = 4 * 1024;  // write_now() copies up to this into one
+inline constexpr size_t kLinearWriteMax = 4 * 1024;  // copied into one buffer up to this
 
 // Appends the head of `h` (start line, fields, blank line) to `out`.
-void format_head(const boost::beast::http::request_header<>& h, std::string& out);
-void format_head(const boost::beast::http::response_header<>& h, std::string& out);
-
-// Writes `pieces`, first without waiting, then what the stream did not take asynchronously.
-// A message of up to kLinearWriteMax bytes is first copied into one buffer: a single iovec
-// is the cheapest write for the kernel. REQUIRES: the stream is non-blocking (the router
-// sets its sockets so; ClientStream over TLS takes nothing synchronously).
-template <class Stream>
-boost::asio::awaitable<void> write_now(Stream& stream,
-                                       std::span<const boost::asio::const_buffer> pieces,
-                                       boost::beast::error_code& ec) {
-  ec = {};
-  const size_t total = boost::asio::buffer_size(pieces);
-  if (total == 0) co_return;
-  size_t written;
-  if (total <= kLinearWriteMax) {
-    thread_local char linear[kLinearWriteMax];  // never held across a suspension
-    boost::asio::buffer_copy(boost::asio::buffer(linear, total), pieces);
-    written = stream.write_some(boost::asio::buffer(linear, total), ec);
-  } else {
-    written = stream.write_some(pieces, ec);
-  }
-  if (!ec && written == total) co_return;
-  if (ec && ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) {
-    co_return;
-  }
-  ec = {};
-  boost::beast::buffers_suffix<std::span<const boost::asio::const_buffer>> rest(pieces);
-  rest.consume(written);
-  co_await boost::asio::async_write(
-      stream, rest, boost::asio::redirect_error(boost::asio::use_awaitable, ec));
-}
+void format_head(const boost::beast::http::header<true, Fields>& h, std::string& out);
+void format_head(const boost::beast::http::header<false, Fields>& h, std::string& out);
 
 template <bool isRequest>
 class MessageWriter {
@@ -77,7 +49,8 @@ class MessageWriter {
   // messages, so its capacity is reused), which must outlive the writer; `m` may change
   // afterwards without effect.
   template <class Body>
-  MessageWriter(const boost::beast::http::message<isRequest, Body>& m, std::string& head_text)
+  MessageWriter(const boost::beast::http::message<isRequest, Body, Fields>& m,
+                std::string& head_text)
       : head_(head_text), chunked_(m.chunked()) {
     head_.clear();
     format_head(m.base(), head_);
@@ -89,47 +62,92 @@ class MessageWriter {
   // The head and the end of the body are written.
   bool done() const { return done_; }
 
-  // The head alone (a message without body, or one whose body has not begun to arrive).
+  // Each write starts with a try that does not wait: true when it is over, successfully or
+  // not (`ec`); false when the stream would not take all of it now, and finish() must
+  // write the rest before the next write starts. (Not a coroutine itself: a frame per
+  // write was a fair share of the router's allocations.)
+  //
+  // start_head(): the head alone (a message without body, or one whose body has not begun
+  // to arrive). start_body(): `n` bytes of body at `data` (n may be 0), preceded by the
+  // head if it is not sent yet; `last`: the body ends with them (the chunked framing's
+  // last chunk follows). `data` must stay valid until the write is over.
   template <class Stream>
-  boost::asio::awaitable<void> write_head(Stream& stream, boost::beast::error_code& ec) {
-    ec = {};
-    if (head_sent_) co_return;
-    const boost::asio::const_buffer piece(head_.data(), head_.size());
-    co_await write_now(stream, std::span(&piece, 1), ec);
-    if (!ec) head_sent_ = true;
+  bool start_head(Stream& stream, boost::beast::error_code& ec) {
+    count_ = 0;
+    last_ = done_;
+    if (!head_sent_) pieces_[count_++] = boost::asio::const_buffer(head_.data(), head_.size());
+    return start(stream, ec);
   }
 
-  // `n` bytes of body at `data` (n may be 0), preceded by the head if it is not sent yet;
-  // `last`: the body ends with them (the chunked framing's last chunk follows).
   template <class Stream>
-  boost::asio::awaitable<void> write_body(Stream& stream, const char* data, size_t n, bool last,
-                                          boost::beast::error_code& ec) {
-    ec = {};
-    std::array<boost::asio::const_buffer, 4> pieces;
-    size_t count = 0;
-    if (!head_sent_) pieces[count++] = boost::asio::const_buffer(head_.data(), head_.size());
-    char size_line[2 * sizeof(size_t) + 2];
-    if (chunked_ && n > 0) pieces[count++] = chunk_size_line(n, size_line);
-    if (n > 0) pieces[count++] = boost::asio::const_buffer(data, n);
+  bool start_body(Stream& stream, const char* data, size_t n, bool last,
+                  boost::beast::error_code& ec) {
+    count_ = 0;
+    last_ = last;
+    if (!head_sent_) pieces_[count_++] = boost::asio::const_buffer(head_.data(), head_.size());
+    if (chunked_ && n > 0) pieces_[count_++] = chunk_size_line(n);
+    if (n > 0) pieces_[count_++] = boost::asio::const_buffer(data, n);
     if (chunked_) {
       static constexpr std::string_view kChunkEnd = "\r\n";
       static constexpr std::string_view kChunkEndAndLast = "\r\n0\r\n\r\n";
       static constexpr std::string_view kLast = "0\r\n\r\n";
       const std::string_view tail = n == 0 ? (last ? kLast : std::string_view())
                                            : (last ? kChunkEndAndLast : kChunkEnd);
-      if (!tail.empty()) pieces[count++] = boost::asio::const_buffer(tail.data(), tail.size());
+      if (!tail.empty()) pieces_[count_++] = boost::asio::const_buffer(tail.data(), tail.size());
     }
-    co_await write_now(stream, std::span(pieces.data(), count), ec);
-    if (ec) co_return;
-    head_sent_ = true;
-    done_ = last;
+    return start(stream, ec);
+  }
+
+  template <class Stream>
+  boost::asio::awaitable<void> finish(Stream& stream, boost::beast::error_code& ec) {
+    ec = {};
+    boost::beast::buffers_suffix<std::span<const boost::asio::const_buffer>> rest(
+        std::span<const boost::asio::const_buffer>(pieces_.data(), count_));
+    rest.consume(written_);
+    co_await boost::asio::async_write(
+        stream, rest, boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    if (!ec) sent();
   }
 
  private:
-  // "1a2f\r\n" for 0x1a2f, into `line`.
-  static boost::asio::const_buffer chunk_size_line(size_t n, char* line) {
+  // Writes pieces_ as far as the stream takes them now. A message of up to kLinearWriteMax
+  // bytes is first copied into one buffer: one iovec is the cheapest write for the kernel.
+  // REQUIRES: the stream is non-blocking (the router sets its sockets so; ClientStream over
+  // TLS takes nothing synchronously).
+  template <class Stream>
+  bool start(Stream& stream, boost::beast::error_code& ec) {
+    ec = {};
+    written_ = 0;
+    const std::span<const boost::asio::const_buffer> pieces(pieces_.data(), count_);
+    const size_t total = boost::asio::buffer_size(pieces);
+    if (total > 0) {
+      if (total <= kLinearWriteMax) {
+        thread_local char linear[kLinearWriteMax];  // never held across a suspension
+        boost::asio::buffer_copy(boost::asio::buffer(linear, total), pieces);
+        written_ = stream.write_some(boost::asio::buffer(linear, total), ec);
+      } else {
+        written_ = stream.write_some(pieces, ec);
+      }
+    }
+    if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
+      ec = {};
+      return false;
+    }
+    if (ec) return true;
+    if (written_ < total) return false;
+    sent();
+    return true;
+  }
+
+  void sent() {
+    head_sent_ = true;
+    done_ = last_;
+  }
+
+  // "1a2f\r\n" for 0x1a2f, into size_line_.
+  boost::asio::const_buffer chunk_size_line(size_t n) {
     static constexpr char kHex[] = "0123456789abcdef";
-    char* end = line + 2 * sizeof(size_t);
+    char* end = size_line_ + 2 * sizeof(size_t);
     char* p = end;
     do {
       *--p = kHex[n & 0xf];
@@ -144,6 +162,12 @@ class MessageWriter {
   const bool chunked_;
   bool head_sent_ = false;
   bool done_ = false;
+  // The write under way.
+  std::array<boost::asio::const_buffer, 4> pieces_;
+  size_t count_ = 0;
+  size_t written_ = 0;
+  bool last_ = false;
+  char size_line_[2 * sizeof(size_t) + 2];
 };
 
 }  // namespace shoal::node::router

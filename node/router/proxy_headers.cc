@@ -3,9 +3,9 @@
 
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/rfc7230.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include <string>
-#include <vector>
 
 namespace shoal::node::router {
 
@@ -30,23 +30,28 @@ bool has_token(beast::string_view list, beast::string_view token) {
 
 }  // namespace
 
-void strip_hop_by_hop(http::fields& fields, bool keep_upgrade) {
-  std::vector<std::string> drop;
+void strip_hop_by_hop(Fields& fields, bool keep_upgrade) {
+  // The names Connection lists are collected first (erasing while walking the fields could
+  // remove the end of the walk); they point into its value, which is erased last.
+  boost::container::small_vector<beast::string_view, 8> named;
   auto range = fields.equal_range(http::field::connection);
   for (auto it = range.first; it != range.second; ++it) {
     for (const auto& t : http::token_list(it->value())) {
       if (framing_field(t)) continue;  // never let a client unframe the message
       if (keep_upgrade && beast::iequals(t, "upgrade")) continue;
-      drop.emplace_back(t.data(), t.size());
+      if (beast::iequals(t, "connection")) continue;  // last, below
+      named.push_back(t);
     }
   }
-  for (const auto& f : fields) {
-    beast::string_view name = f.name_string();
+  for (const auto& name : named) fields.erase(name);
+  for (auto it = fields.begin(); it != fields.end();) {
+    const beast::string_view name = it->name_string();
     if (name.size() >= 6 && beast::iequals(name.substr(0, 6), "proxy-")) {
-      drop.emplace_back(name.data(), name.size());
+      it = fields.erase(it);
+    } else {
+      ++it;
     }
   }
-  for (const auto& name : drop) fields.erase(bsv(name));
   fields.erase(http::field::connection);
   fields.erase(http::field::keep_alive);
   fields.erase(http::field::te);
@@ -54,7 +59,7 @@ void strip_hop_by_hop(http::fields& fields, bool keep_upgrade) {
   if (!keep_upgrade) fields.erase(http::field::upgrade);
 }
 
-bool is_websocket_upgrade(const http::fields& fields) {
+bool is_websocket_upgrade(const Fields& fields) {
   bool connection_upgrade = false;
   auto range = fields.equal_range(http::field::connection);
   for (auto it = range.first; it != range.second; ++it) {
@@ -87,7 +92,7 @@ bool sane_request_id(std::string_view id) {
   return true;
 }
 
-void set_forwarding(http::fields& fields, std::string_view client_ip, std::string_view scheme,
+void set_forwarding(Fields& fields, std::string_view client_ip, std::string_view scheme,
                     std::string_view host, std::string_view request_id) {
   std::string xff;
   auto range = fields.equal_range("X-Forwarded-For");
