@@ -7,10 +7,11 @@
 //
 // Contract: the parser has read the header. The writer may have written its head, or not:
 // then the first write carries the head and the first piece of body together (one system
-// call, one TCP segment for a small response). `chunk` (kRelayChunk bytes) holds
-// each piece on its way. Before every read and write the matching callback runs (to arm
-// that side's timeout). The outcome says which side failed, if any, and how many body
-// bytes were passed on; a piece already in `in_buffer` is taken without a read.
+// call, one TCP segment for a small response). `chunk` (kRelayChunk bytes) holds each
+// piece on its way. Before every read and write that waits, the matching callback runs (to
+// arm that side's timeout; a write the socket takes at once needs none). The outcome says
+// which side failed, if any, and how many body bytes were passed on; a piece already in
+// `in_buffer` is taken without a read.
 #pragma once
 
 #include <utility>  // first: Boost 1.74 awaitable.hpp uses std::exchange without it
@@ -64,7 +65,8 @@ bool parse_buffered(boost::beast::flat_buffer& buffer,
 template <bool isRequest, class InStream, class OutStream, class BeforeRead, class BeforeWrite>
 boost::asio::awaitable<RelayOutcome> relay_body(
     InStream& in, boost::beast::flat_buffer& in_buffer,
-    boost::beast::http::parser<isRequest, boost::beast::http::buffer_body, HeadAllocator>& in_parser,
+    boost::beast::http::parser<isRequest, boost::beast::http::buffer_body, HeadAllocator>&
+        in_parser,
     OutStream& out, MessageWriter<isRequest>& writer, char* chunk, BeforeRead before_read,
     BeforeWrite before_write) {
   namespace http = boost::beast::http;
@@ -88,8 +90,8 @@ boost::asio::awaitable<RelayOutcome> relay_body(
     const size_t n = kRelayChunk - in_parser.get().body().size;
     if (n == 0) continue;  // a chunk header, or nothing new yet
     r.bytes += n;
-    before_write();
     if (!writer.start_body(out, chunk, n, in_parser.is_done(), ec)) {
+      before_write();
       co_await writer.finish(out, ec);
     }
     if (ec) {
@@ -99,8 +101,10 @@ boost::asio::awaitable<RelayOutcome> relay_body(
     }
   }
   if (!writer.done()) {  // the last chunk of a chunked body, or an empty body
-    before_write();
-    if (!writer.start_body(out, nullptr, 0, true, ec)) co_await writer.finish(out, ec);
+    if (!writer.start_body(out, nullptr, 0, true, ec)) {
+      before_write();
+      co_await writer.finish(out, ec);
+    }
     if (ec) {
       r.failure = RelayOutcome::Failure::write;
       r.ec = ec;

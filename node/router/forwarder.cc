@@ -223,8 +223,10 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
         }
       }
       request_writer.emplace(out, client.request_head);
-      conn.arm(opts.response_timeout);
-      if (!request_writer->start_head(*conn, ec)) co_await request_writer->finish(*conn, ec);
+      if (!request_writer->start_head(*conn, ec)) {
+        conn.arm(opts.response_timeout);
+        co_await request_writer->finish(*conn, ec);
+      }
       if (ec) {  // nothing complete reached the backend: safe to send again for any method
         conn.drop();
         if (reused && !stale_retried) {
@@ -368,11 +370,11 @@ net::awaitable<ExchangeResult> forward(ClientSession& client,
   const bool head_alone =
       no_body || upgrade || (backend_buffer.size() == 0 && !rp->is_done());
   if (head_alone) {
-    client.arm(opts.idle_timeout);
     if (!response_writer.start_head(client.stream, ec)) {
+      client.arm(opts.idle_timeout);
       co_await response_writer.finish(client.stream, ec);
+      client.disarm();
     }
-    client.disarm();
     if (ec) {
       result.next = ExchangeResult::Next::close;
       co_return result;
