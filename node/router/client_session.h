@@ -39,8 +39,11 @@ namespace shoal::node::router {
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
  public:
   // `tls`: the certificates a TLS stream's handshake picks from (kept until it is over).
+  // The acceptor counted it in worker.sessions() when it placed the connection there; the
+  // destructor takes it out.
   ClientSession(Worker& worker, ClientStream stream,
                 std::shared_ptr<const TlsContexts> tls = nullptr);
+  ~ClientSession() { worker.session_ended(); }
 
   // Serves the connection until it closes; the parameter keeps the session alive.
   static boost::asio::awaitable<void> run(std::shared_ptr<ClientSession> self);

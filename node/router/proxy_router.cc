@@ -2,23 +2,32 @@
 //
 // ProxyRouter: Router's implementation. One Worker per IO thread, each with its own
 // SO_REUSEPORT acceptor on the same address (the kernel spreads connections over them),
-// accepting into ClientSessions that stay on that thread for their whole life. With
+// accepting into ClientSessions that stay on one thread for their whole life. With
 // --router-tls, each worker has a second acceptor whose sessions handshake first.
+//
+// The kernel spreads connections by a hash of their addresses, which leaves the threads
+// uneven (64 connections over two threads split 28/36 as often as not), and the busier
+// thread's clients wait longer. So an acceptor hands a new connection to the thread with
+// the fewest when its own has more: the threads' counts stay within one of each other
+// (closes aside, which new connections then even out).
 
 #include <utility>  // first: Boost 1.74 awaitable.hpp uses std::exchange without it
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <map>
 #include <mutex>
 #include <random>
+#include <span>
 #include <thread>
 
 #include "node/router/client_session.h"
@@ -46,8 +55,51 @@ void log_exception(std::string_view what, std::exception_ptr e) {
   }
 }
 
-// Accepts into ClientSessions on `acceptor` (the worker's plain or TLS one).
-net::awaitable<void> accept_loop(Worker& worker, tcp::acceptor& acceptor, bool tls) {
+// Serves `socket` on `worker`'s thread, where it was accepted or handed to.
+// REQUIRES: worker.session_added() for it.
+void serve(Worker& worker, tcp::socket socket, bool tls) {
+  auto session =
+      tls ? std::make_shared<ClientSession>(
+                worker, ClientStream(std::move(socket), *worker.tls_listener()),
+                worker.tls_contexts())
+          : std::make_shared<ClientSession>(worker, ClientStream(std::move(socket)));
+  net::co_spawn(worker.io(), ClientSession::run(std::move(session)),
+                [](std::exception_ptr e) { log_exception("client-session", e); });
+}
+
+// The worker a new connection accepted by `self` goes to: one with the fewest
+// connections, `self` when it is one of them (a handover costs a post).
+Worker& least_busy(std::span<const std::unique_ptr<Worker>> workers, Worker& self) {
+  Worker* best = &self;
+  for (const auto& w : workers) {
+    if (w->sessions() < best->sessions()) best = w.get();
+  }
+  return *best;
+}
+
+// A descriptor on its way to another worker's thread; closed (and uncounted) if that
+// thread stops before taking it.
+class HandedSocket {
+ public:
+  HandedSocket(Worker& target, int fd) : target_(target), fd_(fd) {}
+  ~HandedSocket() {
+    if (fd_ < 0) return;
+    ::close(fd_);
+    target_.session_ended();
+  }
+  HandedSocket(const HandedSocket&) = delete;
+  HandedSocket& operator=(const HandedSocket&) = delete;
+  int take() { return std::exchange(fd_, -1); }
+
+ private:
+  Worker& target_;
+  int fd_;
+};
+
+// Accepts into ClientSessions on `acceptor` (the worker's plain or TLS one), placing each
+// on the least busy worker of `workers`.
+net::awaitable<void> accept_loop(std::span<const std::unique_ptr<Worker>> workers,
+                                 Worker& worker, tcp::acceptor& acceptor, bool tls) {
   boost::system::error_code ec;
   for (;;) {
     if (!acceptor.is_open()) co_return;
@@ -61,13 +113,37 @@ net::awaitable<void> accept_loop(Worker& worker, tcp::acceptor& acceptor, bool t
       co_await pause.async_wait(net::redirect_error(net::use_awaitable, ec));
       continue;
     }
-    auto session =
-        tls ? std::make_shared<ClientSession>(
-                  worker, ClientStream(std::move(socket), *worker.tls_listener()),
-                  worker.tls_contexts())
-            : std::make_shared<ClientSession>(worker, ClientStream(std::move(socket)));
-    net::co_spawn(worker.io(), ClientSession::run(std::move(session)),
-                  [](std::exception_ptr e) { log_exception("client-session", e); });
+    Worker& target = least_busy(workers, worker);
+    target.session_added();
+    if (&target == &worker) {
+      serve(worker, std::move(socket), tls);
+      continue;
+    }
+    // Handed over as a descriptor: a socket belongs to one io_context.
+    const auto local = socket.local_endpoint(ec);
+    if (ec) {  // the client is gone already
+      target.session_ended();
+      continue;
+    }
+    const int fd = socket.release(ec);
+    if (ec) {  // keep it here after all
+      target.session_ended();
+      worker.session_added();
+      serve(worker, std::move(socket), tls);
+      continue;
+    }
+    const auto protocol = local.protocol();
+    auto handed = std::make_shared<HandedSocket>(target, fd);
+    net::post(target.io(), [&target, protocol, handed, tls] {
+      tcp::socket s(target.io());
+      boost::system::error_code assign_ec;
+      s.assign(protocol, handed->take(), assign_ec);
+      if (assign_ec) {
+        target.session_ended();
+        return;
+      }
+      serve(target, std::move(s), tls);
+    });
   }
 }
 
@@ -168,10 +244,10 @@ class ProxyRouter final : public Router {
       workers_.push_back(std::move(w));
     }
     for (auto& w : workers_) {
-      net::co_spawn(w->io(), accept_loop(*w, *w->acceptor, false),
+      net::co_spawn(w->io(), accept_loop(workers_, *w, *w->acceptor, false),
                     [](std::exception_ptr e) { log_exception("accept", e); });
       if (w->tls_acceptor) {
-        net::co_spawn(w->io(), accept_loop(*w, *w->tls_acceptor, true),
+        net::co_spawn(w->io(), accept_loop(workers_, *w, *w->tls_acceptor, true),
                       [](std::exception_ptr e) { log_exception("accept-tls", e); });
       }
       if (w->access_log().on()) {
@@ -228,6 +304,12 @@ class ProxyRouter final : public Router {
     std::vector<AppTraffic> out;
     out.reserve(sum.size());
     for (auto& [name, t] : sum) out.push_back(std::move(t));
+    return out;
+  }
+
+  std::vector<int> connections() const override {
+    std::vector<int> out;
+    for (const auto& w : workers_) out.push_back(w->sessions());
     return out;
   }
 

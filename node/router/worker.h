@@ -77,6 +77,12 @@ class Worker {
   // "NODE-3f9a1c02-1b": this thread's random prefix and a counter.
   std::string next_request_id();
 
+  // Client connections this worker serves (or has been handed and will): read by every
+  // worker's acceptor to place a new connection on the least busy thread.
+  int sessions() const { return sessions_.load(std::memory_order_relaxed); }
+  void session_added() { sessions_.fetch_add(1, std::memory_order_relaxed); }
+  void session_ended() { sessions_.fetch_sub(1, std::memory_order_relaxed); }
+
   std::optional<boost::asio::ip::tcp::acceptor> acceptor;
   std::optional<boost::asio::ip::tcp::acceptor> tls_acceptor;
 
@@ -96,6 +102,7 @@ class Worker {
   std::vector<std::unique_ptr<char[]>> relay_buffers_;  // free, at most kRelayBuffersKept
   uint32_t id_prefix_;
   uint64_t id_counter_ = 0;
+  std::atomic<int> sessions_{0};
   std::unique_ptr<boost::asio::io_context> io_;
 };
 
