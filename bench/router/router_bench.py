@@ -13,7 +13,9 @@ Host header (APP.localhost):
   shoal    through the router of the node (--router), which finds the instance by Host
 
 Each path gets a warm-up run first; with --rounds N the three paths are measured N times
-in turn and the median round of each is reported. Prints requests/s, p50, p99 and errors
+in turn: the table shows each path's median round by requests/s, with p50, p99 and CPU as
+medians over the rounds, and then every round, paired (round i of each path ran back to
+back, so the pairs saw the same machine). Prints requests/s, p50, p99 and errors
 (socket errors plus non-2xx/3xx answers, from wrk --latency), the CPU each proxy spent per
 request (user + system, from /proc; for shoal the whole agent), and the shoal/nginx
 ratios, then the nginx config used. Goal: shoal's requests/s at least nginx's, its p99 no worse.
@@ -181,9 +183,10 @@ def cpu_seconds(pids):
 
 
 def measure(args, paths):
-    """Warm-up, then `rounds` measured runs of every path in turn; the median round. For a
-    path with processes (the proxy's), also the CPU they spent per request: a steadier
-    measure than requests/s on a machine whose cores wrk, the backend and the proxy share."""
+    """Warm-up, then `rounds` measured runs of every path in turn; the median round (by
+    requests/s), latency medians and every round in order. For a path with processes (the
+    proxy's), also the CPU they spent per request: a steadier measure than requests/s on a
+    machine whose cores wrk, the backend and the proxy share."""
     for name, port, _ in paths:
         wrk(port, args.warmup, args)
     runs = {name: [] for name, _, _ in paths}
@@ -198,10 +201,15 @@ def measure(args, paths):
             runs[name].append(r)
     out = {}
     for name, rs in runs.items():
-        rs.sort(key=lambda r: r["rps"])
-        out[name] = dict(rs[len(rs) // 2])
-        out[name]["all_rps"] = [r["rps"] for r in rs]
-        if rs[0]["user_us"] is not None:  # medians of their own, not the median round's
+        by_rps = sorted(rs, key=lambda r: r["rps"])
+        out[name] = dict(by_rps[len(rs) // 2])
+        # In round order: round i of every path ran back to back, so they pair up.
+        out[name]["round_rps"] = [r["rps"] for r in rs]
+        out[name]["round_p99"] = [r["p99"] for r in rs]
+        # Latencies and CPU: medians of their own, not the median round's.
+        out[name]["p50"] = statistics.median(r["p50"] for r in rs)
+        out[name]["p99"] = statistics.median(r["p99"] for r in rs)
+        if rs[0]["user_us"] is not None:
             out[name]["user_us"] = statistics.median(r["user_us"] for r in rs)
             out[name]["sys_us"] = statistics.median(r["sys_us"] for r in rs)
     return out
@@ -228,8 +236,16 @@ def table(results, args, router_threads):
                       f"(goal: requests/s >= x1.00, p99 <= x1.00)"]
     if args.rounds > 1:
         for name, r in results.items():
-            lines.append(f"{name} requests/s per round: "
-                         + ", ".join(f"{x:.0f}" for x in r["all_rps"]))
+            lines.append(f"{name:<6} per round: requests/s "
+                         + ", ".join(f"{x:.0f}" for x in r["round_rps"]) + "; p99 ms "
+                         + ", ".join(f"{x:.2f}" for x in r["round_p99"]))
+        if "shoal" in results and "nginx" in results:
+            s, n = results["shoal"], results["nginx"]
+            pairs = list(zip(s["round_rps"], n["round_rps"], s["round_p99"], n["round_p99"]))
+            faster = sum(1 for a, b, _, _ in pairs if a >= b)
+            tighter = sum(1 for _, _, a, b in pairs if a <= b)
+            lines.append(f"round by round: shoal's requests/s >= nginx's in {faster} of "
+                         f"{len(pairs)}, its p99 <= nginx's in {tighter} of {len(pairs)}")
     return "\n".join(lines)
 
 
