@@ -7,8 +7,9 @@
 
 #include <dirent.h>
 
-#include <csignal>
+#include <algorithm>
 #include <cctype>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -89,6 +90,13 @@ struct AppsCluster {
     return {replicas, outsider};
   }
 
+  // Every node's data dir: where its instances run (instance_processes()).
+  std::vector<fs::path> data_dirs() const {
+    std::vector<fs::path> out;
+    for (const auto& a : agents) out.push_back(a->data_dir());
+    return out;
+  }
+
   AgentProcess* by_name(const std::string& name) {
     for (auto& a : agents) {
       if (a->name() == name) return a.get();
@@ -161,8 +169,11 @@ inline Result<node::HttpResponse> get_port(int port, const std::string& path = "
   return r;
 }
 
-// Processes on this machine whose environment says they are instances of `app`.
-inline std::set<std::string> instance_processes(const std::string& app) {
+// Processes whose environment says they are instances of `app` and that run in a
+// directory under one of `data_dirs` (the nodes of one cluster: tests run in parallel,
+// and another test's cluster may have an app of the same name), as "INSTANCE@PID".
+inline std::set<std::string> instance_processes(const std::string& app,
+                                                const std::vector<fs::path>& data_dirs) {
   std::set<std::string> out;
   DIR* d = ::opendir("/proc");
   if (d == nullptr) return out;
@@ -170,6 +181,13 @@ inline std::set<std::string> instance_processes(const std::string& app) {
     if (!std::isdigit(static_cast<unsigned char>(e->d_name[0]))) continue;
     const std::string env = read_file(fs::path("/proc") / e->d_name / "environ");
     if (env.find(std::string("SHOAL_APP=") + app + '\0') == std::string::npos) continue;
+    std::error_code ec;
+    const std::string cwd = fs::read_symlink(fs::path("/proc") / e->d_name / "cwd", ec).string();
+    const bool ours =
+        !ec && std::any_of(data_dirs.begin(), data_dirs.end(), [&](const fs::path& dir) {
+          return cwd.rfind(dir.string() + "/", 0) == 0;
+        });
+    if (!ours) continue;
     const auto at = env.find("SHOAL_INSTANCE=");
     if (at == std::string::npos) continue;
     const std::string cmdline = read_file(fs::path("/proc") / e->d_name / "cmdline");

@@ -131,14 +131,14 @@ TEST_CASE("apps: deploy a directory, a tarball and a binary through a non-replic
   {
     AgentProcess* victim = c.by_name(running(c.ps(n0, "web"))[0].value("node", ""));
     REQUIRE(victim != nullptr);
-    const auto before = instance_processes("web");
+    const auto before = instance_processes("web", c.data_dirs());
     REQUIRE(before.size() == 4);
     victim->kill9();
     victim->restart();
     REQUIRE(victim->wait_healthy());
     std::this_thread::sleep_for(5s);  // several leader pushes and supervisor turns
     REQUIRE(wait_for(30s, [&] { return running(c.ps(n0, "web")).size() == 4; }));
-    CHECK(instance_processes("web") == before);
+    CHECK(instance_processes("web", c.data_dirs()) == before);
   }
 }
 

@@ -12,10 +12,10 @@
 namespace shoal::test {
 namespace {
 
-// Instance id -> how many processes on this machine run it.
-std::map<std::string, int> processes_by_id(const std::string& app) {
+// Instance id -> how many processes of the cluster run it.
+std::map<std::string, int> processes_by_id(const AppsCluster& c, const std::string& app) {
   std::map<std::string, int> out;
-  for (const auto& p : instance_processes(app)) ++out[p.substr(0, p.find('@'))];
+  for (const auto& p : instance_processes(app, c.data_dirs())) ++out[p.substr(0, p.find('@'))];
   return out;
 }
 
@@ -67,7 +67,7 @@ TEST_CASE("apps: kill -9 of the node running the app's leader; the formation com
     REQUIRE(r.ok());
     CHECK(r->status == 200);
   }
-  CHECK(processes_by_id("fo").size() == 3);
+  CHECK(processes_by_id(c, "fo").size() == 3);
 
   // The node comes back with its old data dir: the instances it ran were replaced, so it
   // starts none of them again; rebalancing then moves one instance to it (a new id).
@@ -76,7 +76,7 @@ TEST_CASE("apps: kill -9 of the node running the app's leader; the formation com
   bool rebalanced = false;
   const auto deadline = std::chrono::steady_clock::now() + 60s;
   while (std::chrono::steady_clock::now() < deadline) {
-    for (const auto& [id, n] : processes_by_id("fo")) {
+    for (const auto& [id, n] : processes_by_id(c, "fo")) {
       INFO(id);
       REQUIRE(n == 1);                 // no id runs twice
       REQUIRE(!on_victim.count(id));   // what was replaced never runs again
@@ -84,7 +84,7 @@ TEST_CASE("apps: kill -9 of the node running the app's leader; the formation com
     std::map<std::string, int> per_node;
     const auto up = running(c.ps(*survivor, "fo"));
     for (const auto& i : up) ++per_node[i.value("node", "")];
-    if (up.size() == 3 && per_node.size() == 3 && processes_by_id("fo").size() == 3) {
+    if (up.size() == 3 && per_node.size() == 3 && processes_by_id(c, "fo").size() == 3) {
       rebalanced = true;
       break;
     }

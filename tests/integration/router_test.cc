@@ -254,7 +254,7 @@ TEST_CASE("router: a rolling deploy, the kill of an instance and the kill of a n
   // retries a GET whose connection is refused on another instance).
   const size_t failed_before = loop.failures().size();
   const int ok_before = loop.ok();
-  const std::set<std::string> procs = instance_processes("rtroll");
+  const std::set<std::string> procs = instance_processes("rtroll", c.data_dirs());
   REQUIRE(!procs.empty());
   const std::string victim = *procs.begin();
   ::kill(std::stoi(victim.substr(victim.find('@') + 1)), SIGKILL);
