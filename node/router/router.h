@@ -89,8 +89,8 @@ class Router {
   virtual gossip::Address tls_address() const = 0;  // the TLS one; !valid() when off
   virtual std::vector<AppTraffic> traffic() const = 0;
   virtual uint64_t requests(std::string_view app) const = 0;
-  // The client connections each IO thread serves now (diagnostics; the acceptors keep
-  // them within one of each other).
+  // The client connections each IO thread serves now, WebSocket tunnels aside
+  // (diagnostics; the acceptors keep them within one of each other).
   virtual std::vector<int> connections() const = 0;
   virtual void stop() = 0;
 };
