@@ -136,7 +136,8 @@ void add_agent_flags(CLI::App& cmd, AgentFlags& f) {
   cmd.add_option("--profile", f.profile, "Gossip timings: lan, wan or local (default lan)");
   cmd.add_option("--http", f.http, "HTTP API address (default 127.0.0.1:8080)");
   cmd.add_option("--raft-snapshot-entries", f.raft_snapshot_entries,
-                 "Applied Raft entries between snapshots of a group (default 10000)");
+                 "Applied Raft entries between snapshots of a group (default 10000; also at least "
+                 "the last snapshot's size in bytes)");
   cmd.add_option("--rpc", f.rpc, "Node-to-node (Raft) TCP address (default: --bind's port + 1)");
   cmd.add_option("--rpc-serf", f.rpc_serf,
                  "Serf agent RPC address for the stock `serf` CLI, ADDR:PORT (default: off)");

@@ -90,6 +90,10 @@ Result<std::unique_ptr<Host::Group>> Host::open_group(GroupId id, TimePoint now)
     }
   }
   g->applied = g->snapshot_index = meta->index;
+  if (meta->index > 0) {
+    auto data = g->store->snapshot_data();
+    if (data.ok()) g->snapshot_bytes = data->size();
+  }
   auto core = Core::open(opts_.config, opts_.self, *g->store, rng_.fork(), g->applied, now);
   if (!core.ok()) return core.status().with_context(fmt::format("raft group {}", id));
   g->core = std::move(*core);
@@ -389,12 +393,17 @@ void Host::maybe_promote(Group& g, TimePoint now) {
 
 void Host::maybe_snapshot(Group& g, TimePoint now) {
   if (g.applied < g.snapshot_index + opts_.snapshot_every) return;
+  if (g.applied_bytes < g.snapshot_bytes) return;  // (HostOptions::snapshot_every)
   if (g.applied > g.core->log().persisted_index()) return;  // not durable here yet
-  Actions a = g.core->step(SnapshotTaken{g.applied, g.machine->snapshot()}, now);
+  Bytes data = g.machine->snapshot();
+  const uint64_t size = data.size();
+  Actions a = g.core->step(SnapshotTaken{g.applied, std::move(data)}, now);
   const Status st = a.status;
   handle(g, std::move(a), now);
   if (st.ok()) {
     g.snapshot_index = g.applied;
+    g.snapshot_bytes = size;
+    g.applied_bytes = 0;
     ++counters_.snapshots_taken;
   } else {
     spdlog::warn("raft-snapshot-failed group={} index={} reason=\"{}\"", g.id, g.applied,

@@ -55,7 +55,12 @@ struct HostOptions {
   Config config;
   // Timer grid: wake-ups round up to it (etcd's raft ticks at its heartbeat interval too).
   Duration tick = std::chrono::milliseconds(100);
-  // Ask a group's state machine for a snapshot after this many applied entries.
+  // Ask a group's state machine for a snapshot after this many applied entries, once the
+  // entries applied since the last snapshot are also at least as many bytes as that
+  // snapshot. A snapshot costs the state machine's whole size (serialised and written on
+  // the loop, which stalls every group of the node meanwhile); tying it to the bytes
+  // written keeps its cost per written byte bounded, however large the state grows, and
+  // the log between snapshots at most about the state's size.
   Index snapshot_every = 10000;
   size_t max_groups = 100000;
 };

@@ -78,6 +78,8 @@ void Host::after_write(Group& g, TimePoint now) {
         return;
       }
       g.applied = g.snapshot_index = snap.meta.index;
+      g.snapshot_bytes = snap.data ? snap.data->size() : 0;
+      g.applied_bytes = 0;
       ++counters_.snapshots_installed;
       // Writes proposed here and covered by the snapshot: their outcome is unknown here.
       for (auto it = g.proposals.begin(); it != g.proposals.end() && it->first <= g.applied;) {
@@ -92,6 +94,7 @@ void Host::after_write(Group& g, TimePoint now) {
       Bytes result;
       if (e.type == EntryType::normal) result = g.machine->apply(e);
       g.applied = e.index;
+      g.applied_bytes += e.data.size();
       // Earlier proposals that were never applied were truncated away.
       for (auto it = g.proposals.begin(); it != g.proposals.end() && it->first <= e.index;) {
         if (it->first == e.index && it->second.term == e.term) {

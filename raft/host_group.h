@@ -16,6 +16,10 @@ struct Host::Group {
   std::unique_ptr<StateMachine> machine;
   Index applied = 0;         // last index the state machine holds
   Index snapshot_index = 0;  // last snapshot taken or installed
+  // The snapshot policy's byte counts (HostOptions::snapshot_every): the size of the last
+  // snapshot taken or restored, and the bytes of the entries applied since.
+  uint64_t snapshot_bytes = 0;
+  uint64_t applied_bytes = 0;
   TimePoint wake_at = kTimeNever;  // its key in timers_
   bool touched = false;
   std::vector<Actions> deferred;  // waiting for the turn's write

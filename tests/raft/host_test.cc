@@ -218,6 +218,28 @@ TEST_CASE("host_survives_restart_from_its_database", "[raft][host]") {
   REQUIRE(c.put(3, "after", "restart", 5000).status.ok());
 }
 
+// Snapshots every snapshot_every (20) entries while the state stays small; while it grows
+// with every write, only once the entries since the last snapshot are as large as it:
+// about 20, 40, 80, 160 and 320 entries in.
+TEST_CASE("host_snapshots_by_entries_and_by_the_bytes_written_since", "[raft][host]") {
+  auto snapshots_after = [](bool fresh_keys) {
+    Cluster c(kABC);
+    for (const auto& id : kABC) REQUIRE(c.host(id).create_group(1, kABC, c.now).ok());
+    const std::string value(100, 'v');
+    for (int i = 0; i < 300; ++i) {
+      const std::string key = fresh_keys ? "k" + std::to_string(i) : "k";
+      REQUIRE(c.put(1, key, value, 1000 + i).status.ok());
+    }
+    c.run(100ms);
+    return c.host(*c.leader(1)).counters().snapshots_taken;
+  };
+  const uint64_t same_key = snapshots_after(false);
+  const uint64_t growing = snapshots_after(true);
+  CHECK(same_key >= 13);  // 300 / 20 = 15, less the first entries' slack
+  CHECK(growing >= 3);
+  CHECK(growing <= 5);
+}
+
 TEST_CASE("host_grows_a_group_by_snapshot_and_shrinks_and_deletes_it", "[raft][host]") {
   Cluster c({"a", "b", "c", "d"});
   for (const auto& id : kABC) REQUIRE(c.host(id).create_group(4, kABC, c.now).ok());
