@@ -88,12 +88,9 @@ Result<std::unique_ptr<Host::Group>> Host::open_group(GroupId id, TimePoint now)
     if (Status s = g->machine->restore(*data); !s.ok()) {
       return s.with_context(fmt::format("raft group {}: restore snapshot", id));
     }
+    g->snapshot_bytes = data->size();
   }
   g->applied = g->snapshot_index = meta->index;
-  if (meta->index > 0) {
-    auto data = g->store->snapshot_data();
-    if (data.ok()) g->snapshot_bytes = data->size();
-  }
   auto core = Core::open(opts_.config, opts_.self, *g->store, rng_.fork(), g->applied, now);
   if (!core.ok()) return core.status().with_context(fmt::format("raft group {}", id));
   g->core = std::move(*core);
