@@ -16,10 +16,10 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-// Whether an open pooled connection is still open at the backend's end: a peek that does not wait sees the backend's
-// FIN (or stray bytes, which would desynchronise the next response). One recv() with
-// MSG_DONTWAIT, on every request: switching the socket to non-blocking and back around a
-// peek cost three more system calls.
+// Whether an open pooled connection is still open at the backend's end: a peek that does
+// not wait sees the backend's FIN (or stray bytes, which would desynchronise the next
+// response). One recv() with MSG_DONTWAIT, on every request: switching the socket to
+// non-blocking and back around a peek cost three more system calls.
 bool still_usable(tcp::socket& s) {
   char c;
   const ssize_t n = ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);

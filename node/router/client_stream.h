@@ -50,9 +50,9 @@ class ClientStream {
   }
 
   // A write that never waits: what the socket takes now (MessageWriter's first try, in
-  // message_writer.h). Over TLS it takes nothing (would_block): an SSL
-  // record cut short by a full socket cannot be finished synchronously, so TLS writes are
-  // always asynchronous. REQUIRES: the socket is in non-blocking mode (the session sets it).
+  // message_writer.h). Over TLS it takes nothing (would_block): an SSL record cut short by
+  // a full socket cannot be finished synchronously, so TLS writes are always asynchronous.
+  // REQUIRES: the socket is in non-blocking mode (the session sets it).
   template <class Buffers>
   size_t write_some(const Buffers& buffers, boost::system::error_code& ec) {
     if (tls_) {
@@ -60,13 +60,6 @@ class ClientStream {
       return 0;
     }
     return socket_.write_some(buffers, ec);
-  }
-  template <class Buffers>
-  size_t write_some(const Buffers& buffers) {
-    boost::system::error_code ec;
-    size_t n = write_some(buffers, ec);
-    if (ec) throw boost::system::system_error(ec);
-    return n;
   }
 
   // Passes the end of the stream on, when the transport can: a TCP half-close. TLS has no

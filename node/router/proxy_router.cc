@@ -77,11 +77,11 @@ Worker& least_busy(std::span<const std::unique_ptr<Worker>> workers, Worker& sel
   return *best;
 }
 
-// A descriptor on its way to another worker's thread; closed (and uncounted) if that
-// thread stops before taking it.
+// A descriptor on its way to another worker's thread, counted there meanwhile; closed
+// and uncounted unless a socket on that thread took it.
 class HandedSocket {
  public:
-  HandedSocket(Worker& target, int fd) : target_(target), fd_(fd) {}
+  HandedSocket(Worker& target, int fd) : target_(target), fd_(fd) { target_.session_added(); }
   ~HandedSocket() {
     if (fd_ < 0) return;
     ::close(fd_);
@@ -89,12 +89,33 @@ class HandedSocket {
   }
   HandedSocket(const HandedSocket&) = delete;
   HandedSocket& operator=(const HandedSocket&) = delete;
-  int take() { return std::exchange(fd_, -1); }
+  int fd() const { return fd_; }
+  void taken() { fd_ = -1; }
 
  private:
   Worker& target_;
   int fd_;
 };
+
+// Hands `socket` to `target`'s thread, to be served there; false (the socket untouched)
+// when it cannot be taken out of this thread's io_context.
+bool hand_over(Worker& target, tcp::socket& socket, bool tls) {
+  boost::system::error_code ec;
+  const auto local = socket.local_endpoint(ec);
+  if (ec) return false;
+  const int fd = socket.release(ec);
+  if (ec) return false;
+  auto handed = std::make_shared<HandedSocket>(target, fd);
+  net::post(target.io(), [&target, protocol = local.protocol(), handed, tls] {
+    tcp::socket s(target.io());
+    boost::system::error_code assign_ec;
+    s.assign(protocol, handed->fd(), assign_ec);
+    if (assign_ec) return;  // `handed` closes and uncounts it
+    handed->taken();
+    serve(target, std::move(s), tls);
+  });
+  return true;
+}
 
 // Accepts into ClientSessions on `acceptor` (the worker's plain or TLS one), placing each
 // on the least busy worker of `workers`.
@@ -113,37 +134,11 @@ net::awaitable<void> accept_loop(std::span<const std::unique_ptr<Worker>> worker
       co_await pause.async_wait(net::redirect_error(net::use_awaitable, ec));
       continue;
     }
+    // Handed over as a descriptor (a socket belongs to one io_context), or served here.
     Worker& target = least_busy(workers, worker);
-    target.session_added();
-    if (&target == &worker) {
-      serve(worker, std::move(socket), tls);
-      continue;
-    }
-    // Handed over as a descriptor: a socket belongs to one io_context.
-    const auto local = socket.local_endpoint(ec);
-    if (ec) {  // the client is gone already
-      target.session_ended();
-      continue;
-    }
-    const int fd = socket.release(ec);
-    if (ec) {  // keep it here after all
-      target.session_ended();
-      worker.session_added();
-      serve(worker, std::move(socket), tls);
-      continue;
-    }
-    const auto protocol = local.protocol();
-    auto handed = std::make_shared<HandedSocket>(target, fd);
-    net::post(target.io(), [&target, protocol, handed, tls] {
-      tcp::socket s(target.io());
-      boost::system::error_code assign_ec;
-      s.assign(protocol, handed->take(), assign_ec);
-      if (assign_ec) {
-        target.session_ended();
-        return;
-      }
-      serve(target, std::move(s), tls);
-    });
+    if (&target != &worker && hand_over(target, socket, tls)) continue;
+    worker.session_added();
+    serve(worker, std::move(socket), tls);
   }
 }
 
