@@ -12,6 +12,7 @@
 #include "node/http_api.h"
 #include "node/logging.h"
 #include "node/metrics.h"
+#include "node/node_metrics.h"
 #include "node/router/route_store.h"
 #include "node/router/router.h"
 #include "node/router/router_metrics.h"
@@ -85,6 +86,8 @@ int run_agent(const node::AgentFlags& flags) {
     proxy_metrics = std::make_unique<node::router::RouterMetrics>(
         node::metrics::registry(), [r] { return r->traffic(); });
   }
+  node::NodeMetrics node_metrics(node::metrics::registry(), **agent, (*agent)->raft(),
+                                 (*apps)->supervisor());
   auto api = node::HttpApi::start(config->http, **agent, (*agent)->raft(),
                                   [&](node::HttpRouter& router) {
                                     (*apps)->add_routes(router);

@@ -1,5 +1,7 @@
 #include "node/metrics.h"
 
+#include "node/latency_buckets.h"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -93,6 +95,13 @@ void Histogram::observe(double v) {
   sum_ += v;
 }
 
+void Histogram::add(const std::vector<uint64_t>& per_bucket, double sum) {
+  if (per_bucket.size() != counts_.size()) misuse("histogram add with the wrong bucket count");
+  std::lock_guard lock(mu_);
+  for (size_t i = 0; i < counts_.size(); ++i) counts_[i] += per_bucket[i];
+  if (sum > 0) sum_ += sum;
+}
+
 Histogram::Snapshot Histogram::snapshot() const {
   Snapshot s;
   s.bounds = bounds_;
@@ -109,6 +118,10 @@ Histogram::Snapshot Histogram::snapshot() const {
 
 std::vector<double> duration_buckets() {
   return {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600};
+}
+
+std::vector<double> latency_buckets() {
+  return {kLatencyBounds.begin(), kLatencyBounds.end()};
 }
 
 Registry::Entry& Registry::entry(const std::string& name, const std::string& type,
@@ -179,37 +192,112 @@ void Registry::remove_scrape_hook(HookId id) {
   hooks_.erase(id);
 }
 
+Registry::HookId Registry::add_collector(Collector collector) {
+  std::lock_guard lock(hooks_mu_);
+  const HookId id = next_hook_++;
+  collectors_.emplace(id, std::move(collector));
+  return id;
+}
+
+void Registry::remove_collector(HookId id) {
+  std::lock_guard lock(hooks_mu_);
+  collectors_.erase(id);
+}
+
+namespace {
+
+const char* type_name(CollectedFamily::Type t) {
+  switch (t) {
+    case CollectedFamily::Type::counter: return "counter";
+    case CollectedFamily::Type::gauge: return "gauge";
+    case CollectedFamily::Type::histogram: return "histogram";
+  }
+  return "untyped";
+}
+
+// Why a collected family can't be rendered, or "" when it can.
+std::string malformed(const CollectedFamily& f) {
+  if (!valid_name(f.name)) return "bad metric name";
+  for (const auto& l : f.label_names) {
+    if (!valid_name(l) || l == "le") return "bad label name '" + l + "'";
+  }
+  for (const auto& s : f.samples) {
+    if (s.labels.size() != f.label_names.size()) return "a sample has the wrong label count";
+    if (f.type == CollectedFamily::Type::histogram &&
+        s.histogram.cumulative.size() != s.histogram.bounds.size() + 1) {
+      return "a histogram sample has the wrong bucket count";
+    }
+  }
+  return {};
+}
+
+void render_family(std::string& out, const CollectedFamily& f) {
+  const std::string& name = f.name;
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, escape(f.help, false), name,
+                     type_name(f.type));
+  for (const auto& s : f.samples) {
+    if (f.type != CollectedFamily::Type::histogram) {
+      out += fmt::format("{}{} {}\n", name, label_set(f.label_names, s.labels), number(s.value));
+      continue;
+    }
+    const Histogram::Snapshot& h = s.histogram;
+    for (size_t i = 0; i <= h.bounds.size(); ++i) {
+      const std::string le = i < h.bounds.size() ? number(h.bounds[i]) : "+Inf";
+      out += fmt::format("{}_bucket{} {}\n", name, label_set(f.label_names, s.labels, "le", le),
+                         h.cumulative[i]);
+    }
+    out += fmt::format("{}_sum{} {}\n", name, label_set(f.label_names, s.labels), number(h.sum));
+    out += fmt::format("{}_count{} {}\n", name, label_set(f.label_names, s.labels), h.count);
+  }
+}
+
+}  // namespace
+
 std::string Registry::render() const {
+  std::vector<CollectedFamily> collected;
   {
     // Hooks update families (taking mu_ themselves), so they run before mu_ is held.
     std::lock_guard hooks(hooks_mu_);
     for (const auto& [id, hook] : hooks_) hook();
-  }
-  std::lock_guard lock(mu_);
-  std::string out;
-  for (const auto& [name, e] : families_) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, escape(e.help, false), name, e.type);
-    if (e.counters) {
-      for (const auto& [values, c] : e.counters->children()) {
-        out += fmt::format("{}{} {}\n", name, label_set(e.label_names, values), number(c->value()));
-      }
-    } else if (e.gauges) {
-      for (const auto& [values, g] : e.gauges->children()) {
-        out += fmt::format("{}{} {}\n", name, label_set(e.label_names, values), number(g->value()));
-      }
-    } else if (e.histograms) {
-      for (const auto& [values, h] : e.histograms->children()) {
-        const Histogram::Snapshot s = h->snapshot();
-        for (size_t i = 0; i <= s.bounds.size(); ++i) {
-          const std::string le = i < s.bounds.size() ? number(s.bounds[i]) : "+Inf";
-          out += fmt::format("{}_bucket{} {}\n", name, label_set(e.label_names, values, "le", le),
-                             s.cumulative[i]);
-        }
-        out += fmt::format("{}_sum{} {}\n", name, label_set(e.label_names, values), number(s.sum));
-        out += fmt::format("{}_count{} {}\n", name, label_set(e.label_names, values), s.count);
-      }
+    for (const auto& [id, collect] : collectors_) {
+      for (auto& f : collect()) collected.push_back(std::move(f));
     }
   }
+  // Every family, registered or collected, as one sorted list.
+  std::map<std::string, CollectedFamily> all;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, e] : families_) {
+      CollectedFamily f(name, e.help, CollectedFamily::Type::gauge, e.label_names);
+      if (e.counters) {
+        f.type = CollectedFamily::Type::counter;
+        for (const auto& [values, c] : e.counters->children()) f.add(values, c->value());
+      } else if (e.gauges) {
+        for (const auto& [values, g] : e.gauges->children()) f.add(values, g->value());
+      } else if (e.histograms) {
+        f.type = CollectedFamily::Type::histogram;
+        for (const auto& [values, h] : e.histograms->children()) {
+          f.samples.push_back({values, 0, h->snapshot()});
+        }
+      }
+      all.emplace(name, std::move(f));
+    }
+  }
+  for (auto& f : collected) {
+    std::string why = malformed(f);
+    if (why.empty() && all.count(f.name)) why = "the name is taken by another family";
+    if (!why.empty()) {
+      spdlog::error("metrics-collected-family-dropped name=\"{}\" reason=\"{}\"",
+                    escape(f.name, true), why);
+      continue;
+    }
+    std::sort(f.samples.begin(), f.samples.end(),
+              [](const auto& a, const auto& b) { return a.labels < b.labels; });
+    std::string name = f.name;
+    all.emplace(std::move(name), std::move(f));
+  }
+  std::string out;
+  for (const auto& [name, f] : all) render_family(out, f);
   return out;
 }
 

@@ -22,6 +22,10 @@
 //    component that counts on its own (the router's per-thread counters) folds its numbers
 //    into families only when someone looks. A hook must not add or remove hooks;
 //    remove_scrape_hook() waits for a hook that is running.
+//  - Collectors (add_collector) build whole families afresh at every render(), for series
+//    that come and go with what they describe (a Raft group, an instance): a series no
+//    longer collected is gone from the next scrape, as Prometheus expects. A collected
+//    family whose name is also registered, or is malformed, is left out and logged.
 #pragma once
 
 #include <atomic>
@@ -59,6 +63,10 @@ class Histogram {
  public:
   explicit Histogram(std::vector<double> bounds);  // upper bounds, ascending; +Inf implied
   void observe(double v);
+  // Adds observations counted elsewhere: `per_bucket` as many as the bounds plus one (+Inf),
+  // each the observations in that bucket alone (not cumulative), and their sum. A source
+  // that buckets on its own (the router's per-thread counters) folds its growth in.
+  void add(const std::vector<uint64_t>& per_bucket, double sum);
   struct Snapshot {
     std::vector<double> bounds;
     std::vector<uint64_t> cumulative;  // per bound, then +Inf
@@ -76,6 +84,31 @@ class Histogram {
 
 // Default buckets for durations in seconds: 50 ms to 10 minutes.
 std::vector<double> duration_buckets();
+// Buckets for short latencies in seconds (node/latency_buckets.h): 0.5 ms to 10 s.
+std::vector<double> latency_buckets();
+
+// One family as a collector sees it at a scrape. Counters must come from a source that only
+// grows while the process runs (a counter since start).
+struct CollectedFamily {
+  enum class Type : uint8_t { counter, gauge, histogram };
+  struct Sample {
+    std::vector<std::string> labels;  // values, one per label name
+    double value = 0;                 // counter and gauge
+    Histogram::Snapshot histogram;    // histogram: bounds ascending, cumulative per bound + 1
+  };
+  std::string name;
+  std::string help;
+  Type type = Type::gauge;
+  std::vector<std::string> label_names;
+  std::vector<Sample> samples;
+
+  CollectedFamily(std::string n, std::string h, Type t, std::vector<std::string> labels = {})
+      : name(std::move(n)), help(std::move(h)), type(t), label_names(std::move(labels)) {}
+  CollectedFamily& add(std::vector<std::string> values, double v) {
+    samples.push_back({std::move(values), v, {}});
+    return *this;
+  }
+};
 
 template <typename T>
 class Family {
@@ -124,6 +157,11 @@ class Registry {
   using HookId = uint64_t;
   HookId add_scrape_hook(std::function<void()> hook);
   void remove_scrape_hook(HookId id);
+  // A collector runs at every render() after the hooks, on the scraping thread, one at a
+  // time; remove_collector() waits for one that is running.
+  using Collector = std::function<std::vector<CollectedFamily>()>;
+  HookId add_collector(Collector collector);
+  void remove_collector(HookId id);
 
  private:
   struct Entry {
@@ -141,8 +179,9 @@ class Registry {
   mutable std::mutex mu_;
   std::map<std::string, Entry> families_;
 
-  mutable std::mutex hooks_mu_;  // held while hooks run; never taken inside mu_
+  mutable std::mutex hooks_mu_;  // held while hooks and collectors run; never inside mu_
   std::map<HookId, std::function<void()>> hooks_;
+  std::map<HookId, Collector> collectors_;
   HookId next_hook_ = 1;
 };
 

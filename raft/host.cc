@@ -283,6 +283,7 @@ void Host::propose(GroupId id, Bytes data, uint64_t req, TimePoint now) {
     complete({req, id, g->core->stopped(), 0, {}, {}});
     return;
   }
+  ++g->proposed;
   Actions a = g->core->step(Propose{std::move(data)}, now);
   const Status st = a.status;
   const auto at = a.proposed;
@@ -419,6 +420,7 @@ Result<GroupStatus> Host::status(GroupId id) const {
   if (meta.ok()) s.snapshot = *meta;
   s.promoting = g.promoting;
   s.stopped = g.core->stopped();
+  s.proposals = g.proposed;
   return s;
 }
 

@@ -100,6 +100,7 @@ struct GroupStatus {
   SnapshotMeta snapshot;  // the latest snapshot held in the store
   std::vector<NodeId> promoting;  // learners to be made voters once caught up
   Status stopped;
+  uint64_t proposals = 0;  // writes proposed here since the group was opened
 };
 
 class Host {

@@ -31,6 +31,7 @@ struct Host::Group {
   std::map<Index, Proposal> proposals;
   std::vector<ReadState> reads;  // confirmed read points, waiting for the apply
   std::vector<NodeId> promoting;
+  uint64_t proposed = 0;  // GroupStatus::proposals
 };
 
 }  // namespace shoal::raft

@@ -5,6 +5,8 @@
 #include <leveldb/env.h>
 #include <leveldb/write_batch.h>
 
+#include <chrono>
+
 #include "raft/codec.h"
 
 namespace shoal::raft {
@@ -64,17 +66,29 @@ Result<std::shared_ptr<LevelDb>> LevelDb::open(const Options& options) {
   leveldb::DB* raw = nullptr;
   leveldb::Status s = leveldb::DB::Open(o, options.path, &raw);
   if (!s.ok()) return convert(s, "open raft database " + options.path);
-  return std::shared_ptr<LevelDb>(new LevelDb(std::unique_ptr<leveldb::DB>(raw)));
+  return std::shared_ptr<LevelDb>(
+      new LevelDb(std::unique_ptr<leveldb::DB>(raw), options.on_synced_write));
 }
 
-LevelDb::LevelDb(std::unique_ptr<leveldb::DB> db) : db_(std::move(db)) {}
+LevelDb::LevelDb(std::unique_ptr<leveldb::DB> db, std::function<void(double)> on_synced_write)
+    : db_(std::move(db)), on_synced_write_(std::move(on_synced_write)) {}
 LevelDb::~LevelDb() = default;
 
-Status LevelDb::sync() {
+Status LevelDb::synced_write(leveldb::WriteBatch& batch, const char* what) {
   leveldb::WriteOptions wo;
   wo.sync = true;
+  const auto start = std::chrono::steady_clock::now();
+  Status s = convert(db_->Write(wo, &batch), what);
+  if (on_synced_write_) {
+    on_synced_write_(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return s;
+}
+
+Status LevelDb::sync() {
   leveldb::WriteBatch empty;  // LevelDB syncs its log even for an empty batch
-  return convert(db_->Write(wo, &empty), "sync raft database");
+  return synced_write(empty, "sync raft database");
 }
 
 // ---- keys ----
@@ -240,9 +254,8 @@ Result<Bytes> LevelDbLogStore::snapshot_data() const {
 // ---- writes ----
 
 Status LevelDb::write(leveldb::WriteBatch& batch, bool sync) {
-  leveldb::WriteOptions wo;
-  wo.sync = sync;
-  return convert(db_->Write(wo, &batch), "write raft database");
+  if (sync) return synced_write(batch, "write raft database");
+  return convert(db_->Write(leveldb::WriteOptions(), &batch), "write raft database");
 }
 
 Status LevelDbLogStore::write(const LogWrite& batch, bool sync) {
@@ -251,9 +264,7 @@ Status LevelDbLogStore::write(const LogWrite& batch, bool sync) {
   const Index old_last = last_index_;
   leveldb::WriteBatch wb;
   SHOAL_RETURN_IF_ERROR(stage(batch, wb));
-  leveldb::WriteOptions wo;
-  wo.sync = sync;
-  if (Status s = convert(db_->raw()->Write(wo, &wb), "write raft log"); !s.ok()) {
+  if (Status s = db_->write(wb, sync); !s.ok()) {
     meta_ = old_meta, hard_state_ = old_hs, last_index_ = old_last;
     return s;
   }

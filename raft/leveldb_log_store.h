@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -42,6 +43,9 @@ class LevelDb {
     leveldb::Env* env = nullptr;  // null: the real filesystem. Tests pass NewMemEnv(...).
     bool create_if_missing = true;
     size_t write_buffer_bytes = 4 << 20;
+    // Told how long each synced write took, in seconds (the fsync latency the host waits
+    // on), on the writing thread. For metrics; may be empty.
+    std::function<void(double seconds)> on_synced_write;
   };
   static Result<std::shared_ptr<LevelDb>> open(const Options& options);
   ~LevelDb();
@@ -57,8 +61,10 @@ class LevelDb {
   leveldb::DB* raw() { return db_.get(); }
 
  private:
-  explicit LevelDb(std::unique_ptr<leveldb::DB> db);
+  LevelDb(std::unique_ptr<leveldb::DB> db, std::function<void(double)> on_synced_write);
+  Status synced_write(leveldb::WriteBatch& batch, const char* what);
   std::unique_ptr<leveldb::DB> db_;
+  std::function<void(double)> on_synced_write_;
 };
 
 class LevelDbLogStore final : public LogStore {

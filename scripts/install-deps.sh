@@ -14,6 +14,8 @@ packages=(
   libarchive-dev libssl-dev
   # real peers the tests and benchmarks run beside Shoal
   serf etcd-server
+  # a real Prometheus (with promtool) scrapes a cluster's /metrics in the reporting tests
+  prometheus
   # bench/router: a keep-alive reverse proxy to compare the router with, the backend it
   # proxies to, and the load generator (each run starts its own nginx, never the system one)
   nginx wrk
@@ -42,7 +44,7 @@ fi
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 
-# Debian's server packages (nginx, etcd-server) start their system service on install through
+# Debian's server packages (nginx, etcd-server, prometheus) start their system service on install through
 # invoke-rc.d; nothing here wants a daemon on port 80 or 2379. A policy-rc.d that answers 101
 # ("action forbidden") keeps every service down; it is removed afterwards, and only if this
 # script put it there (an administrator's own policy stays untouched).

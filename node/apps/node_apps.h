@@ -55,6 +55,7 @@ class NodeApps {
   void shutdown(bool stop_instances);
 
   AppService* service() { return service_.get(); }
+  supervisor::Supervisor* supervisor() { return supervisor_.get(); }
   // What the app leaders pushed to this node: the routes its Router serves (hook it with
   // routes().set_listener()). Lives as long as this NodeApps, past shutdown().
   router::RouteStore& routes() { return *routes_; }

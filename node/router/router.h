@@ -26,6 +26,7 @@
 //  - stop() closes the listeners and every connection; the destructor calls it.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -36,6 +37,7 @@
 
 #include "base/status.h"
 #include "gossip/address.h"
+#include "node/latency_buckets.h"
 #include "node/router/route_table.h"
 
 namespace shoal::node::router {
@@ -69,6 +71,9 @@ struct Traffic {
   uint64_t bytes_out = 0;             // response bodies
   uint64_t in_flight = 0;
   double latency_sum_s = 0;           // with `requests`: the mean
+  // Requests by latency: [i] counts those over kLatencyBounds[i - 1] and at most
+  // kLatencyBounds[i]; the last slot those over every bound.
+  std::array<uint64_t, kLatencyBounds.size() + 1> latency_counts{};
 };
 
 struct AppTraffic {

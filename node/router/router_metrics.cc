@@ -4,9 +4,7 @@ namespace shoal::node::router {
 namespace {
 
 // The growth from `before` to `now`; a source that restarted (now below before) counts from 0.
-double grown(uint64_t now, uint64_t before) {
-  return static_cast<double>(now >= before ? now - before : now);
-}
+uint64_t grown(uint64_t now, uint64_t before) { return now >= before ? now - before : now; }
 
 }  // namespace
 
@@ -21,10 +19,11 @@ void RouterMetrics::fold() {
   auto& requests = registry_.counter_family(
       "shoal_router_requests_total", "Requests the router answered, by app and HTTP status.",
       {"app", "code"});
-  auto& seconds = registry_.counter_family(
-      "shoal_router_request_seconds_total",
-      "Seconds the router spent on requests, summed (divide by the requests for the mean).",
-      {"app"});
+  auto& duration = registry_.histogram_family(
+      "shoal_router_request_duration_seconds",
+      "How long the router took to answer a request, from its first byte to the response's "
+      "last.",
+      {"app"}, metrics::latency_buckets());
   auto& received = registry_.counter_family(
       "shoal_router_received_bytes_total", "Request body bytes the router received.", {"app"});
   auto& sent = registry_.counter_family("shoal_router_sent_bytes_total",
@@ -37,12 +36,19 @@ void RouterMetrics::fold() {
     for (const auto& [code, count] : now.by_status) {
       auto it = before.by_status.find(code);
       requests.labels({app.app, std::to_string(code)})
-          .inc(grown(count, it == before.by_status.end() ? 0 : it->second));
+          .inc(static_cast<double>(grown(count, it == before.by_status.end() ? 0 : it->second)));
     }
-    const double dt = now.latency_sum_s - before.latency_sum_s;
-    seconds.labels({app.app}).inc(dt >= 0 ? dt : now.latency_sum_s);
-    received.labels({app.app}).inc(grown(now.bytes_in, before.bytes_in));
-    sent.labels({app.app}).inc(grown(now.bytes_out, before.bytes_out));
+    // A source that restarted has fewer requests than before: all of its counts are new.
+    const bool restarted = now.requests < before.requests;
+    std::vector<uint64_t> per_bucket(now.latency_counts.size());
+    for (size_t i = 0; i < per_bucket.size(); ++i) {
+      per_bucket[i] = restarted ? now.latency_counts[i]
+                                : grown(now.latency_counts[i], before.latency_counts[i]);
+    }
+    duration.labels({app.app})
+        .add(per_bucket, restarted ? now.latency_sum_s : now.latency_sum_s - before.latency_sum_s);
+    received.labels({app.app}).inc(static_cast<double>(grown(now.bytes_in, before.bytes_in)));
+    sent.labels({app.app}).inc(static_cast<double>(grown(now.bytes_out, before.bytes_out)));
     in_flight.labels({app.app}).set(static_cast<double>(now.in_flight));
     seen_[app.app] = now;
   }

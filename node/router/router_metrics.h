@@ -5,7 +5,7 @@
 // registry when /metrics is scraped, as per-app families:
 //
 //   shoal_router_requests_total{app,code}      requests answered, by HTTP status
-//   shoal_router_request_seconds_total{app}    summed latency (÷ requests: the mean)
+//   shoal_router_request_duration_seconds{app} latency histogram (node/latency_buckets.h)
 //   shoal_router_received_bytes_total{app}     request bodies
 //   shoal_router_sent_bytes_total{app}         response bodies
 //   shoal_router_requests_in_flight{app}       gauge

@@ -1,6 +1,8 @@
 // node/router/traffic_counters.cc
 #include "node/router/traffic_counters.h"
 
+#include <algorithm>
+
 namespace shoal::node::router {
 
 void add_traffic(Traffic& into, const Traffic& from) {
@@ -10,6 +12,9 @@ void add_traffic(Traffic& into, const Traffic& from) {
   into.bytes_out += from.bytes_out;
   into.in_flight += from.in_flight;
   into.latency_sum_s += from.latency_sum_s;
+  for (size_t i = 0; i < into.latency_counts.size(); ++i) {
+    into.latency_counts[i] += from.latency_counts[i];
+  }
 }
 
 AppTraffic& TrafficCounters::app(std::string_view name) {
@@ -40,12 +45,16 @@ void TrafficCounters::finished(std::string_view app_name, std::string_view insta
 
 void TrafficCounters::record(std::string_view app_name, std::string_view instance, int status,
                              uint64_t bytes_in, uint64_t bytes_out, double seconds) {
+  const size_t bucket = static_cast<size_t>(
+      std::lower_bound(kLatencyBounds.begin(), kLatencyBounds.end(), seconds) -
+      kLatencyBounds.begin());
   auto add = [&](Traffic& t) {
     ++t.requests;
     ++t.by_status[status];
     t.bytes_in += bytes_in;
     t.bytes_out += bytes_out;
     t.latency_sum_s += seconds;
+    ++t.latency_counts[bucket];
   };
   std::lock_guard lock(mu_);
   auto& a = app(app_name);

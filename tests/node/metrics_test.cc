@@ -80,3 +80,73 @@ TEST_CASE("metrics: scrape hooks run before every render, until removed", "[node
   CHECK(r.render().find("test_scrapes 2\n") != std::string::npos);
   CHECK(scrapes == 2);
 }
+
+TEST_CASE("metrics: collected families come and go with each scrape, sorted among the rest",
+          "[node][metrics]") {
+  Registry r;
+  r.gauge("test_b", "Registered.").set(1);
+  std::vector<std::string> groups = {"7", "12"};
+  const auto id = r.add_collector([&] {
+    CollectedFamily term("test_term", "Per group.", CollectedFamily::Type::gauge, {"group"});
+    for (const auto& g : groups) term.add({g}, 3);
+    CollectedFamily lat("test_c_seconds", "Collected histogram.",
+                        CollectedFamily::Type::histogram);
+    lat.samples.push_back({{}, 0, Histogram::Snapshot{{0.5}, {1, 2}, 0.75, 2}});
+    return std::vector<CollectedFamily>{std::move(term), std::move(lat)};
+  });
+  CHECK(r.render() ==
+        "# HELP test_b Registered.\n"
+        "# TYPE test_b gauge\n"
+        "test_b 1\n"
+        "# HELP test_c_seconds Collected histogram.\n"
+        "# TYPE test_c_seconds histogram\n"
+        "test_c_seconds_bucket{le=\"0.5\"} 1\n"
+        "test_c_seconds_bucket{le=\"+Inf\"} 2\n"
+        "test_c_seconds_sum 0.75\n"
+        "test_c_seconds_count 2\n"
+        "# HELP test_term Per group.\n"
+        "# TYPE test_term gauge\n"
+        "test_term{group=\"12\"} 3\n"
+        "test_term{group=\"7\"} 3\n");
+  groups = {"7"};  // group 12 is gone: so is its series
+  const std::string text = r.render();
+  CHECK(text.find("test_term{group=\"7\"} 3\n") != std::string::npos);
+  CHECK(text.find("group=\"12\"") == std::string::npos);
+  r.remove_collector(id);
+  CHECK(r.render().find("test_term") == std::string::npos);
+}
+
+TEST_CASE("metrics: a malformed or clashing collected family is left out, the rest stays",
+          "[node][metrics]") {
+  Registry r;
+  r.gauge("test_taken", "Registered.").set(1);
+  r.add_collector([] {
+    std::vector<CollectedFamily> out;
+    out.emplace_back("test_taken", "Clashes.", CollectedFamily::Type::gauge);
+    out.back().add({}, 2);
+    out.emplace_back("bad name", "Malformed.", CollectedFamily::Type::gauge);
+    out.emplace_back("test_labels", "Wrong label count.", CollectedFamily::Type::gauge,
+                     std::vector<std::string>{"a"});
+    out.back().add({}, 1);
+    out.emplace_back("test_fine", "Fine.", CollectedFamily::Type::counter);
+    out.back().add({}, 4);
+    return out;
+  });
+  const std::string text = r.render();
+  CHECK(text.find("test_taken 1\n") != std::string::npos);
+  CHECK(text.find("test_taken 2") == std::string::npos);
+  CHECK(text.find("bad name") == std::string::npos);
+  CHECK(text.find("test_labels") == std::string::npos);
+  CHECK(text.find("test_fine 4\n") != std::string::npos);
+}
+
+TEST_CASE("metrics: a histogram folds in observations bucketed elsewhere", "[node][metrics]") {
+  Registry r;
+  auto& h = r.histogram("test_fold_seconds", "Folded.", {0.5, 1});
+  h.observe(0.7);
+  h.add({2, 0, 1}, 3.0);
+  const Histogram::Snapshot s = h.snapshot();
+  CHECK(s.cumulative == std::vector<uint64_t>{2, 3, 4});
+  CHECK(s.count == 4);
+  CHECK(s.sum == Approx(3.7));
+}

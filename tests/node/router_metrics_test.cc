@@ -18,6 +18,7 @@ AppTraffic traffic(std::string app, uint64_t ok, uint64_t unavailable, uint64_t 
   t.total.bytes_in = in;
   t.total.bytes_out = out;
   t.total.latency_sum_s = seconds;
+  t.total.latency_counts[3] = ok + unavailable;  // each took over 2.5 ms, at most 5 ms
   t.total.in_flight = in_flight;
   return t;
 }
@@ -36,7 +37,11 @@ TEST_CASE("router metrics: a scrape folds the router's counters per app and stat
   std::string text = r.render();
   CHECK(has(text, R"(shoal_router_requests_total{app="blog",code="200"} 10)"));
   CHECK(has(text, R"(shoal_router_requests_total{app="blog",code="503"} 2)"));
-  CHECK(has(text, R"(shoal_router_request_seconds_total{app="blog"} 0.5)"));
+  CHECK(has(text, R"(shoal_router_request_duration_seconds_sum{app="blog"} 0.5)"));
+  CHECK(has(text, R"(shoal_router_request_duration_seconds_count{app="blog"} 12)"));
+  CHECK(has(text, R"(shoal_router_request_duration_seconds_bucket{app="blog",le="0.0025"} 0)"));
+  CHECK(has(text, R"(shoal_router_request_duration_seconds_bucket{app="blog",le="0.005"} 12)"));
+  CHECK(has(text, R"(shoal_router_request_duration_seconds_bucket{app="blog",le="+Inf"} 12)"));
   CHECK(has(text, R"(shoal_router_received_bytes_total{app="blog"} 100)"));
   CHECK(has(text, R"(shoal_router_sent_bytes_total{app="blog"} 5000)"));
   CHECK(has(text, R"(shoal_router_requests_in_flight{app="blog"} 3)"));
@@ -44,7 +49,8 @@ TEST_CASE("router metrics: a scrape folds the router's counters per app and stat
   now = {traffic("blog", 15, 2, 150, 6000, 1.5, 0), traffic("shop", 1, 0, 0, 10, 0.25)};
   text = r.render();
   CHECK(has(text, R"(shoal_router_requests_total{app="blog",code="200"} 15)"));
-  CHECK(has(text, R"(shoal_router_request_seconds_total{app="blog"} 1.5)"));
+  CHECK(has(text, R"(shoal_router_request_duration_seconds_sum{app="blog"} 1.5)"));
+  CHECK(has(text, R"(shoal_router_request_duration_seconds_count{app="blog"} 17)"));
   CHECK(has(text, R"(shoal_router_requests_in_flight{app="blog"} 0)"));
   CHECK(has(text, R"(shoal_router_requests_total{app="shop",code="200"} 1)"));
 }
@@ -61,5 +67,6 @@ TEST_CASE("router metrics: a source that restarts from zero never makes a counte
   }
   const std::string text = r.render();  // the hook is gone with m: nothing folds
   CHECK(has(text, R"(shoal_router_requests_total{app="blog",code="200"} 14)"));
-  CHECK(has(text, R"(shoal_router_request_seconds_total{app="blog"} 1.5)"));
+  CHECK(has(text, R"(shoal_router_request_duration_seconds_sum{app="blog"} 1.5)"));
+  CHECK(has(text, R"(shoal_router_request_duration_seconds_count{app="blog"} 14)"));
 }
