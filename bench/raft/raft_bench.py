@@ -12,7 +12,9 @@ per client, one request in flight per connection, 256-byte values under fresh ke
   etcd:  POST /v3/kv/put on its HTTP/JSON gateway, every client on the leader;
   shoal: PUT /v1/raft/groups/1/kv/KEY on the group's leader (the kv test state machine).
 Measured:
-  - writes/s and p50/p99 latency at 1, 16 and 64 concurrent clients (--seconds each);
+  - writes/s and p50/p99 latency at 1, 16 and 64 concurrent clients (--seconds each), and
+    beside them what the leader spent: fsyncs/s and their mean (each side's own histogram at
+    /metrics) and its CPU per write;
   - failover: one client writes; the leader gets kill -9 after 3 s; the time from the kill
     to the next acknowledged write (the largest gap between acknowledged writes);
   - Shoal only: 1,000 idle groups on the 3 nodes, CPU per node over --idle seconds and RSS
@@ -126,6 +128,9 @@ class Etcd:
     def pids(self):
         return {n: p.pid for n, p in self.procs.procs.items()}
 
+    def metrics_url(self, n):
+        return f"http://127.0.0.1:{self.client[n]}"
+
 
 # ---------------------------------------------------------------- shoal
 
@@ -184,8 +189,45 @@ class Shoal:
     def pids(self):
         return {n: p.pid for n, p in self.procs.procs.items()}
 
+    def metrics_url(self, n):
+        return self.api(n)
+
 
 # ---------------------------------------------------------------- measurements
+
+# The fsync histogram each side exposes at /metrics on its client port.
+FSYNC_METRIC = {"etcd": "etcd_disk_wal_fsync_duration_seconds", "shoal": "shoal_raft_fsync_seconds"}
+
+
+def fsync_totals(kind, url):
+    """(count, sum in seconds) of the side's fsync histogram at url/metrics."""
+    with urllib.request.urlopen(url + "/metrics", timeout=5) as r:
+        text = r.read().decode()
+    count = total = 0.0
+    name = FSYNC_METRIC[kind]
+    for line in text.splitlines():
+        if line.startswith(name + "_count"):
+            count += float(line.split()[-1])
+        elif line.startswith(name + "_sum"):
+            total += float(line.split()[-1])
+    return count, total
+
+
+def measured_load(load, kind, side, clients, seconds):
+    """run_load, plus what the leader spent meanwhile: its fsyncs and its CPU."""
+    endpoints, lead = side.endpoints()
+    url = side.metrics_url(lead)
+    pid = side.pids()[lead]
+    c0, s0 = fsync_totals(kind, url)
+    cpu0 = benchlib.proc_cpu_seconds(pid)
+    r = run_load(load, kind, endpoints, clients, seconds)
+    cpu1 = benchlib.proc_cpu_seconds(pid)
+    c1, s1 = fsync_totals(kind, url)
+    r["fsyncs_per_s"] = (c1 - c0) / r["seconds"]
+    r["fsync_mean_ms"] = (s1 - s0) / (c1 - c0) * 1000 if c1 > c0 else 0.0
+    r["leader_cpu_us_per_write"] = (cpu1 - cpu0) / max(r["writes"], 1) * 1e6
+    return r
+
 
 def run_load(load, kind, endpoints, clients, seconds):
     out = subprocess.run([load, "--kind", kind, "--endpoints", endpoints, "--clients", str(clients),
@@ -253,8 +295,7 @@ def main():
                 time.sleep(1)
                 rows[(kind, "idle1")] = idle_cost(side.pids(), min(args.idle, 10))
                 for c in clients:
-                    endpoints, _ = side.endpoints()
-                    rows[(kind, c)] = run_load(args.load, kind, endpoints, c, args.seconds)
+                    rows[(kind, c)] = measured_load(args.load, kind, side, c, args.seconds)
                     print(f"# {kind} {c} clients: {json.dumps(rows[(kind, c)])}", file=sys.stderr)
                 rows[(kind, "failover")] = failover(args.load, side, kind)
                 print(f"# {kind} failover: {json.dumps(rows[(kind, 'failover')])}", file=sys.stderr)
@@ -282,6 +323,16 @@ def main():
         e, s = rows[("etcd", c)], rows[("shoal", c)]
         print(f"| {c} | {e['writes_per_s']:.0f} | {s['writes_per_s']:.0f} | {e['p50_ms']:.2f} | "
               f"{s['p50_ms']:.2f} | {e['p99_ms']:.2f} | {s['p99_ms']:.2f} |")
+    print("\nwhere the time went, on the leader over the same rows (each side's own fsync histogram "
+          "at /metrics: etcd_disk_wal_fsync_duration_seconds, shoal_raft_fsync_seconds):")
+    print("| clients | etcd fsyncs/s | shoal fsyncs/s | etcd mean fsync ms | shoal mean fsync ms | "
+          "etcd leader CPU µs/write | shoal leader CPU µs/write |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for c in clients:
+        e, s = rows[("etcd", c)], rows[("shoal", c)]
+        print(f"| {c} | {e['fsyncs_per_s']:.0f} | {s['fsyncs_per_s']:.0f} | {e['fsync_mean_ms']:.2f} | "
+              f"{s['fsync_mean_ms']:.2f} | {e['leader_cpu_us_per_write']:.0f} | "
+              f"{s['leader_cpu_us_per_write']:.0f} |")
     e, s = rows[("etcd", "failover")], rows[("shoal", "failover")]
     print(f"\nfailover (kill -9 of the leader 3 s into a 1-client write load, {FAILOVER_TIMEOUT_MS} ms "
           f"client timeout; longest gap between acknowledged writes): etcd {e['max_gap_ms']:.0f} ms "
