@@ -42,6 +42,8 @@ void add_deploy_command(CLI::App& app, Cli& cli);
 void add_logs_command(CLI::App& app, Cli& cli);
 void add_events_command(CLI::App& app, Cli& cli);  // lifecycle events (not `event`)
 void add_node_commands(CLI::App& app, Cli& cli);  // node drain
+// Reporting (docs/reporting.md):
+void add_top_commands(CLI::App& app, Cli& cli);  // top, nodes
 // The routing mesh (docs/router.md):
 void add_routes_commands(CLI::App& app, Cli& cli);  // routes, domains [add|remove]
 

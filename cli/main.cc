@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   add_logs_command(app, cli);
   add_events_command(app, cli);
   add_node_commands(app, cli);
+  add_top_commands(app, cli);
   add_routes_commands(app, cli);
   shoal::sim::add_sim_commands(app);
   try {

@@ -20,6 +20,8 @@ namespace shoal::node {
 void add_app_routes(HttpRouter& router, apps::AppService& apps, ArtifactStore& store,
                     const std::filesystem::path& work_dir);
 void add_event_log_routes(HttpRouter& router, apps::AppService& apps);  // http_api_events_log.cc
+void add_usage_routes(HttpRouter& router, apps::AppService& apps, AgentControl& agent,
+                      supervisor::Supervisor& supervisor, RaftService& raft);  // http_api_usage.cc
 void add_route_routes(HttpRouter& router, apps::AppService& apps,
                       router::RouteStore& routes);  // http_api_routes.cc
 }
@@ -135,6 +137,7 @@ Result<std::unique_ptr<NodeApps>> NodeApps::open(NodeAppsOptions options, AgentC
 void NodeApps::add_routes(HttpRouter& router) {
   add_app_routes(router, *service_, *store_, opts_.data_dir / "tmp");
   add_event_log_routes(router, *service_);
+  add_usage_routes(router, *service_, agent_, *supervisor_, raft_);
   add_route_routes(router, *service_, *routes_);
   supervisor::add_supervisor_routes(router, *supervisor_);
   add_artifact_routes(router, *store_);

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "node/supervisor/instance_logs.h"
+#include "node/supervisor/usage_report.h"
 
 namespace shoal::node::supervisor {
 namespace {
@@ -81,12 +82,31 @@ void handle_logs(Supervisor& sup, const HttpRequest& req, std::shared_ptr<HttpRe
   }
 }
 
+void handle_usage(Supervisor& sup, const HttpRequest& req, std::shared_ptr<HttpResponder> res) {
+  const auto app = req.query_value("app");
+  if (app && !valid_app_name(*app)) {
+    return reply_error(*res, 400, "app name \"" + *app + "\" is not a DNS label");
+  }
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  auto q = parse_usage_query(app, req.query_value("window"), now_ms);
+  if (!q.ok()) return reply_error(*res, 400, q.status().message());
+  auto report = sup.usage_report(*q);
+  if (!report.ok()) return reply_error(*res, status_for(report.status()), report.status().message());
+  res->reply(200, to_json(*report).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
 }  // namespace
 
 void add_supervisor_routes(HttpRouter& router, Supervisor& supervisor) {
   router.add("POST", "/v1/internal/assign",
              [&supervisor](const HttpRequest& req, std::shared_ptr<HttpResponder> res) {
                handle_assign(supervisor, req, std::move(res));
+             });
+  router.add("GET", "/v1/internal/usage",
+             [&supervisor](const HttpRequest& req, std::shared_ptr<HttpResponder> res) {
+               handle_usage(supervisor, req, std::move(res));
              });
   router.add("GET", "/v1/internal/logs",
              [&supervisor](const HttpRequest& req, std::shared_ptr<HttpResponder> res) {

@@ -7,6 +7,9 @@
 //  - GET /v1/internal/logs?app=A[&type=T][&instance=I][&lines=N][&follow=1]: NDJSON log
 //    lines of A's instances on this node, the last N (default 100, at most 10000) and then,
 //    with follow=1, new lines as they are written until the client goes away.
+//  - GET /v1/internal/usage[?app=A][&window=5m]: this node's resource use and its
+//    instances' (usage_report.h), with their history over the window (at most 1h); 400
+//    naming a bad parameter.
 // Handlers block only briefly; a follow runs on a Supervisor background thread.
 #pragma once
 

@@ -407,6 +407,11 @@ Status Supervisor::run_background(std::function<void(const std::atomic<bool>&)> 
 const std::string& Supervisor::node_name() const { return impl_->opt.node_name; }
 const CgroupHost& Supervisor::cgroups() const { return impl_->host; }
 
+Result<NodeUsageReport> Supervisor::usage_report(const UsageQuery& q) {
+  Impl& s = *impl_;
+  return s.call<NodeUsageReport>([&s, q] { return s.usage_report(q); });
+}
+
 Result<CgroupUsage> Supervisor::usage(const std::string& app, const std::string& instance) {
   Impl& s = *impl_;
   auto r = s.call<Result<CgroupUsage>>([&s, app, instance]() -> Result<CgroupUsage> {

@@ -43,6 +43,7 @@
 #include "node/supervisor/cgroup.h"
 #include "node/supervisor/instance_logs.h"
 #include "node/supervisor/supervisor_core.h"
+#include "node/supervisor/usage_report.h"
 
 namespace shoal::node::supervisor {
 
@@ -99,6 +100,8 @@ class Supervisor {
   const CgroupHost& cgroups() const;
   // The cgroup usage of a running instance (issue 11); not_found if it has none.
   Result<CgroupUsage> usage(const std::string& app, const std::string& instance);
+  // This node's resource use and its instances' (usage_report.h), with the history asked.
+  Result<NodeUsageReport> usage_report(const UsageQuery& q);
 
   struct Impl;
 

@@ -35,7 +35,10 @@
 
 #include "node/supervisor/health_prober.h"
 #include "node/supervisor/supervisor.h"
+#include "node/supervisor/host_usage.h"
 #include "node/supervisor/usage_meter.h"
+#include "node/supervisor/usage_report.h"
+#include "node/supervisor/usage_series.h"
 
 namespace shoal::node::supervisor {
 
@@ -74,6 +77,12 @@ struct Supervisor::Impl {
   // sampled every opt.usage_interval, attached to reports, read for the OOM verdict.
   std::map<InstanceKey, UsageMeter> meters;
   std::unique_ptr<asio::steady_timer> sample_timer;
+  // Their bounded history (usage_series.h), kept while the supervisor has the instance (a
+  // crashed one's too), and the node's own, sampled at the same ticks.
+  std::map<InstanceKey, UsageSeries> histories;
+  HostMeter host_meter{::sysconf(_SC_CLK_TCK)};
+  UsageSeries host_history;
+  bool host_unreadable_said = false;
 
   // Declared after what its callbacks use, so it is destroyed (joined) first.
   std::unique_ptr<HealthProber> prober = std::make_unique<HealthProber>();
@@ -174,6 +183,8 @@ struct Supervisor::Impl {
   void arm_sampler();
   // The last sample of each listed instance that has one, into its `usage`.
   void attach_usage(const std::string& app, std::vector<InstanceStatus>& list) const;
+  void sample_host(int64_t wall);
+  NodeUsageReport usage_report(const UsageQuery& q) const;
   // Bounds the disk that gone instances' logs take: the newest few stay.
   void prune_gone(const std::string& app);
 };

@@ -399,17 +399,71 @@ void Supervisor::Impl::sample_usage() {
       }
       const int64_t oom_before = m->second.last() ? m->second.last()->oom_kills : 0;
       const ResourceUsage& got = m->second.sample(u, now, wall);
+      histories[k].add(UsagePoint{got.sampled_ms, static_cast<double>(got.cpu_millis),
+                                  got.cpu_percent, got.memory_bytes, got.rss_bytes});
       if (got.oom_kills > oom_before) {  // a child died and the instance lives on
         spdlog::warn("instance-oom-kill app={} instance={} kills={} limit_mb={}", app,
                      r->spec.id, got.oom_kills, r->running->memory_mb);
       }
     }
   }
-  // Meters of instances that are gone (a missed exit) go too.
+  // Meters of instances that are gone (a missed exit) go too; histories once the
+  // supervisor forgets the instance.
   for (auto it = meters.begin(); it != meters.end();) {
     const InstanceRecord* r = core.find(it->first);
     it = r == nullptr || !r->alive() ? meters.erase(it) : std::next(it);
   }
+  for (auto it = histories.begin(); it != histories.end();) {
+    it = core.find(it->first) == nullptr ? histories.erase(it) : std::next(it);
+  }
+  sample_host(wall);
+}
+
+void Supervisor::Impl::sample_host(int64_t wall) {
+  auto counters = read_host_counters();
+  if (!counters.ok()) {
+    // Said once: it would be the same every second.
+    if (!host_unreadable_said) {
+      spdlog::warn("host-usage-unreadable reason=\"{}\"", counters.status().to_string());
+      host_unreadable_said = true;
+    }
+    return;
+  }
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(steady_now().time_since_epoch())
+          .count();
+  host_history.add(host_meter.sample(*counters, now_ms, wall).point());
+}
+
+NodeUsageReport Supervisor::Impl::usage_report(const UsageQuery& q) const {
+  auto history = [&q](const UsageSeries& s) {
+    switch (q.history) {
+      case UsageQuery::History::none: return std::vector<UsagePoint>{};
+      case UsageQuery::History::recent: return s.recent(q.since_ms);
+      case UsageQuery::History::minutes: return s.minutes(q.since_ms);
+    }
+    return std::vector<UsagePoint>{};
+  };
+  NodeUsageReport r;
+  r.node = opt.node_name;
+  r.host = host_meter.last();
+  r.host_history = history(host_history);
+  for (const auto& app : core.apps()) {
+    if (!q.app.empty() && app != q.app) continue;
+    std::vector<InstanceStatus> list = core.report(app);
+    attach_usage(app, list);
+    std::map<std::string, int64_t> releases;
+    for (const InstanceRecord* rec : core.records(app)) releases[rec->spec.id] = rec->spec.release;
+    for (auto& st : list) {
+      InstanceUsage iu;
+      iu.app = app;
+      iu.release = releases[st.id];
+      if (auto h = histories.find({app, st.id}); h != histories.end()) iu.history = history(h->second);
+      iu.status = std::move(st);
+      r.instances.push_back(std::move(iu));
+    }
+  }
+  return r;
 }
 
 void Supervisor::Impl::attach_usage(const std::string& app, std::vector<InstanceStatus>& list) const {
