@@ -55,6 +55,7 @@ int run_agent(const node::AgentFlags& flags) {
   ao.data_dir = config->data_dir;
   ao.may_bootstrap = config->join.empty();
   ao.domain = config->domain;
+  ao.usage_interval = config->usage_interval;
   auto apps = node::apps::NodeApps::open(std::move(ao), **agent, *(*agent)->raft());
   if (!apps.ok()) {
     spdlog::error("agent-start-failed reason=\"{}\"", apps.status().to_string());

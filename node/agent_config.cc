@@ -162,6 +162,9 @@ void add_agent_flags(CLI::App& cmd, AgentFlags& f) {
                  "user[:NAME],query[:NAME] or * (default *); repeatable");
   cmd.add_option("--event-handler-timeout", f.event_handler_timeout,
                  "Kill an event handler running longer than this (default 30s)");
+  cmd.add_option("--usage-interval", f.usage_interval,
+                 "How often instances and the node are sampled for CPU and memory "
+                 "(default 1s; off: never, and CPU autoscaling has nothing to go on)");
 }
 
 Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view origin) {
@@ -233,6 +236,8 @@ Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view ori
       out.rejoin_after_leave = *b;
     } else if (key == "event_handler_timeout") {
       st = get_string(value, key, out.event_handler_timeout);
+    } else if (key == "usage_interval") {
+      st = get_string(value, key, out.usage_interval);
     } else if (key == "event_handlers") {
       const auto* arr = value.as_array();
       if (arr == nullptr) {
@@ -279,7 +284,7 @@ Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view ori
           "' (known: node, bind, advertise, join, retry_max, rejoin_after_leave, tags, data_dir, "
           "profile, http, rpc, rpc_serf, rpc_serf_auth, raft_snapshot_entries, log_level, "
           "encrypt, event_handlers, event_handler_timeout, router, router_tls, router_access_log, "
-          "domain)");
+          "domain, usage_interval)");
     }
     if (!st.ok()) return st;
   }
@@ -332,6 +337,7 @@ AgentFlags merge(AgentFlags base, const AgentFlags& over) {
   take(base.router_tls, over.router_tls);
   take(base.router_access_log, over.router_access_log);
   take(base.domain, over.domain);
+  take(base.usage_interval, over.usage_interval);
   base.join.insert(base.join.end(), over.join.begin(), over.join.end());
   base.event_handlers.insert(base.event_handlers.end(), over.event_handlers.begin(),
                              over.event_handlers.end());
@@ -569,6 +575,19 @@ Result<AgentConfig> resolve_agent_config(const AgentFlags& flags, const AgentEnv
     if (!d.ok()) return flag_error(name, d.status().message());
     if (*d <= Duration::zero()) return flag_error(name, "must be longer than 0");
     c.event_handler_timeout = *d;
+  }
+  if (merged.usage_interval) {
+    const std::string name = src("--usage-interval", flags.usage_interval.has_value());
+    if (*merged.usage_interval == "off") {
+      c.usage_interval = Duration::zero();
+    } else {
+      auto d = parse_duration(*merged.usage_interval);
+      if (!d.ok()) return flag_error(name, d.status().message());
+      if (*d < std::chrono::milliseconds(100) || *d > std::chrono::minutes(1)) {
+        return flag_error(name, "must be from 100ms to 1m, or off");
+      }
+      c.usage_interval = *d;
+    }
   }
   return c;
 }

@@ -29,6 +29,9 @@
 //                                     serving the custom domains that have a certificate
 //   --router-access-log PATH  router_access_log  DATA_DIR/router-access.log; `off`: none
 //   --domain DOMAIN      domain       localhost: apps answer as APP.DOMAIN on the router
+//   --usage-interval D   usage_interval  1s: how often instances and the node are sampled
+//                                     (docs/reporting.md); `off`: never (no usage, no history,
+//                                     no CPU autoscaling)
 //
 // Contract:
 //  - Pure: reads the config file and the environment given to it, nothing else.
@@ -90,6 +93,7 @@ struct AgentConfig {
   std::optional<gossip::Address> router_tls;  // its HTTPS listener; nullopt: off
   std::optional<std::filesystem::path> router_access_log;  // nullopt: none (or no router)
   std::string domain = "localhost";       // the cluster's domain: APP.DOMAIN, lower case
+  Duration usage_interval = std::chrono::seconds(1);  // zero: sampling off
 
   // The gossip core's configuration for this agent (profile timings, name, tags).
   gossip::SerfConfig serf_config() const;
@@ -120,6 +124,7 @@ struct AgentFlags {
   std::optional<std::string> router_tls;
   std::optional<std::string> router_access_log;
   std::optional<std::string> domain;
+  std::optional<std::string> usage_interval;
 };
 
 // What the defaults depend on, injected so tests do not depend on the machine.

@@ -62,6 +62,7 @@ Result<std::unique_ptr<NodeApps>> NodeApps::open(NodeAppsOptions options, AgentC
   so.node_name = n->opts_.node_name;
   so.data_dir = dir;
   so.shim_binary = n->opts_.shim_binary;
+  so.usage_interval = n->opts_.usage_interval;
   ReleaseCache* cache = n->releases_.get();
   // A release is ready on this node once its slug is here, unpacked, and the OS packages
   // its manifest names are installed.

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "base/status.h"
+#include "base/time.h"
 #include "node/agent_control.h"
 #include "node/http_server.h"
 #include "node/raft_service.h"
@@ -40,6 +41,7 @@ struct NodeAppsOptions {
   bool may_bootstrap = false;  // started without --join
   std::string shim_binary;     // "" = this executable
   std::string domain = "localhost";  // --domain: apps answer as APP.DOMAIN (docs/router.md)
+  Duration usage_interval = std::chrono::seconds(1);  // --usage-interval; zero: off
 };
 
 class NodeApps {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -14,6 +15,8 @@
 #include <thread>
 
 #include <spdlog/spdlog.h>
+
+#include "node/supervisor/small_file.h"
 
 namespace shoal::node::supervisor {
 namespace fs = std::filesystem;
@@ -108,20 +111,27 @@ void set_limit(const fs::path& dir, const char* file, const std::string& value) 
   }
 }
 
-int64_t read_int(const fs::path& p) {
-  std::ifstream in(p);
+// The integer `text` starts with (after blanks), or -1.
+int64_t leading_int(std::string_view text) {
+  const size_t at = text.find_first_not_of(" \t");
+  if (at == std::string_view::npos) return -1;
   int64_t v = -1;
-  if (!(in >> v)) return -1;
-  return v;
+  const auto [end, ec] = std::from_chars(text.data() + at, text.data() + text.size(), v);
+  return ec == std::errc() && end != text.data() + at ? v : -1;
 }
 
-// "key value" lines (memory.stat, memory.events, cpu.stat, memory.oom_control).
-int64_t read_keyed(const fs::path& p, std::string_view key) {
-  std::ifstream in(p);
-  std::string k;
-  int64_t v = 0;
-  while (in >> k >> v) {
-    if (k == key) return v;
+// The value of `key` in "key value" lines (memory.stat, memory.events, cpu.stat,
+// memory.oom_control), or -1.
+int64_t keyed(std::string_view text, std::string_view key) {
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t nl = text.find('\n', at);
+    if (nl == std::string_view::npos) nl = text.size();
+    const std::string_view line = text.substr(at, nl - at);
+    if (line.size() > key.size() && line.substr(0, key.size()) == key && line[key.size()] == ' ') {
+      return leading_int(line.substr(key.size()));
+    }
+    at = nl + 1;
   }
   return -1;
 }
@@ -356,30 +366,32 @@ Status Cgroup::remove() const {
 
 CgroupUsage Cgroup::usage() const {
   CgroupUsage u;
+  // A file a controller doesn't have reads as absent, and absent numbers never overwrite
+  // one another dir found (a hybrid host's unified dir has a cpu.stat without throttling).
+  auto take = [](int64_t& field, int64_t v) {
+    if (v >= 0) field = v;
+  };
+  std::string text;
   for (const auto& dir : dirs_) {
-    if (fs::exists(dir / "memory.usage_in_bytes")) {  // v1
-      u.memory_bytes = read_int(dir / "memory.usage_in_bytes");
-      u.rss_bytes = read_keyed(dir / "memory.stat", "total_rss");
-      u.oom_kills = read_keyed(dir / "memory.oom_control", "oom_kill");
-    } else if (fs::exists(dir / "memory.current")) {  // v2
-      u.memory_bytes = read_int(dir / "memory.current");
-      u.rss_bytes = read_keyed(dir / "memory.stat", "anon");
-      u.oom_kills = read_keyed(dir / "memory.events", "oom_kill");
+    if (read_small_file(dir / "memory.usage_in_bytes", text)) {  // v1
+      take(u.memory_bytes, leading_int(text));
+      if (read_small_file(dir / "memory.stat", text)) take(u.rss_bytes, keyed(text, "total_rss"));
+      if (read_small_file(dir / "memory.oom_control", text)) take(u.oom_kills, keyed(text, "oom_kill"));
+    } else if (read_small_file(dir / "memory.current", text)) {  // v2
+      take(u.memory_bytes, leading_int(text));
+      if (read_small_file(dir / "memory.stat", text)) take(u.rss_bytes, keyed(text, "anon"));
+      if (read_small_file(dir / "memory.events", text)) take(u.oom_kills, keyed(text, "oom_kill"));
     }
-    if (fs::exists(dir / "cpu.cfs_quota_us")) {  // v1 cpu: throttling in ns
-      u.nr_throttled = read_keyed(dir / "cpu.stat", "nr_throttled");
-      u.throttled_ns = read_keyed(dir / "cpu.stat", "throttled_time");
-    } else if (fs::exists(dir / "cpu.max")) {  // v2 cpu: in usec
-      u.nr_throttled = read_keyed(dir / "cpu.stat", "nr_throttled");
-      const int64_t usec = read_keyed(dir / "cpu.stat", "throttled_usec");
-      if (usec >= 0) u.throttled_ns = usec * 1000;
+    if (read_small_file(dir / "cpu.stat", text)) {
+      take(u.nr_throttled, keyed(text, "nr_throttled"));
+      take(u.throttled_ns, keyed(text, "throttled_time"));  // v1: ns
+      if (const int64_t usec = keyed(text, "throttled_usec"); usec >= 0) u.throttled_ns = usec * 1000;
+      // v2's own CPU total; v1's is cpuacct.usage, which wins where both are read.
+      if (const int64_t usec = keyed(text, "usage_usec"); usec >= 0 && u.cpu_ns < 0) {
+        u.cpu_ns = usec * 1000;
+      }
     }
-    if (fs::exists(dir / "cpuacct.usage")) {
-      u.cpu_ns = read_int(dir / "cpuacct.usage");
-    } else if (u.cpu_ns < 0 && fs::exists(dir / "cpu.stat") && fs::exists(dir / "cgroup.controllers")) {
-      const int64_t usec = read_keyed(dir / "cpu.stat", "usage_usec");
-      if (usec >= 0) u.cpu_ns = usec * 1000;
-    }
+    if (read_small_file(dir / "cpuacct.usage", text)) take(u.cpu_ns, leading_int(text));
   }
   return u;
 }

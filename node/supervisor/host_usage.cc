@@ -3,10 +3,10 @@
 #include <unistd.h>
 
 #include <charconv>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
+
+#include "node/supervisor/small_file.h"
 
 namespace shoal::node::supervisor {
 namespace {
@@ -53,10 +53,8 @@ std::optional<int64_t> kib_field(std::string_view text, std::string_view key) {
 }
 
 std::string read_all(const char* path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  std::string text;
+  return read_small_file(path, text) ? text : std::string();
 }
 
 }  // namespace

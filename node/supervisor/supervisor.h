@@ -68,7 +68,8 @@ struct SupervisorOptions {
   std::optional<CgroupHost> cgroups;  // default: detect_cgroup_host()
   // Called on the loop thread after an instance's state changed.
   std::function<void(const std::string& app, const InstanceStatus&)> on_change;
-  // How often each running instance's cgroup is sampled for its report's `usage`.
+  // How often each running instance's cgroup (and the node) is sampled for its report's
+  // `usage` and the history (docs/reporting.md); zero: never.
   Duration usage_interval = std::chrono::seconds(1);
 };
 

@@ -375,7 +375,7 @@ void Supervisor::Impl::prune_gone(const std::string& app) {
 }
 
 void Supervisor::Impl::arm_sampler() {
-  if (!sample_timer || stopping.load()) return;
+  if (!sample_timer || stopping.load() || opt.usage_interval <= Duration::zero()) return;
   sample_timer->expires_after(opt.usage_interval);
   sample_timer->async_wait([this](const boost::system::error_code& ec) {
     if (ec || stopping.load()) return;

@@ -339,3 +339,23 @@ TEST_CASE("agent config: --router-access-log defaults into the data dir, takes o
   REQUIRE(from_file.ok());
   CHECK_FALSE(from_file->router_access_log.has_value());
 }
+
+TEST_CASE("agent config: --usage-interval defaults to 1s, takes off, and is checked",
+          "[node][config][usage]") {
+  auto def = parse({"--node", "n1"});
+  REQUIRE(def.ok());
+  CHECK(def->usage_interval == std::chrono::seconds(1));
+  auto off = parse({"--usage-interval", "off"});
+  REQUIRE(off.ok());
+  CHECK(off->usage_interval == Duration::zero());
+  auto fast = parse({"--usage-interval", "250ms"});
+  REQUIRE(fast.ok());
+  CHECK(fast->usage_interval == std::chrono::milliseconds(250));
+  CHECK_THAT(error_of(parse({"--usage-interval", "10ms"})),
+             Catch::Contains("--usage-interval") && Catch::Contains("from 100ms to 1m, or off"));
+  CHECK_THAT(error_of(parse({"--usage-interval", "often"})), Catch::Contains("--usage-interval"));
+  TempFile file("usage_interval = \"5s\"\n");
+  auto from_file = parse({"--config", file.path.string()});
+  REQUIRE(from_file.ok());
+  CHECK(from_file->usage_interval == std::chrono::seconds(5));
+}
