@@ -1,5 +1,6 @@
 #include "node/metrics.h"
 
+#include "node/exposition.h"
 #include "node/latency_buckets.h"
 
 #include <fmt/format.h>
@@ -29,28 +30,12 @@ std::string number(double v) {
   return fmt::format("{}", v);
 }
 
-std::string escape(std::string_view s, bool quote) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '"' && quote) {
-      out += "\\\"";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 // {a="x",b="y"} with an extra label (le) appended when given; "" without labels.
 std::string label_set(const std::vector<std::string>& names, const std::vector<std::string>& values,
                       const std::string& extra_name = {}, const std::string& extra_value = {}) {
   std::string out;
   for (size_t i = 0; i < names.size(); ++i) {
-    out += fmt::format("{}{}=\"{}\"", out.empty() ? "" : ",", names[i], escape(values[i], true));
+    out += fmt::format("{}{}=\"{}\"", out.empty() ? "" : ",", names[i], escape_label_value(values[i]));
   }
   if (!extra_name.empty()) {
     out += fmt::format("{}{}=\"{}\"", out.empty() ? "" : ",", extra_name, extra_value);
@@ -199,9 +184,17 @@ Registry::HookId Registry::add_collector(Collector collector) {
   return id;
 }
 
+Registry::HookId Registry::add_text_collector(TextCollector collector) {
+  std::lock_guard lock(hooks_mu_);
+  const HookId id = next_hook_++;
+  text_collectors_.emplace(id, std::move(collector));
+  return id;
+}
+
 void Registry::remove_collector(HookId id) {
   std::lock_guard lock(hooks_mu_);
   collectors_.erase(id);
+  text_collectors_.erase(id);
 }
 
 namespace {
@@ -233,7 +226,7 @@ std::string malformed(const CollectedFamily& f) {
 
 void render_family(std::string& out, const CollectedFamily& f) {
   const std::string& name = f.name;
-  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, escape(f.help, false), name,
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, escape_help(f.help), name,
                      type_name(f.type));
   for (const auto& s : f.samples) {
     if (f.type != CollectedFamily::Type::histogram) {
@@ -255,6 +248,7 @@ void render_family(std::string& out, const CollectedFamily& f) {
 
 std::string Registry::render() const {
   std::vector<CollectedFamily> collected;
+  std::string texts;
   {
     // Hooks update families (taking mu_ themselves), so they run before mu_ is held.
     std::lock_guard hooks(hooks_mu_);
@@ -262,6 +256,7 @@ std::string Registry::render() const {
     for (const auto& [id, collect] : collectors_) {
       for (auto& f : collect()) collected.push_back(std::move(f));
     }
+    for (const auto& [id, collect] : text_collectors_) texts += collect();
   }
   // Every family, registered or collected, as one sorted list.
   std::map<std::string, CollectedFamily> all;
@@ -288,7 +283,7 @@ std::string Registry::render() const {
     if (why.empty() && all.count(f.name)) why = "the name is taken by another family";
     if (!why.empty()) {
       spdlog::error("metrics-collected-family-dropped name=\"{}\" reason=\"{}\"",
-                    escape(f.name, true), why);
+                    escape_label_value(f.name), why);
       continue;
     }
     std::sort(f.samples.begin(), f.samples.end(),
@@ -298,7 +293,7 @@ std::string Registry::render() const {
   }
   std::string out;
   for (const auto& [name, f] : all) render_family(out, f);
-  return out;
+  return out + texts;
 }
 
 Registry& registry() {

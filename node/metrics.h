@@ -161,7 +161,12 @@ class Registry {
   // time; remove_collector() waits for one that is running.
   using Collector = std::function<std::vector<CollectedFamily>()>;
   HookId add_collector(Collector collector);
-  void remove_collector(HookId id);
+  void remove_collector(HookId id);  // either kind
+  // A text collector's exposition is appended as is after every family, for text that is
+  // already in the format (apps' own metrics, relabelled: app_metrics.h). It must not
+  // repeat a family the registry or another collector has.
+  using TextCollector = std::function<std::string()>;
+  HookId add_text_collector(TextCollector collector);
 
  private:
   struct Entry {
@@ -182,6 +187,7 @@ class Registry {
   mutable std::mutex hooks_mu_;  // held while hooks and collectors run; never inside mu_
   std::map<HookId, std::function<void()>> hooks_;
   std::map<HookId, Collector> collectors_;
+  std::map<HookId, TextCollector> text_collectors_;
   HookId next_hook_ = 1;
 };
 

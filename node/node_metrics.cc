@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/version.h"
+#include "node/app_metrics.h"
 #include "node/apps/group_ids.h"
 #include "node/member_filter.h"
 #include "node/supervisor/supervisor.h"
@@ -219,9 +220,19 @@ NodeMetrics::NodeMetrics(metrics::Registry& registry, AgentControl& agent, RaftS
                          supervisor::Supervisor* supervisor)
     : registry_(registry), agent_(agent), raft_(raft), supervisor_(supervisor) {
   id_ = registry_.add_collector([this] { return collect(); });
+  if (supervisor_) {
+    apps_id_ = registry_.add_text_collector([this] {
+      // Within a scraper's patience (Prometheus waits 10 s by default), whatever the apps do.
+      return render_app_metrics(
+          scrape_apps(supervisor_->metrics_targets(), std::chrono::seconds(2)));
+    });
+  }
 }
 
-NodeMetrics::~NodeMetrics() { registry_.remove_collector(id_); }
+NodeMetrics::~NodeMetrics() {
+  registry_.remove_collector(id_);
+  if (apps_id_) registry_.remove_collector(apps_id_);
+}
 
 std::vector<CollectedFamily> NodeMetrics::collect() {
   std::vector<CollectedFamily> out;

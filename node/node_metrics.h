@@ -21,7 +21,8 @@
 //   oom_kills_total,throttled_periods_total}{app,instance,type}
 //
 // (The fsync histogram, shoal_raft_fsync_seconds, is observed by RaftService as it writes;
-// the router's families are router_metrics.h's.)
+// the router's families are router_metrics.h's; the apps' own metrics, scraped at each
+// scrape, are app_metrics.h's.)
 #pragma once
 
 #include <map>
@@ -65,6 +66,7 @@ class NodeMetrics {
   RaftService* raft_;
   supervisor::Supervisor* supervisor_;
   metrics::Registry::HookId id_ = 0;
+  metrics::Registry::HookId apps_id_ = 0;  // the apps' own metrics (app_metrics.h)
 };
 
 }  // namespace shoal::node

@@ -29,6 +29,8 @@ std::optional<supervisor::InstanceSpec> instance_spec(const AppState& app, const
   }
   s.generation = static_cast<int64_t>(i.generation);
   s.stop_grace_ms = manifest->deploy.stop_grace_ms;
+  // An app's own metrics are served on PORT by its web process (docs/reporting.md).
+  if (manifest->metrics_path && i.type == "web") s.metrics_path = *manifest->metrics_path;
   if (manifest->health && manifest->health->process == i.type) {
     const HealthCheck& h = *manifest->health;
     s.health = supervisor::HealthSpec{h.type,        h.path,

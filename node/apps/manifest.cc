@@ -475,6 +475,14 @@ Status validate_manifest(const Manifest& m) {
   if (m.metrics_path && (m.metrics_path->empty() || m.metrics_path->front() != '/')) {
     return bad("metrics_path must start with '/', not '" + *m.metrics_path + "'");
   }
+  if (m.metrics_path) {
+    // It is requested as is: no blanks or control characters, and not unbounded.
+    bool printable = m.metrics_path->size() <= 1024;
+    for (char c : *m.metrics_path) printable = printable && c > ' ' && c < 127;
+    if (!printable) {
+      return bad("metrics_path must be up to 1024 printable characters without blanks");
+    }
+  }
   return Status();
 }
 

@@ -212,6 +212,18 @@ Result<InstanceSpec> instance_spec_from_json(const json& j) {
                                     std::to_string(kMaxStopGraceMs));
   }
   s.stop_grace_ms = *grace;
+  auto metrics = get_string(j, "metrics_path", false, ctx);
+  if (!metrics) return metrics.status();
+  if (!metrics->empty()) {
+    // It becomes a request target: a path, printable, no blanks.
+    bool printable = metrics->size() <= 1024 && metrics->front() == '/';
+    for (char c : *metrics) printable = printable && c > ' ' && c < 127;
+    if (!printable) {
+      return Status::invalid_argument(ctx + "\"metrics_path\" must be a path of up to 1024 "
+                                            "printable characters starting with '/'");
+    }
+  }
+  s.metrics_path = *metrics;
   return s;
 }
 
@@ -269,6 +281,7 @@ json to_json(const InstanceSpec& s) {
               {"artifact_peers", s.artifact_peers}};
   if (s.health) j["health"] = to_json(*s.health);
   if (s.stop_grace_ms != 0) j["stop_grace_ms"] = s.stop_grace_ms;
+  if (!s.metrics_path.empty()) j["metrics_path"] = s.metrics_path;
   return j;
 }
 

@@ -58,6 +58,9 @@ struct InstanceSpec {
   // SIGTERM, then this long before SIGKILL (the manifest's deploy.stop_grace); 0: the
   // supervisor's own default (CorePolicy::stop_grace). Absent in older leaders' JSON.
   int64_t stop_grace_ms = 0;
+  // The app's metrics path (manifest metrics_path), scraped on PORT (app_metrics.h); empty:
+  // none. Absent in older leaders' JSON.
+  std::string metrics_path;
 
   bool operator==(const InstanceSpec&) const = default;
 };

@@ -412,6 +412,23 @@ Result<NodeUsageReport> Supervisor::usage_report(const UsageQuery& q) {
   return s.call<NodeUsageReport>([&s, q] { return s.usage_report(q); });
 }
 
+std::vector<MetricsTarget> Supervisor::metrics_targets() {
+  Impl& s = *impl_;
+  auto r = s.call<std::vector<MetricsTarget>>([&s] {
+    std::vector<MetricsTarget> out;
+    for (const auto& app : s.core.apps()) {
+      for (const InstanceRecord* rec : s.core.records(app)) {
+        if (rec->state != InstanceState::running || !rec->running || rec->port <= 0) continue;
+        if (rec->running->metrics_path.empty()) continue;
+        out.push_back({app, rec->spec.id, rec->running->release, rec->port,
+                       rec->running->metrics_path});
+      }
+    }
+    return out;
+  });
+  return r.ok() ? std::move(*r) : std::vector<MetricsTarget>{};
+}
+
 Result<CgroupUsage> Supervisor::usage(const std::string& app, const std::string& instance) {
   Impl& s = *impl_;
   auto r = s.call<Result<CgroupUsage>>([&s, app, instance]() -> Result<CgroupUsage> {

@@ -39,6 +39,7 @@
 
 #include "base/status.h"
 #include "base/time.h"
+#include "node/app_metrics.h"
 #include "node/supervisor/assignment.h"
 #include "node/supervisor/cgroup.h"
 #include "node/supervisor/instance_logs.h"
@@ -103,6 +104,8 @@ class Supervisor {
   Result<CgroupUsage> usage(const std::string& app, const std::string& instance);
   // This node's resource use and its instances' (usage_report.h), with the history asked.
   Result<NodeUsageReport> usage_report(const UsageQuery& q);
+  // The running instances whose app serves its own metrics, where to scrape them.
+  std::vector<MetricsTarget> metrics_targets();
 
   struct Impl;
 

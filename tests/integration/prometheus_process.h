@@ -29,7 +29,10 @@ class PrometheusProcess {
     p->port_ = free_loopback_port();
     std::ofstream config(p->dir_ / "prometheus.yml");
     config << "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
-           << "scrape_configs:\n  - job_name: shoal\n    static_configs:\n      - targets: [";
+           // honor_labels: a series of an instance keeps its own `instance` label (the
+           // instance id), not Prometheus's target address (docs/reporting.md).
+           << "scrape_configs:\n  - job_name: shoal\n    honor_labels: true\n"
+           << "    static_configs:\n      - targets: [";
     for (size_t i = 0; i < targets.size(); ++i) config << (i ? ", " : "") << "'" << targets[i] << "'";
     config << "]\n";
     config.close();

@@ -82,6 +82,11 @@ TEST_CASE("prometheus: a real Prometheus scrapes three nodes and answers PromQL 
   check_query(*prom,
               R"(sum(shoal_router_request_duration_seconds_bucket{app="pmweb",le="10"}) >= bool 10)",
               1);
+  // The app's own metrics (its manifest names /metrics), scraped by the nodes that run it
+  // and labelled with app, release and instance: the same ten requests, counted by the app.
+  check_query(*prom, R"(count(shoal_app_metrics_up{app="pmweb",release="1"} == 1))", 2);
+  check_query(*prom, R"(sum(hello_requests_total{app="pmweb"}) >= bool 10)", 1);
+  check_query(*prom, R"(count(count by (instance) (hello_info{app="pmweb"})))", 2);
 }
 
 }  // namespace shoal::test

@@ -160,6 +160,8 @@ TEST_CASE("manifest: shoal.toml errors name the key", "[apps][manifest]") {
              Catch::Contains("health.process 'db' is not a process type"));
   CHECK_THAT(err("metrics_path = \"metrics\"\n"),
              Catch::Contains("metrics_path must start with '/'"));
+  CHECK_THAT(err("metrics_path = \"/a b\"\n"),
+             Catch::Contains("metrics_path must be up to 1024 printable characters"));
   CHECK_THAT(err("[limits\n"), Catch::StartsWith("shoal.toml line 1: "));
   CHECK_THAT(err("env = 3\n"), Catch::Contains("'env' must be a table"));
 }

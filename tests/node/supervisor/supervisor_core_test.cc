@@ -387,3 +387,22 @@ TEST_CASE("core: stop_grace_ms round-trips in the assignment JSON and is bounded
             R"({"app":"a","group":1,"term":1,"instances":[{"id":"w.1","type":"web","release":1,"command":"c","stop_grace_ms":99999999}]})")
             .status().message().find("stop_grace_ms") != std::string::npos);
 }
+
+TEST_CASE("core: metrics_path round-trips in the assignment JSON and must be a plain path",
+          "[supervisor][metrics]") {
+  auto a = assignment(7, {spec("web.1")});
+  a.instances[0].metrics_path = "/metrics?format=text";
+  const auto j = to_json(a);
+  CHECK(j["instances"][0]["metrics_path"] == "/metrics?format=text");
+  auto back = assignment_from_json(j);
+  REQUIRE(back.ok());
+  CHECK(*back == a);
+  CHECK_FALSE(to_json(assignment(7, {spec("web.1")}))["instances"][0].contains("metrics_path"));
+  for (const char* bad : {"metrics", "/a b", "/a\\r\\nHost: x"}) {
+    const std::string body =
+        std::string(R"({"app":"a","group":1,"term":1,"instances":[{"id":"w.1","type":"web","release":1,"command":"c","metrics_path":")") +
+        bad + R"("}]})";
+    INFO(body);
+    CHECK(parse_assignment(body).status().message().find("metrics_path") != std::string::npos);
+  }
+}
