@@ -76,6 +76,23 @@ Result<std::unique_ptr<RaftService>> RaftService::open(Options options) {
       ::close(fd);
     }
   };
+  // A peer whose connection ended is dialed once at once: a refusal means its process is
+  // gone (kill -9, a crash), and the groups it led elect a new leader within a heartbeat
+  // instead of an election timeout (raft::PeerDown). Gossip says the same, seconds later.
+  cb.on_lost = [self](const raft::NodeId& peer) {
+    std::optional<gossip::Address> addr;
+    {
+      std::lock_guard lock(self->peers_mu_);
+      if (auto it = self->peers_.find(peer); it != self->peers_.end()) addr = it->second;
+    }
+    if (addr) self->transport_->probe(peer, *addr);
+  };
+  cb.on_refused = [self](const raft::NodeId& peer) {
+    if (!self->failed_.ok()) return;
+    spdlog::info("raft-peer-down peer={} reason=\"connection refused\"", peer);
+    self->host_->peer_down(peer, steady_now());
+    self->schedule_flush();
+  };
   auto t = RaftTransport::open(s->io_, s->opts_.rpc, s->opts_.self, std::move(cb), {});
   if (!t.ok()) return t.status();
   s->transport_ = std::move(*t);

@@ -34,6 +34,8 @@ class RaftConnection : public std::enable_shared_from_this<RaftConnection> {
   const raft::NodeId& peer() const { return peer_; }
   bool outbound() const { return outbound_; }
   bool established() const { return established_; }
+  // The dial was refused: nothing listens at the peer's address (its process is gone).
+  bool refused() const { return refused_; }
   // Who dialed this connection: the tie-break keeps the one dialed by the smaller id.
   const raft::NodeId& dialer() const { return outbound_ ? owner_->self_ : peer_; }
 
@@ -46,7 +48,10 @@ class RaftConnection : public std::enable_shared_from_this<RaftConnection> {
     tcp::endpoint ep(GossipTransport::to_ip(addr), addr.port);
     sock_.async_connect(ep, [self = shared_from_this()](const boost::system::error_code& ec) {
       if (self->dead_) return;
-      if (ec) return self->fail("connect: " + ec.message(), false);
+      if (ec) {
+        self->refused_ = ec == asio::error::connection_refused;
+        return self->fail("connect: " + ec.message(), false);
+      }
       self->connected_ = true;
       self->timer_.cancel();
       self->start();
@@ -196,6 +201,7 @@ class RaftConnection : public std::enable_shared_from_this<RaftConnection> {
   bool hello_in_flight_ = false;
   bool got_hello_ = false;
   bool established_ = false;
+  bool refused_ = false;
   bool dead_ = false;
 };
 
@@ -327,6 +333,14 @@ void RaftTransport::send(const raft::NodeId& peer, const gossip::Address& addr, 
   c->dial(addr);
 }
 
+void RaftTransport::probe(const raft::NodeId& peer, const gossip::Address& addr) {
+  if (closed_ || peers_.count(peer)) return;
+  auto c = std::make_shared<RaftConnection>(shared_from_this(), tcp::socket(io_),
+                                            /*outbound=*/true, peer);
+  peers_[peer] = c;
+  c->dial(addr);
+}
+
 void RaftTransport::established(const std::shared_ptr<RaftConnection>& c) {
   inbound_.erase(c);
   const raft::NodeId& peer = c->peer();
@@ -355,7 +369,13 @@ void RaftTransport::closed(const std::shared_ptr<RaftConnection>& c, const std::
                            bool bad) {
   inbound_.erase(c);
   const raft::NodeId peer = c->peer();
-  if (auto it = peers_.find(peer); it != peers_.end() && it->second == c) peers_.erase(it);
+  bool current = false;
+  if (auto it = peers_.find(peer); it != peers_.end() && it->second == c) {
+    peers_.erase(it);
+    current = true;
+  }
+  if (!bad && current && c->established() && callbacks_.on_lost) callbacks_.on_lost(peer);
+  if (c->outbound() && c->refused() && callbacks_.on_refused) callbacks_.on_refused(peer);
   if (c->outbound() && !c->established()) {
     ++stats_.connect_failures;
     Backoff& b = backoff_[peer];

@@ -70,6 +70,10 @@ class RaftTransport : public std::enable_shared_from_this<RaftTransport> {
     // Takes ownership of the socket (a file descriptor) of an accepted HTTP connection;
     // its first request is still unread. Unset: such connections are closed.
     std::function<void(int fd)> on_http;
+    // The connection with `peer` ended (closed or reset by the other end, not by us).
+    std::function<void(const raft::NodeId& peer)> on_lost;
+    // Dialing `peer` was refused: nothing listens at its address, so its process is gone.
+    std::function<void(const raft::NodeId& peer)> on_refused;
   };
   struct Options {
     Duration connect_timeout = std::chrono::seconds(2);
@@ -88,6 +92,8 @@ class RaftTransport : public std::enable_shared_from_this<RaftTransport> {
   void start();
   // Queues one frame payload for `peer`, dialing `addr` if there is no connection.
   void send(const raft::NodeId& peer, const gossip::Address& addr, Bytes payload);
+  // Dials `peer` unless a connection exists: after on_lost, whether it still listens.
+  void probe(const raft::NodeId& peer, const gossip::Address& addr);
   // Counts a frame the caller could not use.
   void drop(size_t n = 1) { stats_.frames_dropped += n; }
   void close();

@@ -139,7 +139,7 @@ Actions Core::step(const Event& event, TimePoint now) {
         } else if constexpr (std::is_same_v<T, SnapshotTaken>) {
           out.status = take_snapshot(ev);
         } else if constexpr (std::is_same_v<T, PeerDown>) {
-          // Handled by wake(): only a quiet follower of that leader cares.
+          if (role_ != Role::leader && ev.node == leader_) leader_down();
         }
       },
       event);
@@ -190,6 +190,20 @@ void Core::reset_election_timer() {
   const auto spread = (cfg_.election_timeout_max - cfg_.election_timeout_min).count();
   election_deadline_ = now_ + cfg_.election_timeout_min +
                        Duration(static_cast<Duration::rep>(rng_.uniform(spread)));
+}
+
+// The shell believes our leader is down (its process is gone, or gossip declared it
+// failed): waiting out a whole election timeout would only add to the outage. Forget the
+// lease, so this member grants votes at once, and campaign after a short random delay
+// (spread so that the followers who heard the same news do not split the vote). Safety is
+// the voting rules', not the timers': a wrong belief costs at most one election, and a
+// member that still hears from the leader refuses our pre-vote.
+void Core::leader_down() {
+  spdlog::debug("raft {}: leader {} reported down", self_, leader_);
+  leader_contact_.reset();
+  const auto spread = cfg_.heartbeat_interval.count();
+  const TimePoint soon = now_ + Duration(static_cast<Duration::rep>(rng_.uniform(spread)));
+  election_deadline_ = std::min(election_deadline_, soon);
 }
 
 bool Core::in_leader_lease() const {

@@ -64,8 +64,9 @@ struct Persisted { LogPosition last; };
 struct Applied { Index index = 0; };
 // The state machine made a snapshot of everything up to `index`: compact the log.
 struct SnapshotTaken { Index index = 0; Bytes data; };
-// The shell's failure detector believes `node` is down. A quiet follower of that leader
-// wakes and, after an election timeout, campaigns (Config::quiesce_after).
+// The shell believes `node` is down (gossip declared it failed; its process refused a
+// connection). A follower of that leader, quiet or not, stops honouring its lease and
+// campaigns within a heartbeat interval instead of an election timeout.
 struct PeerDown { NodeId node; };
 
 using Event = std::variant<Tick, MessageIn, Propose, ReadIndex, ChangeMembership,
@@ -182,6 +183,7 @@ class Core {
   void become_leader();
   void reset_election_timer();
   bool in_leader_lease() const;
+  void leader_down();  // PeerDown of our leader
   void wake(const Event& cause);
   void note_activity() { quiesce_deadline_ = now_ + cfg_.quiesce_after; }
   size_t quorum() const { return config_.voters.size() / 2 + 1; }

@@ -360,8 +360,9 @@ void Host::tick(TimePoint now) {
 
 void Host::peer_down(const NodeId& node, TimePoint now) {
   if (!failed_.ok() || node == opts_.self) return;
+  // Only the followers of that node care (Core::leader_down).
   for (auto& [id, g] : groups_) {
-    if (g->core->quiesced()) step(*g, PeerDown{node}, now);
+    if (g->core->leader() == node && g->core->role() != Role::leader) step(*g, PeerDown{node}, now);
   }
 }
 

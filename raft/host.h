@@ -139,8 +139,9 @@ class Host {
   Status transfer(GroupId group, const NodeId& target, TimePoint now);
   // Runs due timers.
   void tick(TimePoint now);
-  // The shell's failure detector believes `node` is down: tells every group, so quiet
-  // followers of a dead leader wake (Config::quiesce_after).
+  // The shell believes `node` is down (gossip failed it; its process refused a connection):
+  // tells every group it leads, whose followers then campaign within a heartbeat interval
+  // (Core::leader_down; a quiet follower wakes first).
   void peer_down(const NodeId& node, TimePoint now);
 
   // Ends the turn; see the contract above.

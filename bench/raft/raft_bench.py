@@ -20,14 +20,20 @@ Measured:
   - Shoal only: 1,000 idle groups on the 3 nodes, CPU per node over --idle seconds and RSS
     per node, beside the same with one group and beside idle etcd members.
 
+The rows and the failover run --rounds times (fresh clusters each round, the side that goes
+first alternating); the tables give medians over the rounds, and how many rounds each side
+won, since one row of one run on a 2-core machine can fall on either side.
+
 usage: bench/raft/raft_bench.py [--shoal build/cli/shoal] [--load build/bench/raft_load]
                                 [--clients 1,16,64] [--seconds 10] [--groups 1000] [--idle 30]
+                                [--rounds 3]
 """
 import argparse
 import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -275,6 +281,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--groups", type=int, default=1000)
     ap.add_argument("--idle", type=float, default=30)
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     benchlib.in_private_netns(__file__)
     for tool in (args.shoal, args.load, shutil.which("etcd")):
@@ -283,24 +290,32 @@ def main():
     clients = [int(c) for c in args.clients.split(",")]
     rows = {}
     work = tempfile.mkdtemp(prefix="shoal-raft-bench-")
+    runs = {}  # (kind, row) -> one result per round
     try:
-        for kind in ("etcd", "shoal"):
-            d = os.path.join(work, kind)
-            os.makedirs(d)
-            side = Etcd(d) if kind == "etcd" else Shoal(args.shoal, d)
-            try:
-                side.start()
-                if kind == "shoal":
-                    side.create_groups([1])
-                time.sleep(1)
-                rows[(kind, "idle1")] = idle_cost(side.pids(), min(args.idle, 10))
-                for c in clients:
-                    rows[(kind, c)] = measured_load(args.load, kind, side, c, args.seconds)
-                    print(f"# {kind} {c} clients: {json.dumps(rows[(kind, c)])}", file=sys.stderr)
-                rows[(kind, "failover")] = failover(args.load, side, kind)
-                print(f"# {kind} failover: {json.dumps(rows[(kind, 'failover')])}", file=sys.stderr)
-            finally:
-                side.procs.stop_all()
+        for r in range(args.rounds):
+            # Alternate who goes first: a machine that drifts (page cache, writeback) over a
+            # run then favours neither side.
+            for kind in (("etcd", "shoal") if r % 2 == 0 else ("shoal", "etcd")):
+                d = os.path.join(work, f"{kind}-{r}")
+                os.makedirs(d)
+                side = Etcd(d) if kind == "etcd" else Shoal(args.shoal, d)
+                try:
+                    side.start()
+                    if kind == "shoal":
+                        side.create_groups([1])
+                    time.sleep(1)
+                    if r == 0:
+                        rows[(kind, "idle1")] = idle_cost(side.pids(), min(args.idle, 10))
+                    for c in clients:
+                        res = measured_load(args.load, kind, side, c, args.seconds)
+                        runs.setdefault((kind, c), []).append(res)
+                        print(f"# round {r + 1} {kind} {c} clients: {json.dumps(res)}", file=sys.stderr)
+                    res = failover(args.load, side, kind)
+                    runs.setdefault((kind, "failover"), []).append(res)
+                    print(f"# round {r + 1} {kind} failover: {json.dumps(res)}", file=sys.stderr)
+                finally:
+                    side.procs.stop_all()
+                    shutil.rmtree(d, ignore_errors=True)
         if args.groups > 0:
             d = os.path.join(work, "shoal-idle")
             os.makedirs(d)
@@ -314,8 +329,13 @@ def main():
                 side.procs.stop_all()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    for key, results in runs.items():
+        rows[key] = {k: statistics.median(x[k] for x in results)
+                     for k, v in results[0].items() if isinstance(v, (int, float))}
+        rows[key]["failures"] = results[-1].get("failures", {})
 
     print(f"\nbench/raft: 3 members each, loopback, fsync on; {args.seconds:g} s per row; "
+          f"{args.rounds} rounds, each side's clusters fresh per round, medians over the rounds; "
           f"{os.cpu_count()} cores; load: bench/raft_load (C++, keep-alive HTTP/1.1, clients on the leader)")
     print("| clients | etcd writes/s | shoal writes/s | etcd p50 ms | shoal p50 ms | etcd p99 ms | shoal p99 ms |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
@@ -323,6 +343,16 @@ def main():
         e, s = rows[("etcd", c)], rows[("shoal", c)]
         print(f"| {c} | {e['writes_per_s']:.0f} | {s['writes_per_s']:.0f} | {e['p50_ms']:.2f} | "
               f"{s['p50_ms']:.2f} | {e['p99_ms']:.2f} | {s['p99_ms']:.2f} |")
+    if args.rounds > 1:
+        print("\nround by round (a round runs both sides back to back), shoal's rounds with "
+              "writes/s >= etcd's, and with p99 <= etcd's:")
+        for c in clients:
+            pairs = list(zip(runs[("etcd", c)], runs[("shoal", c)]))
+            tput = sum(1 for e, s in pairs if s["writes_per_s"] >= e["writes_per_s"])
+            p99 = sum(1 for e, s in pairs if s["p99_ms"] <= e["p99_ms"])
+            print(f"  {c} clients: {tput} of {len(pairs)}, {p99} of {len(pairs)}  "
+                  f"(p99 ms etcd/shoal: " +
+                  ", ".join(f"{e['p99_ms']:.1f}/{s['p99_ms']:.1f}" for e, s in pairs) + ")")
     print("\nwhere the time went, on the leader over the same rows (each side's own fsync histogram "
           "at /metrics: etcd_disk_wal_fsync_duration_seconds, shoal_raft_fsync_seconds):")
     print("| clients | etcd fsyncs/s | shoal fsyncs/s | etcd mean fsync ms | shoal mean fsync ms | "
@@ -335,9 +365,12 @@ def main():
               f"{s['leader_cpu_us_per_write']:.0f} |")
     e, s = rows[("etcd", "failover")], rows[("shoal", "failover")]
     print(f"\nfailover (kill -9 of the leader 3 s into a 1-client write load, {FAILOVER_TIMEOUT_MS} ms "
-          f"client timeout; longest gap between acknowledged writes): etcd {e['max_gap_ms']:.0f} ms "
-          f"(failures {json.dumps(e['failures'])}), shoal {s['max_gap_ms']:.0f} ms "
-          f"(failures {json.dumps(s['failures'])})")
+          f"client timeout; longest gap between acknowledged writes; median): etcd "
+          f"{e['max_gap_ms']:.0f} ms, shoal {s['max_gap_ms']:.0f} ms (each round etcd/shoal: " +
+          ", ".join(f"{x['max_gap_ms']:.0f}/{y['max_gap_ms']:.0f}"
+                    for x, y in zip(runs[("etcd", "failover")], runs[("shoal", "failover")])) +
+          f"; the last round's client failures: etcd {json.dumps(e['failures'])}, "
+          f"shoal {json.dumps(s['failures'])})")
     print("\n| idle | CPU % per node (max) | RSS MiB per node (max) |")
     print("|---|---:|---:|")
     for key, label in ((("etcd", "idle1"), "etcd, 3 members"),

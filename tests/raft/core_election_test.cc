@@ -179,6 +179,59 @@ TEST_CASE("leaderStickiness_followersIgnoreVotesWhileLeaderAlive", "[raft][elect
   CHECK(net.core("b").term() == 7);
 }
 
+TEST_CASE("peerDown_followersOfACrashedLeaderElectWithinAHeartbeat", "[raft][election][peerdown]") {
+  const Config cfg = Config::local();
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    INFO("seed " << seed);
+    Network net({"a", "b", "c"}, 100 + seed);
+    net.elect("a");
+    net.run_for(cfg.heartbeat_interval);
+    const Term term = net.core("b").term();
+    net.crash("a");
+    // Told at once (the shell's connection was refused): well before an election timeout.
+    net.step("b", PeerDown{"a"});
+    net.step("c", PeerDown{"a"});
+    net.run_for(cfg.heartbeat_interval * 2);
+    const NodeId leader = net.core("b").role() == Role::leader ? "b" : "c";
+    REQUIRE(net.core(leader).role() == Role::leader);
+    CHECK(net.core(leader).term() == term + 1);
+  }
+}
+
+TEST_CASE("peerDown_withoutIt_followersWaitAnElectionTimeout", "[raft][election][peerdown]") {
+  const Config cfg = Config::local();
+  Network net({"a", "b", "c"}, 120);
+  net.elect("a");
+  net.run_for(cfg.heartbeat_interval);
+  net.crash("a");
+  net.run_for(cfg.heartbeat_interval * 2);
+  CHECK(net.leader().empty());
+}
+
+TEST_CASE("peerDown_aWrongBeliefOfOneFollowerDoesNotDeposeALiveLeader",
+          "[raft][election][peerdown]") {
+  const Config cfg = Config::local();
+  Network net({"a", "b", "c"}, 121);
+  net.elect("a");
+  const Term term = net.core("a").term();
+  net.step("b", PeerDown{"a"});  // b is wrong, and c still hears from a: no pre-vote from c
+  net.run_for(cfg.election_timeout_max * 3);
+  CHECK(net.core("a").role() == Role::leader);
+  CHECK(net.core("a").term() == term);
+  CHECK(net.core("b").leader() == "a");
+}
+
+TEST_CASE("peerDown_ofAnotherNodeChangesNothing", "[raft][election][peerdown]") {
+  Network net({"a", "b", "c"}, 122);
+  net.elect("a");
+  const Term term = net.core("a").term();
+  net.step("b", PeerDown{"c"});
+  net.step("a", PeerDown{"b"});  // a leader ignores it: check-quorum is its own detector
+  net.run_for(Config::local().election_timeout_max * 2);
+  CHECK(net.core("a").role() == Role::leader);
+  CHECK(net.core("a").term() == term);
+}
+
 TEST_CASE("election_eventuallyElectsOneLeaderWithRandomTimeouts", "[raft][election]") {
   for (uint64_t seed = 1; seed <= 20; ++seed) {
     Network net({"a", "b", "c", "d", "e"}, seed);

@@ -77,7 +77,7 @@ void sweep_scenario(const std::string& name, uint64_t default_seeds) {
 
 }  // namespace
 
-// Seeds per scenario are sized so the five sweeps take about 30 s under ASan on this machine.
+// Seeds per scenario are sized so the six sweeps take about 35 s under ASan on this machine.
 TEST_CASE("raft_kv_3 holds every check over a seed sweep", "[sim][raft]") { sweep_scenario("raft_kv_3", 60); }
 TEST_CASE("raft_kv_5 holds every check over a seed sweep", "[sim][raft]") { sweep_scenario("raft_kv_5", 40); }
 TEST_CASE("raft_crash_restart holds every check over a seed sweep", "[sim][raft]") {
@@ -88,6 +88,9 @@ TEST_CASE("raft_membership holds every check over a seed sweep", "[sim][raft]") 
 }
 TEST_CASE("raft_quiesce holds every check over a seed sweep", "[sim][raft]") {
   sweep_scenario("raft_quiesce", 40);
+}
+TEST_CASE("raft_peer_down holds every check over a seed sweep", "[sim][raft]") {
+  sweep_scenario("raft_peer_down", 40);
 }
 
 TEST_CASE("a raft run is a function of its seed", "[sim][raft]") {

@@ -26,7 +26,7 @@ const std::set<std::string> kNamed = {
     "partition_heal.toml", "slow_node.toml",      "packet_loss.toml",      "mass_failure.toml"};
 const std::set<std::string> kRaft = {"raft_kv_3.toml", "raft_kv_5.toml",
                                      "raft_crash_restart.toml", "raft_membership.toml",
-                                     "raft_quiesce.toml"};
+                                     "raft_quiesce.toml", "raft_peer_down.toml"};
 
 std::string scenario_path(const std::string& file) {
   return std::string(SHOAL_SOURCE_DIR) + "/simulations/scenarios/" + file;
