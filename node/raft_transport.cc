@@ -36,10 +36,14 @@ class RaftConnection : public std::enable_shared_from_this<RaftConnection> {
   bool established() const { return established_; }
   // The dial was refused: nothing listens at the peer's address (its process is gone).
   bool refused() const { return refused_; }
+  // A probe (RaftTransport::probe): its attempt number, 0 for an ordinary dial.
+  int probe = 0;
+  gossip::Address dialed;
   // Who dialed this connection: the tie-break keeps the one dialed by the smaller id.
   const raft::NodeId& dialer() const { return outbound_ ? owner_->self_ : peer_; }
 
   void dial(const gossip::Address& addr) {
+    dialed = addr;
     ++owner_->stats_.connects;
     timer_.expires_after(owner_->opts_.connect_timeout);
     timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
@@ -333,10 +337,11 @@ void RaftTransport::send(const raft::NodeId& peer, const gossip::Address& addr, 
   c->dial(addr);
 }
 
-void RaftTransport::probe(const raft::NodeId& peer, const gossip::Address& addr) {
+void RaftTransport::probe(const raft::NodeId& peer, const gossip::Address& addr, int attempt) {
   if (closed_ || peers_.count(peer)) return;
   auto c = std::make_shared<RaftConnection>(shared_from_this(), tcp::socket(io_),
                                             /*outbound=*/true, peer);
+  c->probe = attempt;
   peers_[peer] = c;
   c->dial(addr);
 }
@@ -376,6 +381,16 @@ void RaftTransport::closed(const std::shared_ptr<RaftConnection>& c, const std::
   }
   if (!bad && current && c->established() && callbacks_.on_lost) callbacks_.on_lost(peer);
   if (c->outbound() && c->refused() && callbacks_.on_refused) callbacks_.on_refused(peer);
+  // A dying process closes its sockets one by one: a probe may still be accepted by its
+  // listener, then reset before any Hello. Ask again shortly; by then nothing listens.
+  constexpr int kProbeAttempts = 3;
+  if (c->probe > 0 && c->probe < kProbeAttempts && !c->established() && !c->refused() && !bad) {
+    auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(20));
+    timer->async_wait([self = shared_from_this(), timer, peer, addr = c->dialed,
+                       next = c->probe + 1](const boost::system::error_code& ec) {
+      if (!ec) self->probe(peer, addr, next);
+    });
+  }
   if (c->outbound() && !c->established()) {
     ++stats_.connect_failures;
     Backoff& b = backoff_[peer];

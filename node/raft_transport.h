@@ -92,8 +92,9 @@ class RaftTransport : public std::enable_shared_from_this<RaftTransport> {
   void start();
   // Queues one frame payload for `peer`, dialing `addr` if there is no connection.
   void send(const raft::NodeId& peer, const gossip::Address& addr, Bytes payload);
-  // Dials `peer` unless a connection exists: after on_lost, whether it still listens.
-  void probe(const raft::NodeId& peer, const gossip::Address& addr);
+  // Dials `peer` unless a connection exists: after on_lost, whether it still listens
+  // (a dial that fails otherwise than refused is tried again, up to 3 times).
+  void probe(const raft::NodeId& peer, const gossip::Address& addr, int attempt = 1);
   // Counts a frame the caller could not use.
   void drop(size_t n = 1) { stats_.frames_dropped += n; }
   void close();

@@ -187,6 +187,12 @@ TimePoint Core::next_wake() const {
 }
 
 void Core::reset_election_timer() {
+  if (leader_down_) {
+    // No leader to wait for (leader_down): a split vote is retried within a heartbeat too.
+    const auto spread = cfg_.heartbeat_interval.count();
+    election_deadline_ = now_ + Duration(static_cast<Duration::rep>(rng_.uniform(spread)));
+    return;
+  }
   const auto spread = (cfg_.election_timeout_max - cfg_.election_timeout_min).count();
   election_deadline_ = now_ + cfg_.election_timeout_min +
                        Duration(static_cast<Duration::rep>(rng_.uniform(spread)));
@@ -201,9 +207,10 @@ void Core::reset_election_timer() {
 void Core::leader_down() {
   spdlog::debug("raft {}: leader {} reported down", self_, leader_);
   leader_contact_.reset();
-  const auto spread = cfg_.heartbeat_interval.count();
-  const TimePoint soon = now_ + Duration(static_cast<Duration::rep>(rng_.uniform(spread)));
-  election_deadline_ = std::min(election_deadline_, soon);
+  leader_down_ = true;  // until a leader is heard from again
+  const TimePoint before = election_deadline_;
+  reset_election_timer();
+  election_deadline_ = std::min(election_deadline_, before);
 }
 
 bool Core::in_leader_lease() const {
@@ -425,7 +432,7 @@ void Core::become_follower(Term term, const NodeId& leader) {
   role_ = Role::follower;
   quiesced_ = false;
   leader_ = leader;
-  if (!leader.empty()) leader_contact_ = now_;
+  if (!leader.empty()) leader_contact_ = now_, leader_down_ = false;
   votes_.clear();
   progress_.clear();
   transfer_target_.clear();
@@ -434,6 +441,7 @@ void Core::become_follower(Term term, const NodeId& leader) {
 
 void Core::become_leader() {
   role_ = Role::leader;
+  leader_down_ = false;
   leader_ = self_;
   leader_contact_ = now_;
   votes_.clear();

@@ -265,6 +265,9 @@ class Core {
   // both treat the leader as alive (leader stickiness) until the group has work again or
   // the shell reports the leader down.
   bool quiesced_ = false;
+  // The shell reported our leader down (PeerDown) and no leader was heard from since:
+  // elections, split ones included, are retried within a heartbeat interval.
+  bool leader_down_ = false;
   TimePoint quiesce_deadline_ = kTimeNever;  // leader: quiet from here if nothing happens
 
   // Elections.

@@ -13,6 +13,7 @@ void Core::heard_from_leader(const NodeId& leader) {
   if (role_ != Role::follower) become_follower(term_, leader);
   leader_ = leader;
   leader_contact_ = now_;
+  leader_down_ = false;
   reset_election_timer();
 }
 
