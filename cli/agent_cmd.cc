@@ -41,7 +41,7 @@ int run_agent(const node::AgentFlags& flags) {
     std::fprintf(stderr, "error: %s\n", config.status().message().c_str());
     return kExitUsage;
   }
-  node::setup_logging(config->log_level);
+  node::setup_logging(config->log_level, config->data_dir / "agent");
   std::signal(SIGPIPE, SIG_IGN);  // a peer closing a socket is an error code, not a death
 
   auto agent = node::Agent::create(*config);

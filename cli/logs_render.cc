@@ -19,10 +19,17 @@ Result<std::string> render_log_line(std::string_view ndjson_line) {
     return Status::corruption("the agent sent a line that is not a log entry: " +
                               std::string(ndjson_line.substr(0, kQuoteMax)));
   }
+  const std::string when = format_utc_ms(entry["ts_ms"].get<int64_t>());
+  if (auto node = entry.find("node"); node != entry.end() && node->is_string()) {
+    // The agent's own log (shoal logs --system).
+    std::string level = "?";
+    if (auto l = entry.find("level"); l != entry.end() && l->is_string()) level = *l;
+    return when + " " + node->get<std::string>() + "[" + level + "]: " +
+           entry["line"].get<std::string>();
+  }
   std::string instance = "?";
   if (auto it = entry.find("instance"); it != entry.end() && it->is_string()) instance = *it;
-  return format_utc_ms(entry["ts_ms"].get<int64_t>()) + " app[" + instance +
-         "]: " + entry["line"].get<std::string>();
+  return when + " app[" + instance + "]: " + entry["line"].get<std::string>();
 }
 
 }  // namespace shoal::cli

@@ -16,6 +16,11 @@ namespace shoal::node {
 
 Result<Duration> parse_duration(std::string_view text);
 
+// A point in time as `--since` takes it (`shoal logs`): a duration back from `now_ms`
+// ("10m"), a UTC timestamp ("2026-12-07T06:00:00Z", with optional .mmm), or milliseconds
+// since the Unix epoch. Milliseconds since the epoch, or invalid_argument naming the text.
+Result<int64_t> parse_since(std::string_view text, int64_t now_ms);
+
 // A test-only timing override from the environment (SHOAL_*_MS, docs say which): unset
 // leaves *out as it is; a value that is not a whole number of milliseconds >= min_ms is
 // invalid_argument naming the variable.

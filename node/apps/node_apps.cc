@@ -140,7 +140,7 @@ void NodeApps::add_routes(HttpRouter& router) {
   add_event_log_routes(router, *service_);
   add_usage_routes(router, *service_, agent_, *supervisor_, raft_);
   add_route_routes(router, *service_, *routes_);
-  supervisor::add_supervisor_routes(router, *supervisor_);
+  supervisor::add_supervisor_routes(router, *supervisor_, opts_.data_dir / "agent");
   add_artifact_routes(router, *store_);
 }
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <thread>
 
+#include "node/logging.h"
 #include "node/supervisor/instance_logs.h"
 #include "node/supervisor/usage_report.h"
 
@@ -13,6 +14,7 @@ namespace {
 constexpr size_t kDefaultLines = 100;
 constexpr size_t kMaxLines = 10000;
 constexpr auto kFollowPoll = std::chrono::milliseconds(200);
+constexpr size_t kMaxGrepBytes = 1024;
 
 int status_for(const Status& s) {
   switch (s.code()) {
@@ -33,10 +35,38 @@ void handle_assign(Supervisor& sup, const HttpRequest& req, std::shared_ptr<Http
   res->reply(200, to_json(*report).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
-void handle_logs(Supervisor& sup, const HttpRequest& req, std::shared_ptr<HttpResponder> res) {
+// since_ms=MS (what the public API's `since` became on the node that fans out) and
+// grep=TEXT, as a LogFilter.
+Result<LogFilter> log_filter(const HttpRequest& req) {
+  LogFilter f;
+  if (auto v = req.query_value("since_ms")) {
+    const auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), f.since_ms);
+    if (ec != std::errc() || p != v->data() + v->size() || f.since_ms < 0) {
+      return Status::invalid_argument("\"since_ms\" must be milliseconds since the epoch, not \"" +
+                                      v->substr(0, 40) + "\"");
+    }
+  }
+  if (auto v = req.query_value("grep")) {
+    if (v->size() > kMaxGrepBytes) {
+      return Status::invalid_argument("\"grep\" is longer than " + std::to_string(kMaxGrepBytes) +
+                                      " bytes");
+    }
+    f.text = *v;
+  }
+  return f;
+}
+
+void handle_logs(Supervisor& sup, const std::filesystem::path& agent_log_dir,
+                 const HttpRequest& req, std::shared_ptr<HttpResponder> res) {
+  // system=1: the agent's own log (node/logging.h) instead of an app's instances'.
+  const bool system = req.query_value("system").value_or("") == "1";
   const std::string app = req.query_value("app").value_or("");
-  if (app.empty()) return reply_error(*res, 400, "the \"app\" query parameter is required");
-  if (!valid_app_name(app)) return reply_error(*res, 400, "app name \"" + app + "\" is not a DNS label");
+  if (!system && app.empty()) {
+    return reply_error(*res, 400, "the \"app\" query parameter is required (or system=1)");
+  }
+  if (!system && !valid_app_name(app)) {
+    return reply_error(*res, 400, "app name \"" + app + "\" is not a DNS label");
+  }
   const std::string type = req.query_value("type").value_or("");
   const std::string instance = req.query_value("instance").value_or("");
   size_t lines = kDefaultLines;
@@ -52,26 +82,35 @@ void handle_logs(Supervisor& sup, const HttpRequest& req, std::shared_ptr<HttpRe
     return reply_error(*res, 400, "\"follow\" must be 0 or 1");
   }
   const bool follow = follow_text == "1" || follow_text == "true";
+  auto filter = log_filter(req);
+  if (!filter.ok()) return reply_error(*res, 400, filter.status().message());
 
-  const auto sources = sup.log_sources(app, type, instance);
+  const std::vector<LogSource> agent_log = {
+      {sup.node_name(), std::string(kAgentLogType), agent_log_dir}};
+  auto sources_now = [&sup, system, agent_log, app, type, instance] {
+    return system ? agent_log : sup.log_sources(app, type, instance);
+  };
+  const auto render = system ? to_system_ndjson : to_ndjson;
+  const auto sources = sources_now();
   // The follower starts before the tail is read: a line written in between may come twice,
   // never not at all.
   auto follower = std::make_shared<LogFollower>(sources);
   res->start_stream(200, "application/x-ndjson");
-  for (const auto& l : tail_logs(sources, lines, sup.log_keep())) {
-    if (!res->write(to_ndjson(l))) return;
+  for (const auto& l : tail_logs(sources, lines, system ? kAgentLogKeep : sup.log_keep(), *filter)) {
+    if (!res->write(render(l))) return;
   }
   if (!follow) {
     res->end();
     return;
   }
   Status started = sup.run_background(
-      [&sup, res, follower, app, type, instance](const std::atomic<bool>& stopping) {
+      [res, follower, sources_now, render, f = *filter](const std::atomic<bool>& stopping) {
         while (!stopping.load() && !res->closed()) {
           std::this_thread::sleep_for(kFollowPoll);
-          follower->update_sources(sup.log_sources(app, type, instance));
+          follower->update_sources(sources_now());
           for (const auto& l : follower->poll()) {
-            if (!res->write(to_ndjson(l))) return;
+            if (!f.matches(l)) continue;
+            if (!res->write(render(l))) return;
           }
         }
         res->end();
@@ -99,7 +138,8 @@ void handle_usage(Supervisor& sup, const HttpRequest& req, std::shared_ptr<HttpR
 
 }  // namespace
 
-void add_supervisor_routes(HttpRouter& router, Supervisor& supervisor) {
+void add_supervisor_routes(HttpRouter& router, Supervisor& supervisor,
+                           std::filesystem::path agent_log_dir) {
   router.add("POST", "/v1/internal/assign",
              [&supervisor](const HttpRequest& req, std::shared_ptr<HttpResponder> res) {
                handle_assign(supervisor, req, std::move(res));
@@ -109,8 +149,9 @@ void add_supervisor_routes(HttpRouter& router, Supervisor& supervisor) {
                handle_usage(supervisor, req, std::move(res));
              });
   router.add("GET", "/v1/internal/logs",
-             [&supervisor](const HttpRequest& req, std::shared_ptr<HttpResponder> res) {
-               handle_logs(supervisor, req, std::move(res));
+             [&supervisor, agent_log_dir](const HttpRequest& req,
+                                          std::shared_ptr<HttpResponder> res) {
+               handle_logs(supervisor, agent_log_dir, req, std::move(res));
              });
 }
 

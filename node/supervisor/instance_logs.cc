@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 
 #include <nlohmann/json.hpp>
 
@@ -16,8 +17,17 @@ namespace {
 constexpr size_t kBlock = 64 * 1024;
 constexpr int64_t kMaxReadPerPoll = 4 * 1024 * 1024;
 
-// The last `n` complete lines of `path` (fewer if the file has fewer), oldest first.
-std::vector<std::string> last_lines(const fs::path& path, size_t n) {
+// The timestamp a raw line starts with ("TS_MS out|err TEXT"), or -1.
+int64_t leading_ts(std::string_view line) {
+  int64_t ts = -1;
+  const auto [p, ec] = std::from_chars(line.data(), line.data() + line.size(), ts);
+  return ec == std::errc() ? ts : -1;
+}
+
+// The last `n` complete lines of `path` (fewer if the file has fewer), oldest first. With
+// `since_ms`, reading backwards stops once a whole line older than it was read: a filtered
+// follow that asks again every few seconds must not reread the whole file each time.
+std::vector<std::string> last_lines(const fs::path& path, size_t n, int64_t since_ms = 0) {
   std::vector<std::string> out;
   if (n == 0) return out;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -39,6 +49,13 @@ std::vector<std::string> last_lines(const fs::path& path, size_t n) {
     newlines += static_cast<size_t>(std::count(block.begin(), block.end(), '\n'));
     tail.insert(0, block);
     end = start;
+    if (since_ms > 0) {
+      // The first whole line read so far: from the file's start, or after the first '\n'.
+      const size_t nl = end == 0 ? std::string::npos : tail.find('\n');
+      const size_t at = end == 0 ? 0 : (nl == std::string::npos ? tail.size() : nl + 1);
+      const int64_t ts = leading_ts(std::string_view(tail).substr(std::min(at, tail.size())));
+      if (ts >= 0 && ts < since_ms) break;
+    }
   }
   ::close(fd);
   // Split; a last fragment without '\n' is a line still being written: skip it.
@@ -67,6 +84,11 @@ std::string to_ndjson(const LogLine& l) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
+std::string to_system_ndjson(const LogLine& l) {
+  nlohmann::json j{{"ts_ms", l.ts_ms}, {"node", l.instance}, {"level", l.stream}, {"line", l.line}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
 std::optional<LogLine> parse_log_line(std::string_view raw, const LogSource& source) {
   const size_t sp1 = raw.find(' ');
   if (sp1 == std::string_view::npos) return std::nullopt;
@@ -76,27 +98,50 @@ std::optional<LogLine> parse_log_line(std::string_view raw, const LogSource& sou
   const auto [ptr, ec] = std::from_chars(raw.data(), raw.data() + sp1, l.ts_ms);
   if (ec != std::errc() || ptr != raw.data() + sp1) return std::nullopt;
   l.stream = std::string(raw.substr(sp1 + 1, sp2 - sp1 - 1));
-  if (l.stream != "out" && l.stream != "err") return std::nullopt;
+  if (source.type == kAgentLogType) {
+    // The agent's own log (node/logging.h): the stream is the level.
+    static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warning",
+                                                   "error", "critical"};
+    if (std::find(std::begin(kLevels), std::end(kLevels), l.stream) == std::end(kLevels)) {
+      return std::nullopt;
+    }
+  } else if (l.stream != "out" && l.stream != "err") {
+    return std::nullopt;
+  }
   l.line = std::string(raw.substr(sp2 + 1));
   l.instance = source.instance;
   l.type = source.type;
   return l;
 }
 
-std::vector<LogLine> tail_logs(const std::vector<LogSource>& sources, size_t n, int keep) {
+bool LogFilter::matches(const LogLine& l) const {
+  return l.ts_ms >= since_ms && (text.empty() || l.line.find(text) != std::string::npos);
+}
+
+std::vector<LogLine> tail_logs(const std::vector<LogSource>& sources, size_t n, int keep,
+                               const LogFilter& filter) {
   std::vector<LogLine> all;
   for (const auto& src : sources) {
-    // Newest file first; older files only while more lines are wanted.
+    // Newest file first; older files only while more lines are wanted (and, with a since,
+    // while the file read did not already start before it).
     std::vector<LogLine> mine;
-    for (int i = 0; i <= keep && mine.size() < n; ++i) {
+    bool older_wanted = true;
+    for (int i = 0; i <= keep && mine.size() < n && older_wanted; ++i) {
       const fs::path file = i == 0 ? src.dir / "log" : src.dir / ("log." + std::to_string(i));
+      const size_t want = filter.empty() ? n - mine.size() : SIZE_MAX;
       std::vector<LogLine> parsed;
-      for (const auto& raw : last_lines(file, n - mine.size())) {
-        if (auto l = parse_log_line(raw, src)) parsed.push_back(std::move(*l));
+      bool first = true;
+      for (const auto& raw : last_lines(file, want, filter.since_ms)) {
+        auto l = parse_log_line(raw, src);
+        if (!l) continue;
+        if (first && l->ts_ms < filter.since_ms) older_wanted = false;
+        first = false;
+        if (filter.matches(*l)) parsed.push_back(std::move(*l));
       }
       mine.insert(mine.begin(), std::make_move_iterator(parsed.begin()),
                   std::make_move_iterator(parsed.end()));
     }
+    if (mine.size() > n) mine.erase(mine.begin(), mine.end() - static_cast<std::ptrdiff_t>(n));
     all.insert(all.end(), std::make_move_iterator(mine.begin()), std::make_move_iterator(mine.end()));
   }
   std::stable_sort(all.begin(), all.end(),

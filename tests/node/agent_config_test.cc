@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "node/agent_config.h"
+#include "node/duration_text.h"
 #include "tests/support/process.h"
 
 using namespace shoal;
@@ -358,4 +359,21 @@ TEST_CASE("agent config: --usage-interval defaults to 1s, takes off, and is chec
   auto from_file = parse({"--config", file.path.string()});
   REQUIRE(from_file.ok());
   CHECK(from_file->usage_interval == std::chrono::seconds(5));
+}
+
+TEST_CASE("parse_since: a duration back from now, a UTC time, or epoch milliseconds",
+          "[node][config][logs]") {
+  const int64_t now = 1'796'622'842'057;
+  CHECK(*parse_since("10m", now) == now - 600'000);
+  CHECK(*parse_since("1796622000000", now) == 1'796'622'000'000);
+  CHECK(*parse_since("2026-12-07T06:00:00Z", now) == 1'796'623'200'000);
+  CHECK(*parse_since("2026-12-07T06:00:00.250Z", now) == 1'796'623'200'250);
+  CHECK(*parse_since("1970-01-01T00:00:01Z", now) == 1000);
+  for (const char* bad : {"", "soon", "2026-13-07T06:00:00Z", "2026-02-30T06:00:00Z",
+                          "2026-12-07T06:00:00", "2026-12-07T06:00:00.5Z", "-5"}) {
+    INFO(bad);
+    auto r = parse_since(bad, now);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().message().rfind("since: ", 0) == 0);
+  }
 }

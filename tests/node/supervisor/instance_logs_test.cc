@@ -79,3 +79,37 @@ TEST_CASE("logs: a follower sees appended lines, across a rotation", "[superviso
   CHECK(got[0].instance == "web.2");
   fs::remove_all(root);
 }
+
+TEST_CASE("logs: a filter keeps lines since a time that contain a text, over rotations",
+          "[supervisor][logs]") {
+  const fs::path root = shoal::test::make_temp_dir("shoal-logs");
+  fs::create_directories(root / "web.1");
+  append(root / "web.1" / "log.2", "50 out GET /a\n");
+  append(root / "web.1" / "log.1", "100 out GET /old\n200 out POST /x\n");
+  std::string big;
+  for (int i = 0; i < 5000; ++i) big += std::to_string(1000 + i) + " out GET /n" + std::to_string(i) + "\n";
+  append(root / "web.1" / "log", big);
+  std::vector<LogSource> sources = {{"web.1", "web", root / "web.1"}};
+
+  LogFilter get;
+  get.text = "GET";
+  auto gets = tail_logs(sources, 10000, 2, get);
+  CHECK(gets.size() == 5002);  // all three files, POST aside
+  CHECK(gets.front().line == "GET /a");
+
+  LogFilter recent;
+  recent.since_ms = 5990;
+  auto last = tail_logs(sources, 10000, 2, recent);
+  REQUIRE(last.size() == 10);
+  CHECK(last.front().ts_ms == 5990);
+  CHECK(last.back().line == "GET /n4999");
+
+  LogFilter both{150, "/n49"};
+  auto few = tail_logs(sources, 3, 2, both);
+  REQUIRE(few.size() == 3);  // the last three of the 111 that match
+  CHECK(few.back().line == "GET /n4999");
+  CHECK(both.matches(LogLine{200, "w", "web", "out", "x /n49 y"}));
+  CHECK_FALSE(both.matches(LogLine{100, "w", "web", "out", "x /n49 y"}));
+  CHECK(LogFilter{}.empty());
+  fs::remove_all(root);
+}

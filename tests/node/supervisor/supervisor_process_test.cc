@@ -192,7 +192,7 @@ TEST_CASE("supervisor: unassigned instances get SIGTERM, then go with their cgro
 TEST_CASE("supervisor: the internal HTTP routes assign and serve logs", "[supervisor]") {
   Fixture f;
   node::HttpRouter router;
-  add_supervisor_routes(router, *f.sup);
+  add_supervisor_routes(router, *f.sup, f.data_dir / "agent");
   auto server = node::HttpServer::start(*gossip::Address::parse("127.0.0.1", 0), std::move(router));
   REQUIRE(server.ok());
   const int port = (*server)->address().port;
