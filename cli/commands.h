@@ -44,6 +44,7 @@ void add_events_command(CLI::App& app, Cli& cli);  // lifecycle events (not `eve
 void add_node_commands(CLI::App& app, Cli& cli);  // node drain
 // Reporting (docs/reporting.md):
 void add_top_commands(CLI::App& app, Cli& cli);  // top, nodes
+void add_log_drains_commands(CLI::App& app, Cli& cli);  // log-drains [add|remove]
 // The routing mesh (docs/router.md):
 void add_routes_commands(CLI::App& app, Cli& cli);  // routes, domains [add|remove]
 

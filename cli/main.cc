@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   add_events_command(app, cli);
   add_node_commands(app, cli);
   add_top_commands(app, cli);
+  add_log_drains_commands(app, cli);
   add_routes_commands(app, cli);
   shoal::sim::add_sim_commands(app);
   try {

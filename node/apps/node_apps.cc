@@ -12,6 +12,7 @@
 #include "node/artifacts/http_artifacts.h"
 #include "node/artifacts/release_cache.h"
 #include "node/duration_text.h"
+#include "node/log_drain.h"
 #include "node/router/route_store.h"
 #include "node/supervisor/http_supervisor.h"
 #include "node/supervisor/supervisor.h"
@@ -20,6 +21,7 @@ namespace shoal::node {
 void add_app_routes(HttpRouter& router, apps::AppService& apps, ArtifactStore& store,
                     const std::filesystem::path& work_dir);
 void add_event_log_routes(HttpRouter& router, apps::AppService& apps);  // http_api_events_log.cc
+void add_log_routes(HttpRouter& router, apps::AppService& apps);  // http_api_logs.cc
 void add_usage_routes(HttpRouter& router, apps::AppService& apps, AgentControl& agent,
                       supervisor::Supervisor& supervisor, RaftService& raft);  // http_api_usage.cc
 void add_route_routes(HttpRouter& router, apps::AppService& apps,
@@ -132,12 +134,33 @@ Result<std::unique_ptr<NodeApps>> NodeApps::open(NodeAppsOptions options, AgentC
             return apps;
           },
           [svc] { return svc->other_rpc_addrs(); }});
+
+  supervisor::Supervisor* supervisor = n->supervisor_.get();
+  LogDrains::Sources drains;
+  drains.node = n->opts_.node_name;
+  drains.drains = [svc]() -> Result<std::vector<std::string>> {
+    auto cat = svc->catalog();
+    if (!cat.ok()) return cat.status();
+    std::vector<std::string> urls;
+    for (const auto& [key, value] : (*cat)->settings()) {
+      if (std::string url = drain_of_setting_key(key); !url.empty()) urls.push_back(url);
+    }
+    return urls;
+  };
+  drains.logs = [supervisor] {
+    std::map<std::string, std::vector<supervisor::LogSource>> out;
+    for (const auto& app : supervisor->apps()) out[app] = supervisor->log_sources(app, "", "");
+    return out;
+  };
+  n->drains_ = std::make_unique<LogDrains>(std::move(drains), LogDrains::Options{});
+  n->drains_->start();
   return n;
 }
 
 void NodeApps::add_routes(HttpRouter& router) {
   add_app_routes(router, *service_, *store_, opts_.data_dir / "tmp");
   add_event_log_routes(router, *service_);
+  add_log_routes(router, *service_);
   add_usage_routes(router, *service_, agent_, *supervisor_, raft_);
   add_route_routes(router, *service_, *routes_);
   supervisor::add_supervisor_routes(router, *supervisor_, opts_.data_dir / "agent");
@@ -145,6 +168,7 @@ void NodeApps::add_routes(HttpRouter& router) {
 }
 
 void NodeApps::shutdown(bool stop_instances) {
+  if (drains_) drains_->stop();
   if (gc_) gc_->stop();
   if (service_) service_->stop();
   if (stop_instances && supervisor_) {

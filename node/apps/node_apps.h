@@ -4,7 +4,8 @@
 // (DATA_DIR/artifacts), the release cache (DATA_DIR/releases), the supervisor
 // (DATA_DIR/supervisor), the AppService that drives them and the artifact GC that keeps
 // the first two bounded (artifact_gc.h), the RouteStore the app leaders feed
-// (docs/router.md); and their HTTP routes.
+// (docs/router.md), the log drains that forward this node's app lines (log_drain.h); and
+// their HTTP routes.
 //
 // Lifecycle: open() after the Agent (it needs the Raft host and the gossip view) starts the
 // control loop; add_routes() before the HTTP API starts; shutdown(leaving) after the
@@ -24,6 +25,7 @@
 
 namespace shoal::node {
 class ArtifactStore;
+class LogDrains;
 class ReleaseCache;
 namespace supervisor {
 class Supervisor;
@@ -73,6 +75,7 @@ class NodeApps {
   std::unique_ptr<supervisor::Supervisor> supervisor_;
   std::unique_ptr<AppService> service_;
   std::unique_ptr<ArtifactGc> gc_;  // its own thread (artifact_gc.h)
+  std::unique_ptr<LogDrains> drains_;  // its own thread (log_drain.h)
 };
 
 }  // namespace apps
