@@ -11,6 +11,7 @@
 #include "node/api_json.h"
 #include "node/http_util.h"
 #include "node/member_filter.h"
+#include "node/ui_assets.h"
 
 namespace shoal::node {
 
@@ -201,6 +202,7 @@ Result<std::unique_ptr<HttpApi>> HttpApi::start(const gossip::Address& listen,
   add_event_routes(router, agent);
   add_key_routes(router, agent);
   add_metrics_routes(router);
+  add_ui_routes(router);
   if (raft) add_raft_routes(router, *raft);
   if (more_routes) more_routes(router);
   // Forwarded requests, deploys and log follows hold a worker while another node answers.

@@ -16,6 +16,8 @@ packages=(
   serf etcd-server
   # a real Prometheus (with promtool) scrapes a cluster's /metrics in the reporting tests
   prometheus
+  # a real browser loads the /ui dashboard in the reporting tests (DevTools protocol, headless)
+  chromium fonts-dejavu-core
   # bench/router: a keep-alive reverse proxy to compare the router with, the backend it
   # proxies to, and the load generator (each run starts its own nginx, never the system one)
   nginx wrk
