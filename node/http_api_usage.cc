@@ -2,7 +2,7 @@
 // listener (GET /v1/internal/node; the supervisor's GET /v1/internal/usage), and any node
 // answers for the cluster by asking every live Shoal node at once and merging
 // (usage_views.h):
-//   GET /v1/nodes                         every member, with its capacity, use and roles
+//   GET /v1/nodes[?window=D]              every member, with its capacity, use and roles
 //   GET /v1/metrics/apps[?window=D]       every app's totals and instances
 //   GET /v1/metrics/apps/{app}[?window=D] one app's instances, with their history
 #include <spdlog/spdlog.h>
@@ -84,20 +84,20 @@ json roles(Ctx& c) {
 }
 
 void internal_node(Ctx& c, const HttpRequest& req, const std::shared_ptr<HttpResponder>& res) {
-  if (Status s = check_query(req, {}); !s.ok()) return reply_status(*res, s);
-  auto report = c.supervisor.usage_report({});
+  if (Status s = check_query(req, {"window"}); !s.ok()) return reply_status(*res, s);
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  auto q = supervisor::parse_usage_query(std::nullopt, req.query_value("window"), now_ms);
+  if (!q.ok()) return reply_status(*res, q.status());
+  q->instance_history = false;
+  auto report = c.supervisor.usage_report(*q);
   if (!report.ok()) return reply_status(*res, report.status());
   json j = supervisor::to_json(*report);
   j["roles"] = roles(c);
   reply_json(*res, 200, j);
 }
 
-void nodes(Ctx& c, const HttpRequest& req, const std::shared_ptr<HttpResponder>& res) {
-  if (Status s = check_query(req, {}); !s.ok()) return reply_status(*res, s);
-  auto members = c.agent.members();
-  if (!members.ok()) return reply_status(*res, members.status());
-  reply_json(*res, 200, nodes_view(*members, fan_out(c, "/v1/internal/node")));
-}
 
 // "?window=D" for the supervisors' GET /v1/internal/usage, checked here first so a bad
 // window is one 400, not an error from every node.
@@ -107,6 +107,16 @@ Result<std::string> window_query(const HttpRequest& req) {
   auto q = supervisor::parse_usage_query(std::nullopt, w, 0);
   if (!q.ok()) return q.status();
   return "window=" + ApiClient::url_encode(*w);
+}
+
+void nodes(Ctx& c, const HttpRequest& req, const std::shared_ptr<HttpResponder>& res) {
+  if (Status s = check_query(req, {"window"}); !s.ok()) return reply_status(*res, s);
+  auto window = window_query(req);
+  if (!window.ok()) return reply_status(*res, window.status());
+  auto members = c.agent.members();
+  if (!members.ok()) return reply_status(*res, members.status());
+  const std::string target = "/v1/internal/node" + (window->empty() ? "" : "?" + *window);
+  reply_json(*res, 200, nodes_view(*members, fan_out(c, target)));
 }
 
 void apps_usage(Ctx& c, const HttpRequest& req, const std::shared_ptr<HttpResponder>& res) {

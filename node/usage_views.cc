@@ -84,6 +84,7 @@ json nodes_view(const std::vector<gossip::Member>& members, const NodeAnswers& a
                        {"memory_bytes", usage.value("memory_total_bytes", int64_t{0})}};
       n["usage"] = usage;
     }
+    if (a.contains("history")) n["history"] = a["history"];
     json by_state = json::object();
     size_t total = 0;
     for (const auto& i : a.value("instances", json::array())) {

@@ -8,17 +8,21 @@ import {eventItem, fromApps, fromCatalog, mergeEvents} from './events.js';
 import {bytes, millis, percent} from './format.js';
 
 const SPAN_MS = 5 * 60 * 1000;
-// Node samples seen while this page was open (per node: [ms, cpu %, memory used]); kept
-// across views so coming back shows the minutes already watched.
+// Per node: [ms, cpu %, memory used], the last 5 minutes; seeded from the nodes' own
+// history when the page opens.
 const history = new Map();
 
 function record(nodes) {
   const cutoff = Date.now() - SPAN_MS;
   for (const n of nodes) {
-    if (!n.usage || !n.usage.sampled_ms) continue;
     const list = history.get(n.name) || [];
-    if (!list.length || list[list.length - 1][0] !== n.usage.sampled_ms) {
-      list.push([n.usage.sampled_ms, n.usage.cpu_percent, n.usage.memory_used_bytes]);
+    // The node's own history (asked for on the first poll), then its newest sample.
+    const points = (n.history || []).map(p => [p.ms, p.cpu_percent, p.memory_bytes]);
+    if (n.usage?.sampled_ms) {
+      points.push([n.usage.sampled_ms, n.usage.cpu_percent, n.usage.memory_used_bytes]);
+    }
+    for (const p of points) {
+      if (!list.length || p[0] > list[list.length - 1][0]) list.push(p);
     }
     while (list.length && list[0][0] < cutoff) list.shift();
     history.set(n.name, list);
@@ -84,12 +88,14 @@ export function mount(root, ctx) {
     h('div', {class: 'row'}, section('CPU by node', cpuBox), section('Memory by node', memBox)),
     h('div', {class: 'row'}, section('Apps', appsBox), section('Recent events', eventsBox)));
 
+  let first = true;
   ctx.every('cluster', 2000, async signal => {
     const [nodes, usage, apps] = await Promise.all([
-      getJSON('/v1/nodes', signal), getJSON('/v1/metrics/apps', signal), getJSON('/v1/apps', signal)]);
+      getJSON(first ? '/v1/nodes?window=5m' : '/v1/nodes', signal), getJSON('/v1/metrics/apps', signal), getJSON('/v1/apps', signal)]);
     const list = nodes.nodes || [];
     const instances = usage.instances || [];
     record(list);
+    first = false;
     const alive = list.filter(n => n.status === 'alive').length;
     const running = instances.filter(i => i.state === 'running').length;
     const leaders = new Map();

@@ -458,7 +458,9 @@ NodeUsageReport Supervisor::Impl::usage_report(const UsageQuery& q) const {
       InstanceUsage iu;
       iu.app = app;
       iu.release = releases[st.id];
-      if (auto h = histories.find({app, st.id}); h != histories.end()) iu.history = history(h->second);
+      if (auto h = histories.find({app, st.id}); q.instance_history && h != histories.end()) {
+        iu.history = history(h->second);
+      }
       iu.status = std::move(st);
       r.instances.push_back(std::move(iu));
     }

@@ -24,6 +24,7 @@ struct UsageQuery {
   enum class History : uint8_t { none, recent, minutes };
   History history = History::none;
   int64_t since_ms = 0;  // wall clock: the oldest point wanted
+  bool instance_history = true;  // false: the node's own history only (GET /v1/nodes)
 };
 
 // GET /v1/internal/usage's query: app=NAME, window=DURATION (up to 5m: recent samples;

@@ -108,6 +108,22 @@ TEST_CASE("reporting: any node shows every node and instance with its use; a bur
   CHECK(catalog_leaders == 1);
   CHECK(app_leaders == 1);
   CHECK(instances_seen == 2);
+  CHECK_FALSE(nodes["nodes"][0].contains("history"));  // only when asked for
+
+  // With a window, each node's own history: the dashboard's charts start from it.
+  const json nodes_history = get(n0, "/v1/nodes?window=1m");
+  REQUIRE(nodes_history.value("nodes", json::array()).size() == 3);
+  for (const auto& n : nodes_history["nodes"]) {
+    INFO(n.dump());
+    const json h = n.value("history", json::array());
+    REQUIRE(h.size() >= 2);
+    CHECK(h.back().value("memory_bytes", int64_t{0}) > 0);
+    CHECK(h.back().value("cpu_millis", -1.0) >= 0);
+    CHECK(h.front().value("ms", int64_t{0}) < h.back().value("ms", int64_t{0}));
+  }
+  auto bad_nodes_window = n0.client(5s).send("GET", "/v1/nodes?window=forever");
+  REQUIRE(bad_nodes_window.ok());
+  CHECK(bad_nodes_window->status == 400);
 
   // 3. One app with its history over a window; a bad window or app is refused.
   const json usage = get(n0, "/v1/metrics/apps/burn?window=1m");
