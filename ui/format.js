@@ -1,7 +1,7 @@
 // Numbers for people: bytes, CPU, durations and times, as the CLI prints them.
 
 export function bytes(n) {
-  if (n === undefined || n === null || Number.isNaN(n)) return '–';
+  if (n === undefined || n === null || Number.isNaN(n) || n < 0) return '–';
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let i = 0;
   while (Math.abs(n) >= 1024 && i < units.length - 1) { n /= 1024; i++; }
@@ -9,12 +9,12 @@ export function bytes(n) {
 }
 
 export function millis(n) {
-  if (n === undefined || n === null) return '–';
+  if (n === undefined || n === null || n < 0) return '–';
   return (n >= 100 ? Math.round(n) : n.toFixed(1)) + 'm';
 }
 
 export function percent(n) {
-  if (n === undefined || n === null) return '–';
+  if (n === undefined || n === null || n < 0) return '–';
   return (n >= 10 ? Math.round(n) : n.toFixed(1)) + '%';
 }
 

@@ -295,15 +295,18 @@ json to_json(const Assignment& a) {
               {"instances", std::move(instances)}};
 }
 
+// A measure not known yet (-1: the first sample has no CPU window) is left out, as the
+// reader takes an absent field for unknown, rather than shown as a negative number.
 json to_json(const ResourceUsage& u) {
-  return json{{"sampled_ms", u.sampled_ms},
-              {"window_ms", u.window_ms},
-              {"cpu_millis", u.cpu_millis},
-              {"cpu_percent", std::round(u.cpu_percent * 10) / 10},
-              {"memory_bytes", u.memory_bytes},
-              {"rss_bytes", u.rss_bytes},
-              {"oom_kills", u.oom_kills},
-              {"nr_throttled", u.nr_throttled}};
+  json j = {{"sampled_ms", u.sampled_ms}, {"window_ms", u.window_ms}, {"oom_kills", u.oom_kills}};
+  if (u.cpu_millis >= 0) {
+    j["cpu_millis"] = u.cpu_millis;
+    j["cpu_percent"] = std::round(u.cpu_percent * 10) / 10;
+  }
+  if (u.memory_bytes >= 0) j["memory_bytes"] = u.memory_bytes;
+  if (u.rss_bytes >= 0) j["rss_bytes"] = u.rss_bytes;
+  if (u.nr_throttled >= 0) j["nr_throttled"] = u.nr_throttled;
+  return j;
 }
 
 Result<ResourceUsage> resource_usage_from_json(const json& j) {
