@@ -10,6 +10,7 @@ import {bytes, clock, dateTime, millis, span} from './format.js';
 
 const WINDOW = '5m';
 const SPAN_MS = 5 * 60 * 1000;
+const MAX_SERIES = 10;  // beyond that a chart is a blur: the heaviest instances are drawn
 const MAX_LOG_LINES = 500;
 const MAX_EVENTS = 200;
 
@@ -52,6 +53,37 @@ export function mount(root, ctx, name) {
     h('div', {class: 'row'}, section('Events', eventsBox), section('Releases', relBox)),
     section('Logs (all nodes, following)', logBox));
 
+  // Per instance ("web.1@n0"): [ms, cpu millis, memory], seeded once from the nodes'
+  // history over the window, then fed by the ps polls, so the steady cost is one small
+  // answer every 2 s whatever the window.
+  const history = new Map();
+  const add = (key, ms, cpu, mem) => {
+    const list = history.get(key) || [];
+    if (!list.length || ms > list[list.length - 1][0]) {
+      list.push([ms, cpu, mem]);
+    } else if (!list.some(p => p[0] === ms)) {
+      // The seed can land after the first polls: older points go in their place.
+      list.push([ms, cpu, mem]);
+      list.sort((a, b) => a[0] - b[0]);
+    }
+    while (list.length && list[0][0] < Date.now() - SPAN_MS) list.shift();
+    history.set(key, list);
+  };
+  const draw = live => {
+    for (const [k, list] of history) {  // an instance gone for the whole span
+      if (!live.has(k) && (list.at(-1)?.[0] ?? 0) < Date.now() - SPAN_MS) history.delete(k);
+    }
+    const keys = [...history.keys()].filter(k => live.has(k));
+    const last = k => history.get(k).at(-1) || [];
+    keys.sort((a, b) => (last(b)[2] ?? 0) - (last(a)[2] ?? 0) || a.localeCompare(b));
+    const shown = keys.slice(0, MAX_SERIES).sort();
+    const series = i => shown.map(k => ({name: k, points: history.get(k).map(p => [p[0], p[i]])}));
+    const note = keys.length > shown.length
+      ? h('div', {class: 'muted small'}, `the ${shown.length} largest of ${keys.length} instances`) : null;
+    fill(cpuBox, lineChart(series(1), {format: millis, spanMs: SPAN_MS, title: 'CPU millicores'}), note);
+    fill(memBox, lineChart(series(2), {format: bytes, spanMs: SPAN_MS, title: 'memory'}), note && note.cloneNode(true));
+  };
+  let live = null;  // the instances of the newest ps answer, by "id@node"
   ctx.every('app', 2000, async signal => {
     const [app, ps] = await Promise.all([
       getJSON(`/v1/apps/${encodeURIComponent(name)}`, signal),
@@ -65,19 +97,26 @@ export function mount(root, ctx, name) {
       app.stopped ? pill('failed', 'stopped') : null);
     const now = Date.now();
     const list = (ps.instances || []).map(i => ({...i, app: name}));
+    live = new Set();
+    for (const i of list) {
+      const key = `${i.id}@${i.node}`;
+      live.add(key);
+      if (i.usage?.sampled_ms) add(key, i.usage.sampled_ms, i.usage.cpu_millis, i.usage.memory_bytes);
+    }
+    draw(live);
     fill(instBox, list.length
       ? table(['instance', 'node', 'state', 'health', 'release', 'port', 'pid', 'restarts', 'CPU', 'memory', 'for'],
               list.map(i => instanceRow(i, now)))
       : h('p', {class: 'empty'}, app.stopped ? 'Stopped: no instances.' : 'No instances placed yet.'));
   });
 
-  ctx.every('app-usage', 5000, async signal => {
-    const usage = await getJSON(`/v1/metrics/apps/${encodeURIComponent(name)}?window=${WINDOW}`, signal);
-    const inst = (usage.instances || []).slice().sort((a, b) => a.id.localeCompare(b.id));
-    const series = pick => inst.map(i => ({name: `${i.id}@${i.node}`,
-                                            points: (i.history || []).map(p => [p.ms, pick(p)])}));
-    fill(cpuBox, lineChart(series(p => p.cpu_millis), {format: millis, spanMs: SPAN_MS, title: 'CPU millicores'}));
-    fill(memBox, lineChart(series(p => p.memory_bytes), {format: bytes, spanMs: SPAN_MS, title: 'memory'}));
+  ctx.task('app-usage', async signal => {
+    const usage = await ctx.attempt('app-usage',
+      () => getJSON(`/v1/metrics/apps/${encodeURIComponent(name)}?window=${WINDOW}`, signal));
+    for (const i of usage?.instances || []) {
+      for (const p of i.history || []) add(`${i.id}@${i.node}`, p.ms, p.cpu_millis, p.memory_bytes);
+    }
+    if (live) draw(live);
   });
 
   ctx.every('releases', 10000, async signal => {
