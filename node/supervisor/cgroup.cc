@@ -372,12 +372,17 @@ CgroupUsage Cgroup::usage() const {
     if (v >= 0) field = v;
   };
   std::string text;
+  // Each controller lives in one of the dirs: once its files are found, the other dirs
+  // are not asked for them (a failed open per file, dir and instance, every second).
+  bool have_memory = false, have_cpuacct = false;
   for (const auto& dir : dirs_) {
-    if (read_small_file(dir / "memory.usage_in_bytes", text)) {  // v1
+    if (!have_memory && read_small_file(dir / "memory.usage_in_bytes", text)) {  // v1
+      have_memory = true;
       take(u.memory_bytes, leading_int(text));
       if (read_small_file(dir / "memory.stat", text)) take(u.rss_bytes, keyed(text, "total_rss"));
       if (read_small_file(dir / "memory.oom_control", text)) take(u.oom_kills, keyed(text, "oom_kill"));
-    } else if (read_small_file(dir / "memory.current", text)) {  // v2
+    } else if (!have_memory && read_small_file(dir / "memory.current", text)) {  // v2
+      have_memory = true;
       take(u.memory_bytes, leading_int(text));
       if (read_small_file(dir / "memory.stat", text)) take(u.rss_bytes, keyed(text, "anon"));
       if (read_small_file(dir / "memory.events", text)) take(u.oom_kills, keyed(text, "oom_kill"));
@@ -391,7 +396,10 @@ CgroupUsage Cgroup::usage() const {
         u.cpu_ns = usec * 1000;
       }
     }
-    if (read_small_file(dir / "cpuacct.usage", text)) take(u.cpu_ns, leading_int(text));
+    if (!have_cpuacct && read_small_file(dir / "cpuacct.usage", text)) {
+      have_cpuacct = true;
+      take(u.cpu_ns, leading_int(text));
+    }
   }
   return u;
 }
