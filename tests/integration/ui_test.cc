@@ -115,7 +115,12 @@ TEST_CASE("ui: the dashboard shows the cluster, an instance's restart and a node
       " return p.length === 4 && p.every(x => x.getAttribute('d').split('L').length >= 4); })()");
   keep_screenshot(b, "ui-app");
 
-  // 4. The membership as gossip sees it.
+  // 4. The apps page: each app with the nodes it runs on; the membership as gossip sees it.
+  REQUIRE(b.navigate(base + "#/apps", 20s).ok());
+  see(b, "every app with where it runs",
+      "['hello','ticker','burner'].every(a => { const r = document.querySelector(`tr[data-app=\"${a}\"]`);"
+      " return r && /n[0-2]/.test(r.innerText); })");
+
   REQUIRE(b.navigate(base + "#/members", 20s).ok());
   see(b, "three alive members", "document.querySelectorAll('tr[data-member][data-status=alive]').length === 3");
   keep_screenshot(b, "ui-members");
