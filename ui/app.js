@@ -99,7 +99,13 @@ function route() {
       a.classList.toggle('active', a.dataset.nav === nav);
     }
     document.body.dataset.view = nav;
-    mount(root, current, ...m.slice(1).map(decodeURIComponent));
+    let args;
+    try {
+      args = m.slice(1).map(decodeURIComponent);
+    } catch {
+      break;  // a malformed %-escape names no page
+    }
+    mount(root, current, ...args);
     return;
   }
   root.textContent = 'No such page: ' + hash;

@@ -1,7 +1,8 @@
 // Every app: its release, instances, leader and use. One row per app, linking to its page.
 
 import {getJSON} from './api.js';
-import {h, fill, pill, table, section} from './dom.js';
+import {appRow, leadersOf} from './apps_table.js';
+import {h, fill, table, section} from './dom.js';
 import {bytes, millis} from './format.js';
 
 export function mount(root, ctx) {
@@ -16,8 +17,7 @@ export function mount(root, ctx) {
       return;
     }
     const totals = new Map((usage.apps || []).map(a => [a.app, a]));
-    const leaders = new Map();
-    for (const n of nodes.nodes || []) for (const a of (n.roles?.app_leader || [])) leaders.set(a, n.name);
+    const leaders = leadersOf(nodes.nodes);
     const where = new Map();
     for (const i of usage.instances || []) {
       if (!where.has(i.app)) where.set(i.app, new Set());
@@ -26,12 +26,7 @@ export function mount(root, ctx) {
     fill(box, table(['app', 'release', 'instances', 'runs on', 'leader', 'replicas', 'restarts', 'CPU', 'memory'],
       list.map(a => {
         const t = totals.get(a.name) || {};
-        const inst = a.instances || {};
-        return h('tr', {dataset: {app: a.name}},
-          h('td', null, h('a', {href: '#/apps/' + encodeURIComponent(a.name)}, a.name)),
-          h('td', null, a.release ? 'v' + a.release : '–'),
-          h('td', null, pill(inst.running === inst.total && inst.total ? 'running' : 'pending',
-                             `${inst.running ?? 0}/${inst.total ?? 0}`)),
+        return appRow(a,
           h('td', null, [...(where.get(a.name) || [])].sort().join(', ') || '–'),
           h('td', null, leaders.get(a.name) || '–'),
           h('td', null, (a.replicas || []).join(', ')),

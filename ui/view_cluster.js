@@ -2,6 +2,7 @@
 // runs; CPU and memory over the last minutes; the apps; the newest events.
 
 import {getJSON} from './api.js';
+import {appRow, leadersOf} from './apps_table.js';
 import {lineChart} from './chart.js';
 import {h, fill, pill, gauge, table, section} from './dom.js';
 import {eventItem, fromApps, fromCatalog, mergeEvents} from './events.js';
@@ -68,12 +69,7 @@ function appsTable(apps, totals, leaders) {
   if (!apps.length) return h('p', {class: 'empty'}, 'No apps yet: shoal deploy DIR --app NAME');
   return table(['app', 'release', 'instances', 'leader', 'CPU', 'memory'], apps.map(a => {
     const t = totals.get(a.name) || {};
-    const inst = a.instances || {};
-    return h('tr', {dataset: {app: a.name}},
-      h('td', null, h('a', {href: '#/apps/' + encodeURIComponent(a.name)}, a.name)),
-      h('td', null, a.release ? 'v' + a.release : '–'),
-      h('td', null, pill(inst.running === inst.total && inst.total ? 'running' : 'pending',
-                         `${inst.running ?? 0}/${inst.total ?? 0}`)),
+    return appRow(a,
       h('td', null, leaders.get(a.name) || '–'),
       h('td', {class: 'num'}, millis(t.cpu_millis)),
       h('td', {class: 'num'}, bytes(t.memory_bytes)));
@@ -98,8 +94,7 @@ export function mount(root, ctx) {
     first = false;
     const alive = list.filter(n => n.status === 'alive').length;
     const running = instances.filter(i => i.state === 'running').length;
-    const leaders = new Map();
-    for (const n of list) for (const a of (n.roles?.app_leader || [])) leaders.set(a, n.name);
+    const leaders = leadersOf(list);
     const catalogLeader = list.find(n => n.roles?.catalog === 'leader');
     fill(summary,
       h('div', null, h('b', null, `${alive}/${list.length}`), ' nodes alive'),
