@@ -269,7 +269,10 @@ TEST_CASE_METHOD(Fixture, "PUT /v1/agent/tags", "[node][http]") {
 
 TEST_CASE_METHOD(Fixture, "unknown paths, wrong methods, big bodies", "[node][http]") {
   check_error(send("GET", "/v1/nothing"), 404, "no such endpoint: GET /v1/nothing");
-  check_error(send("GET", "/"), 404, "no such endpoint");
+  check_error(send("GET", "/nothing"), 404, "no such endpoint");
+  auto root = send("GET", "/");  // the dashboard's
+  CHECK(root.status == 302);
+  CHECK(root.header("Location") == "/ui/");
   auto wrong = send("GET", "/v1/join");
   check_error(wrong, 405, "method GET is not allowed on /v1/join");
   CHECK(wrong.header("Allow") == "POST");
