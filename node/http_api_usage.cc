@@ -1,13 +1,11 @@
 // The resource-use routes (docs/reporting.md). Each node answers for itself on the --rpc
 // listener (GET /v1/internal/node; the supervisor's GET /v1/internal/usage), and any node
-// answers for the cluster by asking every live Shoal node at once and merging
+// answers for the cluster by asking every live Shoal node (16 at a time) and merging
 // (usage_views.h):
 //   GET /v1/nodes[?window=D]              every member, with its capacity, use and roles
 //   GET /v1/metrics/apps[?window=D]       every app's totals and instances
 //   GET /v1/metrics/apps/{app}[?window=D] one app's instances, with their history
 #include <spdlog/spdlog.h>
-
-#include <future>
 
 #include "node/apps/app_service.h"
 #include "node/apps/group_ids.h"
@@ -15,6 +13,7 @@
 #include "node/api_client.h"
 #include "node/http_forward.h"
 #include "node/http_util.h"
+#include "node/parallel_map.h"
 #include "node/raft_service.h"
 #include "node/supervisor/supervisor.h"
 #include "node/supervisor/usage_report.h"
@@ -27,6 +26,9 @@ using nlohmann::json;
 namespace {
 
 constexpr auto kFanOutTimeout = std::chrono::seconds(3);
+// Calls in flight at once: the whole answer waits for the slowest, so a wide fan-out helps,
+// but not a thread per node of a large cluster, every 2 s of an open dashboard.
+constexpr size_t kFanOutWorkers = 16;
 
 struct Ctx {
   apps::AppService& apps;
@@ -35,26 +37,26 @@ struct Ctx {
   RaftService& raft;
 };
 
-// `target` on every live Shoal node (this one too), concurrently; each answer by node name.
+// `target` on every live Shoal node (this one too), up to kFanOutWorkers at once; each
+// answer by node name.
 NodeAnswers fan_out(Ctx& c, const std::string& target) {
-  std::vector<std::pair<std::string, std::future<Result<json>>>> calls;
+  std::vector<std::pair<std::string, std::string>> nodes;  // name, rpc
   for (const auto& p : c.apps.peers()) {
-    if (!p.alive() || p.rpc.empty()) continue;
-    calls.emplace_back(p.name, std::async(std::launch::async, [rpc = p.rpc, target] {
-                         auto r = call_node(rpc, "GET", target, nullptr, kFanOutTimeout);
-                         if (!r.ok()) return Result<json>(r.status());
-                         json j = json::parse(r->body, nullptr, false);
-                         if (r->status != 200 || !j.is_object()) {
-                           const std::string why = j.is_object() ? j.value("error", "") : "";
-                           return Result<json>(Status::unavailable(
-                               "answered HTTP " + std::to_string(r->status) +
-                               (why.empty() ? "" : ": " + why)));
-                         }
-                         return Result<json>(std::move(j));
-                       }));
+    if (p.alive() && !p.rpc.empty()) nodes.emplace_back(p.name, p.rpc);
   }
+  auto answers = parallel_map(nodes, kFanOutWorkers, [&target](const auto& node) {
+    auto r = call_node(node.second, "GET", target, nullptr, kFanOutTimeout);
+    if (!r.ok()) return Result<json>(r.status());
+    json j = json::parse(r->body, nullptr, false);
+    if (r->status != 200 || !j.is_object()) {
+      const std::string why = j.is_object() ? j.value("error", "") : "";
+      return Result<json>(Status::unavailable("answered HTTP " + std::to_string(r->status) +
+                                              (why.empty() ? "" : ": " + why)));
+    }
+    return Result<json>(std::move(j));
+  });
   NodeAnswers out;
-  for (auto& [node, f] : calls) out.emplace(node, f.get());
+  for (size_t i = 0; i < nodes.size(); ++i) out.emplace(nodes[i].first, std::move(answers[i]));
   return out;
 }
 
