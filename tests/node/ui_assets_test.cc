@@ -108,6 +108,11 @@ TEST_CASE("ui: every file a page or module names is embedded, and none is remote
   for (const char* want : {"index.html", "app.js", "style.css", "favicon.svg"}) {
     CHECK(names.count(want) == 1);
   }
+  // The scan itself finds what index.html and app.js name (else the loop below proves nothing).
+  const auto index_refs = references(find_ui_asset("index.html")->body);
+  CHECK(index_refs.count("app.js") == 1);
+  CHECK(index_refs.count("style.css") == 1);
+  CHECK(references(find_ui_asset("app.js")->body).count("api.js") == 1);
   for (const auto& a : ui_assets()) {
     INFO(a.name);
     CHECK(!a.body.empty());
