@@ -30,6 +30,14 @@ inline TimePoint steady_now() {
       std::chrono::steady_clock::now().time_since_epoch()));
 }
 
+// Wall-clock milliseconds since the Unix epoch, for IO shells only: what users and logs
+// call a time (event and sample timestamps, `since` filters).
+inline int64_t wall_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 inline double to_seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
 inline int64_t to_millis(Duration d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();

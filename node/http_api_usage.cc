@@ -87,10 +87,7 @@ json roles(Ctx& c) {
 
 void internal_node(Ctx& c, const HttpRequest& req, const std::shared_ptr<HttpResponder>& res) {
   if (Status s = check_query(req, {"window"}); !s.ok()) return reply_status(*res, s);
-  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-  auto q = supervisor::parse_usage_query(std::nullopt, req.query_value("window"), now_ms);
+  auto q = supervisor::parse_usage_query(std::nullopt, req.query_value("window"), wall_now_ms());
   if (!q.ok()) return reply_status(*res, q.status());
   q->instance_history = false;
   auto report = c.supervisor.usage_report(*q);
@@ -99,7 +96,6 @@ void internal_node(Ctx& c, const HttpRequest& req, const std::shared_ptr<HttpRes
   j["roles"] = roles(c);
   reply_json(*res, 200, j);
 }
-
 
 // "?window=D" for the supervisors' GET /v1/internal/usage, checked here first so a bad
 // window is one 400, not an error from every node.

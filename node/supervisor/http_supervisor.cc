@@ -126,10 +126,7 @@ void handle_usage(Supervisor& sup, const HttpRequest& req, std::shared_ptr<HttpR
   if (app && !valid_app_name(*app)) {
     return reply_error(*res, 400, "app name \"" + *app + "\" is not a DNS label");
   }
-  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-  auto q = parse_usage_query(app, req.query_value("window"), now_ms);
+  auto q = parse_usage_query(app, req.query_value("window"), wall_now_ms());
   if (!q.ok()) return reply_error(*res, 400, q.status().message());
   auto report = sup.usage_report(*q);
   if (!report.ok()) return reply_error(*res, status_for(report.status()), report.status().message());
