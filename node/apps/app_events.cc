@@ -36,8 +36,11 @@ std::string state_event(const AppEvents::Seen& was, const Instance& now) {
     return "";
   }
   if (now.state == "running") {
-    const bool again = was.state == "backoff" || was.state == "crashed" ||
-                       now.restarts > was.restarts || now.reported_generation != was.generation;
+    // Reports come in batches, so the backoff or the new generation may have been seen in
+    // an earlier report ("starting", restarts 1) than the running one. An instance is new
+    // at placement (fresh id, counters at zero), so any count means it ran here before.
+    const bool again = was.state == "backoff" || was.state == "crashed" || now.restarts > 0 ||
+                       now.reported_generation > 0;
     return again ? "restarted" : "started";
   }
   if (now.state == "backoff") return "crashed";

@@ -124,6 +124,13 @@ TEST_CASE("app events: a deploy, its instances and their reports", "[apps][event
   REQUIRE(run(a, AppState::report("n2", {line(w2, "running", "unhealthy")}, 1800)).ok());
   CHECK(kinds(log, mark) ==
         std::vector<std::string>{"crashed", "restarted", "crash_loop", "unhealthy"});
+  // Reports are batched: a kill may first be seen as "starting" with its count moved, and
+  // only the next report says running. That is a restart too, not a first start.
+  mark = log.last_seq();
+  REQUIRE(run(a, AppState::report("n1", {line(w1, "running", "healthy", 5)}, 1710)).ok());
+  REQUIRE(run(a, AppState::report("n1", {line(w1, "starting", "healthy", 6)}, 1720)).ok());
+  REQUIRE(run(a, AppState::report("n1", {line(w1, "running", "healthy", 6)}, 1730)).ok());
+  CHECK(kinds(log, mark) == std::vector<std::string>{"restarted", "restarted"});
   // A report that changes nothing we tell about adds nothing; another node's line neither.
   mark = log.last_seq();
   REQUIRE(run(a, AppState::report("n2", {line(w2, "running", "unhealthy")}, 1900)).ok());
