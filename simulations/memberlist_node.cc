@@ -1,5 +1,7 @@
 #include "simulations/memberlist_node.h"
 
+#include <fmt/format.h>
+
 #include "gossip/memberlist.h"
 
 namespace shoal::sim {
@@ -38,6 +40,10 @@ class MemberlistNode final : public SimNode, private gossip::MemberlistDelegate 
   void learn_converged(const std::vector<gossip::PushNodeState>& members,
                        TimePoint now) override {
     ml_.learn_quietly(members, now);
+  }
+  Status send_user_event(const std::string& name, ByteView, TimePoint) override {
+    return Status::failed_precondition(fmt::format(
+        "user event '{}': the memberlist engine has no event layer; use engine = \"serf\"", name));
   }
   TimePoint next_wakeup() const override { return ml_.next_wakeup(); }
   void take_actions(std::vector<gossip::Action>& out) override {

@@ -20,7 +20,8 @@ ClusterObserver::ClusterObserver(size_t n, std::function<bool(size_t, size_t)> r
       correct_(n, static_cast<uint32_t>(n)),  // nobody is up and nobody is seen: all correct
       alive_cnt_(n, 0),
       failed_cnt_(n, 0),
-      kill_of_(n, -1) {}
+      kill_of_(n, -1),
+      events_(n) {}
 
 size_t ClusterObserver::index_of(const std::string& name) {
   if (name.size() < 2 || name[0] != 'n') return std::string::npos;
@@ -134,6 +135,7 @@ void ClusterObserver::node_up(size_t i) {
 
 void ClusterObserver::node_down(size_t i, bool killed) {
   if (!up_[i]) return;
+  events_.node_down(i);
   // Pairs where i was the observer or the wrongly failed member are over.
   for (size_t m = 0; m < n_; ++m) {
     if (view_[i * n_ + m] == kFailed && up_[m]) close_pair(i, m);

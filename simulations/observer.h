@@ -10,7 +10,8 @@
 //    victim alive (and the curve in between);
 //  - false positives: a live, reachable, healthy member marked failed by a live node, and
 //    how long such marks last;
-//  - samples over time for the CSV timeline and the plots.
+//  - samples over time for the CSV timeline and the plots;
+//  - user events: who must get each one, and when each did (event_tracker.h).
 //
 // Memory: one byte per (observer, member) pair, n^2 bytes (100 MB at 10,000 nodes).
 // Contract: the simulator calls set_now() before anything that can change views, and the
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "base/time.h"
+#include "simulations/event_tracker.h"
 #include "simulations/sim_node.h"
 
 namespace shoal::sim {
@@ -65,6 +67,12 @@ class ClusterObserver final : public ViewSink {
 
   void set_now(TimePoint now) { now_ = now; }
   void on_view(size_t observer, const std::string& member, View view) override;
+  void on_user_event(size_t node, const std::string& name) override {
+    events_.delivered(node, name, now_);
+  }
+  // The name the next user event must carry, and the record that `sender` sent it now.
+  std::string next_event_name() const { return events_.next_name(); }
+  void user_event_sent(size_t sender) { events_.sent(sender, up_, now_); }
 
   // ---- truth ----
   void node_up(size_t i);                // (re)started with an empty view
@@ -89,6 +97,7 @@ class ClusterObserver final : public ViewSink {
   Duration max_false_failed() const { return max_false_failed_; }
   std::string max_false_failed_pair() const { return max_pair_; }
   uint64_t view_changes() const { return view_changes_; }
+  const std::vector<UserEventRecord>& user_events() const { return events_.events(); }
   // The first few false positives, as "t=12.3s n4 declared n9 failed".
   const std::vector<std::string>& false_positive_log() const { return fp_log_; }
 
@@ -125,6 +134,7 @@ class ClusterObserver final : public ViewSink {
   std::string max_pair_;
   uint64_t view_changes_ = 0;
   std::vector<std::string> fp_log_;
+  EventTracker events_;
 };
 
 }  // namespace shoal::sim

@@ -3,12 +3,53 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <tuple>
 
 namespace shoal::sim {
 
 namespace {
 
 std::string secs(Duration d) { return fmt::format("{:.3f}s", to_seconds(d)); }
+
+std::string secs(const std::optional<Duration>& d) { return d ? secs(*d) : std::string("-"); }
+
+// Every event must reach every node that must get it (event_tracker.h) within `within`.
+// One still on its way at the end is judged only if the run outlived its deadline.
+CheckOutcome check_events_within(Duration within, TimePoint end,
+                                 const std::vector<UserEventRecord>& events) {
+  CheckOutcome o{"events_within " + format_duration(within), true, ""};
+  size_t judged = 0, late = 0;
+  const UserEventRecord* worst = nullptr;
+  // Never reaching everyone is worse than reaching everyone late; then more nodes lacking
+  // it, then slower, is worse.
+  auto badness = [](const UserEventRecord& e) {
+    return std::tuple{!e.all, e.pending, e.all ? *e.all - e.sent : Duration{}};
+  };
+  Duration slowest{};
+  for (const auto& e : events) {
+    if (!e.all && e.sent + within > end) continue;
+    ++judged;
+    if (e.all && *e.all - e.sent <= within) {
+      slowest = std::max(slowest, *e.all - e.sent);
+      continue;
+    }
+    ++late;
+    if (worst == nullptr || badness(e) > badness(*worst)) worst = &e;
+  }
+  if (worst == nullptr) {
+    o.detail = fmt::format("{} event(s) reached every node in time, slowest after {}", judged, secs(slowest));
+    return o;
+  }
+  o.passed = false;
+  const auto& w = *worst;
+  o.detail = fmt::format(
+      "{} of {} event(s) late; worst {} from n{} at {:.3f}s {}; lacking it after {}: {}", late, judged,
+      w.name, w.sender, to_seconds(w.sent - kTimeZero),
+      w.all ? "reached all after " + secs(*w.all - w.sent)
+            : fmt::format("never reached {} of {} node(s)", w.pending, w.required),
+      format_duration(within), w.lacking(w.sent + within));
+  return o;
+}
 
 }  // namespace
 
@@ -76,6 +117,9 @@ void evaluate_checks(const Scenario& sc, RunReport& r) {
     o.detail = fmt::format("{} healthy reachable node(s) declared failed", r.false_positives);
     r.checks.push_back(std::move(o));
   }
+  if (c.events_within) {
+    r.checks.push_back(check_events_within(*c.events_within, kTimeZero + sc.duration, r.user_events));
+  }
   r.passed = std::all_of(r.checks.begin(), r.checks.end(), [](const auto& o) { return o.passed; });
 }
 
@@ -113,6 +157,31 @@ std::string format_summary(const Scenario& sc, const RunReport& r) {
     line("kill n{} at {:.3f}s: first noticed after {}, known to all after {}{}", k.node,
          to_seconds(k.at - kTimeZero), k.first ? secs(*k.first - k.at) : "-",
          k.all ? secs(*k.all - k.at) : "-", k.interrupted ? " (restarted first)" : "");
+  }
+  if (!r.user_events.empty() || sc.checks.events_within) {
+    const UserEventSummary u = summarize(r.user_events);
+    std::string within;
+    if (sc.checks.events_within) {
+      size_t in_time = 0;
+      for (const auto& e : r.user_events) in_time += e.all && *e.all - e.sent <= *sc.checks.events_within;
+      within = fmt::format(", {} within {}", in_time, format_duration(*sc.checks.events_within));
+    }
+    line("user events: {} sent, {} reached every node that must get it (median {}, max {}){}; "
+         "deliveries missing at the end: {}",
+         u.sent, u.reached_all, secs(u.median), secs(u.max), within, u.missing);
+  }
+  shown = 0;
+  for (const auto& e : r.user_events) {
+    if (++shown > 20) {
+      line("  ... and {} more user events", r.user_events.size() - 20);
+      break;
+    }
+    std::string more = e.all ? ", all after " + secs(*e.all - e.sent) : std::string(" by the end");
+    if (e.excused > 0) more += fmt::format(", {} went down first", e.excused);
+    if (e.pending > 0) more += ", missing at " + e.lacking(kTimeNever);
+    line("user event {} from n{} at {:.3f}s: {} of {} node(s) up at the send got it{}", e.name,
+         e.sender, to_seconds(e.sent - kTimeZero), e.required - e.pending - e.excused, e.required,
+         more);
   }
   line("false positives: {} (longest false failure: {})", r.false_positives,
        r.max_false_failed_pair.empty() ? "none" : r.max_false_failed_pair);

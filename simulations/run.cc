@@ -59,6 +59,7 @@ Result<RunReport> run_scenario(const Scenario& scenario, const RunOptions& optio
   r.max_false_failed = obs.max_false_failed();
   r.max_false_failed_pair = obs.max_false_failed_pair();
   r.false_positive_log = obs.false_positive_log();
+  r.user_events = obs.user_events();
   evaluate_checks(sc, r);
   r.summary = format_summary(sc, r);
   if (options.svg) r.svg = render_run_svg(r);

@@ -30,6 +30,7 @@ std::string_view to_string(FaultEvent::Kind k) {
     case K::clear_link: return "clear_link";
     case K::skew: return "skew";
     case K::bandwidth: return "bandwidth";
+    case K::event: return "event";
     case K::add_voter: return "add_voter";
     case K::remove: return "remove";
     case K::transfer: return "transfer";
@@ -203,6 +204,7 @@ void read_event(const Reader& r, const toml::table& t, size_t index, std::vector
       {"partition", K::partition}, {"heal", K::heal},   {"slow", K::slow},
       {"unslow", K::unslow},     {"pause", K::pause},     {"link", K::link},
       {"clear_link", K::clear_link}, {"skew", K::skew}, {"bandwidth", K::bandwidth},
+      {"event", K::event},
       {"add_voter", K::add_voter}, {"remove", K::remove}, {"transfer", K::transfer}};
   const toml::node* body = nullptr;
   std::string action;
@@ -212,7 +214,7 @@ void read_event(const Reader& r, const toml::table& t, size_t index, std::vector
     action = std::string(k.str());
     body = &v;
   }
-  if (body == nullptr) r.fail(&t, path, "no fault given (kill, restart, leave, partition, heal, slow, unslow, pause, link, clear_link, skew, bandwidth, flap)");
+  if (body == nullptr) r.fail(&t, path, "no fault given (kill, restart, leave, partition, heal, slow, unslow, pause, link, clear_link, skew, bandwidth, event, flap)");
   const std::string key = Reader::join(path, action);
 
   if (action == "flap") {
@@ -270,6 +272,20 @@ void read_event(const Reader& r, const toml::table& t, size_t index, std::vector
     case K::clear_link:
       e.name = r.string(*body, key);
       break;
+    case K::event: {
+      // A bare selector, or {nodes = ..., count = K}; {random = K} is still a selector.
+      const auto* bt = body->as_table();
+      if (bt == nullptr || (!bt->contains("nodes") && !bt->contains("count"))) {
+        e.nodes = r.selector(*body, key);
+        break;
+      }
+      r.only(*bt, key, {"nodes", "count"});
+      const auto* nodes = bt->get("nodes");
+      if (nodes == nullptr) r.fail(body, key, "missing 'nodes' (who sends, e.g. nodes = {random = 3})");
+      e.nodes = r.selector(*nodes, Reader::join(key, "nodes"));
+      if (const auto* v = bt->get("count")) e.count = r.integer(*v, Reader::join(key, "count"), 1, 10'000);
+      break;
+    }
     case K::partition:
     case K::link:
     case K::slow:
@@ -523,70 +539,19 @@ Scenario parse(const Reader& r, const toml::table& root, std::string_view file) 
   if (const auto* node = root.get("checks")) {
     const auto* t = node->as_table();
     if (t == nullptr) r.fail(node, "checks", "expected a table [checks]");
-    r.only(*t, "checks", {"converge_within", "detect_within", "max_false_failed", "max_false_positives", "min_writes", "min_reads"});
+    r.only(*t, "checks", {"converge_within", "detect_within", "max_false_failed", "max_false_positives", "events_within", "min_writes", "min_reads"});
     if (const auto* v = t->get("min_writes")) s.checks.min_writes = r.integer(*v, "checks.min_writes", 0, 1'000'000'000);
     if (const auto* v = t->get("min_reads")) s.checks.min_reads = r.integer(*v, "checks.min_reads", 0, 1'000'000'000);
     if (const auto* v = t->get("converge_within")) s.checks.converge_within = r.duration(*v, "checks.converge_within");
     if (const auto* v = t->get("detect_within")) s.checks.detect_within = r.duration(*v, "checks.detect_within");
     if (const auto* v = t->get("max_false_failed")) s.checks.max_false_failed = r.duration(*v, "checks.max_false_failed");
+    if (const auto* v = t->get("events_within")) s.checks.events_within = r.duration(*v, "checks.events_within");
     if (const auto* v = t->get("max_false_positives")) s.checks.max_false_positives = r.integer(*v, "checks.max_false_positives", 0, 1'000'000'000);
   }
   return s;
 }
 
 }  // namespace
-
-Status Scenario::validate() const {
-  auto check = [&](const NodeSelector& sel, const FaultEvent& e) -> Status {
-    for (int64_t i : sel.indices) {
-      if (i >= nodes || i < -nodes) {
-        return Status::invalid_argument(fmt::format(
-            "{}: {}: node {} is out of range for a cluster of {} nodes", file, e.where, i, nodes));
-      }
-    }
-    return Status();
-  };
-  for (const auto& e : timeline) {
-    SHOAL_RETURN_IF_ERROR(check(e.nodes, e));
-    SHOAL_RETURN_IF_ERROR(check(e.others, e));
-  }
-  const bool is_raft = engine == "raft" || engine == "apps";
-  for (const auto& e : timeline) {
-    using K = FaultEvent::Kind;
-    const bool raft_only = e.kind == K::add_voter || e.kind == K::remove || e.kind == K::transfer;
-    const bool gossip_only = e.kind == K::leave || e.kind == K::bandwidth;
-    if (raft_only && engine != "raft") {
-      return Status::invalid_argument(fmt::format("{}: {}: {} needs cluster.engine = \"raft\"", file, e.where, to_string(e.kind)));
-    }
-    if (gossip_only && is_raft) {
-      return Status::invalid_argument(fmt::format("{}: {}: {} is not modelled for the raft engine", file, e.where, to_string(e.kind)));
-    }
-  }
-  if (engine == "apps") {
-    using K = FaultEvent::Kind;
-    for (const auto& e : timeline) {
-      if (e.kind != K::kill && e.kind != K::restart && e.kind != K::partition && e.kind != K::heal &&
-          e.kind != K::link && e.kind != K::clear_link && e.kind != K::pause) {
-        return Status::invalid_argument(fmt::format("{}: {}: {} is not modelled for the apps engine", file, e.where, to_string(e.kind)));
-      }
-    }
-    if (apps.voters > nodes) {
-      return Status::invalid_argument(fmt::format("{}: apps.voters ({}) exceeds the node count ({})", file, apps.voters, nodes));
-    }
-  }
-  if (engine == "raft" && raft.voters > nodes) {
-    return Status::invalid_argument(fmt::format("{}: raft.voters ({}) exceeds the node count ({})", file, raft.voters, nodes));
-  }
-  if (warm_start && engine != "memberlist") {
-    return Status::invalid_argument(fmt::format(
-        "{}: cluster.warm_start needs engine = \"memberlist\" (the Serf layer has no quiet way "
-        "to learn members)", file));
-  }
-  if (seeds > nodes) {
-    return Status::invalid_argument(fmt::format("{}: cluster.seeds ({}) exceeds the node count ({})", file, seeds, nodes));
-  }
-  return Status();
-}
 
 Result<Scenario> parse_scenario(std::string_view toml_text, std::string_view file) {
   Reader reader(file);

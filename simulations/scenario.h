@@ -55,6 +55,7 @@ struct FaultEvent {
     clear_link, // remove link overrides named `name` (or all)
     skew,       // nodes' clocks drift by drift_ppm and jump forward by `delay`
     bandwidth,  // nodes' egress cap in bytes/s (0: unlimited)
+    event,      // each live node sends `count` Serf user events (serf engine only)
     // Raft engine only (simulations/raft/): membership and leadership, done by the operator.
     add_voter,  // nodes join the group (as learners, promoted once caught up)
     remove,     // nodes leave the group's configuration
@@ -71,6 +72,7 @@ struct FaultEvent {
   LinkOverride link;
   int64_t drift_ppm = 0;
   double rate = 0;
+  int64_t count = 1;  // event: user events per node
 };
 
 struct Checks {
@@ -78,6 +80,8 @@ struct Checks {
   std::optional<Duration> detect_within;     // of each kill, by every live node
   std::optional<Duration> max_false_failed;  // a reachable live node is failed no longer
   std::optional<int64_t> max_false_positives;
+  // Serf engine: every user event reaches every node that must get it (event_tracker.h).
+  std::optional<Duration> events_within;
   // Raft engine: at least this many client writes / reads acknowledged over the run.
   std::optional<int64_t> min_writes;
   std::optional<int64_t> min_reads;

@@ -40,11 +40,16 @@ class SerfNode final : public SimNode {
     serf_->handle_stream_reply(id, std::move(reply), now);
   }
   void tick(TimePoint now) override { serf_->tick(now); }
+  Status send_user_event(const std::string& name, ByteView payload, TimePoint now) override {
+    return serf_->user_event(name, Bytes(payload.begin(), payload.end()), /*coalesce=*/false, now);
+  }
   TimePoint next_wakeup() const override { return serf_->next_wakeup(); }
   void take_actions(std::vector<gossip::Action>& out) override {
     for (auto& a : serf_->take_actions()) {
       if (auto* e = std::get_if<gossip::MemberEvent>(&a)) {
         sink_->on_view(index_, e->member.name, view_of(e->type));
+      } else if (auto* u = std::get_if<gossip::UserEvent>(&a)) {
+        sink_->on_user_event(index_, u->name);
       } else {
         out.push_back(std::move(a));
       }

@@ -108,6 +108,31 @@ void SimEngine::apply_fault(const FaultEvent& f) {
     case K::bandwidth:
       for (size_t i : nodes) net_.set_bandwidth(i, f.rate);
       break;
+    case K::event: {
+      // Not a fault: nothing is disturbed, so convergence episodes keep counting.
+      size_t sent = 0;
+      std::string refused;
+      for (size_t i : nodes) {
+        Slot& s = slots_[i];
+        if (!s.up) continue;
+        for (int64_t c = 0; c < f.count; ++c) {
+          const std::string name = observer_.next_event_name();
+          // Small and telling: who sent it and when, should a trace need it.
+          const std::string payload = fmt::format("n{}@{}", i, now_.time_since_epoch().count());
+          const Status st = s.core->send_user_event(name, as_bytes(payload), local(i));
+          if (!st.ok()) {
+            refused += fmt::format("; n{} refused: {}", i, st.message());
+            break;
+          }
+          observer_.user_event_sent(i);  // before after_call hands out the sender's own copy
+          ++sent;
+        }
+        after_call(i);
+      }
+      label = fmt::format("{} user event{} from {}{}", sent, sent == 1 ? "" : "s", label.substr(6),
+                          refused);
+      break;
+    }
     case K::add_voter:
     case K::remove:
     case K::transfer:

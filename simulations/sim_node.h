@@ -8,8 +8,9 @@
 //  - Every `now` is the node's local (possibly skewed) time; the simulator converts.
 //  - After any call, the simulator drains take_actions() and carries the actions out in
 //    order, then ticks the node no later than next_wakeup().
-//  - Membership changes the node observes are reported through ViewSink at once, so the
-//    simulator's checks never scan a node's whole member table.
+//  - Membership changes the node observes, and the user events it delivers, are reported
+//    through ViewSink at once, so the simulator's checks never scan a node's whole member
+//    table.
 //  - A crash destroys the object; a restart builds a new one with the same identity and the
 //    same DurableStore (holding only what was synced). Single-threaded.
 #pragma once
@@ -38,6 +39,9 @@ class ViewSink {
  public:
   virtual ~ViewSink() = default;
   virtual void on_view(size_t observer, const std::string& member, View view) = 0;
+  // `node` delivered the user event `name` to its application (Serf engine only; the
+  // sender's own copy included, as Serf delivers it locally too).
+  virtual void on_user_event(size_t node, const std::string& name) = 0;
 };
 
 struct NodeIdentity {
@@ -61,9 +65,13 @@ class SimNode {
   // engine only; Scenario::validate refuses warm_start for the others).
   virtual void learn_converged(const std::vector<gossip::PushNodeState>& /*members*/,
                                TimePoint /*now*/) {}
+  // Broadcasts a user event, never coalesced (Serf engine: gossip::Serf::user_event). The
+  // memberlist engine has no event layer and returns failed_precondition
+  // (Scenario::validate keeps scenarios from asking it).
+  virtual Status send_user_event(const std::string& name, ByteView payload, TimePoint now) = 0;
   virtual TimePoint next_wakeup() const = 0;
-  // Appends SendPacket / StreamRequest / JoinDone / LeaveDone actions. Member events have
-  // already gone to the ViewSink.
+  // Appends SendPacket / StreamRequest / JoinDone / LeaveDone actions. Member events and
+  // user events have already gone to the ViewSink.
   virtual void take_actions(std::vector<gossip::Action>& out) = 0;
 
   virtual uint64_t suspicions() const = 0;  // suspicions this node raised, cumulative

@@ -59,6 +59,7 @@ struct RunReport {
   Duration max_false_failed{};
   std::string max_false_failed_pair;
   std::vector<std::string> false_positive_log;  // the first few
+  std::vector<UserEventRecord> user_events;     // in the order they were sent
   uint64_t events = 0;
   uint64_t packets_sent = 0, packets_delivered = 0, packets_lost = 0;
   uint64_t streams = 0, streams_failed = 0;

@@ -86,6 +86,7 @@ void RaftCluster::apply_fault(const FaultEvent& f) {
       break;
     case K::leave:
     case K::bandwidth:
+    case K::event:
       break;  // refused by Scenario::validate() for raft runs
   }
   report_.faults.emplace_back(to_seconds(now_ - kTimeZero), label);
