@@ -18,6 +18,7 @@ std::string_view Status::code_name(Code c) {
     case Code::already_exists: return "already exists";
     case Code::failed_precondition: return "failed precondition";
     case Code::permission_denied: return "permission denied";
+    case Code::unauthenticated: return "unauthenticated";
     case Code::timeout: return "timeout";
     case Code::internal: return "internal";
   }

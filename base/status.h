@@ -31,6 +31,7 @@ class Status {
     already_exists,
     failed_precondition,
     permission_denied,
+    unauthenticated,   // no credentials, or ones nobody issued (HTTP 401)
     timeout,
     internal,
   };
@@ -49,6 +50,7 @@ class Status {
   static Status permission_denied(std::string_view msg) {
     return {Code::permission_denied, msg};
   }
+  static Status unauthenticated(std::string_view msg) { return {Code::unauthenticated, msg}; }
   static Status timeout(std::string_view msg) { return {Code::timeout, msg}; }
   static Status internal(std::string_view msg) { return {Code::internal, msg}; }
 

@@ -59,3 +59,39 @@ def proc_cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+_token = None
+
+
+def bench_token():
+    """The admin API token of every cluster a bench starts (docs/security.md), as
+    (token, file): each agent gets `--bootstrap-token-file FILE` (agent_token_args()), HTTP
+    requests send `Authorization: Bearer TOKEN` (auth_headers()), and the `shoal` CLI finds
+    it in SHOAL_TOKEN, set here for this process and its children. Random per run."""
+    global _token
+    if _token is None:
+        import base64
+        import tempfile
+        text = "shoal_" + os.urandom(8).hex() + "_" + \
+            base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+        fd, path = tempfile.mkstemp(prefix="shoal-bench-token-")
+        with os.fdopen(fd, "w") as f:
+            f.write(text + "\n")
+        os.environ["SHOAL_TOKEN"] = text
+        import atexit
+        atexit.register(lambda: os.path.exists(path) and os.unlink(path))
+        _token = (text, path)
+    return _token
+
+
+def agent_token_args():
+    """Flags for `shoal agent` so that a cluster it starts accepts bench_token()."""
+    return ["--bootstrap-token-file", bench_token()[1]]
+
+
+def auth_headers(headers=None):
+    """`headers` plus the bench's bearer token."""
+    out = dict(headers or {})
+    out["Authorization"] = "Bearer " + bench_token()[0]
+    return out

@@ -9,6 +9,7 @@
 #include "node/agent.h"
 #include "node/agent_config.h"
 #include "node/apps/node_apps.h"
+#include "node/auth/admin_token.h"
 #include "node/http_api.h"
 #include "node/logging.h"
 #include "node/metrics.h"
@@ -50,7 +51,33 @@ int run_agent(const node::AgentFlags& flags) {
     std::fprintf(stderr, "error: %s\n", agent.status().message().c_str());
     return kExitFailed;
   }
+  std::string bootstrap_token;
+  if (config->bootstrap_token_file) {
+    auto text = node::auth::read_admin_token(*config->bootstrap_token_file);
+    if (!text.ok()) {
+      std::fprintf(stderr, "error: --bootstrap-token-file: %s\n", text.status().message().c_str());
+      return kExitUsage;
+    }
+    bootstrap_token = *text;
+  }
+  {
+    // The node-local token (node/auth/token_store.h): root on this node reaches its agent
+    // even where the cluster has no catalog (a Shoal node among serf agents).
+    const bool given = config->local_token_file.has_value();
+    const auto file = given ? *config->local_token_file
+                            : config->data_dir / node::auth::kNodeTokenFile;
+    auto text = given ? node::auth::read_admin_token(file) : node::auth::ensure_token_file(file);
+    auto parts = text.ok() ? node::auth::parse_token(*text) : Result<node::auth::TokenParts>(text.status());
+    if (!parts.ok()) {
+      std::fprintf(stderr, "error: %s%s\n", given ? "--local-token-file: " : "",
+                   parts.status().message().c_str());
+      return given ? kExitUsage : kExitFailed;
+    }
+    (*agent)->tokens()->set_local(*parts, "node-local " + config->node_name);
+  }
   node::apps::NodeAppsOptions ao;
+  ao.tokens = (*agent)->tokens();
+  ao.bootstrap_token = bootstrap_token;
   ao.node_name = config->node_name;
   ao.data_dir = config->data_dir;
   ao.may_bootstrap = config->join.empty();
@@ -89,12 +116,17 @@ int run_agent(const node::AgentFlags& flags) {
   }
   node::NodeMetrics node_metrics(node::metrics::registry(), **agent, (*agent)->raft(),
                                  (*apps)->supervisor());
+  node::ApiAuthOptions auth;
+  auth.tokens = (*agent)->tokens();
+  auth.open_health = config->open_health;
+  auth.open_metrics = config->open_metrics;
   auto api = node::HttpApi::start(config->http, **agent, (*agent)->raft(),
                                   [&](node::HttpRouter& router) {
                                     (*apps)->add_routes(router);
                                     node::add_router_routes(router, proxy.get(),
                                                             config->node_name);
-                                  });
+                                  },
+                                  &auth);
   if (!api.ok()) {
     spdlog::error("agent-start-failed reason=\"{}\"", api.status().to_string());
     std::fprintf(stderr, "error: %s\n", api.status().message().c_str());

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/credentials.h"
 
 namespace shoal::cli {
 
@@ -12,6 +13,12 @@ std::optional<node::ApiClient> make_client(Cli& cli) {
     cli.exit_code = kExitUsage;
     return std::nullopt;
   }
+  // Resolved once per run (credentials.h), then sent with every request.
+  if (!cli.token_resolved) {
+    cli.token = resolve_token(*client, cli.token_flag).token;
+    cli.token_resolved = true;
+  }
+  client->set_token(cli.token);
   return std::move(*client);
 }
 
@@ -38,6 +45,8 @@ Status stream_failure(int http_status, const std::string& body) {
   std::string message = "HTTP " + std::to_string(http_status);
   if (j.is_object() && j.contains("error") && j["error"].is_string()) message = j["error"].get<std::string>();
   switch (http_status) {
+    case 401: return Status::unauthenticated(message);
+    case 403: return Status::permission_denied(message);
     case 404: return Status::not_found(message);
     case 409: return Status::failed_precondition(message);
     case 502:

@@ -22,6 +22,9 @@ inline constexpr int kExitUsage = 2;
 
 struct Cli {
   std::string addr = "http://127.0.0.1:8080";  // --addr / SHOAL_ADDR
+  std::string token_flag;                      // --token / SHOAL_TOKEN
+  std::string token;                           // what make_client() sends (credentials.h)
+  bool token_resolved = false;
   int exit_code = kExitOk;
 };
 
@@ -47,6 +50,8 @@ void add_top_commands(CLI::App& app, Cli& cli);  // top, nodes
 void add_log_drains_commands(CLI::App& app, Cli& cli);  // log-drains [add|remove]
 // The routing mesh (docs/router.md):
 void add_routes_commands(CLI::App& app, Cli& cli);  // routes, domains [add|remove]
+// Security (docs/security.md):
+void add_token_commands(CLI::App& app, Cli& cli);  // token create|list|revoke, login, logout
 
 // ---- helpers shared by the HTTP-client verbs (cli/client.cc) ----
 

@@ -30,6 +30,10 @@ int main(int argc, char** argv) {
   app.add_option("--addr", cli.addr, "HTTP address of the agent to talk to")
       ->envname("SHOAL_ADDR")
       ->capture_default_str();
+  app.add_option("--token", cli.token_flag,
+                 "API token (default: SHOAL_TOKEN, then `shoal login`'s, then the admin token "
+                 "of a node's data dir on this machine, if readable)")
+      ->envname("SHOAL_TOKEN");
   add_agent_command(app, cli);
   add_members_command(app, cli);
   add_membership_commands(app, cli);
@@ -49,6 +53,7 @@ int main(int argc, char** argv) {
   add_top_commands(app, cli);
   add_log_drains_commands(app, cli);
   add_routes_commands(app, cli);
+  add_token_commands(app, cli);
   shoal::sim::add_sim_commands(app);
   try {
     app.parse(argc, argv);

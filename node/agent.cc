@@ -128,7 +128,10 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
   ro.config.quiesce_after = 10 * ro.config.heartbeat_interval;
   ro.tick = ro.config.heartbeat_interval;
   ro.snapshot_every = a->config_.raft_snapshot_entries;
-  ro.factory = apps::state_machine_factory();
+  ro.factory = apps::state_machine_factory(
+      [tokens = a->tokens_](uint64_t version, auth::TokenTable table) {
+        tokens->update(version, std::move(table));
+      });
   auto raft = RaftService::open(std::move(ro));
   if (!raft.ok()) return raft.status().with_context("cannot start raft");
   a->raft_ = std::move(*raft);

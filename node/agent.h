@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "gossip/serf.h"
+#include "node/auth/token_store.h"
 #include "node/agent_config.h"
 #include "node/agent_control.h"
 #include "node/data_dir.h"
@@ -64,6 +65,10 @@ class Agent final : public AgentControl {
   const std::string& node_id() const { return data_dir_->node_id(); }
   // The Raft host of this node (its own thread; thread-safe API). Never null after create().
   RaftService* raft() { return raft_.get(); }
+  // The cluster's API tokens as this node knows them (node/auth/token_store.h): kept current
+  // by the catalog's state machine when this node holds a replica, else by the catalog
+  // leader's pushes (NodeApps).
+  std::shared_ptr<auth::TokenStore> tokens() { return tokens_; }
 
   // ---- AgentControl (any thread but the loop) ----
   Result<std::vector<gossip::Member>> members() override;
@@ -112,6 +117,7 @@ class Agent final : public AgentControl {
   boost::asio::io_context io_;  // declared before everything that posts to it
   std::unique_ptr<gossip::Serf> serf_;
   std::shared_ptr<GossipTransport> transport_;
+  std::shared_ptr<auth::TokenStore> tokens_ = std::make_shared<auth::TokenStore>();
   std::unique_ptr<RaftService> raft_;
   boost::asio::steady_timer wake_timer_;
   TimePoint wake_armed_for_ = kTimeNever;

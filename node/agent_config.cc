@@ -165,6 +165,15 @@ void add_agent_flags(CLI::App& cmd, AgentFlags& f) {
   cmd.add_option("--usage-interval", f.usage_interval,
                  "How often instances and the node are sampled for CPU and memory "
                  "(default 1s; off: never, and CPU autoscaling has nothing to go on)");
+  cmd.add_option("--open-endpoints", f.open_endpoints,
+                 "Which of health (GET /v1/health) and metrics (GET /metrics) answer without "
+                 "an API token: a comma list, or none (default health,metrics)");
+  cmd.add_option("--bootstrap-token-file", f.bootstrap_token_file,
+                 "File holding the admin token a new cluster starts with (default: a random "
+                 "one, shown once and saved as DATA_DIR/admin-token)");
+  cmd.add_option("--local-token-file", f.local_token_file,
+                 "File holding the token this node accepts as its own admin's, whatever the "
+                 "cluster's tokens (default DATA_DIR/node-token, made at first start)");
 }
 
 Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view origin) {
@@ -210,6 +219,12 @@ Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view ori
       st = get_string(value, key, out.router_access_log);
     } else if (key == "domain") {
       st = get_string(value, key, out.domain);
+    } else if (key == "open_endpoints") {
+      st = get_string(value, key, out.open_endpoints);
+    } else if (key == "bootstrap_token_file") {
+      st = get_string(value, key, out.bootstrap_token_file);
+    } else if (key == "local_token_file") {
+      st = get_string(value, key, out.local_token_file);
     } else if (key == "rpc_serf") {
       st = get_string(value, key, out.rpc_serf);
     } else if (key == "rpc_serf_auth") {
@@ -284,7 +299,7 @@ Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view ori
           "' (known: node, bind, advertise, join, retry_max, rejoin_after_leave, tags, data_dir, "
           "profile, http, rpc, rpc_serf, rpc_serf_auth, raft_snapshot_entries, log_level, "
           "encrypt, event_handlers, event_handler_timeout, router, router_tls, router_access_log, "
-          "domain, usage_interval)");
+          "domain, usage_interval, open_endpoints, bootstrap_token_file, local_token_file)");
     }
     if (!st.ok()) return st;
   }
@@ -338,6 +353,9 @@ AgentFlags merge(AgentFlags base, const AgentFlags& over) {
   take(base.router_access_log, over.router_access_log);
   take(base.domain, over.domain);
   take(base.usage_interval, over.usage_interval);
+  take(base.open_endpoints, over.open_endpoints);
+  take(base.bootstrap_token_file, over.bootstrap_token_file);
+  take(base.local_token_file, over.local_token_file);
   base.join.insert(base.join.end(), over.join.begin(), over.join.end());
   base.event_handlers.insert(base.event_handlers.end(), over.event_handlers.begin(),
                              over.event_handlers.end());
@@ -531,6 +549,38 @@ Result<AgentConfig> resolve_agent_config(const AgentFlags& flags, const AgentEnv
       return flag_error(src("--domain", flags.domain.has_value()), domain.status().message());
     }
     c.domain = *domain;
+  }
+
+  if (merged.open_endpoints) {
+    const std::string name = src("--open-endpoints", flags.open_endpoints.has_value());
+    c.open_health = c.open_metrics = false;
+    if (*merged.open_endpoints != "none") {
+      std::string_view rest = *merged.open_endpoints;
+      while (true) {
+        const auto comma = rest.find(',');
+        const std::string_view item = rest.substr(0, comma);
+        if (item == "health") {
+          c.open_health = true;
+        } else if (item == "metrics") {
+          c.open_metrics = true;
+        } else {
+          return flag_error(name, "'" + std::string(item) +
+                                      "' is not health or metrics (or use none alone)");
+        }
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+      }
+    }
+  }
+  if (merged.bootstrap_token_file) {
+    const std::string name = src("--bootstrap-token-file", flags.bootstrap_token_file.has_value());
+    if (merged.bootstrap_token_file->empty()) return flag_error(name, "must not be empty");
+    c.bootstrap_token_file = *merged.bootstrap_token_file;
+  }
+  if (merged.local_token_file) {
+    const std::string name = src("--local-token-file", flags.local_token_file.has_value());
+    if (merged.local_token_file->empty()) return flag_error(name, "must not be empty");
+    c.local_token_file = *merged.local_token_file;
   }
 
   if (merged.rpc_serf_auth) {

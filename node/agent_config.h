@@ -32,6 +32,12 @@
 //   --usage-interval D   usage_interval  1s: how often instances and the node are sampled
 //                                     (docs/reporting.md); `off`: never (no usage, no history,
 //                                     no CPU autoscaling)
+//   --open-endpoints LIST  open_endpoints  health,metrics: which of GET /v1/health and
+//                                     /metrics answer without an API token (`none`: neither)
+//   --bootstrap-token-file PATH  bootstrap_token_file  none: the admin token a new cluster
+//                                     starts with is random (docs/security.md)
+//   --local-token-file PATH  local_token_file  DATA_DIR/node-token (made at first start):
+//                                     the token this node accepts as its own admin's
 //
 // Contract:
 //  - Pure: reads the config file and the environment given to it, nothing else.
@@ -94,6 +100,10 @@ struct AgentConfig {
   std::optional<std::filesystem::path> router_access_log;  // nullopt: none (or no router)
   std::string domain = "localhost";       // the cluster's domain: APP.DOMAIN, lower case
   Duration usage_interval = std::chrono::seconds(1);  // zero: sampling off
+  bool open_health = true;   // GET /v1/health needs no token
+  bool open_metrics = true;  // GET /metrics needs no token
+  std::optional<std::filesystem::path> bootstrap_token_file;
+  std::optional<std::filesystem::path> local_token_file;  // nullopt: DATA_DIR/node-token
 
   // The gossip core's configuration for this agent (profile timings, name, tags).
   gossip::SerfConfig serf_config() const;
@@ -125,6 +135,9 @@ struct AgentFlags {
   std::optional<std::string> router_access_log;
   std::optional<std::string> domain;
   std::optional<std::string> usage_interval;
+  std::optional<std::string> open_endpoints;
+  std::optional<std::string> bootstrap_token_file;
+  std::optional<std::string> local_token_file;
 };
 
 // What the defaults depend on, injected so tests do not depend on the machine.

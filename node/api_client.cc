@@ -12,6 +12,7 @@ Status status_for_http(int status, const std::string& message) {
     case 413: return Status::invalid_argument(message);
     case 404: return Status::not_found(message);
     case 409: return Status::failed_precondition(message);
+    case 401: return Status::unauthenticated(message);
     case 403: return Status::permission_denied(message);
     case 502:
     case 503: return Status::unavailable(message);
@@ -111,6 +112,7 @@ Result<HttpResponse> ApiClient::send(const std::string& method, const std::strin
   ex.body = body;
   ex.content_type = content_type;
   ex.timeout = timeout_;
+  if (!token_.empty()) ex.headers.emplace("Authorization", "Bearer " + token_);
   auto res = http_request(host_, port_, ex);
   if (!res.ok()) return unreachable(res.status(), " (is `shoal agent` running there?)");
   return res;
@@ -127,6 +129,7 @@ Result<HttpResponse> ApiClient::stream(const std::string& method,
   ex.body = body;
   if (!content_type.empty()) ex.content_type = content_type;
   ex.timeout = timeout_;
+  if (!token_.empty()) ex.headers.emplace("Authorization", "Bearer " + token_);
   ex.on_body = std::move(on_body);  // an error answer's JSON body arrives there too
   ex.on_headers = std::move(on_headers);
   auto res = http_request(host_, port_, ex);
@@ -146,6 +149,7 @@ Result<HttpResponse> ApiClient::upload(const std::string& method,
   ex.target = path_and_query;
   ex.content_type = content_type;
   ex.timeout = timeout_;
+  if (!token_.empty()) ex.headers.emplace("Authorization", "Bearer " + token_);
   ex.body_reader = std::move(reader);
   ex.body_size = size;
   ex.on_body_sent = std::move(on_sent);

@@ -9,7 +9,8 @@
 //  - call() turns the API's answers into Status/Result: a 2xx JSON body is the result; a
 //    4xx/5xx becomes a Status carrying the API's {"error": ...} message (400 ->
 //    invalid_argument, 404 -> not_found, 405 -> invalid_argument, 409 ->
-//    failed_precondition, 502/503 -> unavailable, others -> internal); no connection is
+//    failed_precondition, 401 -> unauthenticated, 403 -> permission_denied, 502/503 ->
+//    unavailable, others -> internal); no connection is
 //    unavailable naming the address; a body that is not JSON is corruption.
 //  - send() is the raw form (any method, any body) for tests; only transport failures are
 //    errors there.
@@ -63,6 +64,9 @@ class ApiClient {
                               std::function<bool(const HttpResponse&)> on_headers = {}) const;
 
   const std::string& base_url() const { return base_url_; }
+  // An API token sent as "Authorization: Bearer TOKEN" with every request ("" : none).
+  void set_token(std::string token) { token_ = std::move(token); }
+  bool has_token() const { return !token_.empty(); }
   void set_timeout(Duration timeout) { timeout_ = timeout; }
 
   // Percent-encodes for a query string: unreserved characters pass, the rest become %XX.
@@ -75,6 +79,7 @@ class ApiClient {
   int port_ = 0;
   std::string base_url_;
   Duration timeout_;
+  std::string token_;
 };
 
 }  // namespace shoal::node

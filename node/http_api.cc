@@ -196,7 +196,8 @@ HttpApi::~HttpApi() { stop(); }
 
 Result<std::unique_ptr<HttpApi>> HttpApi::start(const gossip::Address& listen,
                                                 AgentControl& agent, RaftService* raft,
-                                                const std::function<void(HttpRouter&)>& more_routes) {
+                                                const std::function<void(HttpRouter&)>& more_routes,
+                                                const ApiAuthOptions* auth) {
   HttpRouter router;
   add_membership_routes(router, agent);
   add_event_routes(router, agent);
@@ -208,12 +209,18 @@ Result<std::unique_ptr<HttpApi>> HttpApi::start(const gossip::Address& listen,
   // Forwarded requests, deploys and log follows hold a worker while another node answers.
   HttpServerOptions options;
   options.worker_threads = 16;
+  HttpServerOptions peer_options = options;
+  if (auth) {
+    apply_access_policy(router, *auth);
+    options.authorize = make_authorizer(auth->tokens, /*peer=*/false);
+    peer_options.authorize = make_authorizer(auth->tokens, /*peer=*/true);
+  }
   auto server = HttpServer::start(listen, router.without_prefix(kInternalPrefix), options);
   if (!server.ok()) return server.status();
   spdlog::info("http-listen addr={}", (*server)->address().to_string());
   std::unique_ptr<HttpServer> peer_server;
   if (raft) {
-    peer_server = HttpServer::start_unbound(std::move(router), options);
+    peer_server = HttpServer::start_unbound(std::move(router), peer_options);
     raft->set_http_handoff([peers = peer_server.get()](int fd) { peers->adopt(fd); });
   }
   return std::unique_ptr<HttpApi>(new HttpApi(std::move(*server), std::move(peer_server), raft));

@@ -24,6 +24,7 @@
 #include "base/status.h"
 #include "gossip/address.h"
 #include "node/agent_control.h"
+#include "node/api_auth.h"
 #include "node/http_server.h"
 
 namespace shoal::node {
@@ -60,10 +61,12 @@ class HttpApi {
   // With `raft`, the same API is also served to peers on its --rpc port
   // (RaftService::set_http_handoff), and only there the /v1/internal/ routes: node-to-node
   // calls (assignments, artifact fetches, forwarding, log fan-out) never use --http.
+  // `auth`, when given, turns on API authentication (node/api_auth.h) on both listeners.
   static Result<std::unique_ptr<HttpApi>> start(const gossip::Address& listen,
                                                 AgentControl& agent,
                                                 RaftService* raft = nullptr,
-                                                const std::function<void(HttpRouter&)>& more_routes = {});
+                                                const std::function<void(HttpRouter&)>& more_routes = {},
+                                                const ApiAuthOptions* auth = nullptr);
   ~HttpApi();
   HttpApi(const HttpApi&) = delete;
   HttpApi& operator=(const HttpApi&) = delete;

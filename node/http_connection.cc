@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "node/http_server_impl.h"
+#include "node/http_util.h"
 
 namespace shoal::node {
 
@@ -309,6 +310,16 @@ class Connection final : public ServerConnection,
                         "application/json", {{"Allow", allow}});
     }
     req.params = std::move(match.params);
+    if (server_->options.authorize) {
+      if (Status st = server_->options.authorize(req, *match.options); !st.ok()) {
+        HttpHeaders extra;
+        if (st.is(Status::Code::unauthenticated)) {
+          extra.emplace_back("WWW-Authenticate", "Bearer realm=\"shoal\"");
+        }
+        return send_whole(exchange_id_, http_status(st), json_error(st.message()),
+                          "application/json", std::move(extra));
+      }
+    }
     dispatch(*match.handler, std::move(req));
   }
 

@@ -40,6 +40,11 @@ void forward_request(const HttpRequest& req, const std::shared_ptr<HttpResponder
   ex.body = req.body;
   if (auto ct = req.header("Content-Type")) ex.content_type = *ct;
   ex.headers.emplace(kHopsHeader, std::to_string(hops + 1));
+  // The owner checks the caller's token again: a forwarded request keeps its identity. A
+  // node-local token means nothing there: this node, which checked it, vouches instead.
+  if (auto a = req.header("Authorization"); a && !req.local_credential) {
+    ex.headers.emplace("Authorization", *a);
+  }
   ex.timeout = timeout;
 
   bool streaming = false;

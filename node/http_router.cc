@@ -139,6 +139,29 @@ HttpRouter::Match HttpRouter::match(const std::string& method, const std::string
   return m;
 }
 
+bool HttpRouter::set_access(std::string_view method, std::string_view pattern,
+                            auth::Access::Kind access) {
+  std::vector<std::string> segments;
+  for (auto seg : split_path(pattern)) segments.emplace_back(seg);
+  for (auto& r : routes_) {
+    if (r.method == method && r.segments == segments) {
+      r.options.access = access;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<HttpRouter::RouteInfo> HttpRouter::routes() const {
+  std::vector<RouteInfo> out;
+  for (const auto& r : routes_) {
+    std::string pattern;
+    for (const auto& seg : r.segments) pattern += "/" + seg;
+    out.push_back({r.method, pattern.empty() ? "/" : pattern, r.options});
+  }
+  return out;
+}
+
 size_t HttpRouter::max_body_limit() const {
   size_t most = kDefaultHttpBodyLimit;
   for (const auto& r : routes_) most = std::max(most, r.options.body_limit);
@@ -148,6 +171,26 @@ size_t HttpRouter::max_body_limit() const {
 size_t HttpRouter::body_limit(const std::string& method, const std::string& path) const {
   auto m = match(method, path);
   return m.options ? m.options->body_limit : kDefaultHttpBodyLimit;
+}
+
+auth::Access required_access(const HttpRequest& req, const RouteOptions& options) {
+  auth::Access need;
+  if (options.access) {
+    need.kind = *options.access;
+  } else {
+    need.kind = req.method == "GET" || req.method == "HEAD" ? auth::Access::Kind::read
+                                                            : auth::Access::Kind::admin;
+  }
+  if (need.kind == auth::Access::Kind::deploy) {
+    auto it = req.params.find(options.app_param);
+    // A deploy route without its app parameter is a routing bug: only admins pass.
+    if (it == req.params.end()) {
+      need.kind = auth::Access::Kind::admin;
+    } else {
+      need.app = it->second;
+    }
+  }
+  return need;
 }
 
 HttpRouter HttpRouter::without_prefix(std::string_view prefix) const {

@@ -34,6 +34,7 @@
 #include "base/status.h"
 #include "base/time.h"
 #include "gossip/address.h"
+#include "node/auth/token.h"
 
 namespace shoal::node {
 
@@ -48,6 +49,11 @@ struct HttpRequest {
   HttpHeaders headers;
   std::string body;
   std::string remote;  // "IP:PORT" of the client
+  // Who sent it, once authenticated (auth::Identity::describe()); "" for open routes and
+  // servers without authentication.
+  std::string identity;
+  // Authenticated with the node-local token: forwarding sends it as this node's own call.
+  bool local_credential = false;
 
   // Header lookup ignores case; the first one wins.
   std::optional<std::string> header(std::string_view name) const;
@@ -87,7 +93,15 @@ inline constexpr size_t kDefaultHttpBodyLimit = 1024 * 1024;
 
 struct RouteOptions {
   size_t body_limit = kDefaultHttpBodyLimit;
+  // Who may call it (docs/security.md). Unset: read for GET and HEAD, admin for the rest,
+  // so a route nobody thought about is closed rather than open.
+  std::optional<auth::Access::Kind> access;
+  // Access::Kind::deploy: the route parameter that names the app written to.
+  std::string app_param = "app";
 };
+
+// What a request to a route needs, after routing (its parameters known).
+auth::Access required_access(const HttpRequest& req, const RouteOptions& options);
 
 class HttpRouter {
  public:
@@ -107,6 +121,14 @@ class HttpRouter {
   // The largest body any route on this path accepts, for reading before routing.
   size_t body_limit(const std::string& method, const std::string& raw_path) const;
   size_t max_body_limit() const;
+  // Sets who may call a route (RouteOptions::access); false if there is no such route.
+  bool set_access(std::string_view method, std::string_view pattern, auth::Access::Kind access);
+  struct RouteInfo {
+    std::string method;
+    std::string pattern;
+    RouteOptions options;
+  };
+  std::vector<RouteInfo> routes() const;
   // A copy without the routes whose pattern starts with `prefix` ("/v1/internal/").
   HttpRouter without_prefix(std::string_view prefix) const;
 
@@ -125,6 +147,10 @@ struct HttpServerOptions {
   Duration idle_timeout = std::chrono::seconds(60);     // keep-alive connection, no request
   Duration request_timeout = std::chrono::seconds(30);  // reading one request
   size_t max_connections = 512;
+  // Runs on the IO thread after routing and before the handler; an error is the answer
+  // (401 with WWW-Authenticate for unauthenticated, else by http_status()). It may set
+  // HttpRequest::identity. Unset: every route is open.
+  std::function<Status(HttpRequest&, const RouteOptions&)> authorize;
 };
 
 class HttpServer {

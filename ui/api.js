@@ -1,6 +1,6 @@
 // The public /v1 API, as the dashboard reads it: JSON answers, NDJSON streams, long polls.
 // Every path is relative to the node that served the page; that node answers for the
-// whole cluster.
+// whole cluster. Requests carry the API token the user signed in with.
 
 export class ApiError extends Error {
   constructor(path, status, message) {
@@ -9,10 +9,31 @@ export class ApiError extends Error {
   }
 }
 
+// The API token the dashboard sends (docs/security.md), kept in this browser's storage for
+// this node's origin until "sign out". A 401 calls the handler set by onUnauthorized().
+const TOKEN_KEY = 'shoal-token';
+export const token = () => localStorage.getItem(TOKEN_KEY) || '';
+export function setToken(t) {
+  if (t) localStorage.setItem(TOKEN_KEY, t); else localStorage.removeItem(TOKEN_KEY);
+}
+let unauthorized = () => {};
+export function onUnauthorized(fn) { unauthorized = fn; }
+
+function headers(extra) {
+  const h = {...extra};
+  if (token()) h.Authorization = 'Bearer ' + token();
+  return h;
+}
+
+function refused(path, res, message) {
+  if (res.status === 401) unauthorized(message);
+  return new ApiError(path, res.status, message);
+}
+
 export async function getJSON(path, signal) {
   let res;
   try {
-    res = await fetch(path, {signal, headers: {Accept: 'application/json'}});
+    res = await fetch(path, {signal, headers: headers({Accept: 'application/json'})});
   } catch (e) {
     if (e.name === 'AbortError') throw e;
     throw new ApiError(path, 0, 'the agent did not answer');
@@ -20,18 +41,18 @@ export async function getJSON(path, signal) {
   const text = await res.text();
   let body = null;
   try { body = text ? JSON.parse(text) : null; } catch { /* an error page, not JSON */ }
-  if (!res.ok) throw new ApiError(path, res.status, (body && body.error) || res.statusText);
+  if (!res.ok) throw refused(path, res, (body && body.error) || res.statusText);
   return body;
 }
 
 // Reads an NDJSON stream (a log follow) and hands each object to onItem, until the stream
 // ends or `signal` aborts. Resolves when it ends; aborting is not an error.
 export async function streamNDJSON(path, onItem, signal) {
-  const res = await fetch(path, {signal});
+  const res = await fetch(path, {signal, headers: headers({})});
   if (!res.ok) {
     let msg = res.statusText;
     try { msg = (await res.json()).error || msg; } catch { /* keep the status text */ }
-    throw new ApiError(path, res.status, msg);
+    throw refused(path, res, msg);
   }
   const reader = res.body.getReader();
   const decoder = new TextDecoder();

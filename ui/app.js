@@ -2,7 +2,8 @@
 // not answer, and the line naming the node that serves the page. Each view gets a
 // ViewContext whose polls, long polls and streams all stop when the view is left.
 
-import {getJSON, sleep} from './api.js';
+import {getJSON, sleep, token, setToken, onUnauthorized} from './api.js';
+import {h} from './dom.js';
 import * as clusterView from './view_cluster.js';
 import * as appsView from './view_apps.js';
 import * as appView from './view_app.js';
@@ -126,6 +127,49 @@ async function watchSelf() {
   }
 }
 
-window.addEventListener('hashchange', route);
+// Sign in: the API answered 401, so ask for a token (docs/security.md; `shoal token create
+// --scope read` makes one for watching), check it, keep it, and show the page again.
+let signingIn = false;
+function signIn(why) {
+  if (signingIn) return;
+  signingIn = true;
+  current?.close();
+  const input = h('input', {type: 'password', id: 'token', autocomplete: 'off', size: 70,
+                            placeholder: 'shoal_…'});
+  const error = h('p', {class: 'error', id: 'signin-error'}, token() ? why : '');
+  const form = h('form', {class: 'signin', id: 'signin', onsubmit: async e => {
+    e.preventDefault();
+    setToken(input.value.trim());
+    try {
+      await getJSON('/v1/token');
+      signingIn = false;
+      showSignOut();
+      route();
+    } catch (err) {
+      setToken('');
+      error.textContent = err.message;
+    }
+  }},
+    h('h2', {}, 'Sign in'),
+    h('p', {}, 'This node needs an API token. Any scope works for watching; ',
+      h('code', {}, 'shoal token create --scope read'), ' makes one.'),
+    input, ' ', h('button', {type: 'submit'}, 'Sign in'), error);
+  document.getElementById('view').replaceChildren(form);
+  input.focus();
+}
+
+function showSignOut() {
+  const out = document.getElementById('signout');
+  out.hidden = !token();
+}
+
+document.getElementById('signout').addEventListener('click', () => {
+  setToken('');
+  showSignOut();
+  signIn('');
+});
+onUnauthorized(signIn);
+window.addEventListener('hashchange', () => { if (!signingIn) route(); });
+showSignOut();
 route();
 watchSelf();

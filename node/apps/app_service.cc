@@ -97,6 +97,7 @@ void AppService::turn() {
   refresh_peers();
   update_tags();
   feed_route_store();
+  pull_tokens();
   auto groups = raft_.list();
   if (!groups.ok()) {
     spdlog::debug("apps-turn-skipped reason=\"{}\"", groups.status().message());
@@ -109,7 +110,13 @@ void AppService::turn() {
     if (!g.stopped.ok() || g.core.role != raft::Role::leader) continue;
     if (is_catalog_group(g.group)) {
       keep_catalog_voters(g);
-      note_catalog_events(g.core.term);
+      // The leader's own replica: read once for everything the catalog leader does.
+      auto local = raft_.read_machine(kCatalogGroup, /*linearizable=*/false);
+      CatalogState state;
+      if (local.ok() && state.restore(local->state).ok()) {
+        note_catalog_events(g.core.term, state);
+        lead_tokens(state);
+      }
     } else if (is_app_group(g.group)) {
       if (!cat_read) {
         if (auto c = catalog(); c.ok()) cat = std::move(*c);
@@ -371,6 +378,8 @@ Result<Owner> AppService::catalog_owner(std::optional<Duration> wait) {
   }
   return owner_of(kCatalogGroup, holders, wait);
 }
+
+bool AppService::holds_catalog() const { return raft_.status(kCatalogGroup).ok(); }
 
 Result<std::unique_ptr<CatalogState>> AppService::catalog() {
   auto out = std::make_unique<CatalogState>();

@@ -51,6 +51,7 @@
 #include "node/apps/command_result.h"
 #include "node/apps/request_rate.h"
 #include "node/apps/scheduler.h"
+#include "node/auth/token_store.h"
 #include "node/router/route_store.h"
 #include "node/raft_service.h"
 
@@ -92,6 +93,13 @@ class AppService {
     // destroyed apps).
     std::function<void(const std::vector<PeerInfo>&)> on_peers;
     std::function<void(const CatalogState&)> on_catalog;
+    // The token channel (leader_tokens.cc, docs/security.md): the node's TokenStore, which
+    // pushes from a catalog leader update; a catalog leader pushes the table to every node
+    // at once after a change and every `token_refresh` anyway. Null: no API tokens.
+    std::shared_ptr<auth::TokenStore> tokens;
+    Duration token_refresh = std::chrono::seconds(30);
+    // The bootstrap admin token's text (--bootstrap-token-file); empty: a random one.
+    std::string bootstrap_token;
   };
   static Result<std::unique_ptr<AppService>> start(Options options, AgentControl& agent,
                                                    RaftService& raft, ArtifactStore& store,
@@ -110,7 +118,14 @@ class AppService {
   // The --rpc addresses of every live Shoal node but this one (artifact peers, log fan-out).
   std::vector<std::string> other_rpc_addrs() const;
 
+  // Catalog leader (leader_tokens.cc): pushes the token table to every live node that has
+  // not taken its version, now, and waits (bounded) for them: after a token is created or
+  // revoked, the answer goes out once every live node knows. Thread-safe.
+  void publish_tokens();
+
   // ---- the catalog ----
+  // This node holds a replica of the catalog group.
+  bool holds_catalog() const;
   // A copy: this node's own (possibly a little stale) if it holds a replica, else fetched
   // from a node that does.
   Result<std::unique_ptr<CatalogState>> catalog();
@@ -178,7 +193,15 @@ class AppService {
 
   // Catalog leader (leader_events.cc): records each node's join, failure, return and
   // departure as gossip reports it, and a leader change, in the catalog's event log.
-  void note_catalog_events(raft::Term term);
+  void note_catalog_events(raft::Term term, const CatalogState& cat);
+  // Catalog leader (leader_tokens.cc): adds the bootstrap admin token once in the
+  // cluster's life (DATA_DIR/admin-token), and pushes the token table to every node.
+  void lead_tokens(const CatalogState& cat);
+  void ensure_bootstrap_token(const CatalogState& cat);
+  void push_tokens(const CatalogTokens& tokens);
+  // Every node (leader_tokens.cc): until its TokenStore has a table, asks a catalog
+  // replica for it (a node that just started need not wait for the next push).
+  void pull_tokens();
   // App leader (leader_events.cc): records a leader change once per term and a node
   // failure that hits the app's instances (a failover episode), and counts the app's new
   // events in /metrics.
@@ -249,6 +272,18 @@ class AppService {
     bool domains_known = false;  // `domains` came from the catalog at least once
     TimePoint sent_at{};
   };
+  // leader_tokens.cc: per node, the token table version it took and when (guarded by
+  // token_push_mu_: the control thread and token handlers push); whether a bad
+  // DATA_DIR/admin-token was reported already (control thread).
+  struct TokenPush {
+    uint64_t version = 0;
+    TimePoint at{};
+  };
+  std::mutex token_push_mu_;
+  std::map<std::string, TokenPush> token_pushes_;
+  bool admin_token_reported_ = false;
+  TimePoint tokens_pulled_at_{};
+
   std::mutex routes_mu_;  // guards routes_ (the control thread and teardown push)
   std::map<raft::GroupId, RouteMemo> routes_;
   TimePoint catalog_fed_at_{};  // control thread only

@@ -1,6 +1,7 @@
 #include "node/apps/catalog_events.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 
@@ -95,7 +96,10 @@ Bytes CatalogEvents::apply_op(const json& command) {
 
 void CatalogEvents::derive(const json& command, ByteView result_bytes) {
   const std::string op = text_of(command, "op");
-  if (op != "create_app" && op != "destroy_app" && op != "set_drain") return;
+  if (op != "create_app" && op != "destroy_app" && op != "set_drain" && op != "add_token" &&
+      op != "revoke_token") {
+    return;
+  }
   const CommandResult result = decode_result(result_bytes);
   if (!result.ok()) return;  // changed nothing, not even the time seen
   const int64_t now = time_of(command);
@@ -111,6 +115,22 @@ void CatalogEvents::derive(const json& command, ByteView result_bytes) {
                  .kind = "app_destroyed",
                  .app = name,
                  .message = fmt::format("app {} destroyed", name)});
+  } else if (op == "add_token") {
+    const std::string who = text_of(command, "created_by");
+    const std::vector<std::string> scopes =
+        command.value("scopes", std::vector<std::string>{});
+    log_.append({.time_ms = now,
+                 .kind = "token_created",
+                 .message = fmt::format("token {} ({}) created with scopes {} by {}",
+                                        text_of(command, "name"), text_of(command, "id"),
+                                        fmt::join(scopes, ","), who.empty() ? "?" : who)});
+  } else if (op == "revoke_token") {
+    const std::string who = text_of(command, "by");
+    log_.append({.time_ms = now,
+                 .kind = "token_revoked",
+                 .message = fmt::format("token {} ({}) revoked by {}",
+                                        result.body.value("name", ""), result.body.value("id", ""),
+                                        who.empty() ? "?" : who)});
   } else {
     const std::string node = text_of(command, "node");
     const bool draining = command.value("draining", false);

@@ -132,8 +132,10 @@ Bytes CatalogState::remove_service(std::string_view name) {
 Bytes CatalogState::apply(const raft::Entry& entry) {
   auto command = decode_command(entry.data);
   if (!command.ok()) return invalid("catalog: " + command.status().message());
+  const uint64_t tokens_before = tokens_.version();
   Bytes result = apply_command(*command);
   events_.derive(*command, result);
+  if (on_tokens_ && tokens_.version() != tokens_before) on_tokens_(tokens_.version(), tokens_.table());
   return result;
 }
 
@@ -143,6 +145,7 @@ Bytes CatalogState::apply_command(const json& command) {
   if (!f.ok()) return invalid(f.error());
   JsonFields c(command, op);
   if (events_.is_event_op(op)) return events_.apply_op(command);
+  if (tokens_.is_token_op(op)) return tokens_.apply_op(command);
 
   if (op == "create_app" || op == "set_replicas") {
     const std::string name = c.str("name", 256);
@@ -271,14 +274,14 @@ json CatalogState::to_json() const {
   return {{"version", kSnapshotVersion},   {"apps", apps},
           {"next_app_seq", next_app_seq_}, {"nodes", nodes},
           {"services", services},          {"settings", settings_},
-          {"events", events_.to_json()}};
+          {"events", events_.to_json()},   {"tokens", tokens_.to_json()}};
 }
 
 Bytes CatalogState::snapshot() const { return json::to_msgpack(to_json()); }
 
 Status CatalogState::restore(ByteView data) {
   if (data.empty()) {
-    *this = CatalogState();
+    *this = CatalogState(std::move(on_tokens_));
     return Status();
   }
   json j = json::from_msgpack(data.begin(), data.end(), true, false);
@@ -326,7 +329,14 @@ Status CatalogState::restore(ByteView data) {
     if (!e.ok()) return Status::corruption("catalog snapshot: " + e.status().message());
     next.events_ = std::move(*e);
   }
+  if (const json* tokens = f.opt("tokens")) {  // absent in older snapshots
+    auto t = CatalogTokens::from_json(*tokens);
+    if (!t.ok()) return Status::corruption("catalog snapshot: " + t.status().message());
+    next.tokens_ = std::move(*t);
+  }
+  next.on_tokens_ = std::move(on_tokens_);
   *this = std::move(next);
+  if (on_tokens_ && tokens_.version() > 0) on_tokens_(tokens_.version(), tokens_.table());
   return Status();
 }
 

@@ -18,6 +18,7 @@
 //    on that thread (or from a copy made there).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "node/apps/catalog_events.h"
+#include "node/apps/catalog_tokens.h"
 #include "node/apps/command_result.h"
 #include "raft/state_machine.h"
 
@@ -64,6 +66,11 @@ struct ServiceRecord {
 
 class CatalogState final : public raft::StateMachine {
  public:
+  // Called (on the applying thread) with the token table whenever it changes, and after a
+  // restore: how a catalog replica keeps its node's TokenStore current.
+  using TokensChanged = std::function<void(uint64_t version, auth::TokenTable table)>;
+  explicit CatalogState(TokensChanged on_tokens = nullptr) : on_tokens_(std::move(on_tokens)) {}
+
   // Result: {"ok", "name", "group"}. exists if the name is taken; invalid for a bad name or
   // replica list (1 to 7 distinct valid node names).
   static Bytes create_app(std::string_view name, const std::vector<std::string>& replicas,
@@ -114,6 +121,8 @@ class CatalogState final : public raft::StateMachine {
   // Node, app and leader events (catalog_events.h; its ops are built there).
   const CatalogEvents& catalog_events() const { return events_; }
   const EventLog& events() const { return events_.log(); }
+  // API tokens (hashed), their version and the bootstrap token's id.
+  const CatalogTokens& tokens() const { return tokens_; }
 
  private:
   Bytes apply_command(const nlohmann::json& command);
@@ -125,6 +134,8 @@ class CatalogState final : public raft::StateMachine {
   std::map<std::string, ServiceRecord> services_;
   std::map<std::string, std::string> settings_;
   CatalogEvents events_;
+  CatalogTokens tokens_;
+  TokensChanged on_tokens_;  // not state: survives restore()
 };
 
 }  // namespace shoal::node::apps

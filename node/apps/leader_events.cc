@@ -93,11 +93,7 @@ void AppService::note_app_events(raft::GroupId group, raft::Term term, const App
   }
 }
 
-void AppService::note_catalog_events(raft::Term term) {
-  auto cat = raft_.read_machine(kCatalogGroup, /*linearizable=*/false);
-  if (!cat.ok()) return;
-  CatalogState state;
-  if (!state.restore(cat->state).ok()) return;
+void AppService::note_catalog_events(raft::Term term, const CatalogState& state) {
   if (noted_term_[kCatalogGroup] != term) {
     noted_term_[kCatalogGroup] = term;
     auto r = propose(kCatalogGroup, catalog_leader_changed(opts_.self, term, wall_ms()));

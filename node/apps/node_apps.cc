@@ -26,6 +26,8 @@ void add_usage_routes(HttpRouter& router, apps::AppService& apps, AgentControl& 
                       supervisor::Supervisor& supervisor, RaftService& raft);  // http_api_usage.cc
 void add_route_routes(HttpRouter& router, apps::AppService& apps,
                       router::RouteStore& routes);  // http_api_routes.cc
+void add_token_routes(HttpRouter& router, apps::AppService& apps,
+                      std::shared_ptr<auth::TokenStore> tokens);  // http_api_tokens.cc
 }
 
 namespace shoal::node::apps {
@@ -112,6 +114,8 @@ Result<std::unique_ptr<NodeApps>> NodeApps::open(NodeAppsOptions options, AgentC
   };
   ao.may_bootstrap = n->opts_.may_bootstrap;
   ao.data_dir = dir;
+  ao.tokens = n->opts_.tokens;
+  ao.bootstrap_token = n->opts_.bootstrap_token;
   // Tests shorten how long a failed node's Raft seats wait before they are given away.
   SHOAL_RETURN_IF_ERROR(
       duration_from_env_ms("SHOAL_DEAD_VOTER_GRACE_MS", 0, &ao.dead_voter_grace));
@@ -165,6 +169,7 @@ void NodeApps::add_routes(HttpRouter& router) {
   add_route_routes(router, *service_, *routes_);
   supervisor::add_supervisor_routes(router, *supervisor_, opts_.data_dir / "agent");
   add_artifact_routes(router, *store_);
+  if (opts_.tokens) add_token_routes(router, *service_, opts_.tokens);
 }
 
 void NodeApps::shutdown(bool stop_instances) {

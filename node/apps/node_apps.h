@@ -20,6 +20,7 @@
 #include "base/status.h"
 #include "base/time.h"
 #include "node/agent_control.h"
+#include "node/auth/token_store.h"
 #include "node/http_server.h"
 #include "node/raft_service.h"
 
@@ -44,6 +45,10 @@ struct NodeAppsOptions {
   std::string shim_binary;     // "" = this executable
   std::string domain = "localhost";  // --domain: apps answer as APP.DOMAIN (docs/router.md)
   Duration usage_interval = std::chrono::seconds(1);  // --usage-interval; zero: off
+  // API tokens (docs/security.md): the node's TokenStore (the Agent's), which the catalog
+  // leader's pushes feed; and the bootstrap admin token's text (empty: a random one).
+  std::shared_ptr<auth::TokenStore> tokens;
+  std::string bootstrap_token;
 };
 
 class NodeApps {

@@ -7,9 +7,9 @@
 
 namespace shoal::node::apps {
 
-raft::StateMachineFactory state_machine_factory() {
-  return [](raft::GroupId id) -> std::unique_ptr<raft::StateMachine> {
-    if (is_catalog_group(id)) return std::make_unique<CatalogState>();
+raft::StateMachineFactory state_machine_factory(CatalogState::TokensChanged on_tokens) {
+  return [on_tokens](raft::GroupId id) -> std::unique_ptr<raft::StateMachine> {
+    if (is_catalog_group(id)) return std::make_unique<CatalogState>(on_tokens);
     if (is_app_group(id)) return std::make_unique<AppState>();
     return std::make_unique<raft::KvStateMachine>();
   };

@@ -70,6 +70,23 @@ TEST_CASE("ui: the dashboard shows the cluster, an instance's restart and a node
   const std::string base = "http://" + n0.http_addr() + "/ui/";
   REQUIRE(b.navigate(base, 20s).ok());
 
+  // 0. The API wants a token: the page asks for one, refuses a wrong one, takes the right.
+  see(b, "the sign-in form", "document.getElementById('signin') !== null");
+  REQUIRE(b.evaluate("document.getElementById('token').value = 'shoal_wrong';"
+                     "document.getElementById('signin').requestSubmit(); true").ok());
+  see(b, "a refused token",
+      "document.getElementById('signin-error')?.textContent.includes('401')");
+  REQUIRE(b.evaluate("document.getElementById('token').value = " + js_str(test_admin_token()) +
+                     "; document.getElementById('signin').requestSubmit(); true").ok());
+  see(b, "signed in", "document.getElementById('signin') === null && "
+                      "!document.getElementById('signout').hidden");
+  // Until then the browser logs each refused request; nothing else may go wrong.
+  const auto before_signin = b.console_errors();
+  for (const auto& e : before_signin) {
+    INFO(e);
+    CHECK(e.find("401") != std::string::npos);
+  }
+
   // 1. Every node alive, every app, every instance where it runs.
   std::string all_nodes = "true";
   for (auto& a : c.agents) {
@@ -154,7 +171,8 @@ TEST_CASE("ui: the dashboard shows the cluster, an instance's restart and a node
       "document.querySelectorAll('.chart path.line').length >= 4");
   keep_screenshot(b, "ui-failover");
 
-  const auto errors = b.console_errors();
+  auto errors = b.console_errors();
+  errors.erase(errors.begin(), errors.begin() + static_cast<long>(before_signin.size()));
   INFO(json(errors).dump(2));
   CHECK(errors.empty());
 }

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "node/api_client.h"
+#include "node/auth/token.h"
 
 extern char** environ;
 
@@ -126,8 +127,16 @@ inline pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // `extra_env` ("NAME=value") replaces what this process has under the same name.
+  auto name_of = [](const std::string& e) { return e.substr(0, e.find('=') + 1); };
   std::vector<std::string> env_store;
-  for (char** e = environ; *e != nullptr; ++e) env_store.emplace_back(*e);
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    const bool replaced = std::any_of(extra_env.begin(), extra_env.end(), [&](const std::string& x) {
+      return name_of(x) == name_of(entry);
+    });
+    if (!replaced) env_store.push_back(entry);
+  }
   for (const auto& e : extra_env) env_store.push_back(e);
   std::vector<char*> envp;
   for (auto& e : env_store) envp.push_back(e.data());
@@ -209,14 +218,50 @@ inline CommandResult run_command(const std::vector<std::string>& args,
   return run_command_argv(argv, timeout, extra_env);
 }
 
+// The admin API token every cluster these tests start begins with (docs/security.md): the
+// agents get it through --bootstrap-token-file, AgentProcess::client() sends it, and the
+// `shoal` CLI runs here find it in SHOAL_TOKEN, set for this process and its children.
+// Random per test process; the file holding it lives as long as the process.
+inline const std::string& test_admin_token() {
+  static const std::string token = [] {
+    const auto parts = node::auth::generate_token();
+    const std::string text = node::auth::token_text(parts);
+    ::setenv("SHOAL_TOKEN", text.c_str(), 1);
+    return text;
+  }();
+  return token;
+}
+
+inline const std::filesystem::path& test_admin_token_file() {
+  struct TokenFile {
+    std::filesystem::path dir = make_temp_dir("shoal-test-token");
+    std::filesystem::path file = dir / "admin-token";
+    TokenFile() {
+      std::ofstream(file) << test_admin_token() << "\n";
+      std::filesystem::permissions(file, std::filesystem::perms::owner_read |
+                                             std::filesystem::perms::owner_write);
+    }
+    ~TokenFile() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  };
+  static const TokenFile f;
+  return f.file;
+}
+
 class AgentProcess {
  public:
   // Starts `shoal agent --node NAME` on fresh loopback ports with `extra_args` appended
   // (e.g. {"--join", other.gossip_addr()}). Does not wait for health; see wait_healthy().
+  // `test_token`: a new cluster starts with test_admin_token() (false: the agent makes
+  // its own, as for a user).
   static std::unique_ptr<AgentProcess> start(const std::string& name,
-                                             std::vector<std::string> extra_args = {}) {
+                                             std::vector<std::string> extra_args = {},
+                                             bool test_token = true) {
     std::unique_ptr<AgentProcess> p(new AgentProcess);
     p->name_ = name;
+    p->test_token_ = test_token;
     // The Raft port defaults to gossip + 1: pick a gossip port whose successor is free too.
     for (int tries = 0; tries < 100; ++tries) {
       p->gossip_port_ = free_loopback_port();
@@ -313,7 +358,14 @@ class AgentProcess {
     return false;
   }
 
+  // A client of this agent that sends the tests' admin token (test_admin_token()).
   node::ApiClient client(std::chrono::milliseconds timeout = 10s) const {
+    auto c = *node::ApiClient::create(http_url(), timeout);
+    c.set_token(test_admin_token());
+    return c;
+  }
+  // One that sends no token: for what anyone may call, and for checking refusals.
+  node::ApiClient anonymous_client(std::chrono::milliseconds timeout = 10s) const {
     return *node::ApiClient::create(http_url(), timeout);
   }
 
@@ -346,6 +398,15 @@ class AgentProcess {
     if (!has("--profile")) argv.insert(argv.end(), {"--profile", "local"});
     if (!has("--log-level")) argv.insert(argv.end(), {"--log-level", "debug"});
     if (!has("--router")) argv.insert(argv.end(), {"--router", router_addr()});
+    if (test_token_ && !has("--bootstrap-token-file")) {
+      argv.insert(argv.end(), {"--bootstrap-token-file", test_admin_token_file().string()});
+    }
+    // The same token as every agent's node-local one: it works on a node that joined serf
+    // agents (no catalog, so no cluster tokens), and on one that has not received the
+    // cluster's tokens yet.
+    if (test_token_ && !has("--local-token-file")) {
+      argv.insert(argv.end(), {"--local-token-file", test_admin_token_file().string()});
+    }
     argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
     pid_ = spawn(argv, log_path(), log_path());
     exit_code_.reset();
@@ -357,6 +418,7 @@ class AgentProcess {
   int router_port_ = 0;
   std::filesystem::path dir_;
   std::vector<std::string> extra_args_;
+  bool test_token_ = true;
   pid_t pid_ = -1;
   std::optional<int> exit_code_;
 };
