@@ -37,15 +37,22 @@ std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
-// temp file + rename: a reader sees the old file or the whole new one.
+// temp file + rename: a reader sees the old file or the whole new one. Root's only, like
+// everything the shim writes (docs/supervisor.md, "Isolation").
 bool write_atomically(const fs::path& p, const std::string& data) {
   const fs::path tmp = p.string() + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "we");
-  if (f == nullptr) return false;
-  bool ok = std::fwrite(data.data(), 1, data.size(), f) == data.size();
-  ok = (std::fflush(f) == 0) && ok;
-  ok = (::fsync(::fileno(f)) == 0) && ok;
-  ok = (std::fclose(f) == 0) && ok;
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  bool ok = ::fchmod(fd, 0600) == 0;
+  size_t done = 0;
+  while (ok && done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<size_t>(n);
+  }
+  ok = (::fsync(fd) == 0) && ok;
+  ok = (::close(fd) == 0) && ok;
   return ok && std::rename(tmp.c_str(), p.c_str()) == 0;
 }
 
@@ -87,7 +94,7 @@ class LogWriter {
 
  private:
   void open() {
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     struct stat st {};
     size_ = (fd_ >= 0 && ::fstat(fd_, &st) == 0) ? st.st_size : 0;
   }
@@ -165,7 +172,8 @@ void kill_cgroups(const std::vector<std::string>& dirs) {
 // In the forked child: async-signal-safe calls only until exec (the shim is
 // single-threaded, but stay honest). Reports a failure on fd 2 (the err pipe).
 [[noreturn]] void exec_app(const ShimSpec& spec, int out_w, int err_w, char* const* argv,
-                           char* const* envp, const std::vector<std::string>& procs_files) {
+                           char* const* envp, const std::vector<std::string>& procs_files,
+                           int max_fd) {
   auto die = [&](const char* what) {
     const char* reason = std::strerror(errno);
     (void)!::write(2, "shoal: ", 7);
@@ -184,6 +192,11 @@ void kill_cgroups(const std::vector<std::string>& dirs) {
   if (devnull >= 0) ::dup2(devnull, 0);
   ::dup2(out_w, 1);
   ::dup2(err_w, 2);
+  // The app gets stdin, stdout and stderr and nothing else the shim holds: above all not
+  // the notify pipe to the agent (fd 3), which the shim got without close-on-exec.
+  if (::close_range(3, ~0U, 0) != 0) {
+    for (int fd = 3; fd < max_fd; ++fd) ::close(fd);
+  }
   char pidbuf[24];
   const int len = std::snprintf(pidbuf, sizeof pidbuf, "%d", static_cast<int>(::getpid()));
   for (const auto& f : procs_files) {
@@ -359,10 +372,12 @@ int run_shim(const fs::path& spec_path, int notify_fd) {
   for (const auto& d : spec->cgroup_dirs) procs_files.push_back((fs::path(d) / "cgroup.procs").string());
 
   LogWriter log(dir / kLogFile, spec->log_max_bytes, spec->log_keep);
+  const long open_max = ::sysconf(_SC_OPEN_MAX);  // for exec_app, where sysconf may not run
+  const int max_fd = open_max > 0 && open_max < 65536 ? static_cast<int>(open_max) : 65536;
 
   const pid_t app = ::fork();
   if (app < 0) return fail(std::string("fork: ") + std::strerror(errno));
-  if (app == 0) exec_app(*spec, out_p[1], err_p[1], argv, envp.data(), procs_files);
+  if (app == 0) exec_app(*spec, out_p[1], err_p[1], argv, envp.data(), procs_files, max_fd);
   ::setpgid(app, app);  // also done by the child: whichever runs first
   ::close(out_p[1]);
   ::close(err_p[1]);

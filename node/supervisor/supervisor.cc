@@ -7,10 +7,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <leveldb/write_batch.h>
 #include <spdlog/spdlog.h>
 
@@ -27,14 +30,6 @@ std::string slurp(const fs::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-// Adds o+x (traverse, not list) so an app's unprivileged uid can reach its home below.
-void allow_traverse(const fs::path& p) {
-  struct stat st {};
-  if (::stat(p.c_str(), &st) == 0 && !(st.st_mode & S_IXOTH)) {
-    ::chmod(p.c_str(), (st.st_mode & 07777) | S_IXOTH | S_IXGRP);
-  }
 }
 
 }  // namespace
@@ -100,18 +95,50 @@ void Supervisor::Impl::arm_timer(TimePoint wake) {
   });
 }
 
+void Supervisor::Impl::seal() {
+  if (!dropping()) return;
+  std::set<std::string> open = {root.filename().string()};
+  if (releases.parent_path() == opt.data_dir) open.insert(releases.filename().string());
+  auto sealed = seal_data_dir(opt.data_dir, open);
+  if (!sealed.ok()) {
+    spdlog::warn("data-dir-seal-failed dir={} reason=\"{}\"", opt.data_dir.string(),
+                 sealed.status().message());
+  } else if (!sealed->empty()) {
+    spdlog::info("data-dir-sealed dir={} entries={}", opt.data_dir.string(),
+                 fmt::format("{}", fmt::join(*sealed, ",")));
+  }
+}
+
 void Supervisor::Impl::do_prepare(const InstanceKey& k) {
   InstanceRecord* r = core.find(k);
   if (r == nullptr) return;
   const InstanceSpec spec = r->spec;
   const std::string app = k.first;
+  const int uid = dropping() ? app_uid(app) : -1;
   spdlog::info("instance-prepare app={} instance={} release={}", app, spec.id, spec.release);
-  spawn_worker([this, k, spec, app](const std::atomic<bool>&) {
+  spawn_worker([this, k, spec, app, uid](const std::atomic<bool>&) {
+    // RELEASES/APP exists with its final mode before the release is unpacked into it, so no
+    // other app ever sees it open; and again after, in case a GC pass removed and prepare
+    // re-created it meanwhile.
+    const fs::path app_releases = releases / app;
+    auto close_releases = [&] {
+      if (uid < 0) return Status();
+      SHOAL_RETURN_IF_ERROR(make_dir(releases, kTraverseDirMode));
+      return make_dir(app_releases, kAppDirMode, 0, uid);
+    };
     Result<std::string> dir = Status::failed_precondition("no release preparer configured");
-    if (opt.prepare) {
+    if (Status s = close_releases(); !s.ok()) {
+      dir = s.with_context("the app's releases directory");
+    } else if (opt.prepare) {
       auto got = opt.prepare(app, spec.release, spec.digest, spec.artifact_peers);
       if (got.ok()) {
         dir = got->string();
+        if (got->parent_path() != app_releases) {
+          spdlog::debug("release-dir-elsewhere app={} dir={} note=\"not under {}: its modes "
+                        "are the preparer's\"", app, got->string(), app_releases.string());
+        } else if (Status s = close_releases(); !s.ok()) {
+          dir = s.with_context("the app's releases directory");
+        }
       } else {
         dir = got.status();
       }
@@ -245,12 +272,27 @@ Result<std::unique_ptr<Supervisor>> Supervisor::open(SupervisorOptions options) 
   }
   s.root = s.opt.data_dir / "supervisor";
   s.instances = s.root / "instances";
+  s.releases = s.opt.releases_dir.empty() ? s.opt.data_dir / "releases" : s.opt.releases_dir;
   std::error_code ec;
-  fs::create_directories(s.instances, ec);
-  if (ec) return Status::io_error("cannot create " + s.instances.string() + ": " + ec.message());
+  fs::create_directories(s.opt.data_dir, ec);
+  if (ec) return Status::io_error("cannot create " + s.opt.data_dir.string() + ": " + ec.message());
+  // Apps' uids must get through these to their homes and releases, and must list none of
+  // them; without them, nobody but us needs in at all.
+  const mode_t through = s.dropping() ? kTraverseDirMode : kPrivateDirMode;
   if (s.dropping()) {
-    for (const fs::path& p : {s.opt.data_dir, s.root}) allow_traverse(p);
+    if (::chmod(s.opt.data_dir.c_str(), kTraverseDirMode) != 0) {
+      return Status::io_error("cannot chmod " + s.opt.data_dir.string() + ": " + std::strerror(errno));
+    }
+    fs::create_directories(s.releases.parent_path(), ec);
+    SHOAL_RETURN_IF_ERROR(make_dir(s.releases, kTraverseDirMode));
   }
+  SHOAL_RETURN_IF_ERROR(make_dir(s.root, through));
+  SHOAL_RETURN_IF_ERROR(make_dir(s.instances, through));
+  // LevelDB makes its files 0644: the directory keeps the assignments (config vars) root's.
+  SHOAL_RETURN_IF_ERROR(make_dir(s.root / "db", kPrivateDirMode));
+  // The data dir is open to traversal now: everything in it but the two trees above goes
+  // back to root only.
+  s.seal();
   leveldb::Options o;
   o.create_if_missing = true;
   leveldb::DB* raw = nullptr;

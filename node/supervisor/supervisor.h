@@ -23,8 +23,14 @@
 //    long); the destructor waits for running ones. on_change runs on the loop thread and
 //    must not call back into the Supervisor synchronously.
 //  - Running as root, each app runs as uid = gid = 61000 + (app seq % 4000) (no passwd
-//    entry); its HOME and TMPDIR are INSTANCE_DIR/home, owned by that uid; the data dir
-//    and instance tree get o+x (0711) so that uid can reach its home but list nothing.
+//    entry, isolation.h) and reaches only its own release and home: the data dir,
+//    supervisor/, instances/ and the releases dir are 0711 (traverse, no listing),
+//    instances/APP/, instances/APP/ID/ and RELEASES/APP/ are root:APPGID 0710, HOME
+//    (INSTANCE_DIR/home, TMPDIR in it) is the app's 0700, and every other entry of the data
+//    dir is kept without group and other bits (sealed at open, before each start and at
+//    each usage sample).
+//    Files that hold config vars (spec.json, the DB) are root's only. An instance's
+//    environment is instance_environment(): nothing of the agent's own.
 #pragma once
 
 #include <atomic>
@@ -49,7 +55,8 @@
 namespace shoal::node::supervisor {
 
 // Makes release `release` (slug `digest`) of `app` ready on this node and returns its
-// directory (read-only to the app). Blocking; called off the loop thread.
+// directory (read-only to the app), which is RELEASES_DIR/APP/... when the supervisor is to
+// keep other apps out of it. Blocking; called off the loop thread.
 using PrepareRelease = std::function<Result<std::filesystem::path>(
     const std::string& app, int64_t release, const std::string& digest,
     const std::vector<std::string>& peers)>;
@@ -58,6 +65,9 @@ struct SupervisorOptions {
   std::string node_name;
   std::filesystem::path data_dir;
   PrepareRelease prepare;
+  // Where `prepare` puts each app's releases (as APP/...); empty: DATA_DIR/releases. The
+  // supervisor owns the modes of it and of its APP directories.
+  std::filesystem::path releases_dir;
   int port_min = 20000;
   int port_max = 29999;
   CorePolicy policy;

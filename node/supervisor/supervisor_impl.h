@@ -36,6 +36,7 @@
 #include "node/supervisor/health_prober.h"
 #include "node/supervisor/supervisor.h"
 #include "node/supervisor/host_usage.h"
+#include "node/supervisor/isolation.h"
 #include "node/supervisor/usage_meter.h"
 #include "node/supervisor/usage_report.h"
 #include "node/supervisor/usage_series.h"
@@ -50,6 +51,7 @@ struct Supervisor::Impl {
   CgroupHost host;
   fs::path root;       // DATA_DIR/supervisor
   fs::path instances;  // root/instances
+  fs::path releases;   // opt.releases_dir, or DATA_DIR/releases
   std::unique_ptr<leveldb::DB> db;
   SupervisorCore core;
   bool as_root = false;
@@ -92,8 +94,6 @@ struct Supervisor::Impl {
   int background = 0;
 
   static constexpr auto kCallTimeout = std::chrono::seconds(10);
-  static constexpr int kUidBase = 61000;
-  static constexpr int kUidRange = 4000;
   static constexpr int kMaxBackground = 64;
   // Directories (logs) of instances no longer assigned, kept per app for `logs` after a stop.
   static constexpr size_t kKeptGoneInstances = 10;
@@ -144,11 +144,13 @@ struct Supervisor::Impl {
 
   int app_uid(const std::string& app) const {
     const Assignment* a = core.assignment(app);
-    const uint64_t group = a ? a->group : 0;
-    const uint64_t seq = group >= kAppGroupBase ? group - kAppGroupBase : group;
-    return kUidBase + static_cast<int>(seq % kUidRange);
+    return supervisor::app_uid(a ? a->group : 0);
   }
   bool dropping() const { return as_root && opt.drop_privileges; }
+  // Closes the rest of the data dir to others again (isolation.h, seal_data_dir): other
+  // parts of the agent may have added entries since. Only when apps run as their own uids;
+  // at open, before each start and at each usage sample.
+  void seal();
 
   // ---- supervisor.cc: the loop's side ----
   void apply(CoreActions&& a);  // carries out the core's actions, then re-arms the timer

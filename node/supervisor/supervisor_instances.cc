@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 
 #include <spdlog/spdlog.h>
 
@@ -37,20 +36,6 @@ bool port_bindable(int port) {
   const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
   return ok;
-}
-
-Status write_file(const fs::path& p, const std::string& data) {
-  const fs::path tmp = p.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << data;
-    if (!out) return Status::io_error("cannot write " + tmp.string());
-  }
-  ::chmod(tmp.c_str(), 0600);  // the spec holds the app's config vars
-  std::error_code ec;
-  fs::rename(tmp, p, ec);
-  if (ec) return Status::io_error("cannot rename " + tmp.string() + ": " + ec.message());
-  return {};
 }
 
 }  // namespace
@@ -89,18 +74,9 @@ void Supervisor::Impl::kill_leftovers(const InstanceRecord& r, const fs::path& d
 std::map<std::string, std::string> Supervisor::Impl::instance_env(
     const InstanceKey& k, const InstanceRecord& r) const {
   const InstanceSpec& spec = r.running ? *r.running : r.spec;
-  const fs::path home = instance_dir(k) / "home";
-  std::map<std::string, std::string> env;
-  env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
-  for (const auto& [name, value] : spec.env) env[name] = value;
-  env["PORT"] = std::to_string(r.port);
-  env["SHOAL_APP"] = k.first;
-  env["SHOAL_RELEASE"] = std::to_string(spec.release);
-  env["SHOAL_INSTANCE"] = k.second;
-  env["SHOAL_PROCESS_TYPE"] = spec.type;
-  env["HOME"] = home.string();
-  env["TMPDIR"] = (home / "tmp").string();
-  return env;
+  return instance_environment(
+      InstanceIdentity{k.first, k.second, spec.type, spec.release, r.port, instance_dir(k) / "home"},
+      spec.env);
 }
 
 void Supervisor::Impl::do_probe(const InstanceKey& k, uint64_t token) {
@@ -142,20 +118,16 @@ Status Supervisor::Impl::do_start(const InstanceKey& k) {
   const fs::path dir = instance_dir(k);
   const fs::path home = dir / "home";
   std::error_code ec;
-  fs::create_directories(home / "tmp", ec);
-  if (ec) return Status::io_error("cannot create " + (home / "tmp").string() + ": " + ec.message());
   const int uid = dropping() ? app_uid(k.first) : -1;
-  // Traversable, not listable: the app's uid reaches its home and nothing else.
-  for (const fs::path& p : {instances, instances / k.first, dir}) ::chmod(p.c_str(), 0711);
-  if (dropping()) {
-    for (const fs::path& p : {home, home / "tmp"}) {
-      if (::chown(p.c_str(), static_cast<uid_t>(uid), static_cast<gid_t>(uid)) != 0) {
-        return Status::io_error("chown " + p.string() + ": " + std::strerror(errno));
-      }
-    }
-    ::chmod(home.c_str(), 0700);
-    ::chmod((home / "tmp").c_str(), 0700);
-  }
+  // root:APPGID 0710 down to the instance: its uid gets through to its home, another app's
+  // stops at instances/APP. The files in it (spec, logs, status) are root's 0600. HOME is
+  // the app's own; make_dir never follows the symlink an app may leave as HOME/tmp.
+  const mode_t tree = dropping() ? kAppDirMode : kPrivateDirMode;
+  SHOAL_RETURN_IF_ERROR(make_dir(instances / k.first, tree, dropping() ? 0 : -1, uid));
+  SHOAL_RETURN_IF_ERROR(make_dir(dir, tree, dropping() ? 0 : -1, uid));
+  SHOAL_RETURN_IF_ERROR(make_dir(home, kPrivateDirMode, uid, uid));
+  SHOAL_RETURN_IF_ERROR(make_dir(home / "tmp", kPrivateDirMode, uid, uid));
+  seal();
   // A port another agent on this host took meanwhile (they share the range) is replaced.
   if (r->port == 0 || !port_bindable(r->port)) {
     auto port = allocate_port(k);
@@ -201,7 +173,8 @@ Status Supervisor::Impl::do_start(const InstanceKey& k) {
   spec.cgroup_dirs = r->cgroup_dirs;
   spec.log_max_bytes = opt.log_max_bytes;
   spec.log_keep = opt.log_keep;
-  SHOAL_RETURN_IF_ERROR(write_file(dir / kSpecFile, to_json(spec).dump(2)));
+  // The spec holds the app's config vars: root's only (isolation.h).
+  SHOAL_RETURN_IF_ERROR(write_private_file(dir / kSpecFile, to_json(spec).dump(2)));
 
   int notify[2];
   if (::pipe2(notify, O_CLOEXEC) != 0) return Status::io_error(std::string("pipe: ") + std::strerror(errno));
@@ -209,7 +182,8 @@ Status Supervisor::Impl::do_start(const InstanceKey& k) {
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   const std::string shim_log = (dir / kShimLogFile).string();
-  posix_spawn_file_actions_addopen(&fa, 1, shim_log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0640);
+  posix_spawn_file_actions_addopen(&fa, 1, shim_log.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                   kPrivateFileMode);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   posix_spawn_file_actions_adddup2(&fa, notify[1], 3);
   posix_spawn_file_actions_addclosefrom_np(&fa, 4);
@@ -356,8 +330,12 @@ void Supervisor::Impl::do_remove(const InstanceRecord& r) {
       for (int level = 0; level < 3 && ::rmdir(up.c_str()) == 0; ++level) up = up.parent_path();
     }
   }
-  std::error_code ec;
-  fs::remove_all(dir / "home", ec);  // the logs stay readable, for a while
+  // The logs stay readable, for a while. The home goes without following anything in it:
+  // another instance of the app, same uid, may be changing it right now.
+  if (Status s = remove_tree(dir / "home"); !s.ok()) {
+    spdlog::warn("instance-home-remove-failed app={} instance={} reason=\"{}\"", r.app,
+                 r.spec.id, s.message());
+  }
   spdlog::info("instance-removed app={} instance={}", r.app, r.spec.id);
   prune_gone(r.app);
 }
@@ -371,7 +349,7 @@ void Supervisor::Impl::prune_gone(const std::string& app) {
   }
   if (gone.size() <= kKeptGoneInstances) return;
   std::sort(gone.begin(), gone.end());
-  for (size_t i = 0; i + kKeptGoneInstances < gone.size(); ++i) fs::remove_all(gone[i].second, ec);
+  for (size_t i = 0; i + kKeptGoneInstances < gone.size(); ++i) (void)remove_tree(gone[i].second);
 }
 
 void Supervisor::Impl::arm_sampler() {
@@ -417,6 +395,9 @@ void Supervisor::Impl::sample_usage() {
     it = core.find(it->first) == nullptr ? histories.erase(it) : std::next(it);
   }
   sample_host(wall);
+  // Files other parts of the agent add to the data dir later (a token, the cluster marker)
+  // are open to apps for at most one interval, whatever mode they were created with.
+  seal();
 }
 
 void Supervisor::Impl::sample_host(int64_t wall) {
