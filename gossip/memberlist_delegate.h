@@ -26,6 +26,12 @@ class MemberlistDelegate {
   // At most `max_count` delegate broadcasts to piggyback; each plus `overhead` must fit
   // in `limit` bytes in all.
   virtual std::vector<Bytes> get_broadcasts(size_t overhead, size_t limit, size_t max_count) = 0;
+  // The same, for what must not wait behind memberlist's own broadcasts (Serf's user events
+  // and queries): offered first, in at most half of each packet. Default: nothing.
+  virtual std::vector<Bytes> get_urgent_broadcasts(size_t /*overhead*/, size_t /*limit*/,
+                                                   size_t /*max_count*/) {
+    return {};
+  }
   // The delegate's state for a push-pull, and the remote's state to merge.
   virtual Bytes local_state(bool join) = 0;
   virtual void merge_remote_state(ByteView state, bool join, TimePoint now) = 0;

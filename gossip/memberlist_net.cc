@@ -187,19 +187,35 @@ void Memberlist::handle_nack(ByteView body) {
 }
 
 std::vector<Bytes> Memberlist::get_broadcasts(size_t overhead, size_t limit, size_t max_count) {
-  const int transmit_limit = retransmit_limit(opt_.config.retransmit_mult, nodes_.size());
-  std::vector<Bytes> out = broadcasts_.take(overhead, limit, transmit_limit, max_count);
+  std::vector<Bytes> out;
   size_t used = 0;
-  for (const auto& m : out) used += m.size() + overhead;
-  if (limit > used && limit - used > overhead + kUserMsgOverhead) {
-    for (auto& msg : delegate_->get_broadcasts(overhead + kUserMsgOverhead, limit - used,
-                                               max_count - out.size())) {
+  auto add_user = [&](std::vector<Bytes> msgs) {
+    for (auto& msg : msgs) {
       Bytes framed;
       framed.reserve(msg.size() + 1);
       framed.push_back(static_cast<uint8_t>(MessageType::user));
       framed.insert(framed.end(), msg.begin(), msg.end());
+      used += framed.size() + overhead;
       out.push_back(std::move(framed));
     }
+  };
+  // The delegate's urgent messages (user events, queries) go first, in at most half the
+  // space: while a join storm's alive messages fill every packet, an event queued behind
+  // them waited up to a second at each hop (simulations/scenarios/user_events.toml). Half
+  // leaves membership its room when events come in floods.
+  if (limit / 2 > overhead + kUserMsgOverhead) {
+    add_user(delegate_->get_urgent_broadcasts(overhead + kUserMsgOverhead, limit / 2, max_count));
+  }
+  const int transmit_limit = retransmit_limit(opt_.config.retransmit_mult, nodes_.size());
+  if (used < limit && out.size() < max_count) {
+    for (auto& m : broadcasts_.take(overhead, limit - used, transmit_limit, max_count - out.size())) {
+      used += m.size() + overhead;
+      out.push_back(std::move(m));
+    }
+  }
+  if (limit > used && limit - used > overhead + kUserMsgOverhead && out.size() < max_count) {
+    add_user(delegate_->get_broadcasts(overhead + kUserMsgOverhead, limit - used,
+                                       max_count - out.size()));
   }
   return out;
 }

@@ -76,6 +76,8 @@ class SerfState final : public MemberlistDelegate {
   Bytes node_meta(size_t limit) override;
   void notify_msg(ByteView msg, TimePoint now) override;
   std::vector<Bytes> get_broadcasts(size_t overhead, size_t limit, size_t max_count) override;
+  std::vector<Bytes> get_urgent_broadcasts(size_t overhead, size_t limit,
+                                           size_t max_count) override;
   Bytes local_state(bool join) override;
   void merge_remote_state(ByteView state, bool join, TimePoint now) override;
   void notify_join(const NodeState& node, TimePoint now) override;
