@@ -1,5 +1,8 @@
-"""Helpers the apps benches share (bench/deploy, bench/failover): a cluster of Shoal agents
-on loopback, deploys through the HTTP API, and reading `ps`."""
+"""Helpers the apps benches share (bench/deploy, bench/failover, bench/router,
+bench/reporting): a cluster of Shoal agents on loopback, deploys through the HTTP API, and
+reading `ps`. Every agent starts with the bench's API token (benchlib.agent_token_args())
+and every request to an agent's API carries it (benchlib.auth_headers(), docs/security.md);
+requests to app instances do not."""
 import io
 import json
 import os
@@ -8,18 +11,23 @@ import statistics
 import subprocess
 import tarfile
 import time
+import urllib.error
 import urllib.request
 
 import benchlib
 
 
-def http(method, url, body=None, timeout=10):
-    req = urllib.request.Request(url, data=body, method=method)
+def http(method, url, body=None, timeout=10, auth=True):
+    """(status, body) of a request; auth: send the bench's API token (an agent's API), False
+    for an app instance, which has no business seeing it."""
+    headers = benchlib.auth_headers() if auth else {}
+    req = urllib.request.Request(url, data=body, method=method, headers=headers)
     with urllib.request.urlopen(req, timeout=timeout) as r:
         return r.status, r.read()
 
 
 def get_json(url):
+    """GET of an agent's API (with the token), as JSON."""
     return json.loads(http("GET", url)[1])
 
 
@@ -27,7 +35,10 @@ class Cluster:
     """`n` agents named b0, b1, ... on loopback, b1.. joined to b0. `profile` is the gossip
     timing profile (local: fast failure detection; lan: Serf's defaults). `agent_args(i)`, when
     given, returns more flags for node i's agent (e.g. its --router address); without it,
-    each agent's router listens on a free port of its own (they cannot share the default)."""
+    each agent's router listens on a free port of its own (they cannot share the default).
+    Every agent gets `--bootstrap-token-file` (benchlib.agent_token_args()): b0's new cluster
+    starts with the bench's token, the others receive the token table after they join and
+    answer 503 until then, which the wait for their /v1/apps below rides out."""
 
     def __init__(self, shoal, n, workdir, profile="local", agent_args=None):
         self.shoal, self.dir, self.profile, self.nodes = shoal, workdir, profile, []
@@ -51,7 +62,7 @@ class Cluster:
                 "--profile", self.profile, "--log-level", "info"]
         if i > 0:
             argv += ["--join", f"127.0.0.1:{self.nodes[0]['gossip']}"]
-        argv += self.agent_args(i)
+        argv += self.agent_args(i) + benchlib.agent_token_args()
         log = open(os.path.join(self.dir, n["name"] + ".log"), "a")
         n["proc"] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
@@ -86,21 +97,30 @@ class Cluster:
         self.launch(i)
         self.wait(lambda: self.ok(self.nodes[i]["api"] + "/v1/health"), 30)
 
+    last_refusal = None  # the last answer other than 200 that ok() saw, for wait()'s error
+
     @staticmethod
     def ok(url):
+        """True when the agent API at url answers 200 (with the token). Not yet: no answer,
+        or 503 (a joined node without the token table yet)."""
         try:
             return http("GET", url, timeout=2)[0] == 200
+        except urllib.error.HTTPError as e:
+            Cluster.last_refusal = f"{url}: HTTP {e.code}"
+            return False
         except Exception:
             return False
 
     @staticmethod
     def wait(cond, seconds):
+        Cluster.last_refusal = None
         deadline = time.time() + seconds
         while time.time() < deadline:
             if cond():
                 return
             time.sleep(0.05)
-        raise TimeoutError("condition not met in %d s" % seconds)
+        raise TimeoutError("condition not met in %d s" % seconds +
+                           (f" (last refusal: {Cluster.last_refusal})" if Cluster.last_refusal else ""))
 
     def stop(self):
         for n in self.nodes:
@@ -125,7 +145,8 @@ def deploy(api, app, body):
     """Streams the deploy; returns {event: seconds since the start} and the final event."""
     t0 = time.time()
     req = urllib.request.Request(f"{api}/v1/apps/{app}/deploy", data=body, method="POST",
-                                 headers={"Content-Type": "application/octet-stream"})
+                                 headers=benchlib.auth_headers(
+                                     {"Content-Type": "application/octet-stream"}))
     marks, last = {}, None
     with urllib.request.urlopen(req, timeout=600) as r:
         for line in r:
@@ -144,7 +165,7 @@ def running(api, app):
 
 def serving(port):
     try:
-        return http("GET", f"http://127.0.0.1:{port}/", timeout=1)[0] == 200
+        return http("GET", f"http://127.0.0.1:{port}/", timeout=1, auth=False)[0] == 200
     except Exception:
         return False
 

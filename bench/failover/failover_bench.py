@@ -70,7 +70,7 @@ def member_status(api, name):
 
 def serving(port):
     try:
-        return http("GET", f"http://127.0.0.1:{port}/", timeout=1)[0] == 200
+        return http("GET", f"http://127.0.0.1:{port}/", timeout=1, auth=False)[0] == 200
     except Exception:
         return False
 

@@ -10,7 +10,8 @@ The two clusters never run at the same time, so they do not compete for the core
 One load generator drives both (bench/raft_load, C++: one keep-alive HTTP/1.1 connection
 per client, one request in flight per connection, 256-byte values under fresh keys):
   etcd:  POST /v3/kv/put on its HTTP/JSON gateway, every client on the leader;
-  shoal: PUT /v1/raft/groups/1/kv/KEY on the group's leader (the kv test state machine).
+  shoal: PUT /v1/raft/groups/1/kv/KEY on the group's leader (the kv test state machine),
+         with the bench's API token (raft_load sends $SHOAL_TOKEN, which benchlib sets).
 Measured:
   - writes/s and p50/p99 latency at 1, 16 and 64 concurrent clients (--seconds each), and
     beside them what the leader spent: fsyncs/s and their mean (each side's own histogram at
@@ -44,10 +45,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import benchlib  # noqa: E402
 
 
-def http_json(method, url, body=None, timeout=5):
+def http_json(method, url, body=None, timeout=5, auth=False):
+    """auth: send the bench's API token (Shoal's API; etcd's gateway has no use for it)."""
     data = None if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
     req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
+                                 headers=benchlib.auth_headers(headers) if auth else headers)
     with urllib.request.urlopen(req, timeout=timeout) as r:
         return json.loads(r.read() or b"{}")
 
@@ -155,32 +158,36 @@ class Shoal:
         for i, n in enumerate(self.names):
             argv = [self.bin, "agent", "--node", n, "--bind", f"127.0.0.1:{self.gossip[n]}",
                     "--http", f"127.0.0.1:{self.http[n]}", "--data-dir", os.path.join(self.dir, n),
-                    "--log-level", "warn", "--router", "off"]
+                    "--log-level", "warn", "--router", "off"] + benchlib.agent_token_args()
             if i > 0:
                 argv += ["--join", f"127.0.0.1:{self.gossip[self.names[0]]}"]
             self.procs.start(n, argv, self.log)
+        # A joined node answers 503 until the catalog leader has sent it the token table:
+        # an HTTPError, which is an OSError, so wait_for tries again.
         for n in self.names:
             wait_for(f"{n} to see 3 members", lambda n=n: len(
-                http_json("GET", self.api(n) + "/v1/members")["members"]) == 3, 30)
+                http_json("GET", self.api(n) + "/v1/members", auth=True)["members"]) == 3, 30)
 
     def create_groups(self, ids):
         for gid in ids:
             for n in self.names:
-                http_json("POST", self.api(n) + "/v1/raft/groups", {"id": gid, "voters": self.names})
+                http_json("POST", self.api(n) + "/v1/raft/groups", {"id": gid, "voters": self.names},
+                          auth=True)
         want = len(ids)
         wait_for(f"{want} group leaders", lambda: self.leaders() >= want, 120)
 
     def leaders(self):
         total = 0
         for n in self.procs.procs:
-            groups = http_json("GET", self.api(n) + "/v1/raft/groups")["groups"]
+            groups = http_json("GET", self.api(n) + "/v1/raft/groups", auth=True)["groups"]
             total += sum(1 for g in groups if g.get("role") == "leader")
         return total
 
     def leader(self, gid=1):
         for n in list(self.procs.procs):
             try:
-                if http_json("GET", f"{self.api(n)}/v1/raft/groups/{gid}", timeout=2)["role"] == "leader":
+                if http_json("GET", f"{self.api(n)}/v1/raft/groups/{gid}", timeout=2,
+                             auth=True)["role"] == "leader":
                     return n
             except OSError:
                 continue
@@ -241,7 +248,11 @@ def run_load(load, kind, endpoints, clients, seconds):
                          capture_output=True, text=True,
                          timeout=seconds + 60)
     if out.returncode != 0:
-        raise RuntimeError(f"raft_load {kind} failed: {out.stderr.strip() or out.stdout.strip()}")
+        hint = ""
+        if kind == "shoal" and '"http 401"' in out.stdout:
+            hint = " (a raft_load older than its token support sends none: rebuild it)"
+        raise RuntimeError(f"raft_load {kind} failed: "
+                           f"{out.stderr.strip() or out.stdout.strip()}{hint}")
     return json.loads(out.stdout)
 
 
@@ -287,6 +298,7 @@ def main():
     for tool in (args.shoal, args.load, shutil.which("etcd")):
         if not tool or not os.path.exists(tool):
             sys.exit(f"raft_bench: missing {tool or 'etcd'} (build first; apt-get install etcd-server)")
+    benchlib.bench_token()  # also sets SHOAL_TOKEN, which raft_load sends to Shoal
     clients = [int(c) for c in args.clients.split(",")]
     rows = {}
     work = tempfile.mkdtemp(prefix="shoal-raft-bench-")

@@ -5,6 +5,7 @@
 //
 //   etcd:  POST /v3/kv/put {"key": b64, "value": b64}   (etcd's HTTP/JSON gateway)
 //   shoal: PUT /v1/raft/groups/G/kv/KEY  (raw value)       (the kv test state machine)
+//          with `Authorization: Bearer $SHOAL_TOKEN` when that is set (docs/security.md)
 //
 // A write that fails (refused by a follower, connection lost) is retried on the next
 // endpoint in the list, so the same run measures failover: the largest gap between two
@@ -55,6 +56,7 @@ struct Options {
   size_t value_bytes = 256;
   int group = 1;
   int timeout_ms = 2000;
+  std::string token;  // shoal: the API token to send; empty: none
 };
 
 std::string base64(const std::string& raw) {
@@ -126,6 +128,7 @@ class Client {
         req.method(http::verb::put);
         req.target("/v1/raft/groups/" + std::to_string(o_.group) + "/kv/" + key);
         req.set(http::field::content_type, "application/octet-stream");
+        if (!o_.token.empty()) req.set(http::field::authorization, "Bearer " + o_.token);
         req.body() = value;
       }
       req.prepare_payload();
@@ -188,6 +191,7 @@ int main(int argc, char** argv) {
   app.add_option("--timeout-ms", o.timeout_ms, "give up on one request after this long, then try "
                  "the next endpoint")->check(CLI::Range(10, 600000));
   CLI11_PARSE(app, argc, argv);
+  if (const char* token = std::getenv("SHOAL_TOKEN"); token != nullptr) o.token = token;
   if (sodium_init() < 0) {
     std::fprintf(stderr, "raft_load: libsodium failed to initialize\n");
     return 1;

@@ -13,6 +13,11 @@ headless Chromium (Debian chromium) kept on /ui/ (the cluster page) or on the ap
 (/ui/#/apps/sleepers: 50 instances, their charts and a log follow) for the whole round,
 sampling on.
 
+The API wants a token (docs/security.md), so the browser is driven over the DevTools
+protocol (--remote-debugging-pipe) just long enough to sign in the way a user does: the
+page shows its sign-in form (#signin) on the first 401, the bench's admin token goes into
+#token and the form is submitted; then the page is left alone for the measurement.
+
 There is no peer to run beside it: no other PaaS agent is packaged here. The comparison is
 the agent with itself, sampling on and off, dashboard closed and open, in the same run.
 
@@ -20,8 +25,10 @@ usage: bench/reporting/reporting_bench.py [--shoal build/cli/shoal] [--instances
                                           [--seconds 30] [--rounds 2] [--no-dashboard]
 """
 import argparse
+import fcntl
 import json
 import os
+import select
 import shutil
 import signal
 import statistics
@@ -43,25 +50,114 @@ def sleeper(directory, count):
         f.write(f"[formation]\nworker = {count}\n[limits]\nmemory_mb = 16\ncpu_millis = 50\n")
 
 
+class DevTools:
+    """The Chrome DevTools protocol over --remote-debugging-pipe: JSON messages ending in a
+    NUL byte, commands on the browser's fd 3, replies and events on its fd 4."""
+
+    def __init__(self, to_browser, from_browser):
+        self.out, self.inp, self.buf, self.next_id = to_browser, from_browser, b"", 0
+
+    def call(self, method, params=None, session=None, timeout=10):
+        self.next_id += 1
+        msg = {"id": self.next_id, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = session
+        os.write(self.out, json.dumps(msg).encode() + b"\0")
+        deadline = time.time() + timeout
+        while True:
+            while b"\0" in self.buf:
+                raw, self.buf = self.buf.split(b"\0", 1)
+                reply = json.loads(raw)
+                if reply.get("id") == self.next_id:
+                    if "error" in reply:
+                        raise RuntimeError(f"{method}: {reply['error']}")
+                    return reply["result"]
+            left = deadline - time.time()
+            if left <= 0 or not select.select([self.inp], [], [], left)[0]:
+                raise TimeoutError(f"chromium did not answer {method} in {timeout} s")
+            chunk = os.read(self.inp, 1 << 16)
+            if not chunk:
+                raise RuntimeError("chromium closed its DevTools pipe")
+            self.buf += chunk
+
+    def evaluate(self, session, expression):
+        r = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True},
+                      session)
+        return r.get("result", {}).get("value")
+
+    def wait_for(self, session, expression, what, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                if self.evaluate(session, expression):
+                    return
+            except RuntimeError:
+                pass  # mid-navigation
+            time.sleep(0.1)
+        raise RuntimeError(f"the dashboard did not show {what} in {timeout} s")
+
+
 def open_dashboard(url, work):
-    """A headless Chromium showing `url`, in a process group of its own (it forks many)."""
+    """A headless Chromium showing `url`, in a process group of its own (it forks many),
+    signed in with the bench's token. Returns (process, its DevTools pipe fds)."""
     profile = tempfile.mkdtemp(prefix="chromium-", dir=work)
     env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(profile, "config"))
-    return subprocess.Popen(
+    # The browser reads commands on fd 3 and writes on fd 4; ours stay above them.
+    cmd_r, cmd_w = os.pipe()
+    rep_r, rep_w = os.pipe()
+    child_r = fcntl.fcntl(cmd_r, fcntl.F_DUPFD_CLOEXEC, 10)
+    child_w = fcntl.fcntl(rep_w, fcntl.F_DUPFD_CLOEXEC, 10)
+    for fd in (cmd_r, rep_w):
+        os.close(fd)
+
+    def pipes():
+        os.dup2(child_r, 3)  # dup2 clears close-on-exec
+        os.dup2(child_w, 4)
+
+    proc = subprocess.Popen(
         ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
          "--disable-background-networking", "--disable-component-update",
          "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1400,1000",
-         url], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-        start_new_session=True)
+         "--remote-debugging-pipe", url], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, start_new_session=True, preexec_fn=pipes,
+        close_fds=False)  # only 3 and 4 are inheritable: Python opens fds close-on-exec
+    os.close(child_r)
+    os.close(child_w)
+    try:
+        dt = DevTools(cmd_w, rep_r)
+        deadline = time.time() + 20
+        page = None
+        while page is None:
+            targets = dt.call("Target.getTargets")["targetInfos"]
+            page = next((t["targetId"] for t in targets if t["type"] == "page"), None)
+            if page is None:
+                if time.time() > deadline:
+                    raise RuntimeError("chromium opened no page")
+                time.sleep(0.1)
+        session = dt.call("Target.attachToTarget", {"targetId": page, "flatten": True})["sessionId"]
+        dt.wait_for(session, "document.getElementById('signin') !== null", "its sign-in form")
+        dt.evaluate(session, "document.getElementById('token').value = " +
+                    json.dumps(benchlib.bench_token()[0]) +
+                    "; document.getElementById('signin').requestSubmit(); true")
+        dt.wait_for(session, "document.getElementById('signin') === null && "
+                    "!document.getElementById('signout').hidden", "the page signed in")
+        dt.call("Target.detachFromTarget", {"sessionId": session})
+    except BaseException:
+        close_dashboard((proc, cmd_w, rep_r))
+        raise
+    return proc, cmd_w, rep_r
 
 
-def close_dashboard(proc):
+def close_dashboard(browser):
+    proc, cmd_w, rep_r = browser
     os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.wait(5)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+    os.close(cmd_w)
+    os.close(rep_r)
 
 
 def measure(shoal, app_dir, instances, interval, seconds, work, page=None):
@@ -82,8 +178,8 @@ def measure(shoal, app_dir, instances, interval, seconds, work, page=None):
             cpu = (benchlib.proc_cpu_seconds(pid) - before) / seconds * 100
             rss = benchlib.proc_status_kib(pid, "VmRSS") / 1024
             sampled = sum(1 for i in appslib.running(api, "sleepers") if i.get("usage"))
-            if browser is not None and browser.poll() is not None:
-                raise RuntimeError(f"chromium exited early ({browser.returncode})")
+            if browser is not None and browser[0].poll() is not None:
+                raise RuntimeError(f"chromium exited early ({browser[0].returncode})")
         finally:
             if browser is not None:
                 close_dashboard(browser)
