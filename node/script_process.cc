@@ -15,6 +15,8 @@
 #include <set>
 #include <utility>
 
+#include "node/unique_fd.h"
+
 extern char** environ;
 
 namespace shoal::node {
@@ -26,31 +28,7 @@ constexpr auto kDrainGrace = std::chrono::milliseconds(200);
 constexpr auto kPollSlice = std::chrono::milliseconds(100);
 constexpr auto kPollSliceNoPidfd = std::chrono::milliseconds(10);
 
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  int get() const { return fd_; }
-  bool open() const { return fd_ >= 0; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
+using Fd = UniqueFd;
 
 // A close-on-exec pipe whose ends are above 2, so dup2 onto 0..2 never aliases them.
 bool make_pipe(Fd& read_end, Fd& write_end) {

@@ -18,6 +18,8 @@
 #include <spdlog/spdlog.h>
 #include <sstream>
 
+#include "node/unique_fd.h"
+
 namespace shoal::node {
 
 namespace fs = std::filesystem;
@@ -45,27 +47,7 @@ using WriteHandle = std::unique_ptr<archive, ArchiveWriteFree>;
 using ReadHandle = std::unique_ptr<archive, ArchiveReadFree>;
 using EntryHandle = std::unique_ptr<archive_entry, EntryFree>;
 
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      if (fd_ >= 0) ::close(fd_);
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using Fd = UniqueFd;
 
 std::string archive_error(archive* a) {
   const char* e = archive_error_string(a);

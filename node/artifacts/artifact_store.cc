@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "node/http_client.h"
+#include "node/unique_fd.h"
 
 namespace shoal::node {
 
@@ -29,19 +30,7 @@ std::string errno_text(int err) { return std::strerror(err); }
 // cannot be set is at worst collected sooner, and then fetched again from a peer.
 void touch(const std::filesystem::path& p) { (void)::utimensat(AT_FDCWD, p.c_str(), nullptr, 0); }
 
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using Fd = UniqueFd;
 
 std::string to_hex(const unsigned char* p, size_t n) {
   static const char* digits = "0123456789abcdef";

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "node/supervisor/assignment.h"
+#include "node/unique_fd.h"
 
 namespace shoal::node::supervisor {
 namespace fs = std::filesystem;
@@ -18,19 +19,7 @@ Status errno_status(std::string_view what, const fs::path& p, int err) {
   return Status::io_error(std::string(what) + " " + p.string() + ": " + std::strerror(err));
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using Fd = UniqueFd;
 
 }  // namespace
 

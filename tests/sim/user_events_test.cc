@@ -13,6 +13,16 @@ namespace {
 
 // Ten Serf nodes that have long converged when the events go out, unless `events` adds
 // faults; `events` is appended as [[events]] entries.
+// n9 is cut off from everyone at 5 s, and n0 sends an event at 6 s.
+constexpr const char* kCutOffWhileSent = R"(
+[[events]]
+at = "5s"
+partition = { nodes = 9, name = "p" }
+[[events]]
+at = "6s"
+event = 0
+)";
+
 Scenario small_cluster(const std::string& events) {
   auto sc = parse_scenario(R"(
 name = "user-events-small"
@@ -84,13 +94,7 @@ event = { nodes = { random = 2 }, count = 2 }
 TEST_CASE("a node cut off while an event goes out fails events_within, named", "[sim][events]") {
   // n9 is cut off from everyone when n0 sends, and stays so until 20 s: it can only get the
   // event after the heal, far past the 2 s deadline.
-  const Scenario sc = small_cluster(R"(
-[[events]]
-at = "5s"
-partition = { nodes = 9, name = "p" }
-[[events]]
-at = "6s"
-event = 0
+  const Scenario sc = small_cluster(std::string(kCutOffWhileSent) + R"(
 [[events]]
 at = "20s"
 heal = "p"
@@ -111,14 +115,7 @@ heal = "p"
 }
 
 TEST_CASE("an event never delivered is reported missing at the end", "[sim][events]") {
-  const Scenario sc = small_cluster(R"(
-[[events]]
-at = "5s"
-partition = { nodes = 9, name = "p" }
-[[events]]
-at = "6s"
-event = 0
-)");
+  const Scenario sc = small_cluster(kCutOffWhileSent);
   const RunReport r = run(sc);
   INFO(r.summary);
   const CheckOutcome& c = events_check(r);
