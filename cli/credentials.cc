@@ -1,18 +1,13 @@
 #include "cli/credentials.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <vector>
 
 #include "node/auth/admin_token.h"
+#include "node/private_file.h"
 
 namespace shoal::cli {
 
@@ -92,20 +87,7 @@ Status store_token(const std::string& base_url, const std::string& token) {
   std::error_code ec;
   fs::create_directories(file.parent_path(), ec);
   if (ec) return Status::io_error("cannot create " + file.parent_path().string() + ": " + ec.message());
-  const std::string tmp = file.string() + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::io_error("cannot write " + tmp + ": " + std::strerror(errno));
-  const std::string text = creds.dump(2) + "\n";
-  const bool ok = ::fchmod(fd, 0600) == 0 &&
-                  ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                  ::fsync(fd) == 0;
-  const int err = errno;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), file.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return Status::io_error("cannot write " + file.string() + ": " + std::strerror(ok ? errno : err));
-  }
-  return Status();
+  return node::write_private_file(file, creds.dump(2) + "\n", /*sync=*/true);
 }
 
 TokenChoice resolve_token(const node::ApiClient& client, const std::string& flag_or_env) {

@@ -1,15 +1,12 @@
 #include "node/auth/admin_token.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "node/auth/token.h"
+#include "node/private_file.h"
 
 namespace shoal::node::auth {
 
@@ -34,23 +31,7 @@ Result<std::string> read_admin_token(const std::filesystem::path& file) {
 }
 
 Status write_admin_token(const std::filesystem::path& file, const std::string& token) {
-  const std::string tmp = file.string() + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::io_error("cannot create " + tmp + ": " + std::strerror(errno));
-  const std::string line = token + "\n";
-  bool ok = ::fchmod(fd, 0600) == 0;  // whatever the umask or an older file's mode
-  ok = ok && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-  ok = ok && ::fsync(fd) == 0;
-  const int err = errno;
-  ::close(fd);
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    return Status::io_error("cannot write " + tmp + ": " + std::strerror(err));
-  }
-  if (::rename(tmp.c_str(), file.c_str()) != 0) {
-    return Status::io_error("cannot rename " + tmp + ": " + std::strerror(errno));
-  }
-  return Status();
+  return write_private_file(file, token + "\n", /*sync=*/true);
 }
 
 Result<std::string> ensure_token_file(const std::filesystem::path& file) {

@@ -134,23 +134,6 @@ Status remove_tree(const fs::path& path) {
   return {};
 }
 
-Status write_private_file(const fs::path& path, std::string_view data) {
-  const fs::path tmp = path.string() + ".tmp";
-  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-               kPrivateFileMode));
-  if (fd.get() < 0) return errno_status("cannot create", tmp, errno);
-  // A temp file left by an older agent may carry a wider mode: O_CREAT does not change it.
-  if (::fchmod(fd.get(), kPrivateFileMode) != 0) return errno_status("cannot chmod", tmp, errno);
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno_status("cannot write", tmp, errno);
-    done += static_cast<size_t>(n);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return errno_status("cannot rename to", path, errno);
-  return {};
-}
 
 const std::vector<std::string>& platform_env_names() {
   static const std::vector<std::string> names = {

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "node/private_file.h"
 
 namespace shoal::node::supervisor {
 
@@ -60,7 +61,8 @@ Result<std::vector<std::string>> seal_data_dir(const std::filesystem::path& dir,
 
 Status remove_tree(const std::filesystem::path& path);
 
-Status write_private_file(const std::filesystem::path& path, std::string_view data);
+// write_private_file() is node/private_file.h's (no sync).
+using node::write_private_file;
 
 // Who an instance is, for its environment.
 struct InstanceIdentity {

@@ -1,0 +1,20 @@
+// node/private_file.h
+//
+// write_private_file(): replaces a file atomically (a temporary file beside it, then
+// rename) with mode 0600 from the moment it exists, never writing through a symlink at the
+// temporary's path. With `sync`, the data is on disk before the rename (tokens and
+// credentials, which must survive a crash); without, it is only atomic (status files
+// rewritten every few seconds).
+#pragma once
+
+#include <filesystem>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace shoal::node {
+
+Status write_private_file(const std::filesystem::path& path, std::string_view data,
+                          bool sync = false);
+
+}  // namespace shoal::node
