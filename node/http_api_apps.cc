@@ -15,6 +15,7 @@
 #include "node/apps/json_fields.h"
 #include "node/apps/names.h"
 #include "node/http_api.h"
+#include "node/http_api_owner.h"
 #include "node/api_client.h"
 #include "node/http_forward.h"
 #include "node/log_drain.h"
@@ -55,10 +56,7 @@ void on_app_leader(Ctx& c, const HttpRequest& req, const std::shared_ptr<HttpRes
 // Runs `fn()` on the catalog's leader: here, or forwarded there.
 void on_catalog_leader(Ctx& c, const HttpRequest& req, const std::shared_ptr<HttpResponder>& res,
                        const std::function<void()>& fn) {
-  auto owner = c.apps.catalog_owner();
-  if (!owner.ok()) return reply_status(*res, owner.status());
-  if (!owner->here) return forward_request(req, res, owner->rpc);
-  fn();
+  if (!forward_to_catalog_leader(c.apps, req, res)) fn();
 }
 
 // Proposes `command` to the group and answers with `render(result body)`.

@@ -18,6 +18,7 @@
 #include "node/apps/app_service.h"
 #include "node/apps/event_log.h"
 #include "node/apps/names.h"
+#include "node/http_api_owner.h"
 #include "node/http_forward.h"
 #include "node/http_server.h"
 #include "node/http_util.h"
@@ -112,9 +113,7 @@ void app_events(apps::AppService& apps, const std::string& app, const Query& q,
 
 void catalog_events(apps::AppService& apps, const Query& q, const HttpRequest& req,
                     const std::shared_ptr<HttpResponder>& res) {
-  auto owner = apps.catalog_owner();
-  if (!owner.ok()) return reply_status(*res, owner.status());
-  if (!owner->here) return forward_request(req, res, owner->rpc);
+  if (forward_to_catalog_leader(apps, req, res)) return;
   long_poll(q, res, [&]() -> Result<json> {
     auto cat = apps.catalog();
     if (!cat.ok()) return cat.status();

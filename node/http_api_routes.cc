@@ -2,7 +2,7 @@
 //  - POST /v1/internal/routes: an app leader's push into this node's RouteStore;
 //  - GET /v1/routes: this node's route table, as its router sees it;
 //  - GET/POST/DELETE /v1/apps/{app}/domains[/{host}]: custom domains and their TLS
-//    certificates, kept in the catalog (writes go to the catalog's leader, http_forward.h).
+//    certificates, kept in the catalog (writes go to the catalog's leader, http_api_owner.h).
 //    A certificate and key are checked here (node/router/tls.h) before they are proposed;
 //    a private key is never in an answer.
 #include <spdlog/spdlog.h>
@@ -13,7 +13,7 @@
 #include "node/apps/catalog_state.h"
 #include "node/apps/group_ids.h"
 #include "node/apps/names.h"
-#include "node/http_forward.h"
+#include "node/http_api_owner.h"
 #include "node/http_server.h"
 #include "node/http_util.h"
 #include "node/router/route_store.h"
@@ -119,9 +119,7 @@ void change_domain(apps::AppService& svc, const HttpRequest& req,
                                                          info->not_after));
     }
   }
-  auto owner = svc.catalog_owner();
-  if (!owner.ok()) return reply_status(*res, owner.status());
-  if (!owner->here) return forward_request(req, res, owner->rpc);
+  if (forward_to_catalog_leader(svc, req, res)) return;
   auto r = svc.propose(apps::kCatalogGroup,
                        add ? apps::CatalogState::add_domain(app, *normal, tls ? &*tls : nullptr)
                            : apps::CatalogState::remove_domain(app, *normal));

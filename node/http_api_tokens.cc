@@ -15,7 +15,7 @@
 #include "node/apps/app_service.h"
 #include "node/apps/group_ids.h"
 #include "node/http_api.h"
-#include "node/http_forward.h"
+#include "node/http_api_owner.h"
 #include "node/http_util.h"
 
 namespace shoal::node {
@@ -24,16 +24,6 @@ using nlohmann::json;
 using apps::AppService;
 
 namespace {
-
-// Runs `fn()` on the catalog's leader: here, or the request is forwarded there (with the
-// caller's token, which the leader checks again).
-void on_catalog_leader(AppService& svc, const HttpRequest& req,
-                       const std::shared_ptr<HttpResponder>& res, const std::function<void()>& fn) {
-  auto owner = svc.catalog_owner();
-  if (!owner.ok()) return reply_status(*res, owner.status());
-  if (!owner->here) return forward_request(req, res, owner->rpc);
-  fn();
-}
 
 std::string caller(const HttpRequest& req) {
   return req.identity.empty() ? "a node of the cluster" : req.identity;
@@ -60,24 +50,23 @@ void create_token(AppService& svc, const HttpRequest& req, const std::shared_ptr
     if (!n->is_string()) return reply_error(*res, 400, "field 'name' must be a string");
     name = n->get<std::string>();
   }
-  on_catalog_leader(svc, req, res, [&] {
-    const auth::TokenParts parts = auth::generate_token();
-    apps::TokenRecord rec;
-    rec.hash = auth::hash_secret(parts.secret);
-    rec.scopes = scopes;
-    rec.name = name;
-    rec.created_ms = wall_now_ms();
-    rec.created_by = caller(req);
-    auto r = svc.propose(apps::kCatalogGroup, apps::catalog_add_token(parts.id, rec, false));
-    if (!r.ok()) return reply_status(*res, r.status());
-    if (!r->ok()) return reply_status(*res, r->status);
-    svc.publish_tokens();  // answer once every live node knows the token
-    spdlog::info("token-created id={} name=\"{}\" scopes=\"{}\" by=\"{}\"", parts.id, name,
-                 json(scopes).dump(), rec.created_by);
-    reply_json(*res, 201,
-               {{"id", parts.id}, {"name", name}, {"scopes", scopes},
-                {"token", auth::token_text(parts)}});
-  });
+  if (forward_to_catalog_leader(svc, req, res)) return;
+  const auth::TokenParts parts = auth::generate_token();
+  apps::TokenRecord rec;
+  rec.hash = auth::hash_secret(parts.secret);
+  rec.scopes = scopes;
+  rec.name = name;
+  rec.created_ms = wall_now_ms();
+  rec.created_by = caller(req);
+  auto r = svc.propose(apps::kCatalogGroup, apps::catalog_add_token(parts.id, rec, false));
+  if (!r.ok()) return reply_status(*res, r.status());
+  if (!r->ok()) return reply_status(*res, r->status);
+  svc.publish_tokens();  // answer once every live node knows the token
+  spdlog::info("token-created id={} name=\"{}\" scopes=\"{}\" by=\"{}\"", parts.id, name,
+               json(scopes).dump(), rec.created_by);
+  reply_json(*res, 201,
+             {{"id", parts.id}, {"name", name}, {"scopes", scopes},
+              {"token", auth::token_text(parts)}});
 }
 
 void list_tokens(AppService& svc, const HttpRequest& req, const std::shared_ptr<HttpResponder>& res) {
@@ -98,17 +87,16 @@ void list_tokens(AppService& svc, const HttpRequest& req, const std::shared_ptr<
 
 void revoke_token(AppService& svc, const HttpRequest& req, const std::shared_ptr<HttpResponder>& res) {
   const std::string which = req.params.at("token");
-  on_catalog_leader(svc, req, res, [&] {
-    auto r = svc.propose(apps::kCatalogGroup,
-                         apps::catalog_revoke_token(which, caller(req), wall_now_ms()));
-    if (!r.ok()) return reply_status(*res, r.status());
-    if (!r->ok()) return reply_status(*res, r->status);
-    svc.publish_tokens();  // answer once every live node refuses it
-    spdlog::info("token-revoked id={} by=\"{}\"", r->body.value("id", ""), caller(req));
-    reply_json(*res, 200,
-               {{"id", r->body.value("id", "")}, {"name", r->body.value("name", "")},
-                {"revoked", true}});
-  });
+  if (forward_to_catalog_leader(svc, req, res)) return;
+  auto r = svc.propose(apps::kCatalogGroup,
+                       apps::catalog_revoke_token(which, caller(req), wall_now_ms()));
+  if (!r.ok()) return reply_status(*res, r.status());
+  if (!r->ok()) return reply_status(*res, r->status);
+  svc.publish_tokens();  // answer once every live node refuses it
+  spdlog::info("token-revoked id={} by=\"{}\"", r->body.value("id", ""), caller(req));
+  reply_json(*res, 200,
+             {{"id", r->body.value("id", "")}, {"name", r->body.value("name", "")},
+              {"revoked", true}});
 }
 
 void whoami(const auth::TokenStore& tokens, const HttpRequest& req,
