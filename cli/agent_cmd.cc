@@ -78,6 +78,12 @@ int run_agent(const node::AgentFlags& flags) {
   node::apps::NodeAppsOptions ao;
   ao.tokens = (*agent)->tokens();
   ao.bootstrap_token = bootstrap_token;
+  ao.on_admin_token = [](const std::filesystem::path& file, const std::string& token) {
+    std::printf("\nShoal: this cluster's admin API token (saved in %s, mode 0600; shown "
+                "once):\n\n    %s\n\n",
+                file.c_str(), token.c_str());
+    std::fflush(stdout);
+  };
   ao.node_name = config->node_name;
   ao.data_dir = config->data_dir;
   ao.may_bootstrap = config->join.empty();

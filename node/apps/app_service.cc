@@ -111,11 +111,9 @@ void AppService::turn() {
     if (is_catalog_group(g.group)) {
       keep_catalog_voters(g);
       // The leader's own replica: read once for everything the catalog leader does.
-      auto local = raft_.read_machine(kCatalogGroup, /*linearizable=*/false);
-      CatalogState state;
-      if (local.ok() && state.restore(local->state).ok()) {
-        note_catalog_events(g.core.term, state);
-        lead_tokens(state);
+      if (auto state = local_catalog(); state.ok()) {
+        note_catalog_events(g.core.term, **state);
+        lead_tokens(**state);
       }
     } else if (is_app_group(g.group)) {
       if (!cat_read) {
@@ -381,14 +379,18 @@ Result<Owner> AppService::catalog_owner(std::optional<Duration> wait) {
 
 bool AppService::holds_catalog() const { return raft_.status(kCatalogGroup).ok(); }
 
-Result<std::unique_ptr<CatalogState>> AppService::catalog() {
-  auto out = std::make_unique<CatalogState>();
+Result<std::unique_ptr<CatalogState>> AppService::local_catalog() {
   auto local = raft_.read_machine(kCatalogGroup, /*linearizable=*/false);
-  if (local.ok()) {
-    SHOAL_RETURN_IF_ERROR(out->restore(local->state));
-    return out;
-  }
-  if (!local.status().is(Status::Code::not_found)) return local.status();
+  if (!local.ok()) return local.status();
+  auto out = std::make_unique<CatalogState>();
+  SHOAL_RETURN_IF_ERROR(out->restore(local->state));
+  return out;
+}
+
+Result<std::unique_ptr<CatalogState>> AppService::catalog() {
+  auto local = local_catalog();
+  if (local.ok() || !local.status().is(Status::Code::not_found)) return local;
+  auto out = std::make_unique<CatalogState>();
   auto owner = catalog_owner();
   if (!owner.ok()) return owner.status();
   auto res = call_node(owner->rpc, "GET", "/v1/internal/catalog", nullptr, opts_.call_timeout);

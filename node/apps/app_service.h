@@ -98,8 +98,10 @@ class AppService {
     // at once after a change and every `token_refresh` anyway. Null: no API tokens.
     std::shared_ptr<auth::TokenStore> tokens;
     Duration token_refresh = std::chrono::seconds(30);
-    // The bootstrap admin token's text (--bootstrap-token-file); empty: a random one.
+    // The bootstrap admin token's text (--bootstrap-token-file); empty: a random one, which
+    // is handed once to `on_admin_token` (the agent prints it) after it is saved in `file`.
     std::string bootstrap_token;
+    std::function<void(const std::filesystem::path& file, const std::string& token)> on_admin_token;
   };
   static Result<std::unique_ptr<AppService>> start(Options options, AgentControl& agent,
                                                    RaftService& raft, ArtifactStore& store,
@@ -161,6 +163,8 @@ class AppService {
   void loop();
   void turn();
   void refresh_peers();
+  // A copy of this node's own catalog replica; not_found if it holds none.
+  Result<std::unique_ptr<CatalogState>> local_catalog();
   void maybe_bootstrap();
   void update_tags();
   size_t live_shoal_nodes() const;

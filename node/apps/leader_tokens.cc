@@ -12,7 +12,6 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
-#include <cstdio>
 #include <fstream>
 
 #include "node/apps/app_service.h"
@@ -41,14 +40,8 @@ void AppService::ensure_bootstrap_token(const CatalogState& cat) {
       spdlog::error("admin-token-write-failed file={} reason=\"{}\"", file.string(), s.message());
       return;
     }
-    if (opts_.bootstrap_token.empty()) {
-      // Shown once, to whoever started the cluster; the file keeps it for the CLI on this node.
-      std::fprintf(stdout,
-                   "\nShoal: this cluster's admin API token (saved in %s, mode 0600; shown "
-                   "once):\n\n    %s\n\n",
-                   file.c_str(), fresh.c_str());
-      std::fflush(stdout);
-    }
+    // Shown once, to whoever started the cluster; the file keeps it for the CLI here.
+    if (opts_.bootstrap_token.empty() && opts_.on_admin_token) opts_.on_admin_token(file, fresh);
     text = fresh;
   }
   if (!text.ok()) {
@@ -73,10 +66,7 @@ void AppService::ensure_bootstrap_token(const CatalogState& cat) {
 }
 
 void AppService::publish_tokens() {
-  auto local = raft_.read_machine(kCatalogGroup, /*linearizable=*/false);
-  if (!local.ok()) return;
-  CatalogState state;
-  if (state.restore(local->state).ok()) push_tokens(state.tokens());
+  if (auto state = local_catalog(); state.ok()) push_tokens((*state)->tokens());
 }
 
 void AppService::push_tokens(const CatalogTokens& tokens) {

@@ -116,6 +116,7 @@ Result<std::unique_ptr<NodeApps>> NodeApps::open(NodeAppsOptions options, AgentC
   ao.data_dir = dir;
   ao.tokens = n->opts_.tokens;
   ao.bootstrap_token = n->opts_.bootstrap_token;
+  ao.on_admin_token = n->opts_.on_admin_token;
   // Tests shorten how long a failed node's Raft seats wait before they are given away.
   SHOAL_RETURN_IF_ERROR(
       duration_from_env_ms("SHOAL_DEAD_VOTER_GRACE_MS", 0, &ao.dead_voter_grace));

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -49,6 +50,7 @@ struct NodeAppsOptions {
   // leader's pushes feed; and the bootstrap admin token's text (empty: a random one).
   std::shared_ptr<auth::TokenStore> tokens;
   std::string bootstrap_token;
+  std::function<void(const std::filesystem::path& file, const std::string& token)> on_admin_token;
 };
 
 class NodeApps {
