@@ -40,8 +40,9 @@ class Cluster:
     starts with the bench's token, the others receive the token table after they join and
     answer 503 until then, which the wait for their /v1/apps below rides out."""
 
-    def __init__(self, shoal, n, workdir, profile="local", agent_args=None):
+    def __init__(self, shoal, n, workdir, profile="local", agent_args=None, insecure_rpc=False):
         self.shoal, self.dir, self.profile, self.nodes = shoal, workdir, profile, []
+        self.insecure_rpc = insecure_rpc  # node-to-node in plaintext (measuring the channel)
         self.agent_args = agent_args or (
             lambda i: ["--router", f"127.0.0.1:{benchlib.free_port()}"])
         for i in range(n):
@@ -62,7 +63,7 @@ class Cluster:
                 "--profile", self.profile, "--log-level", "info"]
         if i > 0:
             argv += ["--join", f"127.0.0.1:{self.nodes[0]['gossip']}"]
-        argv += self.agent_args(i) + benchlib.agent_token_args()
+        argv += self.agent_args(i) + benchlib.agent_token_args(insecure_rpc=self.insecure_rpc)
         log = open(os.path.join(self.dir, n["name"] + ".log"), "a")
         n["proc"] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)

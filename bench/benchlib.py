@@ -85,9 +85,34 @@ def bench_token():
     return _token
 
 
-def agent_token_args():
-    """Flags for `shoal agent` so that a cluster it starts accepts bench_token()."""
-    return ["--bootstrap-token-file", bench_token()[1]]
+_secret_file = None
+
+
+def bench_cluster_secret_file():
+    """A cluster secret file (mode 0600) every agent of this run shares, so the nodes of a
+    bench cluster can talk to each other (docs/security.md, "Node to node")."""
+    global _secret_file
+    if _secret_file is None:
+        import base64
+        import tempfile
+        text = "shoal-secret-" + base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+        fd, path = tempfile.mkstemp(prefix="shoal-bench-secret-")
+        with os.fdopen(fd, "w") as f:
+            f.write(text + "\n")
+        import atexit
+        atexit.register(lambda: os.path.exists(path) and os.remove(path))
+        _secret_file = path
+    return _secret_file
+
+
+def agent_token_args(insecure_rpc=False):
+    """Flags for `shoal agent` so that a cluster it starts accepts bench_token(), and its
+    nodes share one cluster secret (or, with insecure_rpc, talk in plaintext: only to
+    measure what the node-to-node channel costs)."""
+    args = ["--bootstrap-token-file", bench_token()[1]]
+    if insecure_rpc:
+        return args + ["--insecure-rpc"]
+    return args + ["--cluster-secret-file", bench_cluster_secret_file()]
 
 
 def auth_headers(headers=None):

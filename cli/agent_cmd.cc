@@ -51,6 +51,15 @@ int run_agent(const node::AgentFlags& flags) {
     std::fprintf(stderr, "error: %s\n", agent.status().message().c_str());
     return kExitFailed;
   }
+  if (const auto& secret = (*agent)->cluster_secret(); secret.created) {
+    std::printf("\nShoal: a new cluster. Its secret, which keys node-to-node traffic, is in %s "
+                "(mode 0600).\nCopy it to each node that joins, and start that node with "
+                "--cluster-secret-file FILE.\n",
+                secret.file.c_str());
+    std::fflush(stdout);
+  } else if (!secret.keys) {
+    spdlog::warn("agent-insecure-rpc node-to-node traffic is plaintext (--insecure-rpc)");
+  }
   std::string bootstrap_token;
   if (config->bootstrap_token_file) {
     auto text = node::auth::read_admin_token(*config->bootstrap_token_file);

@@ -13,6 +13,8 @@
 #include "node/loop_call.h"
 #include "node/member_filter.h"
 #include "node/rpc_address.h"
+#include "node/rpc_probe.h"
+#include "node/secure/node_keys.h"
 
 namespace shoal::node {
 
@@ -76,6 +78,12 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
   if (a->config_.rpc.port != a->config_.advertise.port + 1) {
     a->config_.tags[kRpcTag] = std::to_string(a->config_.rpc.port);
   }
+  // The node-to-node channel's secrets, before any listener opens (docs/security.md).
+  auto secret = setup_cluster_secret(a->config_);
+  if (!secret.ok()) return secret.status();
+  a->cluster_secret_ = std::move(*secret);
+  secure::install_node_keyring(a->cluster_secret_.keys);
+  secure::channel_counters();  // the series exist from the first scrape on, at zero
   auto keyring = startup_keyring(a->data_dir_->path(), a->config_.encrypt_key);
   if (!keyring.ok()) return keyring.status().with_context("cannot start gossip");
   auto snapshot = SnapshotFile::open(a->data_dir_->path() / "serf.snapshot",
@@ -120,6 +128,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
   RaftService::Options ro;
   ro.self = a->config_.node_name;
   ro.rpc = a->config_.rpc;
+  ro.keys = a->cluster_secret_.keys;
   ro.dir = a->data_dir_->path() / "raft";
   if (a->config_.profile == "local") {
     ro.config = raft::Config::local();
@@ -371,6 +380,54 @@ void Agent::start_retry_join() {
     auto a = gossip::Address::parse(text, kDefaultGossipPort);
     if (a.ok()) addrs.push_back(*a);  // validated when the config was loaded
   }
+  if (!cluster_secret_.keys) return join_seeds(std::move(addrs));
+  // Ask each seed's --rpc (its gossip port + 1) whether it takes our secret first: a node
+  // with the wrong one is told so now, not left in a cluster it cannot talk to. Seeds that
+  // do not answer as Shoal nodes (serf agents, a moved --rpc, not up yet) are joined anyway.
+  struct Round {
+    std::vector<gossip::Address> addrs;
+    std::vector<Status> results;
+    size_t pending = 0;
+  };
+  auto round = std::make_shared<Round>();
+  round->addrs = addrs;
+  round->results.resize(addrs.size());
+  round->pending = addrs.size();
+  if (addrs.empty()) return join_seeds({});
+  for (size_t i = 0; i < addrs.size(); ++i) {
+    gossip::Address rpc = addrs[i];
+    rpc.port = static_cast<uint16_t>(rpc.port == 65535 ? rpc.port : rpc.port + 1);
+    probe_channel(io_, rpc, cluster_secret_.keys, std::chrono::seconds(2),
+                  [this, round, i](Status st) {
+                    round->results[i] = std::move(st);
+                    if (--round->pending > 0 || leaving_) return;
+                    std::vector<gossip::Address> usable;
+                    std::string refusals;
+                    for (size_t j = 0; j < round->addrs.size(); ++j) {
+                      const Status& r = round->results[j];
+                      if (r.is(Status::Code::permission_denied) ||
+                          r.is(Status::Code::unauthenticated)) {
+                        spdlog::error("join-refused seed={} reason=\"{}\"",
+                                      round->addrs[j].to_string(), r.message());
+                        refusals += (refusals.empty() ? "" : "; ") + r.message();
+                      } else {
+                        usable.push_back(round->addrs[j]);
+                      }
+                    }
+                    if (usable.empty()) {
+                      exit_status_ = Status::permission_denied(
+                          "the cluster refused our cluster secret (" + refusals +
+                          "): start with the cluster's --cluster-secret-file");
+                      begin_leave("join refused");
+                      return;
+                    }
+                    join_seeds(std::move(usable));
+                  });
+  }
+}
+
+void Agent::join_seeds(std::vector<gossip::Address> addrs) {
+  if (leaving_) return;
   const int attempt = join_attempts_;
   spdlog::info("join-attempt attempt={} peers={}", attempt, addrs.size());
   const uint64_t id = serf_->join(addrs, /*ignore_old=*/true, steady_now());

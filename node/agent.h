@@ -39,6 +39,7 @@
 #include "node/auth/token_store.h"
 #include "node/agent_config.h"
 #include "node/agent_control.h"
+#include "node/cluster_secret_setup.h"
 #include "node/data_dir.h"
 #include "node/event_handler.h"
 #include "node/gossip_transport.h"
@@ -69,6 +70,8 @@ class Agent final : public AgentControl {
   // by the catalog's state machine when this node holds a replica, else by the catalog
   // leader's pushes (NodeApps).
   std::shared_ptr<auth::TokenStore> tokens() { return tokens_; }
+  // The node-to-node channel's secrets, and whether this start made them (a new cluster).
+  const ClusterSecretSetup& cluster_secret() const { return cluster_secret_; }
 
   // ---- AgentControl (any thread but the loop) ----
   Result<std::vector<gossip::Member>> members() override;
@@ -105,6 +108,7 @@ class Agent final : public AgentControl {
   void arm_wakeup();
   void on_signal(const boost::system::error_code& ec, int signo);
   void start_retry_join();
+  void join_seeds(std::vector<gossip::Address> addrs);  // after their channel probes
   void rejoin_from_snapshot();
   void arm_snapshot_clock();
   void begin_leave(std::string_view reason);
@@ -139,6 +143,7 @@ class Agent final : public AgentControl {
   bool leaving_ = false;
   bool left_ = false;
   Status exit_status_;
+  ClusterSecretSetup cluster_secret_;
   std::atomic<bool> stopped_{false};  // read by other threads (call_on_loop)
 };
 

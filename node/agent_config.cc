@@ -174,6 +174,13 @@ void add_agent_flags(CLI::App& cmd, AgentFlags& f) {
   cmd.add_option("--local-token-file", f.local_token_file,
                  "File holding the token this node accepts as its own admin's, whatever the "
                  "cluster's tokens (default DATA_DIR/node-token, made at first start)");
+  cmd.add_option("--cluster-secret-file", f.cluster_secret_file,
+                 "File holding the cluster secret(s) that key node-to-node traffic (default "
+                 "DATA_DIR/cluster-secret; a new cluster makes one, a joining node needs the "
+                 "cluster's)");
+  cmd.add_flag("--insecure-rpc", f.insecure_rpc,
+               "Node-to-node traffic in plaintext, for measuring what encryption costs; only "
+               "with a loopback --rpc");
 }
 
 Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view origin) {
@@ -225,6 +232,12 @@ Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view ori
       st = get_string(value, key, out.bootstrap_token_file);
     } else if (key == "local_token_file") {
       st = get_string(value, key, out.local_token_file);
+    } else if (key == "cluster_secret_file") {
+      st = get_string(value, key, out.cluster_secret_file);
+    } else if (key == "insecure_rpc") {
+      const auto b = value.value_exact<bool>();
+      if (!b) return Status::invalid_argument(where + ": key 'insecure_rpc' must be true or false");
+      out.insecure_rpc = *b;
     } else if (key == "rpc_serf") {
       st = get_string(value, key, out.rpc_serf);
     } else if (key == "rpc_serf_auth") {
@@ -299,7 +312,7 @@ Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view ori
           "' (known: node, bind, advertise, join, retry_max, rejoin_after_leave, tags, data_dir, "
           "profile, http, rpc, rpc_serf, rpc_serf_auth, raft_snapshot_entries, log_level, "
           "encrypt, event_handlers, event_handler_timeout, router, router_tls, router_access_log, "
-          "domain, usage_interval, open_endpoints, bootstrap_token_file, local_token_file)");
+          "domain, usage_interval, open_endpoints, bootstrap_token_file, local_token_file, cluster_secret_file, insecure_rpc)");
     }
     if (!st.ok()) return st;
   }
@@ -356,6 +369,8 @@ AgentFlags merge(AgentFlags base, const AgentFlags& over) {
   take(base.open_endpoints, over.open_endpoints);
   take(base.bootstrap_token_file, over.bootstrap_token_file);
   take(base.local_token_file, over.local_token_file);
+  take(base.cluster_secret_file, over.cluster_secret_file);
+  base.insecure_rpc = base.insecure_rpc || over.insecure_rpc;
   base.join.insert(base.join.end(), over.join.begin(), over.join.end());
   base.event_handlers.insert(base.event_handlers.end(), over.event_handlers.begin(),
                              over.event_handlers.end());
@@ -581,6 +596,25 @@ Result<AgentConfig> resolve_agent_config(const AgentFlags& flags, const AgentEnv
     const std::string name = src("--local-token-file", flags.local_token_file.has_value());
     if (merged.local_token_file->empty()) return flag_error(name, "must not be empty");
     c.local_token_file = *merged.local_token_file;
+  }
+  if (merged.cluster_secret_file) {
+    const std::string name = src("--cluster-secret-file", flags.cluster_secret_file.has_value());
+    if (merged.cluster_secret_file->empty()) return flag_error(name, "must not be empty");
+    c.cluster_secret_file = *merged.cluster_secret_file;
+  }
+  if (merged.insecure_rpc) {
+    const std::string name = src("--insecure-rpc", flags.insecure_rpc);
+    const ByteView ip = c.rpc.ip_bytes();
+    const bool loopback = (ip.size() == 4 && ip[0] == 127) ||
+                          (ip.size() == 16 && std::all_of(ip.begin(), ip.end() - 1,
+                                                          [](uint8_t b) { return b == 0; }) &&
+                           ip[15] == 1);
+    if (!loopback) {
+      return flag_error(name, "needs a loopback --rpc (it is " + c.rpc.to_string() +
+                                  "): plaintext node-to-node traffic must not leave the machine");
+    }
+    if (c.cluster_secret_file) return flag_error(name, "and --cluster-secret-file exclude each other");
+    c.insecure_rpc = true;
   }
 
   if (merged.rpc_serf_auth) {

@@ -38,6 +38,11 @@
 //                                     starts with is random (docs/security.md)
 //   --local-token-file PATH  local_token_file  DATA_DIR/node-token (made at first start):
 //                                     the token this node accepts as its own admin's
+//   --cluster-secret-file PATH  cluster_secret_file  DATA_DIR/cluster-secret: the secrets
+//                                     of the node-to-node channel (docs/security.md); a new
+//                                     cluster makes one, a joining node must be given it
+//   --insecure-rpc       insecure_rpc false: node-to-node traffic in plaintext, for
+//                                     measuring what the channel costs; --rpc must be loopback
 //
 // Contract:
 //  - Pure: reads the config file and the environment given to it, nothing else.
@@ -104,6 +109,8 @@ struct AgentConfig {
   bool open_metrics = true;  // GET /metrics needs no token
   std::optional<std::filesystem::path> bootstrap_token_file;
   std::optional<std::filesystem::path> local_token_file;  // nullopt: DATA_DIR/node-token
+  std::optional<std::filesystem::path> cluster_secret_file;  // nullopt: DATA_DIR/cluster-secret
+  bool insecure_rpc = false;
 
   // The gossip core's configuration for this agent (profile timings, name, tags).
   gossip::SerfConfig serf_config() const;
@@ -138,6 +145,8 @@ struct AgentFlags {
   std::optional<std::string> open_endpoints;
   std::optional<std::string> bootstrap_token_file;
   std::optional<std::string> local_token_file;
+  std::optional<std::string> cluster_secret_file;
+  bool insecure_rpc = false;  // a switch, as rejoin_after_leave
 };
 
 // What the defaults depend on, injected so tests do not depend on the machine.

@@ -29,8 +29,9 @@ void apply_access_policy(HttpRouter& router, const ApiAuthOptions& options);
 // For the --http listener: every request that is not to an open route needs a token.
 // `peer`: for the node-to-node listener, where a request without Authorization is a node's
 // own call, and one with it a user's request forwarded by another node, which keeps the
-// caller's identity and is checked here again. Until node-to-node traffic is authenticated
-// with the cluster secret (docs/security.md, "Not yet"), that listener trusts its callers.
+// caller's identity and is checked here again. Nothing reaches that listener without the
+// cluster secret (the --rpc channel, docs/security.md "Node to node"): that is what lets
+// it take a call without a token as a node's own.
 std::function<Status(HttpRequest&, const RouteOptions&)> make_authorizer(
     std::shared_ptr<const auth::TokenStore> tokens, bool peer);
 

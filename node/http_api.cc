@@ -221,7 +221,9 @@ Result<std::unique_ptr<HttpApi>> HttpApi::start(const gossip::Address& listen,
   std::unique_ptr<HttpServer> peer_server;
   if (raft) {
     peer_server = HttpServer::start_unbound(std::move(router), peer_options);
-    raft->set_http_handoff([peers = peer_server.get()](int fd) { peers->adopt(fd); });
+    raft->set_http_handoff([peers = peer_server.get()](int fd, const std::string& remote) {
+      peers->adopt(fd, remote);
+    });
   }
   return std::unique_ptr<HttpApi>(new HttpApi(std::move(*server), std::move(peer_server), raft));
 }

@@ -15,6 +15,7 @@
 #include "node/apps/names.h"
 #include "node/duration_text.h"
 #include "node/http_client.h"
+#include "node/secure/node_keys.h"
 #include "node/http_forward.h"
 #include "node/http_util.h"
 
@@ -68,6 +69,7 @@ void follow_node(const std::string& addr, const std::string& query, std::string 
     ex.target = "/v1/internal/logs?" + query + "&follow=1&lines=" + ApiClient::url_encode(lines);
     if (since_ms > 0) ex.target += "&since_ms=" + std::to_string(since_ms);
     ex.timeout = std::chrono::seconds(5);
+    ex.keys = secure::node_keyring();
     std::string partial;
     ex.on_body = [&](std::string_view piece) {
       partial.append(piece);

@@ -12,6 +12,10 @@
 #include <limits>
 #include <vector>
 
+#include "node/secure/handshake.h"
+#include "node/secure/node_keys.h"
+#include "node/secure/secure_stream.h"
+
 namespace shoal::node {
 
 namespace net = boost::asio;
@@ -36,6 +40,10 @@ beast::error_code run_op(net::io_context& io, Start&& start) {
   return result;
 }
 
+// The TCP stream under `s`: where timeouts are set and the socket is shut down.
+beast::tcp_stream& tcp_of(beast::tcp_stream& s) { return s; }
+beast::tcp_stream& tcp_of(secure::SecureStream<beast::tcp_stream>& s) { return s.next_layer(); }
+
 std::string describe(beast::error_code ec, const char* stage) {
   if (ec == beast::error::timeout) return std::string(stage) + " timed out";
   if (ec == net::error::connection_refused) return "connection refused";
@@ -45,8 +53,8 @@ std::string describe(beast::error_code ec, const char* stage) {
 
 // Upload mode: the header, then the body in pieces pulled from ex.body_reader. Transport
 // errors land in `ec`; an error of the reader (or a reader that ends early) is returned.
-template <typename SetCommon>
-Status send_streamed_body(net::io_context& io, beast::tcp_stream& stream,
+template <typename Stream, typename SetCommon>
+Status send_streamed_body(net::io_context& io, Stream& stream,
                           const HttpExchange& ex, SetCommon& set_common,
                           beast::error_code& ec) {
   http::request<http::buffer_body> req{http::string_to_verb(ex.method), ex.target, 11};
@@ -56,7 +64,7 @@ Status send_streamed_body(net::io_context& io, beast::tcp_stream& stream,
   req.body().data = nullptr;
   req.body().more = true;
   http::request_serializer<http::buffer_body> sr{req};
-  stream.expires_after(ex.timeout);
+  tcp_of(stream).expires_after(ex.timeout);
   ec = run_op(io, [&](auto handler) { http::async_write_header(stream, sr, handler); });
   std::vector<char> piece(kUploadPiece);
   uint64_t sent = 0;
@@ -71,7 +79,7 @@ Status send_streamed_body(net::io_context& io, beast::tcp_stream& stream,
     req.body().data = piece.data();
     req.body().size = *n;
     req.body().more = true;
-    stream.expires_after(ex.timeout);
+    tcp_of(stream).expires_after(ex.timeout);
     ec = run_op(io, [&](auto handler) { http::async_write(stream, sr, handler); });
     if (ec == http::error::need_buffer) ec = {};
     if (ec) break;
@@ -82,7 +90,7 @@ Status send_streamed_body(net::io_context& io, beast::tcp_stream& stream,
     req.body().data = nullptr;
     req.body().size = 0;
     req.body().more = false;
-    stream.expires_after(ex.timeout);
+    tcp_of(stream).expires_after(ex.timeout);
     ec = run_op(io, [&](auto handler) { http::async_write(stream, sr, handler); });
   }
   return Status();
@@ -90,7 +98,8 @@ Status send_streamed_body(net::io_context& io, beast::tcp_stream& stream,
 
 // Reads the answer into `out`: whole, or (ex.on_body set) piece by piece into on_body.
 // `timeout` bounds the whole read, or in stream mode each piece.
-beast::error_code read_answer(net::io_context& io, beast::tcp_stream& stream,
+template <typename Stream>
+beast::error_code read_answer(net::io_context& io, Stream& stream,
                               const HttpExchange& ex, Duration timeout, HttpResponse& out) {
   beast::flat_buffer buffer;
   beast::error_code ec;
@@ -98,7 +107,7 @@ beast::error_code read_answer(net::io_context& io, beast::tcp_stream& stream,
     http::response_parser<http::string_body> parser;
     parser.body_limit(kBodyLimit);
     if (ex.method == "HEAD") parser.skip(true);  // Content-Length, no body
-    stream.expires_after(timeout);
+    tcp_of(stream).expires_after(timeout);
     ec = run_op(io, [&](auto handler) { http::async_read(stream, buffer, parser, handler); });
     if (ec) return ec;
     auto& res = parser.get();
@@ -113,14 +122,14 @@ beast::error_code read_answer(net::io_context& io, beast::tcp_stream& stream,
   // Not boost::none: Boost 1.74 compares a Content-Length against an empty optional as
   // "greater", so every sized answer would fail with body_limit.
   parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-  stream.expires_after(timeout);
+  tcp_of(stream).expires_after(timeout);
   ec = run_op(io, [&](auto handler) { http::async_read_header(stream, buffer, parser, handler); });
   if (ec) return ec;
   out.status = static_cast<int>(parser.get().result_int());
   for (const auto& f : parser.get()) out.headers.emplace(f.name_string(), f.value());
   if (ex.on_headers && !ex.on_headers(out)) {
     beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    tcp_of(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
     return {};
   }
   // Beast reads at most the buffer's free capacity, and it stays the size the header
@@ -130,7 +139,7 @@ beast::error_code read_answer(net::io_context& io, beast::tcp_stream& stream,
   while (!parser.is_done()) {
     parser.get().body().data = piece;
     parser.get().body().size = sizeof(piece);
-    stream.expires_after(timeout);
+    tcp_of(stream).expires_after(timeout);
     // read_some, not read: read would wait to fill the whole piece, and a stream's
     // events are small and far apart.
     ec = run_op(io, [&](auto handler) { http::async_read_some(stream, buffer, parser, handler); });
@@ -143,8 +152,76 @@ beast::error_code read_answer(net::io_context& io, beast::tcp_stream& stream,
     if (n > 0 && !ex.on_body(std::string_view(piece, n))) break;
   }
   beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  tcp_of(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
   return {};
+}
+// The request and its answer over `stream`, connected (and through the handshake).
+template <typename Stream>
+Result<HttpResponse> exchange(net::io_context& io, Stream& stream, const HttpExchange& ex,
+                              const std::string& where) {
+  auto fail = [&](const std::string& what) -> Status {
+    return Status::unavailable("cannot reach " + where + ": " + what);
+  };
+  auto set_common = [&](auto& req) {
+    if (req.method() == http::verb::unknown) req.method_string(ex.method);
+    req.set(http::field::host, where);
+    req.set(http::field::user_agent, "shoal");
+    req.keep_alive(false);
+    for (const auto& [k, v] : ex.headers) req.set(k, v);
+  };
+  beast::error_code send_ec;
+  if (!ex.body_reader) {
+    http::request<http::string_body> req{http::string_to_verb(ex.method), ex.target, 11};
+    set_common(req);
+    if (!ex.body.empty() || ex.method == "POST" || ex.method == "PUT") {
+      req.set(http::field::content_type, ex.content_type);
+      req.body() = ex.body;
+    }
+    req.prepare_payload();
+    tcp_of(stream).expires_after(ex.timeout);
+    send_ec = run_op(io, [&](auto handler) { http::async_write(stream, req, handler); });
+  } else {
+    auto sent = send_streamed_body(io, stream, ex, set_common, send_ec);
+    if (!sent.ok()) return sent;  // the reader failed: its error, as it said it
+  }
+
+  HttpResponse out;
+  if (send_ec) {
+    // A server that refuses an upload may answer and close before reading it all: its
+    // answer says more than the broken pipe does, so look for one, briefly.
+    if (read_answer(io, stream, ex, std::min<Duration>(ex.timeout, kConnectTimeoutMax), out)) {
+      return fail(describe(send_ec, "sending the request"));
+    }
+    return out;
+  }
+  beast::error_code ec = read_answer(io, stream, ex, ex.timeout, out);
+  if (ec) return fail(describe(ec, "reading the answer"));
+  return out;
+}
+
+// The channel handshake (node/secure/handshake.h) as the dialing side.
+Result<std::unique_ptr<secure::Session>> handshake(net::io_context& io, beast::tcp_stream& stream,
+                                                   const secure::Keyring& ring, Duration timeout) {
+  secure::ClientHandshake hs(ring.primary());
+  stream.expires_after(timeout);
+  auto ec = run_op(io, [&](auto handler) {
+    net::async_write(stream, net::buffer(hs.hello().data(), hs.hello().size()), handler);
+  });
+  if (ec) return Status::unavailable(describe(ec, "sending the channel handshake"));
+  std::array<uint8_t, secure::kHelloBytes> answer{};
+  stream.expires_after(timeout);
+  size_t got = 0;
+  ec = run_op(io, [&](auto handler) {
+    net::async_read(stream, net::buffer(answer), [&got, handler](beast::error_code e, size_t n) {
+      got = n;
+      handler(e, n);
+    });
+  });
+  if (ec && !(ec == net::error::eof && secure::is_refusal(ByteView(answer.data(), got)))) {
+    return Status::unavailable(describe(ec, "reading the channel handshake") +
+                               " (is it a Shoal node's --rpc port?)");
+  }
+  return hs.finish(ByteView(answer.data(), got));
 }
 }  // namespace
 
@@ -177,41 +254,19 @@ Result<HttpResponse> http_request(const std::string& host, int port, const HttpE
   ec = run_op(io, [&](auto handler) { stream.async_connect(endpoints, handler); });
   if (ec) return fail(describe(ec, "connect"));
   stream.socket().set_option(tcp::no_delay(true), ec);
+  if (!ex.keys) return exchange(io, stream, ex, where);
 
-  auto set_common = [&](auto& req) {
-    if (req.method() == http::verb::unknown) req.method_string(ex.method);
-    req.set(http::field::host, where);
-    req.set(http::field::user_agent, "shoal");
-    req.keep_alive(false);
-    for (const auto& [k, v] : ex.headers) req.set(k, v);
-  };
-  beast::error_code send_ec;
-  if (!ex.body_reader) {
-    http::request<http::string_body> req{http::string_to_verb(ex.method), ex.target, 11};
-    set_common(req);
-    if (!ex.body.empty() || ex.method == "POST" || ex.method == "PUT") {
-      req.set(http::field::content_type, ex.content_type);
-      req.body() = ex.body;
-    }
-    req.prepare_payload();
-    stream.expires_after(ex.timeout);
-    send_ec = run_op(io, [&](auto handler) { http::async_write(stream, req, handler); });
-  } else {
-    auto sent = send_streamed_body(io, stream, ex, set_common, send_ec);
-    if (!sent.ok()) return sent;  // the reader failed: its error, as it said it
+  auto session = handshake(io, stream, *ex.keys, std::min<Duration>(ex.timeout, kConnectTimeoutMax));
+  if (!session.ok()) {
+    secure::channel_counters().dial_failures.inc();
+    return fail("node-to-node channel: " + session.status().message());
   }
-
-  HttpResponse out;
-  if (send_ec) {
-    // A server that refuses an upload may answer and close before reading it all: its
-    // answer says more than the broken pipe does, so look for one, briefly.
-    if (read_answer(io, stream, ex, std::min<Duration>(ex.timeout, kConnectTimeoutMax), out)) {
-      return fail(describe(send_ec, "sending the request"));
-    }
-    return out;
+  secure::SecureStream<beast::tcp_stream> secured(stream, **session);
+  auto out = exchange(io, secured, ex, where);
+  if (!secured.error().ok()) {
+    secure::channel_counters().records_rejected.inc();
+    return fail("node-to-node channel: " + secured.error().message());
   }
-  ec = read_answer(io, stream, ex, ex.timeout, out);
-  if (ec) return fail(describe(ec, "reading the answer"));
   return out;
 }
 

@@ -15,16 +15,21 @@
 //    any HTTP status is a response.
 //  - `host` may be a name or an IP literal.
 //  - A HEAD answer's Content-Length is read as the length of the body it did not send.
+//  - With `keys`, the exchange runs over the node-to-node channel (node/secure/): a
+//    handshake proving the cluster secret, then sealed records; a refusal, or a record that
+//    fails to open, is an unavailable error naming the channel.
 #pragma once
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 
 #include "base/status.h"
 #include "base/time.h"
+#include "node/secure/cluster_secret.h"
 
 namespace shoal::node {
 
@@ -55,6 +60,9 @@ struct HttpExchange {
   // Stream mode: called once with the status and headers (no body yet) before on_body;
   // return false to read no body (the exchange then ends OK).
   std::function<bool(const HttpResponse&)> on_headers;
+  // A peer's --rpc listener: the keyring to open the node-to-node channel with (usually
+  // secure::node_keyring()). Null: plain HTTP.
+  std::shared_ptr<const secure::Keyring> keys;
 };
 
 Result<HttpResponse> http_request(const std::string& host, int port, const HttpExchange& ex);

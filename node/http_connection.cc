@@ -72,12 +72,14 @@ using WriteOp = std::function<void(std::function<void(beast::error_code)>)>;
 class Connection final : public ServerConnection,
                          public std::enable_shared_from_this<Connection> {
  public:
-  Connection(std::shared_ptr<HttpServer::Impl> server, tcp::socket socket)
-      : server_(std::move(server)), stream_(std::move(socket)) {
+  Connection(std::shared_ptr<HttpServer::Impl> server, tcp::socket socket, std::string remote)
+      : server_(std::move(server)), stream_(std::move(socket)), remote_(std::move(remote)) {
     beast::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
-    remote_ = ec ? std::string("?") : endpoint_string(ep);
-    stream_.socket().set_option(tcp::no_delay(true), ec);
+    if (remote_.empty()) {
+      auto ep = stream_.socket().remote_endpoint(ec);
+      remote_ = ec ? std::string("?") : endpoint_string(ep);
+    }
+    stream_.socket().set_option(tcp::no_delay(true), ec);  // fails, harmlessly, if relayed
   }
 
   ~Connection() {
@@ -573,8 +575,8 @@ void Connection::dispatch(const HttpHandler& handler, HttpRequest req) {
 }
 
 std::shared_ptr<ServerConnection> make_connection(std::shared_ptr<HttpServer::Impl> server,
-                                                  tcp::socket socket) {
-  return std::make_shared<Connection>(std::move(server), std::move(socket));
+                                                  tcp::socket socket, std::string remote) {
+  return std::make_shared<Connection>(std::move(server), std::move(socket), std::move(remote));
 }
 
 std::string json_error(std::string_view message) {

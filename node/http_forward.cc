@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "node/http_client.h"
+#include "node/secure/node_keys.h"
 
 namespace shoal::node {
 
@@ -46,6 +47,7 @@ void forward_request(const HttpRequest& req, const std::shared_ptr<HttpResponder
     ex.headers.emplace("Authorization", *a);
   }
   ex.timeout = timeout;
+  ex.keys = secure::node_keyring();
 
   bool streaming = false;
   int status = 0;
@@ -96,6 +98,7 @@ Result<HttpResponse> call_node(const std::string& addr, const std::string& metho
   ex.target = target;
   if (body) ex.body = body->dump();
   ex.timeout = timeout;
+  ex.keys = secure::node_keyring();
   auto res = http_request(addr.substr(0, colon), port, ex);
   if (!res.ok()) return res.status().with_context(method + " " + target + " on " + addr);
   return res;

@@ -29,8 +29,8 @@ void HttpServer::Impl::accept() {
   });
 }
 
-void HttpServer::Impl::admit(tcp::socket socket) {
-  auto conn = make_connection(shared_from_this(), std::move(socket));
+void HttpServer::Impl::admit(tcp::socket socket, std::string remote) {
+  auto conn = make_connection(shared_from_this(), std::move(socket), std::move(remote));
   bool admitted;
   {
     std::lock_guard lock(conns_mu);
@@ -90,22 +90,24 @@ std::unique_ptr<HttpServer> HttpServer::launch(std::shared_ptr<Impl> impl) {
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
-void HttpServer::adopt(int fd) {
+void HttpServer::adopt(int fd, std::string remote) {
   sockaddr_storage local{};
   socklen_t len = sizeof local;
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0 ||
-      (local.ss_family != AF_INET && local.ss_family != AF_INET6)) {
-    spdlog::warn("http-adopt-failed reason=\"not a TCP socket\"");
+      (local.ss_family != AF_INET && local.ss_family != AF_INET6 && local.ss_family != AF_UNIX)) {
+    spdlog::warn("http-adopt-failed reason=\"not a stream socket\"");
     ::close(fd);
     return;
   }
+  // A relayed connection (node/rpc_http_relay.h) is a local stream socket: the server only
+  // reads, writes and closes it, which a tcp::socket does the same on any stream fd.
   const tcp protocol = local.ss_family == AF_INET6 ? tcp::v6() : tcp::v4();
   std::lock_guard lock(impl_->post_mu);
   if (impl_->io_finished) {
     ::close(fd);
     return;
   }
-  net::post(impl_->io, [impl = impl_, fd, protocol] {
+  net::post(impl_->io, [impl = impl_, fd, protocol, remote = std::move(remote)]() mutable {
     tcp::socket socket(impl->io);
     beast::error_code ec;
     socket.assign(protocol, fd, ec);
@@ -114,7 +116,7 @@ void HttpServer::adopt(int fd) {
       ::close(fd);
       return;
     }
-    impl->admit(std::move(socket));
+    impl->admit(std::move(socket), std::move(remote));
   });
 }
 

@@ -163,9 +163,11 @@ class HttpServer {
   // (the --rpc listener passes it those that open with an HTTP request).
   static std::unique_ptr<HttpServer> start_unbound(HttpRouter router,
                                                    HttpServerOptions options = {});
-  // Takes ownership of a connected TCP socket and serves it like an accepted one (the
-  // bytes not yet read are its first request). Thread-safe; after stop() it just closes.
-  void adopt(int fd);
+  // Takes ownership of a connected TCP socket (or one end of a local stream socketpair)
+  // and serves it like an accepted one (the bytes not yet read are its first request).
+  // `remote` names the client when the socket cannot ("" : its peer address).
+  // Thread-safe; after stop() it just closes.
+  void adopt(int fd, std::string remote = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

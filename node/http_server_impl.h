@@ -53,12 +53,14 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   std::unordered_map<ServerConnection*, std::weak_ptr<ServerConnection>> conns;
 
   void accept();
-  void admit(boost::asio::ip::tcp::socket socket);  // IO thread
+  // IO thread. `remote`: who the client is, when the socket cannot say (a relayed one).
+  void admit(boost::asio::ip::tcp::socket socket, std::string remote = {});
 };
 
 // A connection for `socket`, not started yet (http_connection.cc).
 std::shared_ptr<ServerConnection> make_connection(std::shared_ptr<HttpServer::Impl> server,
-                                                  boost::asio::ip::tcp::socket socket);
+                                                  boost::asio::ip::tcp::socket socket,
+                                                  std::string remote);
 
 std::string json_error(std::string_view message);  // {"error": message}
 std::string endpoint_string(const boost::asio::ip::tcp::endpoint& ep);

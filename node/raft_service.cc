@@ -67,11 +67,11 @@ Result<std::unique_ptr<RaftService>> RaftService::open(Options options) {
   RaftTransport::Callbacks cb;
   cb.on_frame = [self](const raft::NodeId& from, ByteView payload) { self->on_frame(from, payload); };
   cb.on_bad_frame = [self](const raft::NodeId&, const std::string&) { self->host_->count_bad_frame(); };
-  cb.on_http = [self](int fd) {
+  cb.on_http = [self](int fd, const std::string& remote) {
     // Called under the lock, so once set_http_handoff({}) returns no handoff is running.
     std::lock_guard lock(self->http_mu_);
     if (self->http_handoff_) {
-      self->http_handoff_(fd);
+      self->http_handoff_(fd, remote);
     } else {
       ::close(fd);
     }
@@ -93,7 +93,9 @@ Result<std::unique_ptr<RaftService>> RaftService::open(Options options) {
     self->host_->peer_down(peer, steady_now());
     self->schedule_flush();
   };
-  auto t = RaftTransport::open(s->io_, s->opts_.rpc, s->opts_.self, std::move(cb), {});
+  RaftTransport::Options to;
+  to.keys = s->opts_.keys;
+  auto t = RaftTransport::open(s->io_, s->opts_.rpc, s->opts_.self, std::move(cb), to);
   if (!t.ok()) return t.status();
   s->transport_ = std::move(*t);
   s->rpc_ = s->transport_->address();
@@ -120,7 +122,7 @@ void RaftService::stop() {
   stopped_ = true;
 }
 
-void RaftService::set_http_handoff(std::function<void(int fd)> serve) {
+void RaftService::set_http_handoff(std::function<void(int fd, const std::string& remote)> serve) {
   std::lock_guard lock(http_mu_);
   http_handoff_ = std::move(serve);
 }

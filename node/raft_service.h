@@ -35,6 +35,7 @@
 #include <boost/asio.hpp>
 
 #include "gossip/address.h"
+#include "node/secure/cluster_secret.h"
 #include "raft/host.h"
 
 namespace shoal::node {
@@ -64,6 +65,8 @@ class RaftService {
     raft::Index snapshot_every = 10000;
     // Which state machine a group runs; default: the test / bench key-value machine.
     raft::StateMachineFactory factory;
+    // The node-to-node channel's secrets (node/raft_transport.h); null: plaintext.
+    std::shared_ptr<const secure::Keyring> keys;
   };
   static Result<std::unique_ptr<RaftService>> open(Options options);
   ~RaftService();
@@ -77,7 +80,7 @@ class RaftService {
   // Where connections to --rpc that open with an HTTP request go (node/raft_transport.h):
   // `serve` takes ownership of the socket and must be quick (it runs on the Raft loop).
   // Empty: they are closed. Thread-safe; once it returns, the old `serve` is not running.
-  void set_http_handoff(std::function<void(int fd)> serve);
+  void set_http_handoff(std::function<void(int fd, const std::string& remote)> serve);
 
   void set_peer(const raft::NodeId& node, const gossip::Address& rpc);
   void remove_peer(const raft::NodeId& node);
@@ -148,7 +151,7 @@ class RaftService {
   Status failed_;
 
   std::mutex http_mu_;
-  std::function<void(int fd)> http_handoff_;
+  std::function<void(int fd, const std::string& remote)> http_handoff_;
 
   std::mutex peers_mu_;
   std::map<raft::NodeId, gossip::Address> peers_;

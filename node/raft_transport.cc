@@ -5,6 +5,10 @@
 #include <deque>
 
 #include "node/gossip_transport.h"
+#include "node/rpc_channel_accept.h"
+#include "node/rpc_http_relay.h"
+#include "node/secure/handshake.h"
+#include "node/secure/node_keys.h"
 #include "raft/wire.h"
 
 namespace shoal::node {
@@ -18,14 +22,19 @@ constexpr size_t kReadChunk = 64 * 1024;
 
 class RaftConnection : public std::enable_shared_from_this<RaftConnection> {
  public:
+  // `session`: an accepted connection whose channel handshake is done (with the first
+  // plaintext it carried); an outbound one runs the handshake itself when keys are set.
   RaftConnection(std::shared_ptr<RaftTransport> owner, tcp::socket sock, bool outbound,
-                 raft::NodeId peer)
+                 raft::NodeId peer, std::unique_ptr<secure::Session> session = nullptr,
+                 Bytes first_plain = {})
       : owner_(std::move(owner)),
         sock_(std::move(sock)),
         timer_(owner_->io_),
         outbound_(outbound),
         peer_(std::move(peer)),
-        rbuf_(kReadChunk) {
+        rbuf_(kReadChunk),
+        session_(std::move(session)),
+        first_plain_(std::move(first_plain)) {
     Bytes hello;
     raft::append_frame(hello, raft::encode_hello({raft::kWireVersion, owner_->self_}));
     queue_.push_back(std::move(hello));
@@ -66,6 +75,8 @@ class RaftConnection : public std::enable_shared_from_this<RaftConnection> {
     boost::system::error_code ignored;
     sock_.set_option(tcp::no_delay(true), ignored);
     connected_ = true;
+    if (outbound_ && owner_->opts_.keys) return handshake();
+    if (!first_plain_.empty() && !take_plain(std::exchange(first_plain_, {}))) return;
     write_next();
     read_next();
   }
@@ -107,7 +118,7 @@ class RaftConnection : public std::enable_shared_from_this<RaftConnection> {
   }
 
   void write_next() {
-    if (dead_ || writing_ || queue_.empty()) return;
+    if (dead_ || writing_ || queue_.empty() || handshake_) return;
     writing_ = true;
     in_flight_.clear();
     hello_in_flight_ = hello_queued_;
@@ -122,6 +133,15 @@ class RaftConnection : public std::enable_shared_from_this<RaftConnection> {
     for (const auto& f : in_flight_) {
       bufs.push_back(asio::buffer(f));
       bytes += f.size();
+    }
+    if (session_) {
+      // One batch, sealed into as few records as fit (secure::kMaxRecordPlain each).
+      sealed_.clear();
+      Bytes plain;
+      plain.reserve(bytes);
+      for (const auto& f : in_flight_) plain.insert(plain.end(), f.begin(), f.end());
+      session_->sealer.seal(plain, sealed_);
+      bufs.assign(1, asio::buffer(sealed_));
     }
     asio::async_write(sock_, bufs,
                       [self = shared_from_this(), bytes](const boost::system::error_code& ec,
@@ -152,16 +172,82 @@ class RaftConnection : public std::enable_shared_from_this<RaftConnection> {
                               false);
           }
           self->owner_->stats_.bytes_in += n;
-          self->decoder_.feed(ByteView(self->rbuf_.data(), n));
-          for (;;) {
-            auto frame = self->decoder_.next();
-            if (!frame.ok()) return self->fail(frame.status().message(), true);
-            if (!*frame) break;
-            if (!self->on_frame(**frame)) return;
-            if (self->dead_ || self->owner_->closed_) return;
+          const ByteView got(self->rbuf_.data(), n);
+          if (self->handshake_) {
+            if (!self->on_handshake_bytes(got)) return;
+          } else if (self->session_) {
+            Bytes plain;
+            Status st = self->session_->opener.feed(got, plain);
+            if (!st.ok()) {
+              secure::channel_counters().records_rejected.inc();
+              return self->fail("channel: " + st.message(), true);
+            }
+            if (!self->take_plain(plain)) return;
+          } else if (!self->take_plain(got)) {
+            return;
           }
+          if (self->dead_ || self->owner_->closed_) return;
           self->read_next();
         });
+  }
+
+  // Decodes and delivers the frames in `plain`. False once the connection is closed.
+  bool take_plain(ByteView plain) {
+    decoder_.feed(plain);
+    for (;;) {
+      auto frame = decoder_.next();
+      if (!frame.ok()) {
+        fail(frame.status().message(), true);
+        return false;
+      }
+      if (!*frame) return true;
+      if (!on_frame(**frame)) return false;
+      if (dead_ || owner_->closed_) return false;
+    }
+  }
+
+  // The dialing side of the channel handshake: our hello, then the answer in read_next.
+  void handshake() {
+    handshake_ = std::make_unique<secure::ClientHandshake>(owner_->opts_.keys->primary());
+    writing_ = true;
+    asio::async_write(sock_, asio::buffer(handshake_->hello().data(), handshake_->hello().size()),
+                      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                        self->writing_ = false;
+                        if (self->dead_) return;
+                        if (ec) return self->fail("write: " + ec.message(), false);
+                        self->write_next();  // frames queued while the answer came
+                      });
+    read_next();
+  }
+
+  bool on_handshake_bytes(ByteView got) {
+    hs_in_.insert(hs_in_.end(), got.begin(), got.end());
+    const bool refused = secure::is_refusal(hs_in_);
+    if (hs_in_.size() < secure::kHelloBytes && !refused) return true;
+    const size_t used = refused ? secure::kRefusalBytes : secure::kHelloBytes;
+    auto session = handshake_->finish(ByteView(hs_in_.data(), used));
+    handshake_.reset();
+    if (!session.ok()) {
+      secure::channel_counters().dial_failures.inc();
+      ++owner_->stats_.handshake_failures;
+      fail("channel handshake with " + dialed.to_string() + ": " + session.status().message(), true);
+      return false;
+    }
+    session_ = std::move(*session);
+    Bytes rest(hs_in_.begin() + static_cast<std::ptrdiff_t>(used), hs_in_.end());
+    hs_in_.clear();
+    if (!rest.empty()) {
+      Bytes plain;
+      Status st = session_->opener.feed(rest, plain);
+      if (!st.ok()) {
+        secure::channel_counters().records_rejected.inc();
+        fail("channel: " + st.message(), true);
+        return false;
+      }
+      if (!take_plain(plain)) return false;
+    }
+    write_next();
+    return true;
   }
 
   bool on_frame(const Bytes& payload) {
@@ -196,6 +282,11 @@ class RaftConnection : public std::enable_shared_from_this<RaftConnection> {
   raft::NodeId peer_;
   std::vector<uint8_t> rbuf_;
   raft::FrameDecoder decoder_;
+  std::unique_ptr<secure::Session> session_;       // the sealed channel, once set up
+  std::unique_ptr<secure::ClientHandshake> handshake_;  // dialing: until the answer came
+  Bytes hs_in_;                                    // the answer, as it arrives
+  Bytes first_plain_;                              // accepted: what the accept step read
+  Bytes sealed_;                                   // the records being written
   std::deque<Bytes> queue_;
   std::vector<Bytes> in_flight_;
   size_t queued_bytes_ = 0;
@@ -269,6 +360,29 @@ struct FirstByteWait {
 };
 
 void RaftTransport::classify(tcp::socket sock) {
+  if (opts_.keys) {
+    boost::system::error_code ec;
+    const auto remote = sock.remote_endpoint(ec);
+    auto a = std::make_shared<ChannelAccept>(
+        std::move(sock), opts_.keys, opts_.first_byte_timeout,
+        [self = shared_from_this()](const std::shared_ptr<ChannelAccept>& a, tcp::socket s,
+                                    std::unique_ptr<secure::Session> session, Bytes plain) {
+          self->handshaking_.erase(a);
+          if (self->closed_) return;
+          self->dispatch(std::move(s), std::move(session), std::move(plain));
+        },
+        [self = shared_from_this(), remote](const std::shared_ptr<ChannelAccept>& a,
+                                            const std::string& why) {
+          self->handshaking_.erase(a);
+          ++self->stats_.rejected;
+          ++self->stats_.handshake_failures;
+          spdlog::warn("rpc-connection-rejected remote={}:{} reason=\"{}\"",
+                       remote.address().to_string(), remote.port(), why);
+        });
+    handshaking_.insert(a);
+    a->start();
+    return;
+  }
   auto w = std::make_shared<FirstByteWait>(std::move(sock), io_);
   unclassified_.insert(w);
   w->timer.expires_after(opts_.first_byte_timeout);
@@ -309,7 +423,39 @@ void RaftTransport::classified(const std::shared_ptr<FirstByteWait>& w) {
       return;
     }
     ++stats_.http_handoffs;
-    callbacks_.on_http(fd);
+    callbacks_.on_http(fd, "");
+    return;
+  }
+  ++stats_.rejected;
+  spdlog::warn("rpc-connection-rejected reason=\"first byte 0x{:02x} is neither Raft nor HTTP\"",
+               first);
+}
+
+void RaftTransport::dispatch(tcp::socket sock, std::unique_ptr<secure::Session> session,
+                             Bytes first_plain) {
+  const uint8_t first = first_plain.front();
+  if (first == 0) {
+    auto c = std::make_shared<RaftConnection>(shared_from_this(), std::move(sock),
+                                              /*outbound=*/false, "", std::move(session),
+                                              std::move(first_plain));
+    inbound_.insert(c);
+    c->start();
+    return;
+  }
+  if (first >= 'A' && first <= 'Z' && callbacks_.on_http) {
+    boost::system::error_code ec;
+    const auto ep = sock.remote_endpoint(ec);
+    const std::string remote =
+        ec ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port());
+    auto relay = HttpRelay::start(std::move(sock), std::move(session), std::move(first_plain),
+                                  [this, &remote](int fd) { callbacks_.on_http(fd, remote); },
+                                  [self = shared_from_this()](HttpRelay* r) { self->relays_.erase(r); });
+    if (!relay.ok()) {
+      spdlog::warn("rpc-http-handoff-failed reason=\"{}\"", relay.status().message());
+      return;
+    }
+    ++stats_.http_handoffs;
+    relays_[relay->get()] = *relay;
     return;
   }
   ++stats_.rejected;
@@ -418,9 +564,13 @@ void RaftTransport::close() {
     w->timer.cancel();
     w->sock.close(ignored);
   }
+  for (auto& a : handshaking_) a->cancel();
+  for (auto& [ptr, r] : relays_) r->close();
   peers_.clear();
   inbound_.clear();
   unclassified_.clear();
+  handshaking_.clear();
+  relays_.clear();
 }
 
 }  // namespace shoal::node

@@ -3,17 +3,23 @@
 // RaftTransport: node-to-node TCP for the Raft host (raft/wire.h): one listener on --rpc,
 // one connection per peer pair, length-prefixed frames, reconnect with backoff.
 //
-// The --rpc port also serves the node-to-node HTTP API (docs/apps.md "Node to node"): an
-// accepted connection's first byte says which it is. A Raft connection starts with its
-// Hello frame's u32 big-endian length, whose first byte is 0; an HTTP request starts with
-// an upper-case method letter and is handed to Callbacks::on_http; anything else, or
-// silence past Options::first_byte_timeout, is closed and counted as rejected.
+// With Options::keys (every agent but one started with --insecure-rpc), each connection
+// first runs the node-to-node channel's handshake (node/secure/handshake.h): a caller
+// without a cluster secret of ours is refused before it says anything, and every byte
+// after is sealed in records (node/secure/session.h). A connection that fails the
+// handshake, or whose record fails to open, is closed and counted (rejected).
+//
+// The --rpc port also serves the node-to-node HTTP API (docs/apps.md "Node to node"): the
+// first (plaintext) byte says which a connection carries. A Raft connection starts with
+// its Hello frame's u32 big-endian length, whose first byte is 0; an HTTP request starts
+// with an upper-case method letter and is handed to Callbacks::on_http (through an
+// HttpRelay when the channel is sealed); anything else, or silence past
+// Options::first_byte_timeout, is closed and counted as rejected.
 //
 // A connection opens with a Hello frame from each side naming its node; after that every
 // frame is a payload for Callbacks::on_frame(peer, payload). When both nodes dial each
 // other at once, both keep the connection dialed by the smaller node id and close the
-// other, so a pair settles on one. An authentication / encryption layer (issue 12) goes
-// where the Hello is exchanged and wraps frame payloads; callers do not change.
+// other, so a pair settles on one.
 //
 // Contract:
 //  - Single-threaded: created, called and calling back on the io_context's one thread;
@@ -39,6 +45,8 @@
 #include "base/status.h"
 #include "base/time.h"
 #include "gossip/address.h"
+#include "node/secure/cluster_secret.h"
+#include "node/secure/session.h"
 #include "raft/types.h"
 
 namespace shoal::node {
@@ -57,9 +65,12 @@ struct RaftTransportStats {
   uint64_t rejected = 0;           // bad frames, bad or unexpected hello
   uint64_t duplicates_closed = 0;  // the losing side of a simultaneous dial
   uint64_t http_handoffs = 0;      // accepted connections that were HTTP
+  uint64_t handshake_failures = 0; // channel handshakes that failed, either way
 };
 
 class RaftConnection;
+class ChannelAccept;
+class HttpRelay;
 struct FirstByteWait;
 
 class RaftTransport : public std::enable_shared_from_this<RaftTransport> {
@@ -68,8 +79,10 @@ class RaftTransport : public std::enable_shared_from_this<RaftTransport> {
     std::function<void(const raft::NodeId& from, ByteView payload)> on_frame;
     std::function<void(const raft::NodeId& peer, const std::string& why)> on_bad_frame;
     // Takes ownership of the socket (a file descriptor) of an accepted HTTP connection;
-    // its first request is still unread. Unset: such connections are closed.
-    std::function<void(int fd)> on_http;
+    // its first request is still unread. A sealed connection comes as one end of a
+    // socketpair (HttpRelay) and `remote` names the caller; "" otherwise. Unset: such
+    // connections are closed.
+    std::function<void(int fd, const std::string& remote)> on_http;
     // The connection with `peer` ended (closed or reset by the other end, not by us).
     std::function<void(const raft::NodeId& peer)> on_lost;
     // Dialing `peer` was refused: nothing listens at its address, so its process is gone.
@@ -80,6 +93,9 @@ class RaftTransport : public std::enable_shared_from_this<RaftTransport> {
     Duration backoff_min = std::chrono::milliseconds(50);
     Duration backoff_max = std::chrono::seconds(2);
     Duration first_byte_timeout = std::chrono::seconds(10);
+    // The cluster secrets: the first dials, all are accepted. Null: plaintext (only for
+    // --insecure-rpc on loopback).
+    std::shared_ptr<const secure::Keyring> keys;
   };
 
   // Listens on `bind` (io_error naming the address if it cannot).
@@ -111,6 +127,9 @@ class RaftTransport : public std::enable_shared_from_this<RaftTransport> {
   // Waits for an accepted connection's first byte and hands it to Raft or HTTP.
   void classify(boost::asio::ip::tcp::socket sock);
   void classified(const std::shared_ptr<FirstByteWait>& w);
+  // A sealed connection whose handshake is done: Raft or HTTP by its first plaintext byte.
+  void dispatch(boost::asio::ip::tcp::socket sock, std::unique_ptr<secure::Session> session,
+                Bytes first_plain);
   // Called by a connection once both Hellos were exchanged.
   void established(const std::shared_ptr<RaftConnection>& c);
   void closed(const std::shared_ptr<RaftConnection>& c, const std::string& why, bool bad);
@@ -124,6 +143,8 @@ class RaftTransport : public std::enable_shared_from_this<RaftTransport> {
   std::map<raft::NodeId, std::shared_ptr<RaftConnection>> peers_;
   std::set<std::shared_ptr<RaftConnection>> inbound_;  // accepted, Hello not yet read
   std::set<std::shared_ptr<FirstByteWait>> unclassified_;  // accepted, first byte not seen
+  std::set<std::shared_ptr<ChannelAccept>> handshaking_;   // accepted, handshake running
+  std::map<HttpRelay*, std::shared_ptr<HttpRelay>> relays_;  // sealed HTTP connections
   struct Backoff {
     TimePoint until{};
     Duration next{};

@@ -11,8 +11,8 @@
 //   envelope = [group, kind, term, fields...]   (kind and fields: wire.cc, docs/raft.md)
 //
 // A message's `from` and `to` are not on the wire: they are the connection's two ends,
-// as established by the Hello frames. An authentication / encryption layer (issue 12)
-// wraps whole frame payloads below this format; nothing here needs to change for it.
+// as established by the Hello frames. The node-to-node channel (node/secure/, keyed with
+// the cluster secret) seals the byte stream of frames below this format.
 //
 // Contract:
 //  - Decoders never throw and never read outside their input; they return

@@ -10,6 +10,9 @@ Measures, each over --trials runs:
             and fetched peer to peer by the others: upload time, and rollout time (fetch +
             unpack + start) with the implied peer-to-peer throughput.
   restart   kill -9 of a running instance's process until its port answers HTTP 200 again.
+  channel   the big deploy again on a second cluster started with --insecure-rpc: what the
+            node-to-node channel (docs/security.md) costs the peer-to-peer fetch
+            (--no-plain skips it).
 
 Shoal is compared with its own goals (DESIGN.md: deploys are measured against Shoal's
 earlier self): small app healthy under 2 s, a crashed instance back within 1 s plus its own
@@ -31,11 +34,40 @@ from appslib import Cluster, deploy, fmt, pack, running, serving, until_serving 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
+def big_app(work, mb):
+    """An app carrying `mb` MB of incompressible bytes, packed."""
+    bigdir = os.path.join(work, "big")
+    os.makedirs(bigdir)
+    with open(os.path.join(bigdir, "Procfile"), "w") as f:
+        f.write("web: exec python3 -m http.server $PORT --bind 127.0.0.1\n")
+    with open(os.path.join(bigdir, "shoal.toml"), "w") as f:
+        f.write("[formation]\nweb = 3\n")
+    with open(os.path.join(bigdir, "blob.bin"), "wb") as f:
+        f.write(os.urandom(mb << 20))
+    return pack(bigdir)
+
+
+def big_rows(api, big, args, label):
+    """The big app uploaded to one node (`api`), fetched by the nodes that run it."""
+    uploads, rollouts, rates = [], [], []
+    for t in range(max(1, args.trials // 2)):
+        marks, total = deploy(api, f"big{t}", big)
+        uploads.append(marks["received"])
+        rollout = total - marks["release"]
+        rollouts.append(rollout)
+        rates.append(len(big) / (1 << 20) / rollout)
+    return [(f"{args.big_mb} MB app: upload to one node{label}", uploads),
+            (f"{args.big_mb} MB app: release to 3 instances running (p2p fetch){label}", rollouts),
+            (f"{args.big_mb} MB app: implied fetch+unpack MB/s per node{label}", rates)]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--shoal", default=os.path.join(ROOT, "build", "cli", "shoal"))
     ap.add_argument("--trials", type=int, default=5)
     ap.add_argument("--big-mb", type=int, default=100)
+    ap.add_argument("--no-plain", action="store_true",
+                    help="skip the plaintext (--insecure-rpc) cluster")
     args = ap.parse_args()
     benchlib.in_private_netns()
     work = tempfile.mkdtemp(prefix="shoal-deploy-bench-")
@@ -60,27 +92,8 @@ def main():
         rows.append(("small app, redeploy (rolling), to all running", redeploy))
         rows.append(("small app, redeploy, to all answering HTTP 200", redeploy_http))
 
-        # A big artifact: uploaded to node 0, fetched by the nodes that run it.
-        bigdir = os.path.join(work, "big")
-        os.makedirs(bigdir)
-        with open(os.path.join(bigdir, "Procfile"), "w") as f:
-            f.write("web: exec python3 -m http.server $PORT --bind 127.0.0.1\n")
-        with open(os.path.join(bigdir, "shoal.toml"), "w") as f:
-            f.write("[formation]\nweb = 3\n")
-        with open(os.path.join(bigdir, "blob.bin"), "wb") as f:
-            f.write(os.urandom(args.big_mb << 20))
-        big = pack(bigdir)
-        uploads, rollouts, rates = [], [], []
-        for t in range(max(1, args.trials // 2)):
-            marks, total = deploy(api, f"big{t}", big)
-            uploads.append(marks["received"])
-            rollout = total - marks["release"]
-            rollouts.append(rollout)
-            rates.append(len(big) / (1 << 20) / rollout)
-        rows.append((f"{args.big_mb} MB app: upload to one node", uploads))
-        rows.append((f"{args.big_mb} MB app: release to 3 instances running (p2p fetch)", rollouts))
-        rows.append((f"{args.big_mb} MB app: implied fetch+unpack MB/s per node", rates))
-
+        big = big_app(work, args.big_mb)
+        rows += big_rows(api, big, args, "")
         # kill -9 of an instance until its port answers again. Each kill hits an instance
         # that has not failed before: a second failure in a row waits out the supervisor's
         # backoff (1 s, 2 s, ...), which is policy, not restart speed.
@@ -99,6 +112,14 @@ def main():
         rows.append(("kill -9 of an instance to its replacement answering HTTP 200", restarts))
     finally:
         c.stop()
+    if not args.no_plain:
+        os.makedirs(os.path.join(work, "plain"), mode=0o711)
+        plain = Cluster(os.path.abspath(args.shoal), 3, os.path.join(work, "plain"),
+                        insecure_rpc=True)
+        try:
+            rows += big_rows(plain.nodes[0]["api"], big, args, ", plaintext --rpc")
+        finally:
+            plain.stop()
     print(f"\nbench/deploy: 3 Shoal agents on loopback, {args.trials} trials "
           f"(seconds: min / median / max; load {os.getloadavg()[0]:.1f})\n")
     print(f"| {'measurement':<70} | {'min / median / max':<22} |")

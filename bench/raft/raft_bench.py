@@ -19,7 +19,10 @@ Measured:
   - failover: one client writes; the leader gets kill -9 after 3 s; the time from the kill
     to the next acknowledged write (the largest gap between acknowledged writes);
   - Shoal only: 1,000 idle groups on the 3 nodes, CPU per node over --idle seconds and RSS
-    per node, beside the same with one group and beside idle etcd members.
+    per node, beside the same with one group and beside idle etcd members;
+  - Shoal only: what the node-to-node channel costs (docs/security.md): the same rows on a
+    third cluster started with --insecure-rpc (replication in plaintext), in the same rounds
+    (--no-plain skips it).
 
 The rows and the failover run --rounds times (fresh clusters each round, the side that goes
 first alternating); the tables give medians over the rounds, and how many rounds each side
@@ -144,8 +147,9 @@ class Etcd:
 # ---------------------------------------------------------------- shoal
 
 class Shoal:
-    def __init__(self, binary, workdir):
+    def __init__(self, binary, workdir, insecure_rpc=False):
         self.bin, self.dir, self.procs = binary, workdir, Procs()
+        self.insecure_rpc = insecure_rpc
         self.log = open(os.path.join(workdir, "shoal.log"), "ab")
         self.names = ["r0", "r1", "r2"]
         self.gossip = {n: benchlib.free_port() for n in self.names}
@@ -158,7 +162,8 @@ class Shoal:
         for i, n in enumerate(self.names):
             argv = [self.bin, "agent", "--node", n, "--bind", f"127.0.0.1:{self.gossip[n]}",
                     "--http", f"127.0.0.1:{self.http[n]}", "--data-dir", os.path.join(self.dir, n),
-                    "--log-level", "warn", "--router", "off"] + benchlib.agent_token_args()
+                    "--log-level", "warn", "--router", "off"] + \
+                benchlib.agent_token_args(insecure_rpc=self.insecure_rpc)
             if i > 0:
                 argv += ["--join", f"127.0.0.1:{self.gossip[self.names[0]]}"]
             self.procs.start(n, argv, self.log)
@@ -293,6 +298,8 @@ def main():
     ap.add_argument("--groups", type=int, default=1000)
     ap.add_argument("--idle", type=float, default=30)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--no-plain", action="store_true",
+                    help="skip the plaintext (--insecure-rpc) Shoal cluster")
     args = ap.parse_args()
     benchlib.in_private_netns(__file__)
     for tool in (args.shoal, args.load, shutil.which("etcd")):
@@ -307,21 +314,26 @@ def main():
         for r in range(args.rounds):
             # Alternate who goes first: a machine that drifts (page cache, writeback) over a
             # run then favours neither side.
-            for kind in (("etcd", "shoal") if r % 2 == 0 else ("shoal", "etcd")):
-                d = os.path.join(work, f"{kind}-{r}")
+            kinds = ["etcd", "shoal"] + ([] if args.no_plain else ["shoal-plain"])
+            kinds = kinds[r % len(kinds):] + kinds[:r % len(kinds)]
+            for name in kinds:
+                kind = "etcd" if name == "etcd" else "shoal"  # what raft_load speaks
+                d = os.path.join(work, f"{name}-{r}")
                 os.makedirs(d)
-                side = Etcd(d) if kind == "etcd" else Shoal(args.shoal, d)
+                side = Etcd(d) if kind == "etcd" else Shoal(args.shoal, d, name == "shoal-plain")
                 try:
                     side.start()
                     if kind == "shoal":
                         side.create_groups([1])
                     time.sleep(1)
-                    if r == 0:
+                    if r == 0 and name != "shoal-plain":
                         rows[(kind, "idle1")] = idle_cost(side.pids(), min(args.idle, 10))
                     for c in clients:
                         res = measured_load(args.load, kind, side, c, args.seconds)
-                        runs.setdefault((kind, c), []).append(res)
-                        print(f"# round {r + 1} {kind} {c} clients: {json.dumps(res)}", file=sys.stderr)
+                        runs.setdefault((name, c), []).append(res)
+                        print(f"# round {r + 1} {name} {c} clients: {json.dumps(res)}", file=sys.stderr)
+                    if name == "shoal-plain":
+                        continue
                     res = failover(args.load, side, kind)
                     runs.setdefault((kind, "failover"), []).append(res)
                     print(f"# round {r + 1} {kind} failover: {json.dumps(res)}", file=sys.stderr)
@@ -383,6 +395,18 @@ def main():
                     for x, y in zip(runs[("etcd", "failover")], runs[("shoal", "failover")])) +
           f"; the last round's client failures: etcd {json.dumps(e['failures'])}, "
           f"shoal {json.dumps(s['failures'])})")
+    if not args.no_plain:
+        print("\nthe node-to-node channel's cost (the same rows on a cluster started with "
+              "--insecure-rpc: replication in plaintext; medians over the rounds):")
+        print("| clients | sealed writes/s | plaintext writes/s | cost | sealed p99 ms | "
+              "plaintext p99 ms | sealed leader CPU µs/write | plaintext leader CPU µs/write |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for c in clients:
+            s, p = rows[("shoal", c)], rows[("shoal-plain", c)]
+            cost = (1 - s["writes_per_s"] / p["writes_per_s"]) * 100 if p["writes_per_s"] else 0
+            print(f"| {c} | {s['writes_per_s']:.0f} | {p['writes_per_s']:.0f} | {cost:+.1f}% | "
+                  f"{s['p99_ms']:.2f} | {p['p99_ms']:.2f} | {s['leader_cpu_us_per_write']:.0f} | "
+                  f"{p['leader_cpu_us_per_write']:.0f} |")
     print("\n| idle | CPU % per node (max) | RSS MiB per node (max) |")
     print("|---|---:|---:|")
     for key, label in ((("etcd", "idle1"), "etcd, 3 members"),

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "node/http_client.h"
+#include "node/secure/node_keys.h"
 #include "node/unique_fd.h"
 
 namespace shoal::node {
@@ -454,6 +455,7 @@ Status ArtifactStore::fetch_from(const std::string& digest, const std::string& p
     ex.method = "GET";
     ex.target = "/v1/internal/artifacts/" + digest;
     ex.timeout = options_.fetch_idle_timeout;
+    ex.keys = secure::node_keyring();
     if (have > 0) ex.headers.emplace("Range", "bytes=" + std::to_string(have) + "-");
     uint64_t total = 0;
     Status body_error;

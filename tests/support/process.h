@@ -40,6 +40,7 @@
 
 #include "node/api_client.h"
 #include "node/auth/token.h"
+#include "node/secure/cluster_secret.h"
 
 extern char** environ;
 
@@ -250,12 +251,32 @@ inline const std::filesystem::path& test_admin_token_file() {
   return f.file;
 }
 
+// The cluster secret every agent these tests start shares (docs/security.md, "Node to
+// node"), passed as --cluster-secret-file unless a test gives its own (or --insecure-rpc).
+inline const std::filesystem::path& test_cluster_secret_file() {
+  struct SecretFile {
+    std::filesystem::path dir = make_temp_dir("shoal-test-secret");
+    std::filesystem::path file = dir / "cluster-secret";
+    SecretFile() {
+      std::ofstream(file) << node::secure::secret_text(node::secure::generate_secret()) << "\n";
+      std::filesystem::permissions(file, std::filesystem::perms::owner_read |
+                                             std::filesystem::perms::owner_write);
+    }
+    ~SecretFile() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  };
+  static const SecretFile f;
+  return f.file;
+}
+
 class AgentProcess {
  public:
   // Starts `shoal agent --node NAME` on fresh loopback ports with `extra_args` appended
   // (e.g. {"--join", other.gossip_addr()}). Does not wait for health; see wait_healthy().
-  // `test_token`: a new cluster starts with test_admin_token() (false: the agent makes
-  // its own, as for a user).
+  // `test_token`: a new cluster starts with test_admin_token() and every agent gets
+  // test_cluster_secret_file() (false: the agent makes its own of both, as for a user).
   static std::unique_ptr<AgentProcess> start(const std::string& name,
                                              std::vector<std::string> extra_args = {},
                                              bool test_token = true) {
@@ -406,6 +427,9 @@ class AgentProcess {
     // cluster's tokens yet.
     if (test_token_ && !has("--local-token-file")) {
       argv.insert(argv.end(), {"--local-token-file", test_admin_token_file().string()});
+    }
+    if (test_token_ && !has("--cluster-secret-file") && !has("--insecure-rpc")) {
+      argv.insert(argv.end(), {"--cluster-secret-file", test_cluster_secret_file().string()});
     }
     argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
     pid_ = spawn(argv, log_path(), log_path());
