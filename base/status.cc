@@ -20,6 +20,7 @@ std::string_view Status::code_name(Code c) {
     case Code::permission_denied: return "permission denied";
     case Code::unauthenticated: return "unauthenticated";
     case Code::timeout: return "timeout";
+    case Code::resource_exhausted: return "resource exhausted";
     case Code::internal: return "internal";
   }
   return "unknown";

@@ -34,6 +34,7 @@ class Status {
     unauthenticated,   // no credentials, or ones nobody issued (HTTP 401)
     timeout,
     internal,
+    resource_exhausted,  // a limit was reached; try again later (HTTP 429)
   };
 
   Status() = default;
@@ -52,6 +53,9 @@ class Status {
   }
   static Status unauthenticated(std::string_view msg) { return {Code::unauthenticated, msg}; }
   static Status timeout(std::string_view msg) { return {Code::timeout, msg}; }
+  static Status resource_exhausted(std::string_view msg) {
+    return {Code::resource_exhausted, msg};
+  }
   static Status internal(std::string_view msg) { return {Code::internal, msg}; }
 
   bool ok() const { return rep_ == nullptr; }

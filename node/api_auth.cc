@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "node/metrics.h"
 
 namespace shoal::node {
@@ -71,15 +73,30 @@ void apply_access_policy(HttpRouter& router, const ApiAuthOptions& options) {
 }
 
 std::function<Status(HttpRequest&, const RouteOptions&)> make_authorizer(
-    std::shared_ptr<const auth::TokenStore> tokens, bool peer) {
-  return [tokens = std::move(tokens), peer](HttpRequest& req, const RouteOptions& options) {
+    std::shared_ptr<const auth::TokenStore> tokens, bool peer,
+    std::shared_ptr<auth::FailureLimiter> limiter) {
+  return [tokens = std::move(tokens), peer, limiter = std::move(limiter)](
+             HttpRequest& req, const RouteOptions& options) {
     const auth::Access need = required_access(req, options);
     if (need.kind == Kind::open) return Status();
     const auto header = req.header("Authorization");
     if (peer && !header) return Status();  // a node's own call (see api_auth.h)
+    const std::string host = auth::remote_host(req.remote);
+    if (limiter) {
+      if (const Duration wait = limiter->blocked_for(host, steady_now()); wait > Duration::zero()) {
+        auth_failures().labels({"rate_limited"}).inc();
+        req.retry_after_s = std::max<int64_t>(1, (to_millis(wait) + 999) / 1000);
+        return Status::resource_exhausted(
+            "too many failed authentications from " + host + "; retry in " +
+            std::to_string(req.retry_after_s) + " s");
+      }
+    }
     auto who = tokens->authenticate(header.value_or(""));
     if (!who.ok()) {
       const bool unavailable = who.status().is(Status::Code::unavailable);
+      // Only a token that was sent and is wrong counts: asking without one (a dashboard
+      // before sign-in) guesses nothing.
+      if (limiter && header && !unavailable) limiter->failed(host, steady_now());
       auth_failures().labels({unavailable ? "unavailable" : "unauthenticated"}).inc();
       spdlog::warn("auth-refused remote={} method={} path={} reason=\"{}\"", req.remote,
                    req.method, req.path, who.status().message());

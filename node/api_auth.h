@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "base/status.h"
+#include "node/auth/failure_limiter.h"
 #include "node/auth/token_store.h"
 #include "node/http_server.h"
 
@@ -22,6 +23,8 @@ struct ApiAuthOptions {
   std::shared_ptr<const auth::TokenStore> tokens;  // required
   bool open_health = true;   // GET /v1/health without a token
   bool open_metrics = true;  // GET /metrics without a token (Prometheus can send one too)
+  // Failed authentications per client address on the --http listener (429 past it).
+  auth::FailureLimiter::Options failure_limit;
 };
 
 void apply_access_policy(HttpRouter& router, const ApiAuthOptions& options);
@@ -32,7 +35,12 @@ void apply_access_policy(HttpRouter& router, const ApiAuthOptions& options);
 // caller's identity and is checked here again. Nothing reaches that listener without the
 // cluster secret (the --rpc channel, docs/security.md "Node to node"): that is what lets
 // it take a call without a token as a node's own.
+//
+// `limiter` (the --http listener's; null for the peer listener, whose callers are nodes):
+// an address past its failures (wrong tokens; asking without one is not a failure) is
+// refused with resource_exhausted (429, Retry-After) before its token is looked at.
 std::function<Status(HttpRequest&, const RouteOptions&)> make_authorizer(
-    std::shared_ptr<const auth::TokenStore> tokens, bool peer);
+    std::shared_ptr<const auth::TokenStore> tokens, bool peer,
+    std::shared_ptr<auth::FailureLimiter> limiter = nullptr);
 
 }  // namespace shoal::node

@@ -14,6 +14,7 @@ Status status_for_http(int status, const std::string& message) {
     case 409: return Status::failed_precondition(message);
     case 401: return Status::unauthenticated(message);
     case 403: return Status::permission_denied(message);
+    case 429: return Status::resource_exhausted(message);
     case 502:
     case 503: return Status::unavailable(message);
     case 504: return Status::timeout(message);

@@ -78,7 +78,10 @@ void close_stream(tcp::socket& sock, asio::steady_timer& deadline) {
 class InboundStream : public std::enable_shared_from_this<InboundStream> {
  public:
   InboundStream(std::shared_ptr<GossipTransport> owner, tcp::socket sock)
-      : owner_(std::move(owner)), sock_(std::move(sock)), deadline_(owner_->io_) {}
+      : owner_(std::move(owner)), sock_(std::move(sock)), deadline_(owner_->io_) {
+    ++owner_->inbound_streams_;
+  }
+  ~InboundStream() { --owner_->inbound_streams_; }
 
   void start() {
     boost::system::error_code ec;
@@ -318,7 +321,16 @@ void GossipTransport::accept_next() {
       return;
     }
     ++self->stats_.streams_accepted;
-    std::make_shared<InboundStream>(self, std::move(sock))->start();
+    if (self->inbound_streams_ >= kMaxInboundStreams) {
+      // Each stream holds up to kMaxStreamBytes until tcp_timeout: past this many at once,
+      // a flood of connections would hold the memory, so new ones are turned away.
+      ++self->stats_.streams_rejected;
+      spdlog::debug("gossip-stream-in refused reason=\"{} streams open\"", kMaxInboundStreams);
+      boost::system::error_code ignored;
+      sock.close(ignored);
+    } else {
+      std::make_shared<InboundStream>(self, std::move(sock))->start();
+    }
     self->accept_next();
   });
 }

@@ -38,6 +38,7 @@ namespace shoal::node {
 
 inline constexpr size_t kMaxStreamBytes = 20 * 1024 * 1024;  // memberlist's push-pull cap
 inline constexpr size_t kMaxDatagramBytes = 65536;
+inline constexpr size_t kMaxInboundStreams = 128;  // push-pulls and stream messages at once
 
 struct TransportStats {
   uint64_t packets_received = 0;
@@ -92,6 +93,7 @@ class GossipTransport : public std::enable_shared_from_this<GossipTransport> {
   std::vector<uint8_t> recv_buf_;
   boost::asio::ip::udp::endpoint recv_from_;
   TransportStats stats_;
+  size_t inbound_streams_ = 0;  // InboundStreams alive (io thread only)
   bool closed_ = false;
 };
 

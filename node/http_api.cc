@@ -212,7 +212,8 @@ Result<std::unique_ptr<HttpApi>> HttpApi::start(const gossip::Address& listen,
   HttpServerOptions peer_options = options;
   if (auth) {
     apply_access_policy(router, *auth);
-    options.authorize = make_authorizer(auth->tokens, /*peer=*/false);
+    options.authorize = make_authorizer(
+        auth->tokens, /*peer=*/false, std::make_shared<auth::FailureLimiter>(auth->failure_limit));
     peer_options.authorize = make_authorizer(auth->tokens, /*peer=*/true);
   }
   auto server = HttpServer::start(listen, router.without_prefix(kInternalPrefix), options);

@@ -318,6 +318,9 @@ class Connection final : public ServerConnection,
         if (st.is(Status::Code::unauthenticated)) {
           extra.emplace_back("WWW-Authenticate", "Bearer realm=\"shoal\"");
         }
+        if (req.retry_after_s > 0) {
+          extra.emplace_back("Retry-After", std::to_string(req.retry_after_s));
+        }
         return send_whole(exchange_id_, http_status(st), json_error(st.message()),
                           "application/json", std::move(extra));
       }

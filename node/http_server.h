@@ -54,6 +54,8 @@ struct HttpRequest {
   std::string identity;
   // Authenticated with the node-local token: forwarding sends it as this node's own call.
   bool local_credential = false;
+  // Set by an authorizer that refuses for a while (429): sent as Retry-After.
+  int64_t retry_after_s = 0;
 
   // Header lookup ignores case; the first one wins.
   std::optional<std::string> header(std::string_view name) const;

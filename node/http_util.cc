@@ -15,6 +15,7 @@ int http_status(const Status& s) {
     case Status::Code::not_found: return 404;
     case Status::Code::permission_denied: return 403;
     case Status::Code::unauthenticated: return 401;
+    case Status::Code::resource_exhausted: return 429;
     case Status::Code::already_exists:
     case Status::Code::failed_precondition: return 409;
     case Status::Code::unavailable:

@@ -137,10 +137,9 @@ class RaftConnection : public std::enable_shared_from_this<RaftConnection> {
     if (session_) {
       // One batch, sealed into as few records as fit (secure::kMaxRecordPlain each).
       sealed_.clear();
-      Bytes plain;
-      plain.reserve(bytes);
-      for (const auto& f : in_flight_) plain.insert(plain.end(), f.begin(), f.end());
-      session_->sealer.seal(plain, sealed_);
+      batch_.clear();
+      for (const auto& f : in_flight_) batch_.insert(batch_.end(), f.begin(), f.end());
+      session_->sealer.seal(batch_, sealed_);
       bufs.assign(1, asio::buffer(sealed_));
     }
     asio::async_write(sock_, bufs,
@@ -176,13 +175,13 @@ class RaftConnection : public std::enable_shared_from_this<RaftConnection> {
           if (self->handshake_) {
             if (!self->on_handshake_bytes(got)) return;
           } else if (self->session_) {
-            Bytes plain;
-            Status st = self->session_->opener.feed(got, plain);
+            self->opened_.clear();
+            Status st = self->session_->opener.feed(got, self->opened_);
             if (!st.ok()) {
               secure::channel_counters().records_rejected.inc();
               return self->fail("channel: " + st.message(), true);
             }
-            if (!self->take_plain(plain)) return;
+            if (!self->take_plain(self->opened_)) return;
           } else if (!self->take_plain(got)) {
             return;
           }
@@ -286,7 +285,9 @@ class RaftConnection : public std::enable_shared_from_this<RaftConnection> {
   std::unique_ptr<secure::ClientHandshake> handshake_;  // dialing: until the answer came
   Bytes hs_in_;                                    // the answer, as it arrives
   Bytes first_plain_;                              // accepted: what the accept step read
+  Bytes batch_;                                    // the frames being sealed, end to end
   Bytes sealed_;                                   // the records being written
+  Bytes opened_;                                   // what the last read opened
   std::deque<Bytes> queue_;
   std::vector<Bytes> in_flight_;
   size_t queued_bytes_ = 0;
@@ -360,6 +361,14 @@ struct FirstByteWait {
 };
 
 void RaftTransport::classify(tcp::socket sock) {
+  if (handshaking_.size() + unclassified_.size() >= opts_.max_unauthenticated) {
+    ++stats_.rejected;
+    spdlog::debug("rpc-connection-refused reason=\"{} connections not through the handshake\"",
+                  opts_.max_unauthenticated);
+    boost::system::error_code ignored;
+    sock.close(ignored);
+    return;
+  }
   if (opts_.keys) {
     boost::system::error_code ec;
     const auto remote = sock.remote_endpoint(ec);

@@ -96,6 +96,9 @@ class RaftTransport : public std::enable_shared_from_this<RaftTransport> {
     // The cluster secrets: the first dials, all are accepted. Null: plaintext (only for
     // --insecure-rpc on loopback).
     std::shared_ptr<const secure::Keyring> keys;
+    // Accepted connections not yet through the handshake (or first byte) at once; past it,
+    // new ones are closed at accept, so a flood cannot hold the descriptors.
+    size_t max_unauthenticated = 128;
   };
 
   // Listens on `bind` (io_error naming the address if it cannot).

@@ -11,6 +11,7 @@
 // the fewest when its own has more: the threads' counts stay within one of each other
 // (closes aside, which new connections then even out).
 
+#include <algorithm>
 #include <utility>  // first: Boost 1.74 awaitable.hpp uses std::exchange without it
 
 #include <boost/asio/co_spawn.hpp>
@@ -132,6 +133,17 @@ net::awaitable<void> accept_loop(std::span<const std::unique_ptr<Worker>> worker
       spdlog::warn("router-accept error={}", ec.message());
       net::steady_timer pause(worker.io(), std::chrono::milliseconds(50));
       co_await pause.async_wait(net::redirect_error(net::use_awaitable, ec));
+      continue;
+    }
+    // Past the connection limit a new client is closed at once: the ones being served keep
+    // their share of the descriptors and the threads.
+    size_t open = 0;
+    for (const auto& w : workers) open += static_cast<size_t>(std::max(0, w->sessions()));
+    if (open >= worker.options().max_connections) {
+      spdlog::debug("router-connection-refused open={} limit={}", open,
+                    worker.options().max_connections);
+      boost::system::error_code ignored;
+      socket.close(ignored);
       continue;
     }
     // Handed over as a descriptor (a socket belongs to one io_context), or served here.

@@ -55,6 +55,7 @@ struct RouterOptions {
   uint64_t max_body_bytes = 100ull << 20;              // request bodies -> 413
   size_t max_header_bytes = 64 << 10;                  // request head -> 431
   size_t max_idle_per_backend = 64;                    // pooled keep-alive connections
+  size_t max_connections = 16384;  // client connections, all threads; past it: closed at accept
   std::string access_log;  // a line per request to this file (access_log.h); empty: none
   uint64_t access_log_max_bytes = 64ull << 20;  // then it becomes PATH.1 and starts anew
 };

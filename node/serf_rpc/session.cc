@@ -238,10 +238,17 @@ void Session::handshake(const Request& req) {
 
 void Session::auth(const Request& req) {
   const auto& body = std::get<AuthRequest>(req.body);
+  const std::string host = auth::remote_host(remote_);
+  if (const Duration wait = server_->auth_failures.blocked_for(host, steady_now());
+      wait > Duration::zero()) {
+    spdlog::warn("serf-rpc-auth-rate-limited remote={} retry_in_ms={}", remote_, to_millis(wait));
+    return send_header(req.seq, kErrInvalidAuthToken);  // the key is not even looked at
+  }
   if (same_key(body.auth_key, server_->options.auth_key)) {
     authed_ = true;
     send_header(req.seq, "");
   } else {
+    server_->auth_failures.failed(host, steady_now());
     spdlog::warn("serf-rpc-auth-failed remote={}", remote_);
     send_header(req.seq, kErrInvalidAuthToken);
   }

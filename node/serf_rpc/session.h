@@ -30,6 +30,7 @@
 #include <string>
 #include <thread>
 
+#include "node/auth/failure_limiter.h"
 #include "node/serf_rpc/codec.h"
 #include "node/serf_rpc/server.h"
 
@@ -53,6 +54,9 @@ struct SerfRpcServer::Impl : std::enable_shared_from_this<SerfRpcServer::Impl> {
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>
       keep_running;
   gossip::Address bound;
+  // Failed `auth` commands per client address: past it, `auth` is refused without the key
+  // being looked at (docs/security.md, "Limits").
+  auth::FailureLimiter auth_failures;
   // Sessions by identity; IO thread only.
   std::map<serf_rpc::Session*, std::weak_ptr<serf_rpc::Session>> sessions;
 

@@ -213,3 +213,33 @@ TEST_CASE("auth: a new cluster's admin token is saved 0600, shown once, and foun
   CHECK(read_file(file).find(token) == 0);
   CHECK(run_command({"apps", "--addr", a->http_url()}, 30s, env).exit_code == 0);
 }
+
+TEST_CASE("auth: failed authentications past the limit get 429 with Retry-After, then it lifts",
+          "[integration][auth][security]") {
+  auto a = AgentProcess::start("limited");
+  REQUIRE(a->wait_healthy());
+  REQUIRE(wait_for(20s, [&] { return a->client(5s).call("GET", "/v1/apps").ok(); }));
+  auto guesser = with_token(*a, "shoal_0123456789abcdef_" + std::string(43, 'A'));
+  int refused = 0;
+  std::optional<node::HttpResponse> limited;
+  for (int i = 0; i < 40 && !limited; ++i) {
+    auto r = guesser.send("GET", "/v1/apps");
+    REQUIRE(r.ok());
+    if (r->status == 401) ++refused;
+    if (r->status == 429) limited = *r;
+  }
+  REQUIRE(limited.has_value());
+  CHECK(refused == 20);  // the burst (docs/security.md, "Limits")
+  CHECK(std::stoi(limited->header("Retry-After")) >= 1);
+  CHECK(limited->body.find("too many failed authentications") != std::string::npos);
+  // While limited, even a good token from that address is not looked at.
+  auto good = a->client(5s).send("GET", "/v1/apps");
+  REQUIRE(good.ok());
+  CHECK(good->status == 429);
+  auto metrics = a->anonymous_client(5s).send("GET", "/metrics");
+  REQUIRE(metrics.ok());
+  CHECK(metrics->body.find("shoal_api_auth_failures_total{reason=\"rate_limited\"}") !=
+        std::string::npos);
+  // It refills by itself: one try a second.
+  REQUIRE(wait_for(5s, [&] { return a->client(5s).call("GET", "/v1/apps").ok(); }));
+}

@@ -107,6 +107,13 @@ TEST_CASE("channel: without the cluster secret, a node's --rpc port gives nothin
     auto write = node::http_request("127.0.0.1", rpc,
                                     exchange("POST", "/v1/apps", R"({"name": "sneaky"})"));
     CHECK_FALSE(write.ok());
+    // An artifact fetch, and an upload, as a peer would make them.
+    auto fetch = node::http_request("127.0.0.1", rpc,
+                                    exchange("GET", "/v1/internal/artifacts/" + std::string(64, 'a')));
+    CHECK_FALSE(fetch.ok());
+    auto upload = node::http_request(
+        "127.0.0.1", rpc, exchange("POST", "/v1/internal/apps/web/releases", R"({"release": 1})"));
+    CHECK_FALSE(upload.ok());
 
     // 2. Well-formed plaintext Raft frames (a Hello, then pre-votes at a high term): the
     //    connection is closed without a word.
@@ -126,7 +133,7 @@ TEST_CASE("channel: without the cluster secret, a node's --rpc port gives nothin
 
   // Counted on the node that refused them.
   CHECK(channel_count(n0, "refused") >= refused0 + 2);
-  CHECK(channel_count(n0, "not_a_handshake") >= plain0 + 3);
+  CHECK(channel_count(n0, "not_a_handshake") >= plain0 + 5);
   // Nothing changed: no app was made, no leader was unseated by the pre-votes.
   std::this_thread::sleep_for(1s);
   auto after = n0.client(5s).call("GET", "/v1/apps");
