@@ -233,42 +233,37 @@ inline const std::string& test_admin_token() {
   return token;
 }
 
+// A file (mode 0600) holding `line`, in a temporary directory removed at process exit.
+class PrivateTestFile {
+ public:
+  PrivateTestFile(const std::string& dir_prefix, const std::string& name, const std::string& line)
+      : dir_(make_temp_dir(dir_prefix)), file_(dir_ / name) {
+    std::ofstream(file_) << line << "\n";
+    std::filesystem::permissions(file_, std::filesystem::perms::owner_read |
+                                            std::filesystem::perms::owner_write);
+  }
+  ~PrivateTestFile() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  const std::filesystem::path& path() const { return file_; }
+
+ private:
+  std::filesystem::path dir_;
+  std::filesystem::path file_;
+};
+
 inline const std::filesystem::path& test_admin_token_file() {
-  struct TokenFile {
-    std::filesystem::path dir = make_temp_dir("shoal-test-token");
-    std::filesystem::path file = dir / "admin-token";
-    TokenFile() {
-      std::ofstream(file) << test_admin_token() << "\n";
-      std::filesystem::permissions(file, std::filesystem::perms::owner_read |
-                                             std::filesystem::perms::owner_write);
-    }
-    ~TokenFile() {
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-  };
-  static const TokenFile f;
-  return f.file;
+  static const PrivateTestFile f("shoal-test-token", "admin-token", test_admin_token());
+  return f.path();
 }
 
 // The cluster secret every agent these tests start shares (docs/security.md, "Node to
 // node"), passed as --cluster-secret-file unless a test gives its own (or --insecure-rpc).
 inline const std::filesystem::path& test_cluster_secret_file() {
-  struct SecretFile {
-    std::filesystem::path dir = make_temp_dir("shoal-test-secret");
-    std::filesystem::path file = dir / "cluster-secret";
-    SecretFile() {
-      std::ofstream(file) << node::secure::secret_text(node::secure::generate_secret()) << "\n";
-      std::filesystem::permissions(file, std::filesystem::perms::owner_read |
-                                             std::filesystem::perms::owner_write);
-    }
-    ~SecretFile() {
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-  };
-  static const SecretFile f;
-  return f.file;
+  static const PrivateTestFile f("shoal-test-secret", "cluster-secret",
+                                 node::secure::secret_text(node::secure::generate_secret()));
+  return f.path();
 }
 
 class AgentProcess {
