@@ -195,6 +195,11 @@ TEST_CASE("channel: a new cluster keeps its secret 0600; a node given it joins",
   CHECK(first->log().find("Copy it to each node that joins") != std::string::npos);
   CHECK(first->log().find(node::secure::kSecretPrefix.data()) == std::string::npos);  // never shown
 
+  // `shoal keygen --cluster` makes a secret a provisioning tool can write to a file.
+  auto made = run_command({"keygen", "--cluster"}, 10s);
+  CHECK(made.exit_code == 0);
+  CHECK(node::secure::parse_secret(made.out).ok());
+
   auto second = AgentProcess::start("second", {"--join", first->gossip_addr(),
                                                "--cluster-secret-file", secret.string()},
                                     /*test_token=*/false);
