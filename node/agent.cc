@@ -380,49 +380,59 @@ void Agent::start_retry_join() {
     auto a = gossip::Address::parse(text, kDefaultGossipPort);
     if (a.ok()) addrs.push_back(*a);  // validated when the config was loaded
   }
-  if (!cluster_secret_.keys) return join_seeds(std::move(addrs));
-  // Ask each seed's --rpc (its gossip port + 1) whether it takes our secret first: a node
-  // with the wrong one is told so now, not left in a cluster it cannot talk to. Seeds that
-  // do not answer as Shoal nodes (serf agents, a moved --rpc, not up yet) are joined anyway.
+  probe_seeds(std::move(addrs), [this](std::vector<gossip::Address> usable, Status refused) {
+    if (leaving_) return;
+    if (!refused.ok()) {
+      exit_status_ = refused;
+      begin_leave("join refused");
+      return;
+    }
+    join_seeds(std::move(usable));
+  });
+}
+
+// Asks each seed's --rpc (its gossip port + 1) whether it takes our secret before joining
+// through it: a node with the wrong one is told so now, not left in a cluster it cannot
+// talk to. Seeds that do not answer as Shoal nodes (serf agents, a moved --rpc, not up
+// yet) are kept. `done` gets the seeds to join, or permission_denied if every one refused.
+void Agent::probe_seeds(std::vector<gossip::Address> addrs, SeedsProbed done) {
+  if (!cluster_secret_.keys || addrs.empty()) return done(std::move(addrs), Status());
   struct Round {
     std::vector<gossip::Address> addrs;
     std::vector<Status> results;
     size_t pending = 0;
+    SeedsProbed done;
   };
   auto round = std::make_shared<Round>();
-  round->addrs = addrs;
   round->results.resize(addrs.size());
   round->pending = addrs.size();
-  if (addrs.empty()) return join_seeds({});
-  for (size_t i = 0; i < addrs.size(); ++i) {
-    gossip::Address rpc = addrs[i];
+  round->addrs = std::move(addrs);
+  round->done = std::move(done);
+  for (size_t i = 0; i < round->addrs.size(); ++i) {
+    gossip::Address rpc = round->addrs[i];
     rpc.port = static_cast<uint16_t>(rpc.port == 65535 ? rpc.port : rpc.port + 1);
-    probe_channel(io_, rpc, cluster_secret_.keys, std::chrono::seconds(2),
-                  [this, round, i](Status st) {
-                    round->results[i] = std::move(st);
-                    if (--round->pending > 0 || leaving_) return;
-                    std::vector<gossip::Address> usable;
-                    std::string refusals;
-                    for (size_t j = 0; j < round->addrs.size(); ++j) {
-                      const Status& r = round->results[j];
-                      if (r.is(Status::Code::permission_denied) ||
-                          r.is(Status::Code::unauthenticated)) {
-                        spdlog::error("join-refused seed={} reason=\"{}\"",
-                                      round->addrs[j].to_string(), r.message());
-                        refusals += (refusals.empty() ? "" : "; ") + r.message();
-                      } else {
-                        usable.push_back(round->addrs[j]);
-                      }
-                    }
-                    if (usable.empty()) {
-                      exit_status_ = Status::permission_denied(
-                          "the cluster refused our cluster secret (" + refusals +
-                          "): start with the cluster's --cluster-secret-file");
-                      begin_leave("join refused");
-                      return;
-                    }
-                    join_seeds(std::move(usable));
-                  });
+    probe_channel(io_, rpc, cluster_secret_.keys, std::chrono::seconds(2), [round, i](Status st) {
+      round->results[i] = std::move(st);
+      if (--round->pending > 0) return;
+      std::vector<gossip::Address> usable;
+      std::string refusals;
+      for (size_t j = 0; j < round->addrs.size(); ++j) {
+        const Status& r = round->results[j];
+        if (r.is(Status::Code::permission_denied) || r.is(Status::Code::unauthenticated)) {
+          spdlog::error("join-refused seed={} reason=\"{}\"", round->addrs[j].to_string(),
+                        r.message());
+          refusals += (refusals.empty() ? "" : "; ") + r.message();
+        } else {
+          usable.push_back(round->addrs[j]);
+        }
+      }
+      if (usable.empty()) {
+        return round->done({}, Status::permission_denied(
+                                   "the cluster refused our cluster secret (" + refusals +
+                                   "): start with the cluster's --cluster-secret-file"));
+      }
+      round->done(std::move(usable), Status());
+    });
   }
 }
 
@@ -554,11 +564,16 @@ Result<JoinOutcome> Agent::join(const std::vector<gossip::Address>& addrs, bool 
           done(Status::unavailable("the agent is leaving the cluster"));
           return;
         }
-        const uint64_t id = serf_->join(addrs, /*ignore_old=*/!replay, steady_now());
-        pending_joins_[id] = [done](const gossip::JoinDone& d) {
-          done(JoinOutcome{d.joined, d.errors});
-        };
-        after_core_call();
+        probe_seeds(addrs, [this, replay, done](std::vector<gossip::Address> usable,
+                                                Status refused) {
+          if (!refused.ok()) return done(refused);
+          if (leaving_) return done(Status::unavailable("the agent is leaving the cluster"));
+          const uint64_t id = serf_->join(usable, /*ignore_old=*/!replay, steady_now());
+          pending_joins_[id] = [done](const gossip::JoinDone& d) {
+            done(JoinOutcome{d.joined, d.errors});
+          };
+          after_core_call();
+        });
       });
 }
 

@@ -109,6 +109,8 @@ class Agent final : public AgentControl {
   void on_signal(const boost::system::error_code& ec, int signo);
   void start_retry_join();
   void join_seeds(std::vector<gossip::Address> addrs);  // after their channel probes
+  using SeedsProbed = std::function<void(std::vector<gossip::Address> usable, Status refused)>;
+  void probe_seeds(std::vector<gossip::Address> addrs, SeedsProbed done);
   void rejoin_from_snapshot();
   void arm_snapshot_clock();
   void begin_leave(std::string_view reason);

@@ -169,6 +169,19 @@ TEST_CASE("channel: an agent with the wrong cluster secret is refused when it jo
   CHECK(members->dump().find("intruder") == std::string::npos);
   CHECK(channel_count(*n0, "refused") >= 1);
 
+  // A running node with another secret asked to join at runtime (`shoal join`) is refused
+  // the same way, and stays alone.
+  auto loner = AgentProcess::start("loner", {"--cluster-secret-file", other.string()});
+  REQUIRE(loner->wait_healthy());
+  const json join = {{"addrs", {n0->gossip_addr()}}};
+  auto joined = loner->client(10s).call("POST", "/v1/join", {}, &join);
+  REQUIRE_FALSE(joined.ok());
+  CHECK(joined.status().is(Status::Code::permission_denied));
+  CHECK(joined.status().message().find("refused our cluster secret") != std::string::npos);
+  auto n0_members = n0->client(5s).call("GET", "/v1/members");
+  REQUIRE(n0_members.ok());
+  CHECK(n0_members->dump().find("loner") == std::string::npos);
+
   // Joining with no secret at all: the agent says where the cluster's is, and exits.
   const fs::path dir = scratch / "lost";
   auto lost = run_command({"agent", "--node", "lost", "--bind",
