@@ -222,20 +222,25 @@ TEST_CASE("auth: failed authentications past the limit get 429 with Retry-After,
   auto guesser = with_token(*a, "shoal_0123456789abcdef_" + std::string(43, 'A'));
   int refused = 0;
   std::optional<node::HttpResponse> limited;
-  for (int i = 0; i < 40 && !limited; ++i) {
+  const auto began = std::chrono::steady_clock::now();
+  for (int i = 0; i < 100 && !limited; ++i) {
     auto r = guesser.send("GET", "/v1/apps");
     REQUIRE(r.ok());
     if (r->status == 401) ++refused;
     if (r->status == 429) limited = *r;
   }
+  const auto took = std::chrono::steady_clock::now() - began;
   REQUIRE(limited.has_value());
-  CHECK(refused == 20);  // the burst (docs/security.md, "Limits")
+  // The burst (docs/security.md, "Limits"), plus one per second the loop took.
+  CHECK(refused >= 20);
+  CHECK(refused <= 20 + std::chrono::duration_cast<std::chrono::seconds>(took).count() + 1);
   CHECK(std::stoi(limited->header("Retry-After")) >= 1);
   CHECK(limited->body.find("too many failed authentications") != std::string::npos);
-  // While limited, even a good token from that address is not looked at.
+  // While limited, even a good token from that address is not looked at. (A loop slow
+  // enough to have nearly refilled one try may see it let through; a normal one cannot.)
   auto good = a->client(5s).send("GET", "/v1/apps");
   REQUIRE(good.ok());
-  CHECK(good->status == 429);
+  if (took < 500ms) CHECK(good->status == 429);
   auto metrics = a->anonymous_client(5s).send("GET", "/metrics");
   REQUIRE(metrics.ok());
   CHECK(metrics->body.find("shoal_api_auth_failures_total{reason=\"rate_limited\"}") !=
