@@ -35,7 +35,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
 def big_app(work, mb):
-    """An app carrying `mb` MB of incompressible bytes, packed."""
+    """A directory for an app carrying `mb` MB of incompressible bytes."""
     bigdir = os.path.join(work, "big")
     os.makedirs(bigdir)
     with open(os.path.join(bigdir, "Procfile"), "w") as f:
@@ -44,13 +44,18 @@ def big_app(work, mb):
         f.write("[formation]\nweb = 3\n")
     with open(os.path.join(bigdir, "blob.bin"), "wb") as f:
         f.write(os.urandom(mb << 20))
-    return pack(bigdir)
+    return bigdir
 
 
-def big_rows(api, big, args, label):
-    """The big app uploaded to one node (`api`), fetched by the nodes that run it."""
+def big_rows(api, bigdir, args, label):
+    """The big app uploaded to one node (`api`), fetched by the nodes that run it. Each
+    trial's artifact differs (a file naming the trial), so every trial fetches it anew
+    rather than finding the last trial's blob already there."""
     uploads, rollouts, rates = [], [], []
     for t in range(max(1, args.trials // 2)):
+        with open(os.path.join(bigdir, "trial.txt"), "w") as f:
+            f.write(f"{label} {t} {os.urandom(8).hex()}\n")
+        big = pack(bigdir)
         marks, total = deploy(api, f"big{t}", big)
         uploads.append(marks["received"])
         rollout = total - marks["release"]
