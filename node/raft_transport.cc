@@ -127,20 +127,19 @@ class RaftConnection : public std::enable_shared_from_this<RaftConnection> {
       in_flight_.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
-    std::vector<asio::const_buffer> bufs;
-    bufs.reserve(in_flight_.size());
     size_t bytes = 0;
-    for (const auto& f : in_flight_) {
-      bufs.push_back(asio::buffer(f));
-      bytes += f.size();
-    }
+    for (const auto& f : in_flight_) bytes += f.size();
+    std::vector<asio::const_buffer> bufs;
     if (session_) {
       // One batch, sealed into as few records as fit (secure::kMaxRecordPlain each).
       sealed_.clear();
       batch_.clear();
       for (const auto& f : in_flight_) batch_.insert(batch_.end(), f.begin(), f.end());
       session_->sealer.seal(batch_, sealed_);
-      bufs.assign(1, asio::buffer(sealed_));
+      bufs.push_back(asio::buffer(sealed_));
+    } else {
+      bufs.reserve(in_flight_.size());
+      for (const auto& f : in_flight_) bufs.push_back(asio::buffer(f));
     }
     asio::async_write(sock_, bufs,
                       [self = shared_from_this(), bytes](const boost::system::error_code& ec,

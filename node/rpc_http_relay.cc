@@ -70,12 +70,10 @@ void HttpRelay::read_net() {
     if (self->done_) return;
     auto& opener = self->session_->opener;
     if (ec) {
-      Status end = opener.end_of_input();
-      if (ec != asio::error::eof || !end.ok()) {
-        if (ec == asio::error::eof) secure::channel_counters().truncated.inc();
-        return self->finish(ec == asio::error::eof ? end.message() : "");
-      }
-      return;  // unreachable: a finished opener stops reading before eof
+      // Reading stops at the caller's final record, so an end seen here is a truncation.
+      if (ec != asio::error::eof) return self->finish("");
+      secure::channel_counters().truncated.inc();
+      return self->finish(opener.end_of_input().message());
     }
     Bytes plain;
     Status st = opener.feed(ByteView(self->net_buf_.data(), n), plain);

@@ -1,10 +1,10 @@
 #include "node/secure/cluster_secret.h"
 
+#include <fmt/format.h>
 #include <sodium.h>
 #include <sys/stat.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -88,12 +88,9 @@ Result<Keyring> load_keyring(const std::filesystem::path& path) {
     return Status::io_error("cannot stat " + path.string() + ": " + std::strerror(errno));
   }
   if ((st.st_mode & 077) != 0) {
-    return Status::permission_denied(path.string() + " may be read by others than its owner " +
-                                     "(mode " + [&] {
-                                       char m[8];
-                                       std::snprintf(m, sizeof m, "%04o", st.st_mode & 07777);
-                                       return std::string(m);
-                                     }() + "); chmod 600 it");
+    return Status::permission_denied(fmt::format(
+        "{} may be read by others than its owner (mode {:04o}); chmod 600 it", path.string(),
+        st.st_mode & 07777));
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::io_error("cannot read " + path.string());
