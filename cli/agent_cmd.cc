@@ -1,5 +1,6 @@
 // `shoal agent`: run a node in the foreground until SIGINT/SIGTERM (graceful leave) or
 // POST /v1/leave. Flags and config file: node/agent_config.h.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -18,6 +19,7 @@
 #include "node/router/router.h"
 #include "node/router/router_metrics.h"
 #include "node/serf_rpc/server.h"
+#include "node/tls/api_cert.h"
 
 namespace shoal::cli {
 namespace {
@@ -36,6 +38,33 @@ struct RouterHook {
   ~RouterHook() { unhook(); }
 };
 
+// The certificate the API serves, when it speaks TLS (docs/security.md, "TLS on the API"):
+// the user's, or the one this node made for itself.
+Result<std::optional<node::tls::ApiCert>> api_certificate(const node::AgentConfig& config) {
+  if (!config.http_tls) return std::optional<node::tls::ApiCert>();
+  if (config.http_tls_cert) {
+    auto cert = node::tls::load_api_cert(*config.http_tls_cert, *config.http_tls_key);
+    if (!cert.ok()) {
+      return cert.status().with_context("--http-tls-cert");
+    }
+    return std::optional(std::move(*cert));
+  }
+  // Names a client may use: the listening and advertised IPs, the node's name.
+  std::vector<std::string> hosts;
+  const auto any = [](const gossip::Address& a) {
+    const auto ip = a.ip_bytes();
+    return std::all_of(ip.begin(), ip.end(), [](uint8_t b) { return b == 0; });
+  };
+  if (!any(config.http)) hosts.push_back(config.http.ip_string());
+  if (!any(config.advertise) && config.advertise.ip_string() != config.http.ip_string()) {
+    hosts.push_back(config.advertise.ip_string());
+  }
+  hosts.push_back(config.node_name);
+  auto cert = node::tls::ensure_api_cert(config.data_dir, config.node_name, hosts);
+  if (!cert.ok()) return cert.status();
+  return std::optional(std::move(*cert));
+}
+
 int run_agent(const node::AgentFlags& flags) {
   auto config = node::resolve_agent_config(flags, node::AgentEnvironment::current());
   if (!config.ok()) {
@@ -50,6 +79,21 @@ int run_agent(const node::AgentFlags& flags) {
     spdlog::error("agent-start-failed reason=\"{}\"", agent.status().to_string());
     std::fprintf(stderr, "error: %s\n", agent.status().message().c_str());
     return kExitFailed;
+  }
+  auto api_cert = api_certificate(*config);
+  if (!api_cert.ok()) {
+    spdlog::error("agent-start-failed reason=\"{}\"", api_cert.status().to_string());
+    std::fprintf(stderr, "error: %s\n", api_cert.status().message().c_str());
+    return api_cert.status().is(Status::Code::invalid_argument) ? kExitUsage : kExitFailed;
+  }
+  if (*api_cert) {
+    const auto& cert = **api_cert;
+    // What a CLI shows when it pins this node on first use: compare the two.
+    spdlog::info("api-tls fingerprint={} cert={} generated={}", cert.fingerprint,
+                 cert.cert_file.string(), cert.generated);
+    std::printf("Shoal: the API at https://%s speaks TLS; its key's fingerprint is %s\n",
+                config->http.to_string().c_str(), cert.fingerprint.c_str());
+    std::fflush(stdout);
   }
   if (const auto& secret = (*agent)->cluster_secret(); secret.created) {
     std::printf("\nShoal: a new cluster. Its secret, which keys node-to-node traffic, is in %s "
@@ -141,7 +185,7 @@ int run_agent(const node::AgentFlags& flags) {
                                     node::add_router_routes(router, proxy.get(),
                                                             config->node_name);
                                   },
-                                  &auth);
+                                  &auth, *api_cert ? &(*api_cert)->pem : nullptr);
   if (!api.ok()) {
     spdlog::error("agent-start-failed reason=\"{}\"", api.status().to_string());
     std::fprintf(stderr, "error: %s\n", api.status().message().c_str());

@@ -3,6 +3,7 @@
 
 #include "cli/commands.h"
 #include "cli/credentials.h"
+#include "cli/known_hosts.h"
 
 namespace shoal::cli {
 
@@ -12,6 +13,18 @@ std::optional<node::ApiClient> make_client(Cli& cli) {
     std::fprintf(stderr, "error: --addr: %s\n", client.status().message().c_str());
     cli.exit_code = kExitUsage;
     return std::nullopt;
+  }
+  if (client->uses_tls()) {
+    auto options = std::make_shared<node::TlsClientOptions>();
+    options->ca_file = cli.ca_cert;
+    TrustSettings trust;
+    trust.expected_fingerprint = cli.tls_fingerprint;
+    trust.known_hosts = known_hosts_file();
+    std::string where = client->base_url().substr(std::string_view("https://").size());
+    options->accept = [trust, where](const node::TlsPeer& peer) {
+      return judge_server(trust, where, peer);
+    };
+    client->set_tls_options(std::move(options));
   }
   // Resolved once per run (credentials.h), then sent with every request.
   if (!cli.token_resolved) {

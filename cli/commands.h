@@ -23,6 +23,8 @@ inline constexpr int kExitUsage = 2;
 struct Cli {
   std::string addr = "http://127.0.0.1:8080";  // --addr / SHOAL_ADDR
   std::string token_flag;                      // --token / SHOAL_TOKEN
+  std::string tls_fingerprint;                 // --tls-fingerprint / SHOAL_TLS_FINGERPRINT
+  std::string ca_cert;                         // --ca-cert / SHOAL_CA_CERT
   std::string token;                           // what make_client() sends (credentials.h)
   bool token_resolved = false;
   int exit_code = kExitOk;

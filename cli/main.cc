@@ -27,13 +27,23 @@ int main(int argc, char** argv) {
   CLI::App app{"Shoal: a peer-to-peer PaaS"};
   app.require_subcommand(1);
   app.fallthrough();  // `shoal members --addr X` reaches the top-level --addr
-  app.add_option("--addr", cli.addr, "HTTP address of the agent to talk to")
+  app.add_option("--addr", cli.addr,
+                 "Address of the agent to talk to: http://, https://, or HOST:PORT (https "
+                 "unless HOST is loopback)")
       ->envname("SHOAL_ADDR")
       ->capture_default_str();
   app.add_option("--token", cli.token_flag,
                  "API token (default: SHOAL_TOKEN, then `shoal login`'s, then the admin token "
                  "of a node's data dir on this machine, if readable)")
       ->envname("SHOAL_TOKEN");
+  app.add_option("--tls-fingerprint", cli.tls_fingerprint,
+                 "Over https, require the agent's TLS key to be this SHA256:... fingerprint "
+                 "(default: trust a CA-signed certificate, else pin the key on first use)")
+      ->envname("SHOAL_TLS_FINGERPRINT");
+  app.add_option("--ca-cert", cli.ca_cert,
+                 "Over https, trust the CA certificates in this PEM file (default: the "
+                 "system's)")
+      ->envname("SHOAL_CA_CERT");
   add_agent_command(app, cli);
   add_members_command(app, cli);
   add_membership_commands(app, cli);

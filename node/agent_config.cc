@@ -13,6 +13,7 @@
 #include "gossip/keyring.h"
 #include "node/apps/names.h"
 #include "node/duration_text.h"
+#include "node/loopback.h"
 
 namespace shoal::node {
 namespace {
@@ -181,6 +182,12 @@ void add_agent_flags(CLI::App& cmd, AgentFlags& f) {
   cmd.add_flag("--insecure-rpc", f.insecure_rpc,
                "Node-to-node traffic in plaintext, for measuring what encryption costs; only "
                "with a loopback --rpc");
+  cmd.add_option("--http-tls-cert", f.http_tls_cert,
+                 "PEM certificate chain the API serves over TLS (with --http-tls-key; default: "
+                 "off loopback, one the node makes and keeps in DATA_DIR/api-tls)");
+  cmd.add_option("--http-tls-key", f.http_tls_key, "PEM private key of --http-tls-cert");
+  cmd.add_flag("--http-tls", f.http_tls,
+               "Serve the API over TLS on a loopback --http too (always so off loopback)");
 }
 
 Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view origin) {
@@ -238,6 +245,14 @@ Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view ori
       const auto b = value.value_exact<bool>();
       if (!b) return Status::invalid_argument(where + ": key 'insecure_rpc' must be true or false");
       out.insecure_rpc = *b;
+    } else if (key == "http_tls") {
+      const auto b = value.value_exact<bool>();
+      if (!b) return Status::invalid_argument(where + ": key 'http_tls' must be true or false");
+      out.http_tls = *b;
+    } else if (key == "http_tls_cert") {
+      st = get_string(value, key, out.http_tls_cert);
+    } else if (key == "http_tls_key") {
+      st = get_string(value, key, out.http_tls_key);
     } else if (key == "rpc_serf") {
       st = get_string(value, key, out.rpc_serf);
     } else if (key == "rpc_serf_auth") {
@@ -312,7 +327,8 @@ Result<AgentFlags> parse_config_toml(std::string_view text, std::string_view ori
           "' (known: node, bind, advertise, join, retry_max, rejoin_after_leave, tags, data_dir, "
           "profile, http, rpc, rpc_serf, rpc_serf_auth, raft_snapshot_entries, log_level, "
           "encrypt, event_handlers, event_handler_timeout, router, router_tls, router_access_log, "
-          "domain, usage_interval, open_endpoints, bootstrap_token_file, local_token_file, cluster_secret_file, insecure_rpc)");
+          "domain, usage_interval, open_endpoints, bootstrap_token_file, local_token_file, cluster_secret_file, insecure_rpc, "
+          "http_tls, http_tls_cert, http_tls_key)");
     }
     if (!st.ok()) return st;
   }
@@ -371,6 +387,9 @@ AgentFlags merge(AgentFlags base, const AgentFlags& over) {
   take(base.local_token_file, over.local_token_file);
   take(base.cluster_secret_file, over.cluster_secret_file);
   base.insecure_rpc = base.insecure_rpc || over.insecure_rpc;
+  base.http_tls = base.http_tls || over.http_tls;
+  take(base.http_tls_cert, over.http_tls_cert);
+  take(base.http_tls_key, over.http_tls_key);
   base.join.insert(base.join.end(), over.join.begin(), over.join.end());
   base.event_handlers.insert(base.event_handlers.end(), over.event_handlers.begin(),
                              over.event_handlers.end());
@@ -604,18 +623,30 @@ Result<AgentConfig> resolve_agent_config(const AgentFlags& flags, const AgentEnv
   }
   if (merged.insecure_rpc) {
     const std::string name = src("--insecure-rpc", flags.insecure_rpc);
-    const ByteView ip = c.rpc.ip_bytes();
-    const bool loopback = (ip.size() == 4 && ip[0] == 127) ||
-                          (ip.size() == 16 && std::all_of(ip.begin(), ip.end() - 1,
-                                                          [](uint8_t b) { return b == 0; }) &&
-                           ip[15] == 1);
-    if (!loopback) {
+    if (!is_loopback(c.rpc)) {
       return flag_error(name, "needs a loopback --rpc (it is " + c.rpc.to_string() +
                                   "): plaintext node-to-node traffic must not leave the machine");
     }
     if (c.cluster_secret_file) return flag_error(name, "and --cluster-secret-file exclude each other");
     c.insecure_rpc = true;
   }
+  if (merged.http_tls_cert.has_value() != merged.http_tls_key.has_value()) {
+    const bool cert = merged.http_tls_cert.has_value();
+    const std::string name = cert ? src("--http-tls-cert", flags.http_tls_cert.has_value())
+                                  : src("--http-tls-key", flags.http_tls_key.has_value());
+    return flag_error(name, cert ? "needs --http-tls-key (the certificate's private key)"
+                                 : "needs --http-tls-cert (the certificate it belongs to)");
+  }
+  if (merged.http_tls_cert) {
+    if (merged.http_tls_cert->empty() || merged.http_tls_key->empty()) {
+      return flag_error(src("--http-tls-cert", flags.http_tls_cert.has_value()),
+                        "and --http-tls-key must not be empty");
+    }
+    c.http_tls_cert = *merged.http_tls_cert;
+    c.http_tls_key = *merged.http_tls_key;
+  }
+  // Off loopback, tokens would cross the network in the clear: the API always speaks TLS.
+  c.http_tls = merged.http_tls || c.http_tls_cert.has_value() || !is_loopback(c.http);
 
   if (merged.rpc_serf_auth) {
     const std::string name = src("--rpc-serf-auth", flags.rpc_serf_auth.has_value());

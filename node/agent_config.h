@@ -43,6 +43,11 @@
 //                                     cluster makes one, a joining node must be given it
 //   --insecure-rpc       insecure_rpc false: node-to-node traffic in plaintext, for
 //                                     measuring what the channel costs; --rpc must be loopback
+//   --http-tls-cert PATH, --http-tls-key PATH  http_tls_cert, http_tls_key  none: the API's
+//                                     certificate chain and key (PEM); given, the API speaks
+//                                     TLS; off loopback without them it speaks TLS with one it
+//                                     makes (DATA_DIR/api-tls/, docs/security.md)
+//   --http-tls           http_tls     false: TLS on a loopback --http too
 //
 // Contract:
 //  - Pure: reads the config file and the environment given to it, nothing else.
@@ -111,6 +116,10 @@ struct AgentConfig {
   std::optional<std::filesystem::path> local_token_file;  // nullopt: DATA_DIR/node-token
   std::optional<std::filesystem::path> cluster_secret_file;  // nullopt: DATA_DIR/cluster-secret
   bool insecure_rpc = false;
+  // The API over TLS: always off loopback, or when asked (--http-tls) or given a certificate.
+  bool http_tls = false;
+  std::optional<std::filesystem::path> http_tls_cert;  // with http_tls_key; nullopt: generated
+  std::optional<std::filesystem::path> http_tls_key;
 
   // The gossip core's configuration for this agent (profile timings, name, tags).
   gossip::SerfConfig serf_config() const;
@@ -147,6 +156,9 @@ struct AgentFlags {
   std::optional<std::string> local_token_file;
   std::optional<std::string> cluster_secret_file;
   bool insecure_rpc = false;  // a switch, as rejoin_after_leave
+  bool http_tls = false;      // likewise
+  std::optional<std::string> http_tls_cert;
+  std::optional<std::string> http_tls_key;
 };
 
 // What the defaults depend on, injected so tests do not depend on the machine.

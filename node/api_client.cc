@@ -1,6 +1,7 @@
 #include "node/api_client.h"
 
 #include <charconv>
+#include <optional>
 
 namespace shoal::node {
 namespace {
@@ -24,19 +25,36 @@ Status status_for_http(int status, const std::string& message) {
 
 }  // namespace
 
-ApiClient::ApiClient(std::string host, int port, Duration timeout)
-    : host_(std::move(host)), port_(port), timeout_(timeout) {
+ApiClient::ApiClient(std::string host, int port, bool tls, Duration timeout)
+    : host_(std::move(host)), port_(port), tls_(tls), timeout_(timeout) {
   const bool v6 = host_.find(':') != std::string::npos;
-  base_url_ = "http://" + (v6 ? "[" + host_ + "]" : host_) + ":" + std::to_string(port_);
+  base_url_ = std::string(tls_ ? "https://" : "http://") + (v6 ? "[" + host_ + "]" : host_) +
+              ":" + std::to_string(port_);
+}
+
+HttpExchange ApiClient::exchange(const std::string& method,
+                                 const std::string& path_and_query) const {
+  HttpExchange ex;
+  ex.method = method;
+  ex.target = path_and_query;
+  ex.timeout = timeout_;
+  if (!token_.empty()) ex.headers.emplace("Authorization", "Bearer " + token_);
+  if (tls_) ex.tls = tls_options_ ? tls_options_ : std::make_shared<TlsClientOptions>();
+  return ex;
 }
 
 Result<ApiClient> ApiClient::create(std::string_view base, Duration timeout) {
   std::string_view rest = base;
+  std::optional<bool> tls;
   if (rest.starts_with("http://")) {
     rest.remove_prefix(7);
+    tls = false;
+  } else if (rest.starts_with("https://")) {
+    rest.remove_prefix(8);
+    tls = true;
   } else if (rest.find("://") != std::string_view::npos) {
     return Status::invalid_argument("agent address '" + std::string(base) +
-                                    "': only http:// is supported");
+                                    "': only http:// and https:// are supported");
   }
   while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
   if (rest.find('/') != std::string_view::npos) {
@@ -76,7 +94,12 @@ Result<ApiClient> ApiClient::create(std::string_view base, Duration timeout) {
   if (host.empty()) {
     return Status::invalid_argument("agent address '" + std::string(base) + "' has no host");
   }
-  return ApiClient(std::move(host), port, timeout);
+  if (!tls) {
+    // The agent speaks TLS whenever its API is reachable from elsewhere.
+    const bool loopback = host == "localhost" || host == "::1" || host.starts_with("127.");
+    tls = !loopback;
+  }
+  return ApiClient(std::move(host), port, *tls, timeout);
 }
 
 std::string ApiClient::url_encode(std::string_view text) {
@@ -107,13 +130,9 @@ Status ApiClient::unreachable(const Status& failure, const std::string& hint) co
 Result<HttpResponse> ApiClient::send(const std::string& method, const std::string& path_and_query,
                                      const std::string& body,
                                      const std::string& content_type) const {
-  HttpExchange ex;
-  ex.method = method;
-  ex.target = path_and_query;
+  HttpExchange ex = exchange(method, path_and_query);
   ex.body = body;
   ex.content_type = content_type;
-  ex.timeout = timeout_;
-  if (!token_.empty()) ex.headers.emplace("Authorization", "Bearer " + token_);
   auto res = http_request(host_, port_, ex);
   if (!res.ok()) return unreachable(res.status(), " (is `shoal agent` running there?)");
   return res;
@@ -124,13 +143,9 @@ Result<HttpResponse> ApiClient::stream(const std::string& method,
                                        const std::string& body, const std::string& content_type,
                                        std::function<bool(std::string_view)> on_body,
                                        std::function<bool(const HttpResponse&)> on_headers) const {
-  HttpExchange ex;
-  ex.method = method;
-  ex.target = path_and_query;
+  HttpExchange ex = exchange(method, path_and_query);
   ex.body = body;
   if (!content_type.empty()) ex.content_type = content_type;
-  ex.timeout = timeout_;
-  if (!token_.empty()) ex.headers.emplace("Authorization", "Bearer " + token_);
   ex.on_body = std::move(on_body);  // an error answer's JSON body arrives there too
   ex.on_headers = std::move(on_headers);
   auto res = http_request(host_, port_, ex);
@@ -145,12 +160,8 @@ Result<HttpResponse> ApiClient::upload(const std::string& method,
                                        const std::string& content_type,
                                        std::function<bool(std::string_view)> on_body,
                                        std::function<bool(const HttpResponse&)> on_headers) const {
-  HttpExchange ex;
-  ex.method = method;
-  ex.target = path_and_query;
+  HttpExchange ex = exchange(method, path_and_query);
   ex.content_type = content_type;
-  ex.timeout = timeout_;
-  if (!token_.empty()) ex.headers.emplace("Authorization", "Bearer " + token_);
   ex.body_reader = std::move(reader);
   ex.body_size = size;
   ex.on_body_sent = std::move(on_sent);

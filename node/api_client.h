@@ -34,7 +34,9 @@ using QueryParams = std::vector<std::pair<std::string, std::string>>;
 
 class ApiClient {
  public:
-  // `base`: "http://HOST:PORT", "HOST:PORT" or "HOST" (port 8080). HOST may be a name.
+  // `base`: "http://HOST:PORT", "https://HOST:PORT", "HOST:PORT" or "HOST" (port 8080).
+  // HOST may be a name. Without a scheme it is https unless HOST is loopback (127.x, ::1,
+  // localhost): an agent serves its API over TLS whenever it binds off loopback.
   static Result<ApiClient> create(std::string_view base,
                                   Duration timeout = std::chrono::seconds(30));
 
@@ -68,15 +70,24 @@ class ApiClient {
   void set_token(std::string token) { token_ = std::move(token); }
   bool has_token() const { return !token_.empty(); }
   void set_timeout(Duration timeout) { timeout_ = timeout; }
+  bool uses_tls() const { return tls_; }
+  // How an https server's certificate is judged (default: it must verify against the
+  // system's CAs and name the host). Ignored over http.
+  void set_tls_options(std::shared_ptr<const TlsClientOptions> options) {
+    tls_options_ = std::move(options);
+  }
 
   // Percent-encodes for a query string: unreserved characters pass, the rest become %XX.
   static std::string url_encode(std::string_view text);
 
  private:
-  ApiClient(std::string host, int port, Duration timeout);
+  ApiClient(std::string host, int port, bool tls, Duration timeout);
+  HttpExchange exchange(const std::string& method, const std::string& path_and_query) const;
   Status unreachable(const Status& failure, const std::string& hint) const;
   std::string host_;
   int port_ = 0;
+  bool tls_ = false;
+  std::shared_ptr<const TlsClientOptions> tls_options_;
   std::string base_url_;
   Duration timeout_;
   std::string token_;

@@ -11,6 +11,8 @@
 #include "node/api_json.h"
 #include "node/http_util.h"
 #include "node/member_filter.h"
+#include "node/tls/api_listener.h"
+#include "node/tls/fingerprint.h"
 #include "node/ui_assets.h"
 
 namespace shoal::node {
@@ -40,11 +42,15 @@ void get_members(AgentControl& agent, const HttpRequest& req, HttpResponder& res
   reply_json(res, 200, {{"members", std::move(list)}});
 }
 
-void get_self(AgentControl& agent, const HttpRequest& req, HttpResponder& res) {
+void get_self(AgentControl& agent, const std::string& tls_fingerprint, const HttpRequest& req,
+              HttpResponder& res) {
   if (Status st = check_query(req, {}); !st.ok()) return reply_status(res, st);
   auto self = agent.self();
   if (!self.ok()) return reply_status(res, self.status());
-  reply_json(res, 200, self_to_json(*self));
+  json out = self_to_json(*self);
+  out["http_tls"] = !tls_fingerprint.empty();
+  if (!tls_fingerprint.empty()) out["http_tls_fingerprint"] = tls_fingerprint;
+  reply_json(res, 200, out);
 }
 
 void get_health(AgentControl& agent, const HttpRequest&, HttpResponder& res) {
@@ -171,7 +177,8 @@ void put_tags(AgentControl& agent, const HttpRequest& req, HttpResponder& res) {
 
 }  // namespace
 
-void add_membership_routes(HttpRouter& router, AgentControl& agent) {
+void add_membership_routes(HttpRouter& router, AgentControl& agent,
+                           std::string tls_fingerprint) {
   AgentControl* a = &agent;
   auto route = [a](void (*fn)(AgentControl&, const HttpRequest&, HttpResponder&)) {
     return [a, fn](const HttpRequest& req, std::shared_ptr<HttpResponder> res) {
@@ -179,7 +186,11 @@ void add_membership_routes(HttpRouter& router, AgentControl& agent) {
     };
   };
   router.add("GET", "/v1/members", route(get_members));
-  router.add("GET", "/v1/agent/self", route(get_self));
+  router.add("GET", "/v1/agent/self",
+             [a, print = std::move(tls_fingerprint)](const HttpRequest& req,
+                                                     std::shared_ptr<HttpResponder> res) {
+               get_self(*a, print, req, *res);
+             });
   router.add("GET", "/v1/health", route(get_health));
   router.add("GET", "/v1/events", route(get_events));
   router.add("POST", "/v1/join", route(post_join));
@@ -188,18 +199,31 @@ void add_membership_routes(HttpRouter& router, AgentControl& agent) {
   router.add("PUT", "/v1/agent/tags", route(put_tags));
 }
 
-HttpApi::HttpApi(std::unique_ptr<HttpServer> server, std::unique_ptr<HttpServer> peer_server,
-                 RaftService* raft)
-    : server_(std::move(server)), peer_server_(std::move(peer_server)), raft_(raft) {}
+HttpApi::HttpApi(std::unique_ptr<HttpServer> server, std::unique_ptr<tls::ApiTlsListener> tls,
+                 std::unique_ptr<HttpServer> peer_server, RaftService* raft)
+    : server_(std::move(server)),
+      tls_(std::move(tls)),
+      peer_server_(std::move(peer_server)),
+      raft_(raft) {}
 
 HttpApi::~HttpApi() { stop(); }
 
 Result<std::unique_ptr<HttpApi>> HttpApi::start(const gossip::Address& listen,
                                                 AgentControl& agent, RaftService* raft,
                                                 const std::function<void(HttpRouter&)>& more_routes,
-                                                const ApiAuthOptions* auth) {
+                                                const ApiAuthOptions* auth,
+                                                const router::TlsPem* tls) {
+  if (tls && !auth) {
+    return Status::failed_precondition("the API speaks TLS only with authentication on");
+  }
+  std::string fingerprint;
+  if (tls) {
+    auto print = tls::fingerprint_of_pem(tls->cert);
+    if (!print.ok()) return print.status();
+    fingerprint = *print;
+  }
   HttpRouter router;
-  add_membership_routes(router, agent);
+  add_membership_routes(router, agent, fingerprint);
   add_event_routes(router, agent);
   add_key_routes(router, agent);
   add_metrics_routes(router);
@@ -216,9 +240,24 @@ Result<std::unique_ptr<HttpApi>> HttpApi::start(const gossip::Address& listen,
         auth->tokens, /*peer=*/false, std::make_shared<auth::FailureLimiter>(auth->failure_limit));
     peer_options.authorize = make_authorizer(auth->tokens, /*peer=*/true);
   }
-  auto server = HttpServer::start(listen, router.without_prefix(kInternalPrefix), options);
-  if (!server.ok()) return server.status();
-  spdlog::info("http-listen addr={}", (*server)->address().to_string());
+  std::unique_ptr<HttpServer> server;
+  std::unique_ptr<tls::ApiTlsListener> tls_listener;
+  if (tls) {
+    // TLS ends in the listener; the server gets the decrypted connections.
+    server = HttpServer::start_unbound(router.without_prefix(kInternalPrefix), options);
+    auto listener = tls::ApiTlsListener::start(
+        listen, *tls, [s = server.get()](int fd, std::string remote) {
+          s->adopt(fd, std::move(remote));
+        });
+    if (!listener.ok()) return listener.status();
+    tls_listener = std::move(*listener);
+    spdlog::info("http-listen addr={} tls=true", tls_listener->address().to_string());
+  } else {
+    auto started = HttpServer::start(listen, router.without_prefix(kInternalPrefix), options);
+    if (!started.ok()) return started.status();
+    server = std::move(*started);
+    spdlog::info("http-listen addr={} tls=false", server->address().to_string());
+  }
   std::unique_ptr<HttpServer> peer_server;
   if (raft) {
     peer_server = HttpServer::start_unbound(std::move(router), peer_options);
@@ -226,14 +265,18 @@ Result<std::unique_ptr<HttpApi>> HttpApi::start(const gossip::Address& listen,
       peers->adopt(fd, remote);
     });
   }
-  return std::unique_ptr<HttpApi>(new HttpApi(std::move(*server), std::move(peer_server), raft));
+  return std::unique_ptr<HttpApi>(
+      new HttpApi(std::move(server), std::move(tls_listener), std::move(peer_server), raft));
 }
 
-gossip::Address HttpApi::address() const { return server_->address(); }
+gossip::Address HttpApi::address() const {
+  return tls_ ? tls_->address() : server_->address();
+}
 
 void HttpApi::stop() {
   if (raft_) raft_->set_http_handoff({});
   if (server_) server_->stop();
+  if (tls_) tls_->stop();  // after the server, so its last answers reach the clients
   if (peer_server_) peer_server_->stop();
 }
 

@@ -19,6 +19,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "base/status.h"
@@ -26,17 +27,23 @@
 #include "node/agent_control.h"
 #include "node/api_auth.h"
 #include "node/http_server.h"
+#include "node/router/tls_pem.h"
 
 namespace shoal::node {
 
 class RaftService;
+namespace tls {
+class ApiTlsListener;
+}
 
 // Routes under this prefix are node-to-node only: served on --rpc, never on --http.
 inline constexpr std::string_view kInternalPrefix = "/v1/internal/";
 
 // GET /v1/members, /v1/agent/self, /v1/health, /v1/events; POST /v1/join, /v1/leave,
-// /v1/force-leave; PUT /v1/agent/tags.
-void add_membership_routes(HttpRouter& router, AgentControl& agent);
+// /v1/force-leave; PUT /v1/agent/tags. `tls_fingerprint`: the API's, shown by
+// /v1/agent/self when it speaks TLS ("" : it does not).
+void add_membership_routes(HttpRouter& router, AgentControl& agent,
+                           std::string tls_fingerprint = {});
 // POST /v1/event/{name}, POST /v1/query/{name} (NDJSON stream), GET /v1/agent/events
 // (Server-Sent Events), GET /v1/agent/monitor (log stream). node/http_api_events.cc.
 void add_event_routes(HttpRouter& router, AgentControl& agent);
@@ -62,11 +69,14 @@ class HttpApi {
   // (RaftService::set_http_handoff), and only there the /v1/internal/ routes: node-to-node
   // calls (assignments, artifact fetches, forwarding, log fan-out) never use --http.
   // `auth`, when given, turns on API authentication (node/api_auth.h) on both listeners.
+  // `tls`, when given, makes --http speak TLS with that certificate (node/tls/); it needs
+  // `auth`: an API reachable from the network is never open (failed_precondition).
   static Result<std::unique_ptr<HttpApi>> start(const gossip::Address& listen,
                                                 AgentControl& agent,
                                                 RaftService* raft = nullptr,
                                                 const std::function<void(HttpRouter&)>& more_routes = {},
-                                                const ApiAuthOptions* auth = nullptr);
+                                                const ApiAuthOptions* auth = nullptr,
+                                                const router::TlsPem* tls = nullptr);
   ~HttpApi();
   HttpApi(const HttpApi&) = delete;
   HttpApi& operator=(const HttpApi&) = delete;
@@ -75,9 +85,10 @@ class HttpApi {
   void stop();
 
  private:
-  HttpApi(std::unique_ptr<HttpServer> server, std::unique_ptr<HttpServer> peer_server,
-          RaftService* raft);
+  HttpApi(std::unique_ptr<HttpServer> server, std::unique_ptr<tls::ApiTlsListener> tls,
+          std::unique_ptr<HttpServer> peer_server, RaftService* raft);
   std::unique_ptr<HttpServer> server_;       // --http: users, the CLI, the UI
+  std::unique_ptr<tls::ApiTlsListener> tls_;  // --http when it speaks TLS, feeding server_
   std::unique_ptr<HttpServer> peer_server_;  // connections handed over from --rpc
   RaftService* raft_;
 };

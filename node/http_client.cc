@@ -5,6 +5,9 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/asio/ssl.hpp>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <cctype>
@@ -15,12 +18,14 @@
 #include "node/secure/handshake.h"
 #include "node/secure/node_keys.h"
 #include "node/secure/secure_stream.h"
+#include "node/tls/fingerprint.h"
 
 namespace shoal::node {
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
 namespace {
@@ -43,6 +48,7 @@ beast::error_code run_op(net::io_context& io, Start&& start) {
 // The TCP stream under `s`: where timeouts are set and the socket is shut down.
 beast::tcp_stream& tcp_of(beast::tcp_stream& s) { return s; }
 beast::tcp_stream& tcp_of(secure::SecureStream<beast::tcp_stream>& s) { return s.next_layer(); }
+beast::tcp_stream& tcp_of(ssl::stream<beast::tcp_stream>& s) { return s.next_layer(); }
 
 std::string describe(beast::error_code ec, const char* stage) {
   if (ec == beast::error::timeout) return std::string(stage) + " timed out";
@@ -145,7 +151,10 @@ beast::error_code read_answer(net::io_context& io, Stream& stream,
     ec = run_op(io, [&](auto handler) { http::async_read_some(stream, buffer, parser, handler); });
     if (ec == http::error::need_buffer) ec = {};
     if (ec) {
-      if (ec == http::error::end_of_stream || ec == http::error::partial_message) break;
+      if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
+          ec == ssl::error::stream_truncated) {
+        break;
+      }
       return ec;
     }
     const size_t n = sizeof(piece) - parser.get().body().size;
@@ -223,6 +232,61 @@ Result<std::unique_ptr<secure::Session>> handshake(net::io_context& io, beast::t
   }
   return hs.finish(ByteView(answer.data(), got));
 }
+// The exchange over TLS (HttpExchange::tls): the handshake, the caller's verdict on the
+// server's certificate, then the request.
+Result<HttpResponse> over_tls(net::io_context& io, beast::tcp_stream& stream,
+                              const std::string& host, const HttpExchange& ex,
+                              const std::string& where) {
+  auto fail = [&](const std::string& what) -> Status {
+    return Status::unavailable("cannot reach " + where + ": " + what);
+  };
+  ssl::context ctx(ssl::context::tls_client);
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                  ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  beast::error_code ec;
+  if (ex.tls->ca_file.empty()) {
+    ctx.set_default_verify_paths(ec);  // no system store: nothing verifies; pins still work
+  } else {
+    ctx.load_verify_file(ex.tls->ca_file, ec);
+    if (ec) {
+      return Status::invalid_argument("cannot load the CA certificates in " + ex.tls->ca_file +
+                                      ": " + ec.message());
+    }
+  }
+  // The handshake goes on whatever the chain says; the verdict is the caller's (a pinned
+  // self-signed certificate never verifies), taken below from SSL_get_verify_result.
+  ctx.set_verify_mode(ssl::verify_none);
+  ssl::stream<beast::tcp_stream> tls_stream(std::move(stream), ctx);
+  SSL* native = tls_stream.native_handle();
+  beast::error_code ip_ec;
+  net::ip::make_address(host, ip_ec);
+  if (ip_ec) {
+    SSL_set_tlsext_host_name(native, host.c_str());
+    SSL_set1_host(native, host.c_str());
+  } else {
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(native), host.c_str());
+  }
+  tls_stream.next_layer().expires_after(std::min<Duration>(ex.timeout, kConnectTimeoutMax));
+  ec = run_op(io, [&](auto handler) {
+    tls_stream.async_handshake(ssl::stream_base::client, handler);
+  });
+  if (ec) return fail(describe(ec, "the TLS handshake"));
+
+  TlsPeer peer;
+  std::unique_ptr<X509, decltype(&X509_free)> cert(SSL_get1_peer_certificate(native), X509_free);
+  if (!cert) return fail("the server sent no TLS certificate");
+  peer.fingerprint = tls::fingerprint(cert.get());
+  const long verdict = SSL_get_verify_result(native);
+  peer.verified = verdict == X509_V_OK;
+  if (!peer.verified) peer.verify_error = X509_verify_cert_error_string(verdict);
+  if (ex.tls->accept) {
+    SHOAL_RETURN_IF_ERROR(ex.tls->accept(peer));
+  } else if (!peer.verified) {
+    return fail("its TLS certificate is not trusted (" + peer.verify_error + ")");
+  }
+  return exchange(io, tls_stream, ex, where);
+}
+
 }  // namespace
 
 std::string HttpResponse::header(const std::string& name) const {
@@ -254,6 +318,7 @@ Result<HttpResponse> http_request(const std::string& host, int port, const HttpE
   ec = run_op(io, [&](auto handler) { stream.async_connect(endpoints, handler); });
   if (ec) return fail(describe(ec, "connect"));
   stream.socket().set_option(tcp::no_delay(true), ec);
+  if (ex.tls) return over_tls(io, stream, host, ex, where);
   if (!ex.keys) return exchange(io, stream, ex, where);
 
   auto session = handshake(io, stream, *ex.keys, std::min<Duration>(ex.timeout, kConnectTimeoutMax));

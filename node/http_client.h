@@ -18,6 +18,8 @@
 //  - With `keys`, the exchange runs over the node-to-node channel (node/secure/): a
 //    handshake proving the cluster secret, then sealed records; a refusal, or a record that
 //    fails to open, is an unavailable error naming the channel.
+//  - With `tls`, the exchange runs over TLS 1.2 or later; the server's certificate is judged
+//    by TlsClientOptions::accept before the request goes out.
 #pragma once
 
 #include <functional>
@@ -38,6 +40,20 @@ struct HttpResponse {
   std::string body;  // empty in stream mode: the body went to on_body
   std::multimap<std::string, std::string> headers;  // names as sent
   std::string header(const std::string& name) const;  // ignores case; "" if absent
+};
+
+// What a TLS client learned of the server in the handshake, before any request is sent.
+struct TlsPeer {
+  std::string fingerprint;   // of the server's public key (node/tls/fingerprint.h)
+  bool verified = false;     // its chain verifies against the trusted CAs and names the host
+  std::string verify_error;  // why not, when !verified
+};
+
+struct TlsClientOptions {
+  std::string ca_file;  // the CAs to trust (PEM); "" : the system's
+  // Judges the server after the handshake; an error ends the exchange with that error, as
+  // it is. Unset: only a verified server is accepted.
+  std::function<Status(const TlsPeer&)> accept;
 };
 
 struct HttpExchange {
@@ -63,6 +79,8 @@ struct HttpExchange {
   // A peer's --rpc listener: the keyring to open the node-to-node channel with (usually
   // secure::node_keyring()). Null: plain HTTP.
   std::shared_ptr<const secure::Keyring> keys;
+  // HTTPS when set (an API that binds off loopback, docs/security.md). Not with `keys`.
+  std::shared_ptr<const TlsClientOptions> tls;
 };
 
 Result<HttpResponse> http_request(const std::string& host, int port, const HttpExchange& ex);

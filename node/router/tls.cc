@@ -85,7 +85,9 @@ void set_server_options(ssl::context& ctx) {
   SSL_CTX_set_options(ctx.native_handle(), SSL_OP_NO_RENEGOTIATION);
 }
 
-Result<std::shared_ptr<ssl::context>> make_domain_context(const TlsPem& pem) {
+}  // namespace
+
+Result<std::shared_ptr<ssl::context>> make_server_context(const TlsPem& pem) {
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
   set_server_options(*ctx);
   boost::system::error_code ec;
@@ -102,6 +104,8 @@ Result<std::shared_ptr<ssl::context>> make_domain_context(const TlsPem& pem) {
   }
   return ctx;
 }
+
+namespace {
 
 int sni_index() {
   static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
@@ -160,7 +164,7 @@ Result<TlsCertInfo> inspect_tls(const TlsPem& pem, std::string_view host) {
                                     " (it names " + (names.empty() ? "nothing" : names) + ")");
   }
   // Whole chains, as the server will load them, must load too.
-  auto ctx = make_domain_context(pem);
+  auto ctx = make_server_context(pem);
   if (!ctx.ok()) return ctx.status();
   return info;
 }
@@ -177,7 +181,7 @@ std::shared_ptr<const TlsContexts> TlsContexts::build(
         continue;
       }
     }
-    auto ctx = make_domain_context(pem);
+    auto ctx = make_server_context(pem);
     if (!ctx.ok()) {
       if (errors) errors->push_back(domain + ": " + ctx.status().message());
       continue;

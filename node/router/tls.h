@@ -59,6 +59,10 @@ class TlsContexts {
   std::map<std::string, Entry, std::less<>> by_domain_;
 };
 
+// A server context holding one certificate chain and its key (the API's TLS listener and
+// each domain's); invalid_argument naming what does not load.
+Result<std::shared_ptr<boost::asio::ssl::context>> make_server_context(const TlsPem& pem);
+
 // The context every TLS connection starts on; see the contract above.
 Result<std::shared_ptr<boost::asio::ssl::context>> make_listener_context();
 

@@ -361,6 +361,36 @@ TEST_CASE("agent config: --usage-interval defaults to 1s, takes off, and is chec
   CHECK(from_file->usage_interval == std::chrono::seconds(5));
 }
 
+TEST_CASE("agent config: the API speaks TLS off loopback, when asked, or given a certificate",
+          "[node][config][api-tls]") {
+  auto loopback = parse({"--node", "n1"});
+  REQUIRE(loopback.ok());
+  CHECK_FALSE(loopback->http_tls);
+  for (const char* http : {"10.0.0.5:8080", "0.0.0.0:8080", "[::]:8080"}) {
+    auto off = parse({"--http", http});
+    REQUIRE(off.ok());
+    CHECK(off->http_tls);
+    CHECK_FALSE(off->http_tls_cert.has_value());
+  }
+  auto asked = parse({"--http-tls"});
+  REQUIRE(asked.ok());
+  CHECK(asked->http_tls);
+  auto given = parse({"--http-tls-cert", "/etc/c.pem", "--http-tls-key", "/etc/k.pem"});
+  REQUIRE(given.ok());
+  CHECK(given->http_tls);
+  CHECK(given->http_tls_cert == std::filesystem::path("/etc/c.pem"));
+  CHECK(given->http_tls_key == std::filesystem::path("/etc/k.pem"));
+  CHECK_THAT(error_of(parse({"--http-tls-cert", "/etc/c.pem"})),
+             Catch::Contains("--http-tls-cert") && Catch::Contains("needs --http-tls-key"));
+  CHECK_THAT(error_of(parse({"--http-tls-key", "/etc/k.pem"})),
+             Catch::Contains("--http-tls-key") && Catch::Contains("needs --http-tls-cert"));
+  TempFile file("http_tls = true\nhttp_tls_cert = \"/c.pem\"\nhttp_tls_key = \"/k.pem\"\n");
+  auto from_file = parse({"--config", file.path.string()});
+  REQUIRE(from_file.ok());
+  CHECK(from_file->http_tls);
+  CHECK(from_file->http_tls_key == std::filesystem::path("/k.pem"));
+}
+
 TEST_CASE("parse_since: a duration back from now, a UTC time, or epoch milliseconds",
           "[node][config][logs]") {
   const int64_t now = 1'796'622'842'057;

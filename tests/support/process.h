@@ -299,6 +299,17 @@ class AgentProcess {
     std::filesystem::permissions(p->dir_, std::filesystem::perms::others_exec,
                                  std::filesystem::perm_options::add);
     p->extra_args_ = std::move(extra_args);
+    // The API over TLS (docs/security.md): asked for, or given an address off loopback.
+    for (size_t i = 0; i < p->extra_args_.size(); ++i) {
+      const auto& arg = p->extra_args_[i];
+      if (arg == "--http-tls" || arg == "--http-tls-cert") p->tls_ = true;
+      if (arg == "--http" && i + 1 < p->extra_args_.size()) {
+        const std::string& addr = p->extra_args_[i + 1];
+        p->http_host_ = addr.substr(0, addr.rfind(':'));
+        p->http_port_ = std::stoi(addr.substr(addr.rfind(':') + 1));
+        if (!p->http_host_.starts_with("127.")) p->tls_ = true;
+      }
+    }
     p->launch();
     return p;
   }
@@ -320,6 +331,7 @@ class AgentProcess {
   // Polls GET /v1/health until it answers 200 or `timeout` passes (or the process exits).
   bool wait_healthy(std::chrono::milliseconds timeout = 15s) {
     auto client = node::ApiClient::create(http_url(), 2s);
+    if (client.ok()) client->set_tls_options(trust_any());
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       if (!running()) return false;
@@ -377,12 +389,22 @@ class AgentProcess {
   // A client of this agent that sends the tests' admin token (test_admin_token()).
   node::ApiClient client(std::chrono::milliseconds timeout = 10s) const {
     auto c = *node::ApiClient::create(http_url(), timeout);
+    c.set_tls_options(trust_any());
     c.set_token(test_admin_token());
     return c;
   }
   // One that sends no token: for what anyone may call, and for checking refusals.
   node::ApiClient anonymous_client(std::chrono::milliseconds timeout = 10s) const {
-    return *node::ApiClient::create(http_url(), timeout);
+    auto c = *node::ApiClient::create(http_url(), timeout);
+    c.set_tls_options(trust_any());
+    return c;
+  }
+  // Over https, the harness's clients take any certificate: pinning is what the TLS tests
+  // check, through the CLI.
+  static std::shared_ptr<const node::TlsClientOptions> trust_any() {
+    auto options = std::make_shared<node::TlsClientOptions>();
+    options->accept = [](const node::TlsPeer&) { return Status(); };
+    return options;
   }
 
   const std::string& name() const { return name_; }
@@ -390,11 +412,12 @@ class AgentProcess {
   int gossip_port() const { return gossip_port_; }
   int http_port() const { return http_port_; }
   std::string gossip_addr() const { return "127.0.0.1:" + std::to_string(gossip_port_); }
-  std::string http_addr() const { return "127.0.0.1:" + std::to_string(http_port_); }
+  std::string http_addr() const { return http_host_ + ":" + std::to_string(http_port_); }
   int rpc_port() const { return gossip_port_ + 1; }
   int router_port() const { return router_port_; }
   std::string router_addr() const { return "127.0.0.1:" + std::to_string(router_port_); }
-  std::string http_url() const { return "http://" + http_addr(); }
+  std::string http_url() const { return (tls_ ? "https://" : "http://") + http_addr(); }
+  bool tls() const { return tls_; }
   std::filesystem::path data_dir() const { return dir_ / "data"; }
   std::filesystem::path log_path() const { return dir_ / "agent.log"; }
   std::string log() const { return read_file(log_path()); }
@@ -404,13 +427,12 @@ class AgentProcess {
   AgentProcess() = default;
 
   void launch() {
-    std::vector<std::string> argv = {shoal_binary(), "agent",       "--node",
-                                     name_,          "--bind",      gossip_addr(),
-                                     "--http",       http_addr(),   "--data-dir",
-                                     data_dir().string()};
+    std::vector<std::string> argv = {shoal_binary(), "agent", "--node", name_, "--bind",
+                                     gossip_addr(), "--data-dir", data_dir().string()};
     auto has = [&](const char* flag) {
       return std::find(extra_args_.begin(), extra_args_.end(), flag) != extra_args_.end();
     };
+    if (!has("--http")) argv.insert(argv.end(), {"--http", http_addr()});
     if (!has("--profile")) argv.insert(argv.end(), {"--profile", "local"});
     if (!has("--log-level")) argv.insert(argv.end(), {"--log-level", "debug"});
     if (!has("--router")) argv.insert(argv.end(), {"--router", router_addr()});
@@ -433,7 +455,9 @@ class AgentProcess {
 
   std::string name_;
   int gossip_port_ = 0;
+  std::string http_host_ = "127.0.0.1";
   int http_port_ = 0;
+  bool tls_ = false;
   int router_port_ = 0;
   std::filesystem::path dir_;
   std::vector<std::string> extra_args_;
