@@ -347,9 +347,16 @@ TEST_CASE("ApiClient reports an unreachable agent and bad addresses", "[node][ht
   REQUIRE_FALSE(r.ok());
   CHECK(r.status().code() == Status::Code::unavailable);
   CHECK_THAT(r.status().message(), Catch::Contains("cannot reach the agent at http://127.0.0.1:"));
-  CHECK_FALSE(ApiClient::create("https://x:1").ok());
+  CHECK_FALSE(ApiClient::create("ftp://x:1").ok());
   CHECK_FALSE(ApiClient::create("http://x:1/v1").ok());
   CHECK_FALSE(ApiClient::create("x:70000").ok());
   CHECK(ApiClient::create("http://[::1]:9000")->base_url() == "http://[::1]:9000");
   CHECK(ApiClient::create("localhost")->base_url() == "http://localhost:8080");
+  // https when asked, and for a bare address off loopback (an agent there speaks TLS).
+  CHECK(ApiClient::create("https://127.0.0.1:9000")->uses_tls());
+  CHECK(ApiClient::create("https://x:1")->base_url() == "https://x:1");
+  CHECK(ApiClient::create("10.0.0.5:8080")->base_url() == "https://10.0.0.5:8080");
+  CHECK(ApiClient::create("node-b")->uses_tls());
+  CHECK_FALSE(ApiClient::create("127.0.0.2:8080")->uses_tls());
+  CHECK_FALSE(ApiClient::create("[::1]:8080")->uses_tls());
 }
