@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <random>
@@ -17,6 +18,7 @@
 #include "node/artifacts/builder.h"
 #include "node/http_forward.h"
 #include "node/http_util.h"
+#include "node/supervisor/isolation.h"
 
 namespace shoal::node::apps {
 
@@ -326,6 +328,7 @@ void handle_deploy(AppService& apps, ArtifactStore& store, const DeployOptions& 
 
   // The app, created on its first deploy.
   auto loc = apps.locate(app);
+  uint64_t group = loc.ok() ? loc->group : 0;
   if (!loc.ok() && loc.status().is(Status::Code::not_found)) {
     Result<json> created = Status::unavailable("no catalog");
     auto owner = apps.catalog_owner();
@@ -345,7 +348,8 @@ void handle_deploy(AppService& apps, ArtifactStore& store, const DeployOptions& 
       }
     }
     if (!created.ok()) return fail("cannot create app '" + app + "': " + created.status().message());
-    emit(*res, {{"event", "app_created"}, {"app", app}, {"group", created->value("group", uint64_t{0})}});
+    group = created->value("group", uint64_t{0});
+    emit(*res, {{"event", "app_created"}, {"app", app}, {"group", group}});
   } else if (!loc.ok()) {
     return fail(loc.status().message());
   }
@@ -355,10 +359,14 @@ void handle_deploy(AppService& apps, ArtifactStore& store, const DeployOptions& 
   if (manifest->build) {
     emit(*res, {{"event", "build"}, {"line", "-----> running build: " + *manifest->build}});
     std::vector<std::pair<std::string, std::string>> env(manifest->env.begin(), manifest->env.end());
+    // As the app's own uid wherever its instances run as theirs (an agent run as root).
+    const bool as_root = ::geteuid() == 0;
+    if (as_root && group == 0) return fail("cannot tell which uid app '" + app + "' builds as");
+    const int build_uid = as_root ? supervisor::app_uid(group) : -1;
     auto built = build_slug(store, *source_digest, *manifest->build, env, options.work_dir, [&](std::string_view line) {
                               emit(*res, {{"event", "build"}, {"line", std::string(line)}});
                             },
-                            options.build_timeout);
+                            options.build_timeout, ExtractLimits{}, build_uid);
     if (!built.ok()) {
       return fail("build failed: " + built.status().message() + "; the previous release keeps running");
     }

@@ -1,6 +1,7 @@
 #include "node/artifacts/builder.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -66,6 +67,33 @@ class LineSplitter {
   uint64_t lines_ = 0;
 };
 
+// Gives the build's directory tree to `uid` (as uid and gid), and lets it through
+// `work_dir` to reach it. Links are changed, never followed: an archive's symlink must not
+// hand over what it points at.
+Status hand_over(const fs::path& work_dir, const fs::path& tmp, int uid) {
+  std::error_code ec;
+  fs::permissions(work_dir, fs::perms::others_exec | fs::perms::group_exec,
+                  fs::perm_options::add, ec);
+  if (ec) {
+    return Status::io_error("cannot open '" + work_dir.string() + "' to the build: " +
+                            ec.message());
+  }
+  auto give = [uid](const fs::path& p) -> Status {
+    if (::lchown(p.c_str(), static_cast<uid_t>(uid), static_cast<gid_t>(uid)) != 0) {
+      return Status::io_error("cannot give '" + p.string() + "' to uid " + std::to_string(uid) +
+                              ": " + std::strerror(errno));
+    }
+    return Status();
+  };
+  SHOAL_RETURN_IF_ERROR(give(tmp));
+  for (fs::recursive_directory_iterator it(tmp, fs::directory_options::none, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    SHOAL_RETURN_IF_ERROR(give(it->path()));
+  }
+  if (ec) return Status::io_error("cannot walk '" + tmp.string() + "': " + ec.message());
+  return Status();
+}
+
 }  // namespace
 
 Result<BuildResult> build_slug(ArtifactStore& store, const std::string& source_digest,
@@ -73,7 +101,7 @@ Result<BuildResult> build_slug(ArtifactStore& store, const std::string& source_d
                                const std::vector<std::pair<std::string, std::string>>& env,
                                const fs::path& work_dir,
                                std::function<void(std::string_view line)> on_line,
-                               Duration timeout, const ExtractLimits& limits) {
+                               Duration timeout, const ExtractLimits& limits, int uid) {
   SHOAL_RETURN_IF_ERROR(check_digest(source_digest));
   if (!store.has(source_digest)) {
     return Status::not_found("source artifact " + source_digest + " is not in the store");
@@ -108,7 +136,11 @@ Result<BuildResult> build_slug(ArtifactStore& store, const std::string& source_d
   } cleanup{tmp};
 
   const fs::path src = tmp / "src";
+  const fs::path home = tmp / "home";
   SHOAL_RETURN_IF_ERROR(extract_archive(store.path(source_digest), src, limits));
+  fs::create_directory(home, ec);
+  if (ec) return Status::io_error("cannot create '" + home.string() + "': " + ec.message());
+  if (uid >= 0) SHOAL_RETURN_IF_ERROR(hand_over(work_dir, tmp, uid));
 
   LineSplitter lines(on_line);
   ScriptLimits sl;
@@ -117,11 +149,19 @@ Result<BuildResult> build_slug(ArtifactStore& store, const std::string& source_d
   sl.stderr_max = 4096;
   sl.slow_after = timeout;
   sl.on_output = [&](std::string_view data, bool) { lines.feed(data); };
+  sl.uid = uid;
+  sl.gid = uid;
+  sl.inherit_environment = false;
+  std::vector<std::pair<std::string, std::string>> build_env = {
+      {"PATH", "/usr/local/bin:/usr/bin:/bin"},  // as an instance's
+      {"LANG", "C.UTF-8"},
+      {"HOME", home.string()}};
+  for (const auto& kv : env) build_env.push_back(kv);  // the manifest's win
   // stderr joins stdout inside the shell, so the two keep their order.
   const std::string script =
       "cd " + shell_quote(src.string()) + " || exit 125\nexec 2>&1\n" + build_command;
   spdlog::info("build-start source={} command=\"{}\"", source_digest.substr(0, 12), build_command);
-  const ScriptRun run = run_script(script, env, "", sl);
+  const ScriptRun run = run_script(script, build_env, "", sl);
   lines.finish();
   result.output_lines = lines.lines();
   if (!run.ok()) {

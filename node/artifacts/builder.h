@@ -6,9 +6,13 @@
 //
 // Contract:
 //  - Blocking; run it on a worker thread. The command runs as `/bin/sh -c` in the
-//    unpacked source directory, with the agent's environment plus `env`, stdout and stderr
-//    merged, each line handed to `on_line` (calling thread, as it comes; a line longer than
-//    4 KiB is handed over in pieces). Past `timeout` its whole process group is killed.
+//    unpacked source directory, stdout and stderr merged, each line handed to `on_line`
+//    (calling thread, as it comes; a line longer than 4 KiB is handed over in pieces). Past
+//    `timeout` its whole process group is killed.
+//  - It runs with `env` and a fixed base (PATH, LANG, and HOME: a directory of the build's
+//    own, not packed), never the agent's environment; with `uid` >= 0, as that uid and gid
+//    (the app's, docs/supervisor.md "Isolation"), owning its directories, so a build can
+//    read neither the agent's data dir nor its keys, as the app itself cannot.
 //  - Success: the slug (everything the directory holds after the build, .shoalignore not
 //    applied: it was applied when the source was packed) is put into the store; its digest
 //    is returned. An empty build command builds nothing: the slug is the source (same
@@ -18,7 +22,6 @@
 //    nothing is kept (the work directory is removed, nothing is added to the store).
 //    The source missing from the store is not_found; a source that is a single executable
 //    cannot be built (invalid_argument).
-//  - The build runs as the agent's user (root here) — see what is left in the report.
 #pragma once
 
 #include <filesystem>
@@ -47,6 +50,7 @@ Result<BuildResult> build_slug(ArtifactStore& store, const std::string& source_d
                                const std::vector<std::pair<std::string, std::string>>& env,
                                const std::filesystem::path& work_dir,
                                std::function<void(std::string_view line)> on_line,
-                               Duration timeout, const ExtractLimits& limits = {});
+                               Duration timeout, const ExtractLimits& limits = {},
+                               int uid = -1);
 
 }  // namespace shoal::node

@@ -264,4 +264,50 @@ TEST_CASE("isolation: an app cannot read another app's files, the agent's data d
   fs::remove_all(conf_dir, ec);
 }
 
+TEST_CASE("isolation: a build runs as its app's uid, with none of the agent's environment, and "
+          "cannot read the agent's keys",
+          "[integration][isolation]") {
+  if (::geteuid() != 0) {
+    WARN("skipped: builds run as their app's uid only when the agent runs as root");
+    return;
+  }
+  const std::string marker = "agent-only-" + random_hex(16);
+  ScopedVar marker_var("SHOAL_ISOLATION_MARKER", marker);
+  AppsCluster c(1);
+  AgentProcess& n0 = *c.agents[0];
+  const fs::path data = n0.data_dir();
+  REQUIRE(fs::exists(data / "cluster-secret"));
+  const fs::path dir = c.scratch / "built";
+  fs::create_directories(dir);
+  std::ofstream(dir / "prober.py") << kProber;
+  std::ofstream(dir / "Procfile") << "web: exec python3 prober.py\n";
+  // Each probe prints one line the deploy streams back.
+  std::ofstream(dir / "shoal.toml")
+      << "build = \"echo uid=$(id -u); "
+      << "cat '" << (data / "cluster-secret").string()
+      << "' >/dev/null 2>&1 && echo secret=read || echo secret=refused; "
+      << "cat '" << (data / "node-token").string()
+      << "' >/dev/null 2>&1 && echo token=read || echo token=refused; "
+      << "echo marker=$(env | grep -c SHOAL_ISOLATION_MARKER); echo home=$HOME; "
+      << "echo made > built.txt\"\n";
+  auto dep = c.cli(n0, {"deploy", dir.string(), "--app", "built"});
+  INFO(dep.out << dep.err);
+  REQUIRE(dep.exit_code == 0);
+  const std::string out = dep.out;
+  CHECK(out.find("uid=0") == std::string::npos);
+  CHECK(out.find("uid=61") != std::string::npos);  // 61000 + the app's seq
+  CHECK(out.find("secret=refused") != std::string::npos);
+  CHECK(out.find("token=refused") != std::string::npos);
+  CHECK(out.find("marker=0") != std::string::npos);
+  CHECK(out.find(marker) == std::string::npos);
+  // HOME is the build's own, outside the source, so caches there stay out of the slug.
+  CHECK(out.find("home=" + (data / "tmp").string()) != std::string::npos);
+  // What the build made is in the slug the instance runs.
+  REQUIRE(wait_for(60s, [&] { return running(c.ps(n0, "built"), 1).size() == 1; }));
+  const json inst = running(c.ps(n0, "built"), 1)[0];
+  const fs::path cwd =
+      fs::read_symlink(fs::path("/proc") / std::to_string(inst.value("pid", 0)) / "cwd");
+  CHECK(read_file(cwd / "built.txt") == "made\n");
+}
+
 }  // namespace shoal::test
