@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "node/http_server_impl.h"
+#include "node/tcp_listen.h"
 
 namespace shoal::node {
 
@@ -59,17 +60,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const gossip::Address& lis
   auto impl = std::make_shared<Impl>();
   impl->router = std::move(router);
   impl->options = options;
-  beast::error_code ec;
-  const tcp::endpoint ep(net::ip::make_address(listen.ip_string(), ec), listen.port);
-  if (ec) return Status::invalid_argument("HTTP address '" + listen.to_string() + "' is not an IP");
-  impl->acceptor.open(ep.protocol(), ec);
-  if (!ec) impl->acceptor.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) impl->acceptor.bind(ep, ec);
-  if (!ec) impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Status::io_error("cannot listen for HTTP on " + listen.to_string() + ": " +
-                            ec.message());
-  }
+  SHOAL_RETURN_IF_ERROR(listen_tcp(impl->acceptor, listen, "HTTP"));
   impl->accept();
   return launch(std::move(impl));
 }

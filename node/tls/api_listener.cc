@@ -20,6 +20,7 @@
 
 #include "node/metrics.h"
 #include "node/router/tls.h"
+#include "node/tcp_listen.h"
 
 namespace shoal::node::tls {
 
@@ -297,17 +298,8 @@ Result<std::unique_ptr<ApiTlsListener>> ApiTlsListener::start(const gossip::Addr
   impl->ctx = std::move(*ctx);
   impl->adopt = std::move(adopt);
   impl->options = options;
+  SHOAL_RETURN_IF_ERROR(listen_tcp(impl->acceptor, listen, "HTTPS"));
   error_code ec;
-  const tcp::endpoint ep(net::ip::make_address(listen.ip_string(), ec), listen.port);
-  if (ec) return Status::invalid_argument("HTTP address '" + listen.to_string() + "' is not an IP");
-  impl->acceptor.open(ep.protocol(), ec);
-  if (!ec) impl->acceptor.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) impl->acceptor.bind(ep, ec);
-  if (!ec) impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Status::io_error("cannot listen for HTTPS on " + listen.to_string() + ": " +
-                            ec.message());
-  }
   const auto bound = impl->acceptor.local_endpoint(ec);
   impl->address = listen;
   if (!ec) impl->address.port = bound.port();
