@@ -1,6 +1,5 @@
 // `shoal agent`: run a node in the foreground until SIGINT/SIGTERM (graceful leave) or
 // POST /v1/leave. Flags and config file: node/agent_config.h.
-#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -13,6 +12,7 @@
 #include "node/auth/admin_token.h"
 #include "node/http_api.h"
 #include "node/logging.h"
+#include "node/loopback.h"
 #include "node/metrics.h"
 #include "node/node_metrics.h"
 #include "node/router/route_store.h"
@@ -51,12 +51,9 @@ Result<std::optional<node::tls::ApiCert>> api_certificate(const node::AgentConfi
   }
   // Names a client may use: the listening and advertised IPs, the node's name.
   std::vector<std::string> hosts;
-  const auto any = [](const gossip::Address& a) {
-    const auto ip = a.ip_bytes();
-    return std::all_of(ip.begin(), ip.end(), [](uint8_t b) { return b == 0; });
-  };
-  if (!any(config.http)) hosts.push_back(config.http.ip_string());
-  if (!any(config.advertise) && config.advertise.ip_string() != config.http.ip_string()) {
+  if (!node::is_unspecified(config.http)) hosts.push_back(config.http.ip_string());
+  if (!node::is_unspecified(config.advertise) &&
+      config.advertise.ip_string() != config.http.ip_string()) {
     hosts.push_back(config.advertise.ip_string());
   }
   hosts.push_back(config.node_name);

@@ -34,12 +34,6 @@ Result<gossip::Address> parse_listen_address(std::string_view flag, std::string_
   return addr;
 }
 
-bool is_unspecified(const gossip::Address& a) {
-  for (uint8_t i = 0; i < a.ip_len; ++i) {
-    if (a.ip[i] != 0) return false;
-  }
-  return true;
-}
 
 // Two TCP listeners that cannot both bind: one port, one family, and the same address or
 // a wildcard on either side. Port 0 (any free port) clashes with nothing.

@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "node/unique_fd.h"
@@ -19,6 +21,18 @@ Status errno_status(std::string_view what, const std::filesystem::path& p, int e
 }
 
 }  // namespace
+
+Result<std::string> read_private_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int err = errno;
+    if (err == ENOENT) return Status::not_found("no " + path.string());
+    return Status::permission_denied("cannot read " + path.string() + ": " + std::strerror(err));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 Status write_private_file(const std::filesystem::path& path, std::string_view data, bool sync) {
   const std::filesystem::path tmp = path.string() + ".tmp";

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 #include "base/status.h"
@@ -16,5 +17,9 @@ namespace shoal::node {
 
 Status write_private_file(const std::filesystem::path& path, std::string_view data,
                           bool sync = false);
+
+// The whole of a (small) file: not_found when it does not exist, permission_denied naming
+// the file and why when it cannot be read (a token or key of another user's).
+Result<std::string> read_private_file(const std::filesystem::path& path);
 
 }  // namespace shoal::node

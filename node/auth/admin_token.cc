@@ -1,25 +1,14 @@
 #include "node/auth/admin_token.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
-
 #include "node/auth/token.h"
 #include "node/private_file.h"
 
 namespace shoal::node::auth {
 
 Result<std::string> read_admin_token(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  if (!in) {
-    const int err = errno;
-    if (err == ENOENT) return Status::not_found("no " + file.string());
-    return Status::permission_denied("cannot read " + file.string() + ": " + std::strerror(err));
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
+  auto read = read_private_file(file);
+  if (!read.ok()) return read.status();
+  std::string text = std::move(*read);
   const auto first = text.find_first_not_of(" \t\r\n");
   const auto last = text.find_last_not_of(" \t\r\n");
   text = first == std::string::npos ? "" : text.substr(first, last - first + 1);

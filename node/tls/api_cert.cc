@@ -7,11 +7,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <memory>
-#include <sstream>
 
 #include "node/private_file.h"
 #include "node/router/tls.h"
@@ -39,18 +35,6 @@ Status openssl_failure(const std::string& what) {
   const char* reason = code != 0 ? ERR_reason_error_string(code) : nullptr;
   ERR_clear_error();
   return Status::internal(what + " failed" + (reason ? std::string(": ") + reason : ""));
-}
-
-Result<std::string> read_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    const int err = errno;
-    if (err == ENOENT) return Status::not_found("no " + file.string());
-    return Status::permission_denied("cannot read " + file.string() + ": " + std::strerror(err));
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 std::string bio_text(BIO* bio) {
@@ -140,9 +124,9 @@ Result<router::TlsPem> make_self_signed(const std::string& common_name,
 }
 
 Result<ApiCert> load_api_cert(const fs::path& cert_file, const fs::path& key_file) {
-  auto cert = read_text(cert_file);
+  auto cert = read_private_file(cert_file);
   if (!cert.ok()) return cert.status();
-  auto key = read_text(key_file);
+  auto key = read_private_file(key_file);
   if (!key.ok()) return key.status();
   return checked(router::TlsPem{std::move(*cert), std::move(*key)}, cert_file, false);
 }
