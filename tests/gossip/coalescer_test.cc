@@ -71,7 +71,7 @@ TEST_CASE("a steady stream of events still flushes after the coalesce period",
   CHECK(std::get<MemberEventBatch>(out[0]).members.size() == 6);  // 0 .. 2.5 s
 }
 
-TEST_CASE("user events coalesce to the newest Lamport time per name; others pass through",
+TEST_CASE("user events coalesce to the newest Lamport time per name, others pass through",
           "[gossip][coalescer]") {
   EventCoalescer c(EventCoalescer::Options{});
   std::vector<CoalescedEvent> out;

@@ -120,7 +120,7 @@ TEST_CASE("a node answers a query at most once", "[gossip][queries]") {
   CHECK(p.responses.at("n1") == to_bytes("a"));
 }
 
-TEST_CASE("node and tag filters choose who answers; all still pass the query on",
+TEST_CASE("node and tag filters choose who answers, all still pass the query on",
           "[gossip][queries]") {
   auto c = converged(6, 25);
   answer_with_names(c, 6);

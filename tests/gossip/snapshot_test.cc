@@ -57,7 +57,7 @@ TEST_CASE("compaction writes a file that replays to the same state", "[gossip][s
   CHECK(again->state.query_clock == r->state.query_clock);
 }
 
-TEST_CASE("a leave forgets the peers but keeps the clocks; rejoin_after_leave keeps both",
+TEST_CASE("a leave forgets the peers but keeps the clocks, rejoin_after_leave keeps both",
           "[gossip][snapshot]") {
   auto history = kHistory;
   history.push_back({T::leave, "", "", 0});

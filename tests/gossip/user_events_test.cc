@@ -110,7 +110,7 @@ TEST_CASE("an event over the size limit is refused and nothing is sent", "[gossi
   CHECK(c.serf("n0").stats().event_queue == 0);
 }
 
-TEST_CASE("a join that ignores old events does not replay them; a plain join does",
+TEST_CASE("a join that ignores old events does not replay them, a plain join does",
           "[gossip][events]") {
   auto c = converged(2, 17);
   for (int k = 0; k < 3; ++k) REQUIRE(c.serf("n0").user_event("old" + std::to_string(k), {}, false, c.now()).ok());

@@ -20,7 +20,7 @@
 namespace shoal::test {
 namespace {
 
-TEST_CASE("apps: deploy a directory, a tarball and a binary through a non-replica; scale, "
+TEST_CASE("apps: deploy a directory, a tarball and a binary through a non-replica, scale, "
           "crash, config, rollback, logs, agent restart",
           "[integration][apps]") {
   AppsCluster c(4);
@@ -165,7 +165,7 @@ class ScopedEnv {
 };
 
 TEST_CASE("apps: artifact GC keeps the last 10 releases on the app's replicas and drops the "
-          "rest; rollback to a kept release still works",
+          "rest, rollback to a kept release still works",
           "[integration][apps]") {
   // GC every 500 ms with a 5 s grace (defaults: 5 min and 1 h; docs/artifacts.md).
   ScopedEnv env({{"SHOAL_ARTIFACT_GC_INTERVAL_MS", "500"}, {"SHOAL_ARTIFACT_GC_GRACE_MS", "5000"}});
@@ -344,7 +344,7 @@ TEST_CASE("apps: bad input gets a clear error and changes nothing", "[integratio
 // Issue 8, health checks: a rollout waits until the new instance passes its [health] check
 // (ps: starting, then healthy), and a release whose check never passes fails the deploy,
 // naming the check, while the old release keeps serving.
-TEST_CASE("apps: a rollout waits for health; a release that never turns healthy fails the "
+TEST_CASE("apps: a rollout waits for health, a release that never turns healthy fails the "
           "deploy and the old one keeps serving",
           "[integration][apps]") {
   AppsCluster c(1);

@@ -24,7 +24,7 @@ std::string leader_of(AgentProcess& via, const std::string& app) {
   return r.ok() ? r->value("leader", "") : "";
 }
 
-TEST_CASE("apps: kill -9 of the node running the app's leader; the formation comes back on "
+TEST_CASE("apps: kill -9 of the node running the app's leader, the formation comes back on "
           "the others, and the node restarts without running anything twice",
           "[integration][apps][failover]") {
   AppsCluster c(3);

@@ -38,7 +38,7 @@ json apps_list(AgentProcess& a) {
 
 }  // namespace
 
-TEST_CASE("auth: no token 401, wrong scope 403, neither changes anything; revocation reaches "
+TEST_CASE("auth: no token 401, wrong scope 403, neither changes anything, revocation reaches "
           "every node",
           "[integration][auth][security]") {
   AppsCluster c(3);

@@ -61,7 +61,7 @@ void send_event(const AgentProcess& from, const std::string& name, const std::st
   REQUIRE(r->status == 200);
 }
 
-TEST_CASE("a serf user event runs a shoal handler; a shoal event runs a serf handler",
+TEST_CASE("a serf user event runs a shoal handler, a shoal event runs a serf handler",
           "[integration][serf][event-handler]") {
   TempDir dir;
   const auto serf_script = dir.path / "serf-handler.sh";

@@ -82,7 +82,7 @@ std::vector<fs::path> files_under(const fs::path& dir) {
 }  // namespace
 
 TEST_CASE("isolation: an app cannot read another app's files, the agent's data dir or its "
-          "keys; config secrets stay out of logs and events; the agent's env stays its own",
+          "keys, config secrets stay out of logs and events, the agent's env stays its own",
           "[integration][isolation]") {
   if (::geteuid() != 0) {
     WARN("skipped: apps run as their own unprivileged uids only when the agent runs as root; "

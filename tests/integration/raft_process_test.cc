@@ -82,7 +82,7 @@ struct Cluster {
   }
 };
 
-TEST_CASE("raft: 3 agents x 50 groups; kill -9 of a leader loses no acknowledged write",
+TEST_CASE("raft: 3 agents x 50 groups, kill -9 of a leader loses no acknowledged write",
           "[integration][raft]") {
   Cluster c;
   for (int g = 1; g <= kGroups; ++g) {

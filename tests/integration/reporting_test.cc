@@ -28,7 +28,7 @@ std::vector<json> instances_of(const json& usage, const std::string& app) {
 
 }  // namespace
 
-TEST_CASE("reporting: any node shows every node and instance with its use; a burning app "
+TEST_CASE("reporting: any node shows every node and instance with its use, a burning app "
           "runs near its CPU limit",
           "[integration][reporting]") {
   const auto host = node::supervisor::detect_cgroup_host();

@@ -118,8 +118,8 @@ std::string ws_text_frame(const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("router: any node serves an app by Host; 404 for an unknown host, 503 without "
-          "instances; WebSocket passes through",
+TEST_CASE("router: any node serves an app by Host, 404 for an unknown host, 503 without "
+          "instances, WebSocket passes through",
           "[integration][router]") {
   AppsCluster c(3);
   AgentProcess& n0 = *c.agents[0];

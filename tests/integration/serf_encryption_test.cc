@@ -85,7 +85,7 @@ TEST_CASE("an agent with another key cannot join an encrypted cluster, and says 
   CHECK(all_alive(shoal_members(*shoal1), 2));
 }
 
-TEST_CASE("a restarted agent keeps its keyring; a malformed keyring refuses to start",
+TEST_CASE("a restarted agent keeps its keyring, a malformed keyring refuses to start",
           "[integration][encryption]") {
   auto a = AgentProcess::start("shoal-r1", {"--encrypt", kKey});
   REQUIRE(a->wait_healthy());

@@ -119,7 +119,7 @@ TEST_CASE("agent config: bad flag values name the flag", "[node][config]") {
              Catch::Contains("--config"));
 }
 
-TEST_CASE("agent config: a TOML file sets every key; flags override it", "[node][config]") {
+TEST_CASE("agent config: a TOML file sets every key, flags override it", "[node][config]") {
   TempFile file(R"(
 node = "from-file"
 bind = "127.0.0.1:7000"
@@ -286,7 +286,7 @@ TEST_CASE("agent config: --router defaults to 127.0.0.1:8000, takes off, and is 
   CHECK(parse({"--router", "127.0.0.2:8080"}).ok());
 }
 
-TEST_CASE("agent config: --domain is lower-cased and checked; both are TOML keys",
+TEST_CASE("agent config: --domain is lower-cased and checked, both are TOML keys",
           "[node][config][routes]") {
   auto c = parse({"--domain", "Apps.Example.COM"});
   REQUIRE(c.ok());

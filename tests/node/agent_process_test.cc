@@ -7,7 +7,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include "node/data_dir.h"
+#include "node/http_client.h"
+#include "node/secure/cluster_secret.h"
 #include "tests/support/process.h"
 
 using namespace shoal;
@@ -76,22 +80,35 @@ TEST_CASE("agent: answers the API, and SIGTERM leaves and exits 0", "[node][agen
   CHECK_THAT(a->log(), Catch::Contains("agent-leave reason=\"SIGTERM\""));
 }
 
-TEST_CASE("agent: --rpc serves Raft and the peer API; --http keeps /v1/internal to peers",
+TEST_CASE("agent: --rpc serves Raft and the peer API, --http keeps /v1/internal to peers",
           "[node][agent][process]") {
   auto a = AgentProcess::start("rpc-port");
   require_healthy(*a);
-  auto peer = *node::ApiClient::create("http://127.0.0.1:" + std::to_string(a->rpc_port()), 5s);
-
-  auto self = peer.call("GET", "/v1/agent/self");
+  auto ring = node::secure::load_keyring(test_cluster_secret_file());
+  REQUIRE(ring.ok());
+  // A peer: the node-to-node channel, keyed with the cluster secret.
+  auto peer_get = [&](const std::string& target, bool keyed) {
+    node::HttpExchange ex;
+    ex.method = "GET";
+    ex.target = target;
+    ex.timeout = 5s;
+    if (keyed) ex.keys = std::make_shared<node::secure::Keyring>(*ring);
+    return node::http_request("127.0.0.1", a->rpc_port(), ex);
+  };
+  auto self = peer_get("/v1/agent/self", true);
+  INFO((self.ok() ? std::string() : self.status().to_string()) + "\n" + a->log());
   REQUIRE(self.ok());
-  CHECK((*self)["name"] == "rpc-port");
+  CHECK(self->status == 200);
+  CHECK(nlohmann::json::parse(self->body)["name"] == "rpc-port");
 
   auto public_internal = a->client().send("GET", "/v1/internal/catalog", "");
   REQUIRE(public_internal.ok());
   CHECK(public_internal->status == 404);
-  auto peer_internal = peer.send("GET", "/v1/internal/catalog", "");
+  auto peer_internal = peer_get("/v1/internal/catalog", true);
   REQUIRE(peer_internal.ok());
   CHECK(peer_internal->status != 404);
+  // The same request in plaintext is no peer's: refused before it is read.
+  CHECK_FALSE(peer_get("/v1/internal/catalog", false).ok());
 
   // A first byte that is neither a Raft frame's nor an HTTP method's: closed, nothing else.
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -110,8 +127,8 @@ TEST_CASE("agent: --rpc serves Raft and the peer API; --http keeps /v1/internal 
   const int err = errno;
   CHECK((got == 0 || (got < 0 && err == ECONNRESET)));
   ::close(fd);
-  CHECK(peer.call("GET", "/v1/agent/self").ok());
-  CHECK_THAT(a->log(), Catch::Contains("rpc-connection-rejected"));
+  CHECK(peer_get("/v1/agent/self", true).ok());
+  CHECK_THAT(a->log(), Catch::Contains("a plaintext HTTP request, refused"));
 }
 
 TEST_CASE("agent: POST /v1/leave answers, then the agent exits 0", "[node][agent][process]") {
@@ -127,7 +144,7 @@ TEST_CASE("agent: POST /v1/leave answers, then the agent exits 0", "[node][agent
   CHECK(*code == 0);
 }
 
-TEST_CASE("agent: a held data dir is refused; kill -9 leaves nothing behind",
+TEST_CASE("agent: a held data dir is refused, kill -9 leaves nothing behind",
           "[node][agent][process]") {
   auto a = AgentProcess::start("locked");
   require_healthy(*a);

@@ -79,7 +79,7 @@ TEST_CASE("a node killed with -9 and restarted without --join rejoins from its s
   CHECK(b->log().find("snapshot-rejoin-ok") != std::string::npos);
 }
 
-TEST_CASE("after a graceful leave a restart does not rejoin; --rejoin-after-leave does",
+TEST_CASE("after a graceful leave a restart does not rejoin, --rejoin-after-leave does",
           "[node][agent][process][snapshot]") {
   auto a = AgentProcess::start("alpha");
   REQUIRE(a->wait_healthy(15s));

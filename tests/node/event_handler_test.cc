@@ -149,7 +149,7 @@ TEST_CASE("handlers: a query handler's stdout answers the query", "[node][event-
   CHECK(f.answers[0].second == "up on me");
 }
 
-TEST_CASE("handlers: failures are counted; a refused answer is a failure too",
+TEST_CASE("handlers: failures are counted, a refused answer is a failure too",
           "[node][event-handler]") {
   Fixture f;
   f.respond_status = Status::failed_precondition("the response is past the query's deadline");
@@ -166,7 +166,7 @@ TEST_CASE("handlers: failures are counted; a refused answer is a failure too",
   CHECK(st.timeouts == 1);
 }
 
-TEST_CASE("handlers: a slow handler delays only itself; its full queue drops events",
+TEST_CASE("handlers: a slow handler delays only itself, its full queue drops events",
           "[node][event-handler]") {
   Fixture f;
   auto o =

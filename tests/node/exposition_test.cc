@@ -79,7 +79,7 @@ TEST_CASE("exposition: bad text is refused whole, naming the line", "[node][metr
   CHECK_FALSE(parse_exposition("a 1\nb 2\n", small).ok());
 }
 
-TEST_CASE("app metrics: series get app, release and instance; clashes are renamed or dropped",
+TEST_CASE("app metrics: series get app, release and instance, clashes are renamed or dropped",
           "[node][metrics][exposition]") {
   auto one = parse_exposition(
       "# TYPE jobs_total counter\njobs_total{instance=\"w1\",queue=\"q\"} 5\n"

@@ -121,7 +121,7 @@ TEST_CASE("router: literal and {param} routes, 404 and 405", "[node][http]") {
   CHECK_THAT(bad.body, Catch::Contains("percent-escape"));
 }
 
-TEST_CASE("body limits are per route; 100-continue is answered", "[node][http]") {
+TEST_CASE("body limits are per route, 100-continue is answered", "[node][http]") {
   HttpRouter router;
   router.add("POST", "/small", echo_handler());
   router.add("POST", "/big", [](const HttpRequest& req, std::shared_ptr<HttpResponder> res) {
@@ -179,7 +179,7 @@ TEST_CASE("pipelined requests are answered in order", "[node][http]") {
   CHECK(b < c);
 }
 
-TEST_CASE("streams: chunks arrive as written; a hang-up is noticed", "[node][http]") {
+TEST_CASE("streams: chunks arrive as written, a hang-up is noticed", "[node][http]") {
   std::mutex mu;
   std::condition_variable cv;
   std::shared_ptr<HttpResponder> held;
@@ -277,7 +277,7 @@ TEST_CASE("a stream that ends is a complete chunked response", "[node][http]") {
   CHECK(whole->body == body);
 }
 
-TEST_CASE("handlers that throw or never answer get a 500; double answers are ignored",
+TEST_CASE("handlers that throw or never answer get a 500, double answers are ignored",
           "[node][http]") {
   HttpRouter router;
   router.add("GET", "/throw", [](const HttpRequest&, std::shared_ptr<HttpResponder>) {

@@ -110,7 +110,7 @@ TEST_CASE("app: set_limits", "[apps][app_state]") {
   CHECK(a.formation().at("web") == FormationEntry{1, 64, 500});
 }
 
-TEST_CASE("app: set_config makes a release; before any deploy it waits", "[apps][app_state]") {
+TEST_CASE("app: set_config makes a release, before any deploy it waits", "[apps][app_state]") {
   AppState a;
   auto early = run(a, AppState::set_config({{"DATABASE_URL", "pg://x"}}, {}, 5));
   REQUIRE(early.ok());
@@ -235,7 +235,7 @@ TEST_CASE("app: place, unplace, remove_instance", "[apps][app_state]") {
   CHECK(run(a, AppState::place("web", "n1", 1, 1)).body["id"] == "web.4");  // never reused
 }
 
-TEST_CASE("app: restart marks instances for a rolling replacement; one id restarts in place",
+TEST_CASE("app: restart marks instances for a rolling replacement, one id restarts in place",
           "[apps][app_state]") {
   AppState a;
   deploy(a, "web: ./w\nworker: ./k\n");

@@ -41,7 +41,7 @@ TEST_CASE("catalog domains: add, list sorted and lower case, remove", "[apps][ca
                Status::Code::not_found, "app 'hello' has no domain 'api.hello.io'");
 }
 
-TEST_CASE("catalog domains: a host belongs to one app; errors change nothing",
+TEST_CASE("catalog domains: a host belongs to one app, errors change nothing",
           "[apps][catalog][routes]") {
   CatalogState c;
   REQUIRE(run(c, CatalogState::create_app("hello", {"n1"}, 1)).ok());

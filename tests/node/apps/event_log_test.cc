@@ -220,7 +220,7 @@ TEST_CASE("app events: an episode that never recovers gives up", "[apps][events]
   CHECK(find(a.events().log(), "failover_incomplete") != nullptr);
 }
 
-TEST_CASE("app events: leader changes once per term; snapshot round trip", "[apps][events]") {
+TEST_CASE("app events: leader changes once per term, snapshot round trip", "[apps][events]") {
   AppState a;
   deploy(a, "web: ./w\n");
   const std::string w1 = place(a, "web", "n1", 1000);

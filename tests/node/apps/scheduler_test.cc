@@ -40,7 +40,7 @@ TEST_CASE("scheduler: spreads over 3 nodes", "[apps][scheduler]") {
   CHECK(plan(app, three_nodes(), 0).empty());
 }
 
-TEST_CASE("scheduler: scale 1 -> 4 uses all three nodes; types spread apart", "[apps][scheduler]") {
+TEST_CASE("scheduler: scale 1 -> 4 uses all three nodes, types spread apart", "[apps][scheduler]") {
   AppState app;
   deploy(app, "web: ./w\nworker: ./k\n");
   settle(app, three_nodes());

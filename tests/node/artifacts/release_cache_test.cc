@@ -40,7 +40,7 @@ std::string pack_into(ArtifactStore& store, const TempDir& t, const fs::path& di
   return *d;
 }
 
-TEST_CASE("release cache: four threads prepare one release; it is fetched and unpacked once",
+TEST_CASE("release cache: four threads prepare one release, it is fetched and unpacked once",
           "[artifacts]") {
   TempDir t;
   auto origin = open_store(t / "origin");

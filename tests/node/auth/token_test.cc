@@ -82,7 +82,7 @@ TEST_CASE("tokens: scopes parse, and allow exactly what they say", "[auth]") {
   CHECK(allows(both, {K::deploy, "api"}));
 }
 
-TEST_CASE("token store: newer tables only; unknown, revoked and wrong secrets refused", "[auth]") {
+TEST_CASE("token store: newer tables only, unknown, revoked and wrong secrets refused", "[auth]") {
   TokenStore store;
   const TokenParts t = generate_token();
   const std::string header = "Bearer " + token_text(t);

@@ -63,7 +63,7 @@ TEST_CASE("access log: lines are written on flush, stamped, and rotated past max
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("access log: the destructor flushes; a bad path is an error naming it", "[router]") {
+TEST_CASE("access log: the destructor flushes, a bad path is an error naming it", "[router]") {
   const auto dir = make_temp_dir("shoal-access-log");
   const auto path = (dir / "access.log").string();
   {

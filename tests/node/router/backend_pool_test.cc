@@ -94,7 +94,7 @@ TEST_CASE("backend pool: a connection the backend closed is skipped when checked
   CHECK_FALSE(pool.take_idle(a, now + BackendPool::kIdleMax + 1s, false));
 }
 
-TEST_CASE("backend pool: pick avoids ejected and busy backends; forget_missing", "[router]") {
+TEST_CASE("backend pool: pick avoids ejected and busy backends, forget_missing", "[router]") {
   Sockets s;
   BackendPool pool(8, 1000ms, 7);
   const auto now = BackendPool::Clock::now();

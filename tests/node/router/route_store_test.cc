@@ -159,7 +159,7 @@ TEST_CASE("route store: to_json shape", "[routes]") {
   CHECK(s.to_json(t0 + std::chrono::seconds(3))["apps"][0]["age_ms"] == 0);
 }
 
-TEST_CASE("route push: JSON round trip; malformed bodies are refused naming the field",
+TEST_CASE("route push: JSON round trip, malformed bodies are refused naming the field",
           "[routes]") {
   const RoutePush p = push("hello", 5, 2, 7,
                            {backend("web.1", "n1", 3000), backend("web.2", "n2", 3001)}, {"a.io"});

@@ -233,7 +233,7 @@ TEST_CASE("core health: a new check alone does not restart the process", "[super
   CHECK(c.next_probe("web.1"));
 }
 
-TEST_CASE("assignment: an instance's health check round-trips; a bad one is refused by name",
+TEST_CASE("assignment: an instance's health check round-trips, a bad one is refused by name",
           "[supervisor][health]") {
   Assignment a;
   a.app = "hello";

@@ -63,7 +63,7 @@ const char* kProber =
 }  // namespace
 
 TEST_CASE("isolation process: an app cannot reach another app's files, the agent's data "
-          "dir or environ; it inherits nothing of the agent",
+          "dir or environ, it inherits nothing of the agent",
           "[supervisor][isolation]") {
   if (::geteuid() != 0) {
     WARN("skipped: apps run as their own uids only when the supervisor is root");

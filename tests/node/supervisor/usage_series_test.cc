@@ -117,7 +117,7 @@ TEST_CASE("host meter: rates over the window between two readings", "[node][supe
   CHECK(m.last()->sampled_ms == 6000);
 }
 
-TEST_CASE("usage query: a window picks recent samples or minutes; bad ones are refused",
+TEST_CASE("usage query: a window picks recent samples or minutes, bad ones are refused",
           "[node][supervisor][usage]") {
   auto none = parse_usage_query(std::nullopt, std::nullopt, 100'000'000);
   REQUIRE(none.ok());
