@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 
+#include "node/http_file_body.h"
 #include "node/http_server_impl.h"
 #include "node/http_util.h"
 
@@ -136,6 +137,35 @@ class Connection final : public ServerConnection,
       enqueue([self = shared_from_this(), res](auto done) {
         http::async_write(self->stream_, *res,
                           [res, done](beast::error_code ec, size_t) { done(ec); });
+      });
+    }
+    enqueue([self = shared_from_this()](auto done) {
+      self->finish_exchange();
+      done({});
+    });
+  }
+
+  void send_file(uint64_t exchange, int status, std::shared_ptr<UniqueFd> file, uint64_t offset,
+                 uint64_t length, std::string content_type, HttpHeaders headers) {
+    if (exchange != exchange_id_ || closed_) return;
+    auto res = std::make_shared<http::response<http::empty_body>>();
+    res->version(version_);
+    res->result(static_cast<unsigned>(status));
+    res->set(http::field::server, "shoal");
+    res->set(http::field::content_type, content_type);
+    for (auto& [k, v] : headers) res->set(k, v);
+    res->content_length(length);
+    res->keep_alive(keep_alive_);
+    log_exchange(status);
+    auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
+    enqueue([self = shared_from_this(), res, sr](auto done) {
+      http::async_write_header(self->stream_, *sr,
+                               [res, sr, done](beast::error_code ec, size_t) { done(ec); });
+    });
+    if (!head_ && length > 0) {
+      enqueue([self = shared_from_this(), file, offset, length](auto done) {
+        write_file_body(self->stream_, std::move(*file), offset, length, kWriteTimeout,
+                        [self, done](beast::error_code ec) { done(ec); });
       });
     }
     enqueue([self = shared_from_this()](auto done) {
@@ -485,6 +515,15 @@ class Responder final : public HttpResponder {
     post([id = id_, status, body = std::move(body), ct = std::move(content_type),
           headers = std::move(headers)](Connection& c) mutable {
       c.send_whole(id, status, std::move(body), std::move(ct), std::move(headers));
+    });
+  }
+
+  void reply_file(int status, UniqueFd file, uint64_t offset, uint64_t length,
+                  std::string content_type, HttpHeaders headers) override {
+    if (!transition(Exchange::State::fresh, Exchange::State::replied, "reply_file")) return;
+    post([id = id_, status, f = std::make_shared<UniqueFd>(std::move(file)), offset, length,
+          ct = std::move(content_type), headers = std::move(headers)](Connection& c) mutable {
+      c.send_file(id, status, std::move(f), offset, length, std::move(ct), std::move(headers));
     });
   }
 

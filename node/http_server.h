@@ -35,6 +35,7 @@
 #include "base/time.h"
 #include "gossip/address.h"
 #include "node/auth/token.h"
+#include "node/unique_fd.h"
 
 namespace shoal::node {
 
@@ -73,6 +74,12 @@ class HttpResponder {
   virtual void reply(int status, std::string body,
                      std::string content_type = "application/json",
                      HttpHeaders headers = {}) = 0;
+
+  // A body that is `length` bytes of an open file from `offset` (Content-Length: length),
+  // sent a piece at a time as the client takes them rather than read whole into memory.
+  // The file is closed once sent; bytes missing from it cut the connection.
+  virtual void reply_file(int status, UniqueFd file, uint64_t offset, uint64_t length,
+                          std::string content_type, HttpHeaders headers = {}) = 0;
 
   // A chunked response: start_stream once, then write() any number of chunks, then end().
   // write() returns false once the client has gone (or is too slow: more than a few MiB

@@ -47,17 +47,13 @@ void serve_artifact(const HttpRequest& req, HttpResponder& responder, ArtifactSt
   const auto it = req.params.find("digest");
   const std::string digest = it == req.params.end() ? "" : it->second;
   if (Status s = check_digest(digest); !s.ok()) return reply_status(responder, s);
-  const int fd = ::open(store.path(digest).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  UniqueFd fd(::open(store.path(digest).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.open()) {
     if (errno == ENOENT) return reply_error(responder, 404, "no artifact " + digest + " here");
     return reply_error(responder, 500, "cannot open artifact " + digest + ": " + std::strerror(errno));
   }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
   struct stat st;
-  if (::fstat(fd, &st) != 0) return reply_error(responder, 500, "cannot stat artifact " + digest);
+  if (::fstat(fd.get(), &st) != 0) return reply_error(responder, 500, "cannot stat artifact " + digest);
   const auto size = static_cast<uint64_t>(st.st_size);
 
   int status = 200;
@@ -78,20 +74,9 @@ void serve_artifact(const HttpRequest& req, HttpResponder& responder, ArtifactSt
     }
   }
   const uint64_t length = size == 0 ? 0 : last - first + 1;
-  if (req.method == "HEAD") {
-    headers.emplace_back("Content-Length", std::to_string(length));
-    return responder.reply(status, "", "application/octet-stream", std::move(headers));
-  }
-  std::string body;
-  body.resize(length);
-  uint64_t at = 0;
-  while (at < length) {
-    const ssize_t n = ::pread(fd, body.data() + at, length - at, static_cast<off_t>(first + at));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return reply_error(responder, 500, "cannot read artifact " + digest);
-    at += static_cast<uint64_t>(n);
-  }
-  responder.reply(status, std::move(body), "application/octet-stream", std::move(headers));
+  // Blobs are immutable once in the store, so the size stat() saw is the size sent.
+  responder.reply_file(status, std::move(fd), first, length, "application/octet-stream",
+                       std::move(headers));
 }
 
 void add_artifact_routes(HttpRouter& router, ArtifactStore& store) {

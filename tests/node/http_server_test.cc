@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "node/http_client.h"
+#include "node/http_file_body.h"
 #include "node/http_server.h"
 #include "tests/support/process.h"
 
@@ -275,6 +277,69 @@ TEST_CASE("a stream that ends is a complete chunked response", "[node][http]") {
   auto whole = http_request("127.0.0.1", s.port, ex);
   REQUIRE(whole.ok());
   CHECK(whole->body == body);
+}
+
+TEST_CASE("a file body: its range, piece by piece; HEAD; a short file cuts the connection",
+          "[node][http]") {
+  // Larger than a piece (http_file_body.h), and not a multiple of one.
+  std::string content(3 * kFileBodyPiece + 1234, '\0');
+  for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i * 131 % 251);
+  char tmpl[] = "/tmp/shoal-file-body-XXXXXX";
+  const int fd = ::mkstemp(tmpl);
+  REQUIRE(fd >= 0);
+  REQUIRE(::write(fd, content.data(), content.size()) == ssize_t(content.size()));
+  ::close(fd);
+  struct Unlink {
+    const char* path;
+    ~Unlink() { ::unlink(path); }
+  } unlink_it{tmpl};
+
+  HttpRouter router;
+  const std::string path = tmpl;
+  router.add("GET", "/file", [&](const HttpRequest& req, std::shared_ptr<HttpResponder> res) {
+    const uint64_t from = req.has_query("from") ? std::stoull(*req.query_value("from")) : 0;
+    const uint64_t len = req.has_query("len") ? std::stoull(*req.query_value("len"))
+                                              : content.size() - from;
+    res->reply_file(206, UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), from, len,
+                    "application/octet-stream", {{"X-Range", std::to_string(from)}});
+  });
+  router.add("HEAD", "/file", [&](const HttpRequest&, std::shared_ptr<HttpResponder> res) {
+    res->reply_file(200, UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), 0, content.size(),
+                    "application/octet-stream");
+  });
+  Server s(std::move(router));
+
+  auto whole = s.call("GET", "/file");
+  CHECK(whole.status == 206);
+  CHECK(whole.header("Content-Length") == std::to_string(content.size()));
+  CHECK(whole.header("X-Range") == "0");
+  CHECK(whole.body == content);
+
+  const uint64_t from = kFileBodyPiece - 7, len = kFileBodyPiece + 100;
+  auto middle = s.call("GET", "/file?from=" + std::to_string(from) + "&len=" + std::to_string(len));
+  CHECK(middle.body == content.substr(from, len));
+
+  auto head = s.call("HEAD", "/file");
+  CHECK(head.status == 200);
+  CHECK(head.header("Content-Length") == std::to_string(content.size()));
+  CHECK(head.body.empty());
+
+  // Keep-alive still works after a file body: the same connection answers again.
+  RawSocket raw(s.port);
+  raw.send("GET /file?from=10&len=5 HTTP/1.1\r\nHost: x\r\n\r\n"
+           "GET /file?from=20&len=3 HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string two = raw.read_until("HTTP/1.1 206", 2);
+  CHECK(two.find(content.substr(10, 5)) != std::string::npos);
+
+  // Promising more than the file holds: the client sees a cut answer, not a complete one.
+  auto cut = [&] {
+    HttpExchange ex;
+    ex.method = "GET";
+    ex.target = "/file?from=" + std::to_string(content.size() - 10) + "&len=100";
+    ex.timeout = std::chrono::seconds(5);
+    return http_request("127.0.0.1", s.port, ex);
+  }();
+  CHECK_FALSE(cut.ok());
 }
 
 TEST_CASE("handlers that throw or never answer get a 500, double answers are ignored",
