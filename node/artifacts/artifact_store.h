@@ -110,9 +110,10 @@ class ArtifactStore {
   Status publish(const std::filesystem::path& tmp, const std::string& digest);
   Status fetch_locked(const std::string& digest, const std::vector<std::string>& peers,
                       const FetchProgress& progress);
-  // One attempt at one peer; *resumable says whether the .part is worth keeping.
+  // One attempt at one peer. `sync_time`: how long making the bytes durable took (fsync),
+  // logged apart from the transfer so a slow disk is not taken for a slow network.
   Status fetch_from(const std::string& digest, const std::string& peer,
-                    const FetchProgress& progress);
+                    const FetchProgress& progress, Duration& sync_time);
 
   std::filesystem::path dir_;
   ArtifactStoreOptions options_;
