@@ -16,7 +16,7 @@ using asio::ip::tcp;
 using local_stream = asio::local::stream_protocol;
 
 namespace {
-constexpr size_t kPiece = 64 * 1024;
+constexpr size_t kPiece = secure::kMaxRecordPlain;
 }
 
 HttpRelay::HttpRelay(tcp::socket net, local_stream::socket local,
@@ -36,6 +36,13 @@ Result<std::shared_ptr<HttpRelay>> HttpRelay::start(tcp::socket net,
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
     return Status::io_error(std::string("socketpair: ") + std::strerror(errno));
+  }
+  // Room for a few records each way: with the default (~200 KiB) the server and the relay
+  // take turns a piece at a time instead of overlapping.
+  for (int fd : fds) {
+    const int size = static_cast<int>(4 * kPiece);
+    (void)::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
   }
   boost::system::error_code ec;
   local_stream::socket local(net.get_executor());

@@ -3,8 +3,8 @@
 // The node-to-node channel's handshake: one round trip that proves each side holds a
 // cluster secret (cluster_secret.h) and agrees fresh keys, before either says anything.
 //
-//   client -> server  hello:  magic "\xA5SH1" | client X25519 public key | MAC_c
-//   server -> client  hello:  magic "\xA5SH1" | server X25519 public key | MAC_s
+//   client -> server  hello:  magic "\xA5SH2" | client X25519 public key | MAC_c
+//   server -> client  hello:  magic "\xA5SH2" | server X25519 public key | MAC_s
 //                  or refusal: "\xA5SH!" then close
 //
 // MAC_c is BLAKE2b-256 keyed with the secret over a label and the client's first 36
@@ -16,6 +16,10 @@
 // keys give each connection keys of its own (forward secrecy). Any node that holds a
 // secret is trusted as a node; the node names inside the channel are not authenticated
 // separately.
+//
+// The magic's last byte is the channel's version: 2 since records moved from libsodium's
+// secretstream to counter-nonce ChaCha20-Poly1305 (session.h). A version-1 hello is no
+// hello to this node, so a node of the old build is closed on, not half-understood.
 //
 // Sans-IO and fixed-size: the caller reads exactly kHelloBytes (kRefusalBytes may come
 // first and alone). Errors never name key material.
@@ -33,7 +37,7 @@ namespace shoal::node::secure {
 
 inline constexpr size_t kMagicBytes = 4;
 inline constexpr size_t kHelloBytes = kMagicBytes + 32 + 32;
-inline constexpr std::array<uint8_t, kMagicBytes> kHelloMagic = {0xA5, 'S', 'H', '1'};
+inline constexpr std::array<uint8_t, kMagicBytes> kHelloMagic = {0xA5, 'S', 'H', '2'};
 inline constexpr std::array<uint8_t, kMagicBytes> kRefusal = {0xA5, 'S', 'H', '!'};
 inline constexpr size_t kRefusalBytes = kRefusal.size();
 

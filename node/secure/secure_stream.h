@@ -28,7 +28,7 @@ class SecureStream {
  public:
   using executor_type = typename Next::executor_type;
 
-  SecureStream(Next& next, Session& session) : next_(next), session_(session), in_(64 * 1024) {}
+  SecureStream(Next& next, Session& session) : next_(next), session_(session), in_(kMaxRecordPlain + kRecordOverhead) {}
 
   executor_type get_executor() noexcept { return next_.get_executor(); }
   Next& next_layer() { return next_; }

@@ -79,8 +79,16 @@ TEST_CASE("channel: a write larger than a record is split and arrives whole") {
   std::string big(3 * kMaxRecordPlain + 17, 'x');
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);
   const Bytes wire = seal(pair->client->sealer, big);
-  CHECK(wire.size() == kStreamHeaderBytes + big.size() + 4 * kRecordOverhead);
-  CHECK(open_all(pair->server->opener, wire) == big);
+  CHECK(wire.size() == big.size() + 4 * kRecordOverhead);
+  SECTION("in one piece") { CHECK(open_all(pair->server->opener, wire) == big); }
+  SECTION("in pieces that straddle records") {
+    Bytes plain;
+    for (size_t at = 0, step = 1; at < wire.size(); at += step, step = step * 7 + 3) {
+      const size_t n = std::min(step, wire.size() - at);
+      REQUIRE(pair->server->opener.feed(ByteView(wire.data() + at, n), plain).ok());
+    }
+    CHECK(std::string(as_string_view(plain)) == big);
+  }
 }
 
 TEST_CASE("channel: a caller without our secret is refused and learns nothing") {
@@ -183,22 +191,44 @@ TEST_CASE("channel: forged, replayed, reordered and cut records are refused") {
   }
   SECTION("a record sent again") {
     Pair p = fresh();
-    const Bytes header_and_first = seal(p.client->sealer, "one");
-    CHECK(open_all(p.server->opener, header_and_first) == "one");
-    const Bytes record(header_and_first.begin() + kStreamHeaderBytes, header_and_first.end());
+    const Bytes record = seal(p.client->sealer, "one");
+    CHECK(open_all(p.server->opener, record) == "one");
     Status st;
     open_all(p.server->opener, record, &st);
     CHECK(st.is(Status::Code::corruption));
   }
   SECTION("records out of order") {
     Pair p = fresh();
-    const Bytes a = seal(p.client->sealer, "first");  // header + record 1
+    const Bytes a = seal(p.client->sealer, "first");
     const Bytes b = seal(p.client->sealer, "second");
-    Bytes swapped(a.begin(), a.begin() + kStreamHeaderBytes);
-    swapped.insert(swapped.end(), b.begin(), b.end());
+    Bytes swapped = b;
+    swapped.insert(swapped.end(), a.begin(), a.end());
     Status st;
     open_all(p.server->opener, swapped, &st);
     CHECK(st.is(Status::Code::corruption));
+  }
+  SECTION("a record dropped") {
+    Pair p = fresh();
+    (void)seal(p.client->sealer, "first");
+    Status st;
+    CHECK(open_all(p.server->opener, seal(p.client->sealer, "second"), &st).empty());
+    CHECK(st.is(Status::Code::corruption));
+  }
+  SECTION("a record marked final, or a final record unmarked") {
+    Pair p = fresh();
+    Bytes wire = seal(p.client->sealer, "more to come");
+    wire[0] ^= 0x80;  // the final bit: the header is authenticated with the record
+    Status st;
+    CHECK(open_all(p.server->opener, wire, &st).empty());
+    CHECK(st.is(Status::Code::corruption));
+    CHECK_FALSE(p.server->opener.finished());
+    Pair q = fresh();
+    Bytes end;
+    q.client->sealer.close(end);
+    end[0] ^= 0x80;
+    open_all(q.server->opener, end, &st);
+    CHECK(st.is(Status::Code::corruption));
+    CHECK(q.server->opener.end_of_input().is(Status::Code::corruption));
   }
   SECTION("a stream cut before its final record") {
     Pair p = fresh();
@@ -220,7 +250,7 @@ TEST_CASE("channel: forged, replayed, reordered and cut records are refused") {
   SECTION("a record length past the limit") {
     Pair p = fresh();
     Bytes wire = seal(p.client->sealer, "x");
-    wire[kStreamHeaderBytes] = 0x7f;  // the length's high byte
+    wire[0] = 0x7f;  // the length's high byte
     Status st;
     open_all(p.server->opener, wire, &st);
     CHECK(st.is(Status::Code::corruption));
