@@ -203,7 +203,7 @@ TEST_CASE("channel: an agent with the wrong cluster secret is refused when it jo
   fs::remove_all(scratch, ec);
 }
 
-TEST_CASE("channel: a new cluster keeps its secret 0600; a node given it joins",
+TEST_CASE("channel: a new cluster keeps its secret 0600, a node given it joins",
           "[integration][security][channel]") {
   auto first = AgentProcess::start("first", {}, /*test_token=*/false);
   REQUIRE(first->wait_healthy());
