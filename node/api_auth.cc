@@ -113,8 +113,8 @@ std::function<Status(HttpRequest&, const RouteOptions&)> make_authorizer(
     req.identity = who->describe();
     req.local_credential = who->local;
     if (req.method != "GET" && req.method != "HEAD") {
-      spdlog::info("audit token=\"{}\" method={} path={} remote={}{}", req.identity, req.method,
-                   req.path, req.remote, peer ? " forwarded=true" : "");
+      req.audit = true;  // logged with its outcome, once answered
+      if (peer) req.audit_note = " forwarded=true";
     }
     return Status();
   };

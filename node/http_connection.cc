@@ -105,6 +105,11 @@ class Connection final : public ServerConnection,
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.socket().close(ec);
     mark_exchange_closed();
+    // An audited request whose answer will never be sent: it was let through, so it is
+    // logged all the same, without an outcome.
+    if (!audit_.empty()) {
+      spdlog::info("{} status=none (closed before the answer)", std::exchange(audit_, {}));
+    }
   }
 
   // ---- called on the IO thread by responders (via post) ----
@@ -355,12 +360,17 @@ class Connection final : public ServerConnection,
                           "application/json", std::move(extra));
       }
     }
+    if (req.audit) {
+      audit_ = fmt::format("audit token=\"{}\" method={} path={} remote={}{}", req.identity,
+                           req.method, req.path, req.remote, req.audit_note);
+    }
     dispatch(*match.handler, std::move(req));
   }
 
   void begin_exchange() {
     busy_ = true;
     head_ = false;
+    audit_.clear();
     ++exchange_id_;
     exchange_ = std::make_shared<Exchange>();
   }
@@ -460,6 +470,7 @@ class Connection final : public ServerConnection,
   void log_exchange(int status) {
     spdlog::debug("http-request method={} path={} status={} from={}", req_method_, req_path_,
                   status, remote_);
+    if (!audit_.empty()) spdlog::info("{} status={}", std::exchange(audit_, {}), status);
   }
 
   std::shared_ptr<HttpServer::Impl> server_;
@@ -469,6 +480,7 @@ class Connection final : public ServerConnection,
   std::string remote_;
   std::string req_method_ = "-";
   std::string req_path_ = "-";
+  std::string audit_;  // the current exchange's audit line, less its status
   unsigned version_ = 11;
   bool keep_alive_ = false;
   bool head_ = false;  // the current exchange is a HEAD: headers only

@@ -55,6 +55,11 @@ struct HttpRequest {
   std::string identity;
   // Authenticated with the node-local token: forwarding sends it as this node's own call.
   bool local_credential = false;
+  // Set by an authorizer for a request to audit: the server logs it with the answer's
+  // status (`audit token=... method=... path=... remote=...{audit_note} status=N`). A
+  // streamed answer's status is its first line's; how the stream ended is in the stream.
+  bool audit = false;
+  std::string audit_note;
   // Set by an authorizer that refuses for a while (429): sent as Retry-After.
   int64_t retry_after_s = 0;
 

@@ -97,8 +97,19 @@ TEST_CASE("auth: no token 401, wrong scope 403, neither changes anything, revoca
     INFO(a->name() << ": " << r.status().to_string());
     CHECK(r.ok());
   }
+  // Each line says how the request ended.
   bool audited = false;
-  for (auto& a : c.agents) audited |= a->log().find("audit token=\"web-ci (") != std::string::npos;
+  for (auto& a : c.agents) {
+    const std::string log = a->log();
+    for (size_t at = log.find("audit token=\"web-ci ("); at != std::string::npos;
+         at = log.find("audit token=\"web-ci (", at + 1)) {
+      const std::string line = log.substr(at, log.find('\n', at) - at);
+      INFO(line);
+      CHECK(line.find("path=/v1/apps/web/config") != std::string::npos);
+      CHECK(line.find(" status=200") != std::string::npos);
+      audited = true;
+    }
+  }
   CHECK(audited);
 
   // 4. Revoked on one node: every node refuses it soon after (the catalog leader pushes).
