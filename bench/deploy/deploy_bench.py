@@ -10,9 +10,10 @@ Measures, each over --trials runs:
             and fetched peer to peer by the others: upload time, and rollout time (fetch +
             unpack + start) with the implied peer-to-peer throughput.
   restart   kill -9 of a running instance's process until its port answers HTTP 200 again.
-  channel   the big deploy again on a second cluster started with --insecure-rpc: what the
-            node-to-node channel (docs/security.md) costs the peer-to-peer fetch
-            (--no-plain skips it).
+  channel   the big deploy on a second cluster started with --insecure-rpc, in turns with
+            the first: what the node-to-node channel (docs/security.md) costs the
+            peer-to-peer fetch, from the agents' artifact-fetched log lines (--no-plain
+            skips it).
 
 Shoal is compared with its own goals (DESIGN.md: deploys are measured against Shoal's
 earlier self): small app healthy under 2 s, a crashed instance back within 1 s plus its own
@@ -22,7 +23,9 @@ start time. Runs inside a private network namespace when root (benchlib).
 """
 import argparse
 import os
+import re
 import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -47,23 +50,57 @@ def big_app(work, mb):
     return bigdir
 
 
-def big_rows(api, bigdir, args, label):
-    """The big app uploaded to one node (`api`), fetched by the nodes that run it. Each
-    trial's artifact differs (a file naming the trial), so every trial fetches it anew
-    rather than finding the last trial's blob already there."""
-    uploads, rollouts, rates = [], [], []
+FETCHED = re.compile(r"artifact-fetched digest=\S+ peer=\S+ bytes=(\d+) ms=(\d+) sync_ms=(\d+)")
+
+
+def log_sizes(cluster):
+    return [os.path.getsize(os.path.join(cluster.dir, n["name"] + ".log")) for n in cluster.nodes]
+
+
+def fetch_rates(cluster, since, min_bytes):
+    """MB/s of each peer-to-peer fetch of at least `min_bytes` that the nodes logged after
+    `since` (log_sizes()), apart from unpacking and starting: whole (with the fsync that makes
+    the blob durable) and transfer only (without it: what the channel itself carries)."""
+    whole, transfer = [], []
+    for n, at in zip(cluster.nodes, since):
+        with open(os.path.join(cluster.dir, n["name"] + ".log"), errors="replace") as f:
+            f.seek(at)
+            for m in FETCHED.finditer(f.read()):
+                size, ms, sync_ms = int(m.group(1)), int(m.group(2)), int(m.group(3))
+                if size >= min_bytes and ms > sync_ms:
+                    whole.append(size / (1 << 20) / (ms / 1000))
+                    transfer.append(size / (1 << 20) / ((ms - sync_ms) / 1000))
+    return whole, transfer
+
+
+def big_rows(clusters, bigdir, args):
+    """The big app uploaded to one node, fetched by the nodes that run it, on each of
+    `clusters` ([(cluster, label)]) in turn, trial by trial: a drift in the machine (page
+    cache, disk writeback) then falls on every cluster alike. Each trial's artifact differs
+    (a file naming the trial), so every trial fetches it anew rather than finding the last
+    trial's blob already there."""
+    runs = [{"cluster": c, "label": label, "since": log_sizes(c), "uploads": [],
+             "rollouts": [], "rates": []} for c, label in clusters]
     for t in range(max(1, args.trials // 2)):
-        with open(os.path.join(bigdir, "trial.txt"), "w") as f:
-            f.write(f"{label} {t} {os.urandom(8).hex()}\n")
-        big = pack(bigdir)
-        marks, total = deploy(api, f"big{t}", big)
-        uploads.append(marks["received"])
-        rollout = total - marks["release"]
-        rollouts.append(rollout)
-        rates.append(len(big) / (1 << 20) / rollout)
-    return [(f"{args.big_mb} MB app: upload to one node{label}", uploads),
-            (f"{args.big_mb} MB app: release to 3 instances running (p2p fetch){label}", rollouts),
-            (f"{args.big_mb} MB app: implied fetch+unpack MB/s per node{label}", rates)]
+        for r in runs:
+            with open(os.path.join(bigdir, "trial.txt"), "w") as f:
+                f.write(f"{r['label']} {t} {os.urandom(8).hex()}\n")
+            big = pack(bigdir)
+            marks, total = deploy(r["cluster"].nodes[0]["api"], f"big{t}", big)
+            r["uploads"].append(marks["received"])
+            rollout = total - marks["release"]
+            r["rollouts"].append(rollout)
+            r["rates"].append(len(big) / (1 << 20) / rollout)
+    rows = []
+    for r in runs:
+        whole, transfer = fetch_rates(r["cluster"], r["since"], args.big_mb << 19)
+        label, mb = r["label"], args.big_mb
+        rows += [(f"{mb} MB app: upload to one node{label}", r["uploads"]),
+                 (f"{mb} MB app: release to 3 instances running (p2p fetch){label}", r["rollouts"]),
+                 (f"{mb} MB app: implied fetch+unpack MB/s per node{label}", r["rates"]),
+                 (f"{mb} MB app: peer-to-peer fetch, with fsync, MB/s{label}", whole),
+                 (f"{mb} MB app: peer-to-peer transfer, MB/s{label}", transfer)]
+    return rows
 
 
 def main():
@@ -73,27 +110,11 @@ def main():
     ap.add_argument("--big-mb", type=int, default=100)
     ap.add_argument("--no-plain", action="store_true",
                     help="skip the plaintext (--insecure-rpc) cluster")
-    ap.add_argument("--plain-first", action="store_true",
-                    help="measure the plaintext cluster before the sealed one (the order "
-                         "a machine's page cache and disk favour is then the other)")
     args = ap.parse_args()
     benchlib.in_private_netns()
     work = tempfile.mkdtemp(prefix="shoal-deploy-bench-")
     os.chmod(work, 0o711)  # apps run as their own uids and must reach their releases
     big = big_app(work, args.big_mb)
-    plain_rows = []
-
-    def measure_plain():
-        os.makedirs(os.path.join(work, "plain"), mode=0o711)
-        plain = Cluster(os.path.abspath(args.shoal), 3, os.path.join(work, "plain"),
-                        insecure_rpc=True)
-        try:
-            plain_rows.extend(big_rows(plain.nodes[0]["api"], big, args, ", plaintext --rpc"))
-        finally:
-            plain.stop()
-
-    if args.plain_first and not args.no_plain:
-        measure_plain()
     c = Cluster(os.path.abspath(args.shoal), 3, work)
     rows = []
     try:
@@ -114,7 +135,6 @@ def main():
         rows.append(("small app, redeploy (rolling), to all running", redeploy))
         rows.append(("small app, redeploy, to all answering HTTP 200", redeploy_http))
 
-        rows += big_rows(api, big, args, "")
         # kill -9 of an instance until its port answers again. Each kill hits an instance
         # that has not failed before: a second failure in a row waits out the supervisor's
         # backoff (1 s, 2 s, ...), which is policy, not restart speed.
@@ -131,11 +151,19 @@ def main():
             Cluster.wait(back, 30)
             restarts.append(time.time() - t0)
         rows.append(("kill -9 of an instance to its replacement answering HTTP 200", restarts))
+
+        clusters = [(c, "")]
+        if not args.no_plain:
+            os.makedirs(os.path.join(work, "plain"), mode=0o711)
+            clusters.append((Cluster(os.path.abspath(args.shoal), 3, os.path.join(work, "plain"),
+                                     insecure_rpc=True), ", plaintext --rpc"))
+        try:
+            rows += big_rows(clusters, big, args)
+        finally:
+            for extra, _ in clusters[1:]:
+                extra.stop()
     finally:
         c.stop()
-    if not args.plain_first and not args.no_plain:
-        measure_plain()
-    rows += plain_rows
     print(f"\nbench/deploy: 3 Shoal agents on loopback, {args.trials} trials "
           f"(seconds: min / median / max; load {os.getloadavg()[0]:.1f})\n")
     print(f"| {'measurement':<70} | {'min / median / max':<22} |")
@@ -143,6 +171,15 @@ def main():
     for name, xs in rows:
         print(f"| {name:<70} | {fmt(xs):<22} |")
     print("\ngoals: small app healthy < 2 s; crashed instance back < 1 s + its start time")
+    if not args.no_plain:
+        # What the sealed channel costs, from the medians of the rows just printed.
+        med = {name: statistics.median(xs) for name, xs in rows if xs}
+        for what in ("peer-to-peer transfer, MB/s", "peer-to-peer fetch, with fsync, MB/s"):
+            sealed = med.get(f"{args.big_mb} MB app: {what}")
+            plain = med.get(f"{args.big_mb} MB app: {what}, plaintext --rpc")
+            if sealed and plain:
+                print(f"channel cost, {what.split(',')[0]}: {100 * (1 - sealed / plain):.1f}% "
+                      f"of plaintext throughput (goal: under 10%)")
 
 
 if __name__ == "__main__":
