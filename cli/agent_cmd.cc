@@ -19,6 +19,7 @@
 #include "node/router/router.h"
 #include "node/router/router_metrics.h"
 #include "node/serf_rpc/server.h"
+#include "node/git/git_remote.h"
 #include "node/tls/api_cert.h"
 
 namespace shoal::cli {
@@ -176,17 +177,41 @@ int run_agent(const node::AgentFlags& flags) {
   auth.tokens = (*agent)->tokens();
   auth.open_health = config->open_health;
   auth.open_metrics = config->open_metrics;
+  // Where a git push's hook reaches this node's API: known once the API listens.
+  auto local_api = std::make_shared<node::git::LocalApi>();
+  auto local_api_mu = std::make_shared<std::mutex>();
+  node::git::GitRemoteOptions git;
+  git.repos_dir = config->data_dir / "git";
+  {
+    std::error_code ec;
+    git.shoal_binary = std::filesystem::read_symlink("/proc/self/exe", ec);
+  }
+  git.local_api = [local_api, local_api_mu] {
+    std::lock_guard lock(*local_api_mu);
+    return *local_api;
+  };
   auto api = node::HttpApi::start(config->http, **agent, (*agent)->raft(),
                                   [&](node::HttpRouter& router) {
                                     (*apps)->add_routes(router);
                                     node::add_router_routes(router, proxy.get(),
                                                             config->node_name);
+                                    node::git::add_git_routes(router, git);
                                   },
                                   &auth, *api_cert ? &(*api_cert)->pem : nullptr);
   if (!api.ok()) {
     spdlog::error("agent-start-failed reason=\"{}\"", api.status().to_string());
     std::fprintf(stderr, "error: %s\n", api.status().message().c_str());
     return kExitFailed;
+  }
+  {
+    // The API bound to the wildcard is reached on loopback.
+    auto bound = (*api)->address();
+    if (node::is_unspecified(bound)) {
+      bound = *gossip::Address::parse(bound.ip_len == 16 ? "::1" : "127.0.0.1", bound.port);
+    }
+    std::lock_guard lock(*local_api_mu);
+    local_api->url = std::string(*api_cert ? "https://" : "http://") + bound.to_string();
+    if (*api_cert) local_api->tls_fingerprint = (*api_cert)->fingerprint;
   }
   std::unique_ptr<node::SerfRpcServer> serf_rpc;
   if (config->rpc_serf) {

@@ -131,16 +131,23 @@ std::string render_ps_table(const json& answer, int64_t now_ms) {
 
 std::string render_releases_table(const json& answer) {
   std::vector<node::TableRow> rows;
+  // The Commit column only for an app some release of which came from git.
+  bool commits = false;
+  for (const auto& r : list_of(answer, "releases")) commits |= !json_text(r, "commit").empty();
   for (const auto& r : list_of(answer, "releases")) {
     std::string created;
     if (auto it = r.find("created_ms"); it != r.end() && it->is_number_integer()) {
       created = format_utc_ms(it->get<int64_t>()).substr(0, 19) + "Z";  // seconds are enough
     }
     const bool current = r.is_object() && r.value("current", false) == true;
-    rows.push_back({current ? "*" : "", version_text(r, "version"), json_text(r, "description"),
-                    json_text(r, "digest").substr(0, 12), created});
+    node::TableRow row = {current ? "*" : "", version_text(r, "version"),
+                          json_text(r, "description"), json_text(r, "digest").substr(0, 12)};
+    if (commits) row.push_back(json_text(r, "commit").empty() ? "-" : json_text(r, "commit").substr(0, 12));
+    row.push_back(created);
+    rows.push_back(std::move(row));
   }
-  return node::render_table({"", "Version", "Description", "Digest", "Created"}, rows);
+  if (!commits) return node::render_table({"", "Version", "Description", "Digest", "Created"}, rows);
+  return node::render_table({"", "Version", "Description", "Digest", "Commit", "Created"}, rows);
 }
 
 std::string render_config(const json& answer) {

@@ -44,6 +44,11 @@ void add_apps_commands(CLI::App& app, Cli& cli);       // apps [create|destroy],
 void add_formation_commands(CLI::App& app, Cli& cli);  // ps, scale, restart
 void add_release_commands(CLI::App& app, Cli& cli);    // config [set|unset], releases, rollback
 void add_deploy_command(CLI::App& app, Cli& cli);
+// `shoal deploy PATH --app APP --commit COMMIT`, for the git push hook.
+void deploy_archive(Cli& cli, const std::string& path, const std::string& app,
+                    const std::string& commit);
+// git remote APP; the hidden git-hook pre-receive (docs/git.md).
+void add_git_commands(CLI::App& app, Cli& cli);
 void add_logs_command(CLI::App& app, Cli& cli);
 void add_events_command(CLI::App& app, Cli& cli);  // lifecycle events (not `event`)
 void add_node_commands(CLI::App& app, Cli& cli);  // node drain

@@ -26,6 +26,7 @@ struct DeployOptions {
   std::string app;
   bool no_follow = false;
   std::string format = "text";
+  std::string commit;  // the git commit the source is (recorded in the release)
 };
 
 // A temporary directory removed with everything in it when this goes away.
@@ -150,8 +151,9 @@ void run_deploy(Cli& cli, const DeployOptions& o) {
     const bool more = events.feed(piece, show);
     return more && !(o.no_follow && released);
   };
-  const std::string target = "/v1/apps/" + node::ApiClient::url_encode(o.app) +
-                             "/deploy?filename=" + node::ApiClient::url_encode(artifact.filename);
+  std::string target = "/v1/apps/" + node::ApiClient::url_encode(o.app) +
+                       "/deploy?filename=" + node::ApiClient::url_encode(artifact.filename);
+  if (!o.commit.empty()) target += "&commit=" + node::ApiClient::url_encode(o.commit);
   auto reply = client->upload("POST", target, size, reader, on_sent, "application/octet-stream",
                               on_body, on_headers);
   progress.finish();
@@ -174,8 +176,19 @@ void add_deploy_command(CLI::App& app, Cli& cli) {
   deploy->add_option("--app", o->app, "The app (created on its first deploy)")->required();
   deploy->add_flag("--no-follow", o->no_follow,
                    "Return once the release is made, without following the rollout");
+  deploy->add_option("--commit", o->commit,
+                     "The git commit the source is (40 or 64 hex digits), shown by `shoal releases`");
   add_format_option(*deploy, o->format);
   deploy->callback([&cli, o] { run_deploy(cli, *o); });
+}
+
+void deploy_archive(Cli& cli, const std::string& path, const std::string& app,
+                    const std::string& commit) {
+  DeployOptions o;
+  o.path = path;
+  o.app = app;
+  o.commit = commit;
+  run_deploy(cli, o);
 }
 
 }  // namespace shoal::cli

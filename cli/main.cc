@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   add_formation_commands(app, cli);
   add_release_commands(app, cli);
   add_deploy_command(app, cli);
+  add_git_commands(app, cli);
   add_logs_command(app, cli);
   add_events_command(app, cli);
   add_node_commands(app, cli);

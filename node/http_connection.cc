@@ -351,7 +351,8 @@ class Connection final : public ServerConnection,
       if (Status st = server_->options.authorize(req, *match.options); !st.ok()) {
         HttpHeaders extra;
         if (st.is(Status::Code::unauthenticated)) {
-          extra.emplace_back("WWW-Authenticate", "Bearer realm=\"shoal\"");
+          extra.emplace_back("WWW-Authenticate", match.options->basic_auth ? "Basic realm=\"shoal\""
+                                                                           : "Bearer realm=\"shoal\"");
         }
         if (req.retry_after_s > 0) {
           extra.emplace_back("Retry-After", std::to_string(req.retry_after_s));

@@ -35,8 +35,18 @@ std::vector<std::string_view> split_path(std::string_view path) {
   }
 }
 
-bool is_param(std::string_view segment) {
-  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+// A pattern segment "{name}", or "{name}SUFFIX" ("{app}.git"): a path segment matches it
+// when it ends with SUFFIX, and the parameter is what comes before.
+struct ParamSegment {
+  std::string_view name;
+  std::string_view suffix;
+};
+
+std::optional<ParamSegment> as_param(std::string_view segment) {
+  if (segment.size() < 3 || segment.front() != '{') return std::nullopt;
+  const size_t close = segment.find('}');
+  if (close == std::string_view::npos || close < 2) return std::nullopt;
+  return ParamSegment{segment.substr(1, close - 1), segment.substr(close + 1)};
 }
 
 int hex_value(char c) {
@@ -112,12 +122,14 @@ HttpRouter::Match HttpRouter::match(const std::string& method, const std::string
     bool ok = true;
     for (size_t i = 0; i < segments.size() && ok; ++i) {
       const auto& want = route.segments[i];
-      if (is_param(want)) {
+      if (auto param = as_param(want)) {
         auto value = percent_decode(segments[i], /*plus_is_space=*/false);
-        if (!value || value->empty()) {
+        const size_t n = param->suffix.size();
+        if (!value || value->size() <= n || value->compare(value->size() - n, n, param->suffix) != 0) {
           ok = false;
         } else {
-          params[want.substr(1, want.size() - 2)] = std::move(*value);
+          value->resize(value->size() - n);
+          params[std::string(param->name)] = std::move(*value);
         }
       } else {
         ok = (want == segments[i]);

@@ -10,8 +10,9 @@
 //
 // Contract:
 //  - Routes are "METHOD /literal/{param}/..." patterns; {param} matches one non-empty path
-//    segment and lands, percent-decoded, in HttpRequest::params. Routes are fixed before
-//    start().
+//    segment and lands, percent-decoded, in HttpRequest::params; {param}SUFFIX ("{app}.git")
+//    matches a segment that ends with SUFFIX, and the parameter is the rest. Routes are
+//    fixed before start().
 //  - The server itself answers what no handler can: 404 for an unknown path, 405 (with
 //    Allow) for a known path with another method, 413 past the route's body limit, 400
 //    for a malformed request, 500 if a handler throws — always as JSON {"error": "..."}.
@@ -112,6 +113,10 @@ struct RouteOptions {
   std::optional<auth::Access::Kind> access;
   // Access::Kind::deploy: the route parameter that names the app written to.
   std::string app_param = "app";
+  // How a 401 asks for credentials (WWW-Authenticate). Basic for clients that only know
+  // user and password (git: the token is the password); a browser would prompt for it, so
+  // the API's routes keep Bearer.
+  bool basic_auth = false;
 };
 
 // What a request to a route needs, after routing (its parameters known).

@@ -282,8 +282,17 @@ void handle_deploy(AppService& apps, ArtifactStore& store, const DeployOptions& 
                    const HttpRequest& req, const std::shared_ptr<HttpResponder>& res) {
   const std::string app = req.params.at("app");
   if (Status s = validate_app_name(app); !s.ok()) return reply_status(*res, s);
-  if (Status s = check_query(req, {"filename"}); !s.ok()) return reply_status(*res, s);
+  if (Status s = check_query(req, {"filename", "commit"}); !s.ok()) return reply_status(*res, s);
   const std::string filename = req.query_value("filename").value_or("app");
+  // A git commit id: SHA-1 (40 hex digits) or SHA-256 (64).
+  const std::string commit = req.query_value("commit").value_or("");
+  if (!commit.empty() &&
+      ((commit.size() != 40 && commit.size() != 64) ||
+       commit.find_first_not_of("0123456789abcdef") != std::string::npos)) {
+    return reply_status(*res, Status::invalid_argument(
+                                  "commit '" + commit +
+                                  "' is not a git commit id (40 or 64 lowercase hex digits)"));
+  }
   if (!valid_filename(filename)) {
     return reply_status(*res, Status::invalid_argument(
                                   "filename '" + filename +
@@ -377,6 +386,7 @@ void handle_deploy(AppService& apps, ArtifactStore& store, const DeployOptions& 
                   {"source_digest", *source_digest},
                   {"manifest", to_json(*manifest)},
                   {"description", "deploy"}};
+  if (!commit.empty()) release["commit"] = commit;
   auto added = propose_release(apps, app, release);
   if (!added.ok()) return fail("cannot record the release: " + added.status().message());
   const uint64_t version = added->value("release", uint64_t{0});

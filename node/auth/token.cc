@@ -162,4 +162,30 @@ std::optional<std::string_view> bearer_token(std::string_view authorization) {
   return token;
 }
 
+std::optional<std::string> basic_password(std::string_view authorization) {
+  while (!authorization.empty() && authorization.front() == ' ') authorization.remove_prefix(1);
+  constexpr std::string_view kScheme = "basic ";
+  if (authorization.size() <= kScheme.size()) return std::nullopt;
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) {
+      return std::nullopt;
+    }
+  }
+  std::string_view b64 = authorization.substr(kScheme.size());
+  while (!b64.empty() && b64.front() == ' ') b64.remove_prefix(1);
+  while (!b64.empty() && b64.back() == ' ') b64.remove_suffix(1);
+  if (b64.empty() || b64.size() > 4096) return std::nullopt;
+  std::string decoded(b64.size(), '\0');
+  size_t len = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(decoded.data()), decoded.size(),
+                        b64.data(), b64.size(), nullptr, &len, nullptr,
+                        sodium_base64_VARIANT_ORIGINAL) != 0) {
+    return std::nullopt;
+  }
+  decoded.resize(len);
+  const size_t colon = decoded.find(':');
+  if (colon == std::string::npos || colon + 1 == decoded.size()) return std::nullopt;
+  return decoded.substr(colon + 1);
+}
+
 }  // namespace shoal::node::auth

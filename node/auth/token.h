@@ -66,5 +66,9 @@ bool is_token_hash(std::string_view hash);
 // The bearer token of an Authorization header value ("Bearer TOKEN", scheme in any case);
 // nullopt for another scheme or an empty token.
 std::optional<std::string_view> bearer_token(std::string_view authorization);
+// The password of an "Authorization: Basic base64(user:password)" header, for clients that
+// send only user and password (git): the password is the token, the user is not looked at.
+// nullopt for another scheme, bad base64, no ':' or an empty password.
+std::optional<std::string> basic_password(std::string_view authorization);
 
 }  // namespace shoal::node::auth

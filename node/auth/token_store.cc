@@ -38,8 +38,13 @@ Result<Identity> TokenStore::authenticate(std::string_view authorization_header)
         "this request needs an API token: send \"Authorization: Bearer TOKEN\" (shoal login, "
         "or SHOAL_TOKEN for the CLI)");
   }
+  std::optional<std::string> basic;
   auto text = bearer_token(authorization_header);
-  if (!text) return Status::unauthenticated("the Authorization header is not \"Bearer TOKEN\"");
+  if (!text && (basic = basic_password(authorization_header))) text = *basic;
+  if (!text) {
+    return Status::unauthenticated(
+        "the Authorization header is not \"Bearer TOKEN\" (nor Basic with the token as password)");
+  }
   auto parts = parse_token(*text);
   if (!parts.ok()) return Status::unauthenticated("bad API token: " + parts.status().message());
   std::shared_ptr<const TokenTable> table;

@@ -229,6 +229,15 @@ TEST_CASE("apps tables", "[cli-apps][render]") {
         "   Version  Description          Digest        Created\n"
         "   v2       Deploy hello.tar.gz  aaaaaaaaaaaa  2023-11-14T22:13:20Z\n"
         "*  v3       Set DEBUG            bbbbbbbbbbbb  2023-11-14T22:14:20Z\n");
+  // A release from a git push: the Commit column appears, '-' for the others.
+  const json pushed = json::parse(R"({"releases":[
+      {"version":1,"digest":"aaaaaaaaaaaaaaaa","description":"deploy","created_ms":1700000000000},
+      {"version":2,"digest":"bbbbbbbbbbbbbbbb","description":"deploy","created_ms":1700000060000,"current":true,
+       "commit":"0123456789abcdef0123456789abcdef01234567"}]})");
+  CHECK(render_releases_table(pushed) ==
+        "   Version  Description  Digest        Commit        Created\n"
+        "   v1       deploy       aaaaaaaaaaaa  -             2023-11-14T22:13:20Z\n"
+        "*  v2       deploy       bbbbbbbbbbbb  0123456789ab  2023-11-14T22:14:20Z\n");
 
   CHECK(render_config(json::parse(R"({"config":{"Z":"1","A":"x=y"}})")) == "A=x=y\nZ=1\n");
   CHECK(render_config(json::parse(R"({"config":{}})")).empty());
