@@ -112,18 +112,36 @@ class Connection final : public ServerConnection,
     }
   }
 
-  // ---- called on the IO thread by responders (via post) ----
-  void send_whole(uint64_t exchange, int status, std::string body, std::string content_type,
-                  HttpHeaders headers) {
-    if (exchange != exchange_id_ || closed_) return;
-    auto res = std::make_shared<http::response<http::string_body>>();
+  // The head of the current exchange's answer (logged here, as the answer is decided):
+  // status, our Server, the content type and the handler's headers, keep-alive as asked.
+  template <class Body>
+  std::shared_ptr<http::response<Body>> head(int status, const std::string& content_type,
+                                             const HttpHeaders& headers) {
+    auto res = std::make_shared<http::response<Body>>();
     res->version(version_);
     res->result(static_cast<unsigned>(status));
     res->set(http::field::server, "shoal");
     res->set(http::field::content_type, content_type);
-    for (auto& [k, v] : headers) res->set(k, v);
+    for (const auto& [k, v] : headers) res->set(k, v);
     res->keep_alive(keep_alive_);
     log_exchange(status);
+    return res;
+  }
+
+  // Queues a head whose body, if any, is written after it (a file's, a stream's chunks).
+  void enqueue_head(std::shared_ptr<http::response<http::empty_body>> res) {
+    auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
+    enqueue([self = shared_from_this(), res, sr](auto done) {
+      http::async_write_header(self->stream_, *sr,
+                               [res, sr, done](beast::error_code ec, size_t) { done(ec); });
+    });
+  }
+
+  // ---- called on the IO thread by responders (via post) ----
+  void send_whole(uint64_t exchange, int status, std::string body, std::string content_type,
+                  HttpHeaders headers) {
+    if (exchange != exchange_id_ || closed_) return;
+    auto res = head<http::string_body>(status, content_type, headers);
     if (head_) {
       // A HEAD answer carries the headers a GET would, without the body: the length is
       // the handler's Content-Length if it set one (it need not build the body), or the
@@ -153,20 +171,9 @@ class Connection final : public ServerConnection,
   void send_file(uint64_t exchange, int status, std::shared_ptr<UniqueFd> file, uint64_t offset,
                  uint64_t length, std::string content_type, HttpHeaders headers) {
     if (exchange != exchange_id_ || closed_) return;
-    auto res = std::make_shared<http::response<http::empty_body>>();
-    res->version(version_);
-    res->result(static_cast<unsigned>(status));
-    res->set(http::field::server, "shoal");
-    res->set(http::field::content_type, content_type);
-    for (auto& [k, v] : headers) res->set(k, v);
+    auto res = head<http::empty_body>(status, content_type, headers);
     res->content_length(length);
-    res->keep_alive(keep_alive_);
-    log_exchange(status);
-    auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
-    enqueue([self = shared_from_this(), res, sr](auto done) {
-      http::async_write_header(self->stream_, *sr,
-                               [res, sr, done](beast::error_code ec, size_t) { done(ec); });
-    });
+    enqueue_head(std::move(res));
     if (!head_ && length > 0) {
       enqueue([self = shared_from_this(), file, offset, length](auto done) {
         write_file_body(self->stream_, std::move(*file), offset, length, kWriteTimeout,
@@ -182,22 +189,13 @@ class Connection final : public ServerConnection,
   void send_stream_header(uint64_t exchange, int status, std::string content_type,
                           HttpHeaders headers) {
     if (exchange != exchange_id_ || closed_) return;
-    auto res = std::make_shared<http::response<http::empty_body>>();
-    res->version(version_);
-    res->result(static_cast<unsigned>(status));
-    res->set(http::field::server, "shoal");
-    res->set(http::field::content_type, content_type);
-    res->set(http::field::cache_control, "no-cache");
-    for (auto& [k, v] : headers) res->set(k, v);
-    res->keep_alive(keep_alive_);
+    auto res = head<http::empty_body>(status, content_type, headers);
+    if (res->find(http::field::cache_control) == res->end()) {
+      res->set(http::field::cache_control, "no-cache");
+    }
     res->chunked(true);
     streaming_ = true;
-    log_exchange(status);
-    auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
-    enqueue([self = shared_from_this(), res, sr](auto done) {
-      http::async_write_header(self->stream_, *sr,
-                               [res, sr, done](beast::error_code ec, size_t) { done(ec); });
-    });
+    enqueue_head(std::move(res));
     watch_for_hangup();
   }
 

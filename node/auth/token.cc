@@ -146,39 +146,38 @@ bool is_token_hash(std::string_view hash) {
   return hash.size() == 2 * crypto_generichash_BYTES && is_lower_hex(hash);
 }
 
-std::optional<std::string_view> bearer_token(std::string_view authorization) {
+namespace {
+
+// The credentials after `scheme` ("bearer ", lower case, with its space) in an Authorization
+// value, the scheme matched in any case and the credentials trimmed; nullopt if another
+// scheme or nothing after it.
+std::optional<std::string_view> credentials(std::string_view authorization,
+                                            std::string_view scheme) {
   while (!authorization.empty() && authorization.front() == ' ') authorization.remove_prefix(1);
-  constexpr std::string_view kScheme = "bearer ";
-  if (authorization.size() <= kScheme.size()) return std::nullopt;
-  for (size_t i = 0; i < kScheme.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) {
-      return std::nullopt;
-    }
+  if (authorization.size() <= scheme.size()) return std::nullopt;
+  for (size_t i = 0; i < scheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != scheme[i]) return std::nullopt;
   }
-  std::string_view token = authorization.substr(kScheme.size());
-  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-  if (token.empty()) return std::nullopt;
-  return token;
+  std::string_view rest = authorization.substr(scheme.size());
+  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  while (!rest.empty() && rest.back() == ' ') rest.remove_suffix(1);
+  if (rest.empty()) return std::nullopt;
+  return rest;
+}
+
+}  // namespace
+
+std::optional<std::string_view> bearer_token(std::string_view authorization) {
+  return credentials(authorization, "bearer ");
 }
 
 std::optional<std::string> basic_password(std::string_view authorization) {
-  while (!authorization.empty() && authorization.front() == ' ') authorization.remove_prefix(1);
-  constexpr std::string_view kScheme = "basic ";
-  if (authorization.size() <= kScheme.size()) return std::nullopt;
-  for (size_t i = 0; i < kScheme.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) {
-      return std::nullopt;
-    }
-  }
-  std::string_view b64 = authorization.substr(kScheme.size());
-  while (!b64.empty() && b64.front() == ' ') b64.remove_prefix(1);
-  while (!b64.empty() && b64.back() == ' ') b64.remove_suffix(1);
-  if (b64.empty() || b64.size() > 4096) return std::nullopt;
-  std::string decoded(b64.size(), '\0');
+  auto b64 = credentials(authorization, "basic ");
+  if (!b64 || b64->size() > 4096) return std::nullopt;
+  std::string decoded(b64->size(), '\0');
   size_t len = 0;
   if (sodium_base642bin(reinterpret_cast<unsigned char*>(decoded.data()), decoded.size(),
-                        b64.data(), b64.size(), nullptr, &len, nullptr,
+                        b64->data(), b64->size(), nullptr, &len, nullptr,
                         sodium_base64_VARIANT_ORIGINAL) != 0) {
     return std::nullopt;
   }

@@ -99,7 +99,14 @@ TEST_CASE("router: literal and {param} routes, 404 and 405", "[node][http]") {
   router.add("GET", "/v1/apps", echo_handler());
   router.add("GET", "/v1/apps/{app}/ps", echo_handler());
   router.add("POST", "/v1/apps/{app}/ps", echo_handler());
+  router.add("GET", "/git/{app}.git/info/refs", echo_handler());
   Server s(std::move(router));
+
+  // {param}SUFFIX: the segment must end with the suffix; the parameter is the rest.
+  CHECK(s.call("GET", "/git/web.git/info/refs").body == "GET /git/web.git/info/refs q: p:app=web; b:");
+  CHECK(s.call("GET", "/git/web/info/refs").status == 404);
+  CHECK(s.call("GET", "/git/.git/info/refs").status == 404);  // nothing before the suffix
+  CHECK(s.call("GET", "/git/web.gitx/info/refs").status == 404);
 
   CHECK(s.call("GET", "/v1/apps").body == "GET /v1/apps q: p: b:");
   auto r = s.call("GET", "/v1/apps/my%20app/ps?x=1&y=a+b&y=%2F");
@@ -279,7 +286,7 @@ TEST_CASE("a stream that ends is a complete chunked response", "[node][http]") {
   CHECK(whole->body == body);
 }
 
-TEST_CASE("a file body: its range, piece by piece; HEAD; a short file cuts the connection",
+TEST_CASE("a file body: its range, piece by piece, HEAD, a short file cuts the connection",
           "[node][http]") {
   // Larger than a piece (http_file_body.h), and not a multiple of one.
   std::string content(3 * kFileBodyPiece + 1234, '\0');

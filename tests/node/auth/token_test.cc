@@ -53,6 +53,17 @@ TEST_CASE("tokens: bearer header parsing", "[auth]") {
   CHECK_FALSE(bearer_token(""));
 }
 
+TEST_CASE("tokens: basic header parsing takes the password (git's credentials)", "[auth]") {
+  // base64("push:s3cret") and base64(":s3cret"): the user is not looked at.
+  CHECK(basic_password("Basic cHVzaDpzM2NyZXQ=") == std::optional<std::string>("s3cret"));
+  CHECK(basic_password("basic   OnMzY3JldA==  ") == std::optional<std::string>("s3cret"));
+  CHECK_FALSE(basic_password("Basic cHVzaA=="));      // "push": no colon
+  CHECK_FALSE(basic_password("Basic cHVzaDo="));      // "push:": no password
+  CHECK_FALSE(basic_password("Basic not base64!"));
+  CHECK_FALSE(basic_password("Bearer cHVzaDpzM2NyZXQ="));
+  CHECK_FALSE(basic_password(""));
+}
+
 TEST_CASE("tokens: scopes parse, and allow exactly what they say", "[auth]") {
   CHECK(parse_scope("admin")->kind == Scope::Kind::admin);
   CHECK(parse_scope("read")->kind == Scope::Kind::read);
