@@ -11,6 +11,7 @@
 #include "node/apps/app_service.h"
 #include "node/apps/app_views.h"
 #include "node/apps/auto_rollback.h"
+#include "node/apps/detect.h"
 #include "node/apps/manifest.h"
 #include "node/apps/names.h"
 #include "node/artifacts/archive.h"
@@ -366,6 +367,11 @@ void handle_deploy(AppService& apps, ArtifactStore& store, const DeployOptions& 
   // The slug: built once, here, if the manifest asks.
   std::string slug = *source_digest;
   if (manifest->build) {
+    if (auto kind = detect_app(src); kind.ok() && *kind && !std::filesystem::exists(src / "Procfile")) {
+      emit(*res, {{"event", "build"},
+                  {"line", "-----> detected a " + (*kind)->kind + " app (" + (*kind)->reason +
+                               "); web: " + (*kind)->web}});
+    }
     emit(*res, {{"event", "build"}, {"line", "-----> running build: " + *manifest->build}});
     std::vector<std::pair<std::string, std::string>> env(manifest->env.begin(), manifest->env.end());
     // As the app's own uid wherever its instances run as theirs (an agent run as root).
@@ -375,7 +381,8 @@ void handle_deploy(AppService& apps, ArtifactStore& store, const DeployOptions& 
     auto built = build_slug(store, *source_digest, *manifest->build, env, options.work_dir, [&](std::string_view line) {
                               emit(*res, {{"event", "build"}, {"line", std::string(line)}});
                             },
-                            options.build_timeout, ExtractLimits{}, build_uid);
+                            options.build_timeout, ExtractLimits{}, build_uid,
+                            options.work_dir / "cache" / app);
     if (!built.ok()) {
       return fail("build failed: " + built.status().message() + "; the previous release keeps running");
     }

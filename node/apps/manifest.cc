@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "node/apps/detect.h"
 #include "node/apps/json_fields.h"
 #include "node/apps/names.h"
 #include "node/duration_text.h"
@@ -515,7 +516,15 @@ Result<Manifest> load_manifest(const std::filesystem::path& dir) {
     if (!p.ok()) return p.status();
     return parse_manifest(*p, toml_text);
   }
-  // No Procfile: a single executable runs as web.
+  // No Procfile: a kind of app we can tell (detect.h), else a single executable, runs as web.
+  auto detected = detect_app(dir);
+  if (!detected.ok()) return detected.status();
+  if (*detected) {
+    auto m = parse_manifest("web: " + (*detected)->web + "\n", toml_text);
+    if (!m.ok()) return m.status();
+    if (!m->build && !(*detected)->build.empty()) m->build = (*detected)->build;
+    return m;
+  }
   std::vector<std::string> others;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();

@@ -101,7 +101,8 @@ Result<BuildResult> build_slug(ArtifactStore& store, const std::string& source_d
                                const std::vector<std::pair<std::string, std::string>>& env,
                                const fs::path& work_dir,
                                std::function<void(std::string_view line)> on_line,
-                               Duration timeout, const ExtractLimits& limits, int uid) {
+                               Duration timeout, const ExtractLimits& limits, int uid,
+                               const fs::path& cache_dir) {
   SHOAL_RETURN_IF_ERROR(check_digest(source_digest));
   if (!store.has(source_digest)) {
     return Status::not_found("source artifact " + source_digest + " is not in the store");
@@ -156,6 +157,22 @@ Result<BuildResult> build_slug(ArtifactStore& store, const std::string& source_d
       {"PATH", "/usr/local/bin:/usr/bin:/bin"},  // as an instance's
       {"LANG", "C.UTF-8"},
       {"HOME", home.string()}};
+  if (!cache_dir.empty()) {
+    // Kept between this app's builds: what pip, npm and go download or compile once.
+    fs::create_directories(cache_dir, ec);
+    if (ec) return Status::io_error("cannot create '" + cache_dir.string() + "': " + ec.message());
+    fs::permissions(cache_dir.parent_path(), fs::perms::others_exec, fs::perm_options::add, ec);
+    if (uid >= 0 && ::lchown(cache_dir.c_str(), static_cast<uid_t>(uid), static_cast<gid_t>(uid)) != 0) {
+      return Status::io_error("cannot give '" + cache_dir.string() + "' to uid " + std::to_string(uid));
+    }
+    fs::permissions(cache_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+    const std::string c = cache_dir.string();
+    for (auto kv : std::initializer_list<std::pair<const char*, std::string>>{
+             {"SHOAL_CACHE_DIR", c}, {"PIP_CACHE_DIR", c + "/pip"}, {"npm_config_cache", c + "/npm"},
+             {"GOCACHE", c + "/go-build"}, {"GOMODCACHE", c + "/go-mod"}}) {
+      build_env.emplace_back(kv.first, kv.second);
+    }
+  }
   for (const auto& kv : env) build_env.push_back(kv);  // the manifest's win
   // stderr joins stdout inside the shell, so the two keep their order.
   const std::string script =

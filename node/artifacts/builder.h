@@ -51,6 +51,6 @@ Result<BuildResult> build_slug(ArtifactStore& store, const std::string& source_d
                                const std::filesystem::path& work_dir,
                                std::function<void(std::string_view line)> on_line,
                                Duration timeout, const ExtractLimits& limits = {},
-                               int uid = -1);
+                               int uid = -1, const std::filesystem::path& cache_dir = {});
 
 }  // namespace shoal::node

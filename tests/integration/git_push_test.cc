@@ -156,4 +156,36 @@ TEST_CASE("git push: any node deploys, rolls out with no failed request, refuses
   CHECK(web_up(ps).size() == 3);
 }
 
+TEST_CASE("git push: apps without a Procfile are detected, built and served",
+          "[integration][git][detect]") {
+  AppsCluster c(1);
+  AgentProcess& n0 = *c.agents[0];
+  const std::string admin = test_admin_token();
+  for (const std::string example : {"python-detected", "static-site"}) {
+    const fs::path src = c.scratch / example;
+    fs::copy(source_dir() / "examples" / example, src, fs::copy_options::recursive);
+    REQUIRE(git(src, {"init", "--quiet", "--initial-branch=main"}).exit_code == 0);
+    REQUIRE(git(src, {"add", "-A"}).exit_code == 0);
+    REQUIRE(git(src, {"commit", "--quiet", "-m", "first"}).exit_code == 0);
+    const std::string app = example == "static-site" ? "site" : "pydetect";
+    auto pushed = git(src, {"push", remote(n0, app, admin), "main"});
+    INFO(pushed.out << pushed.err);
+    REQUIRE(pushed.exit_code == 0);
+    json ps;
+    REQUIRE(wait_for(30s, [&] { return running(ps = c.ps(n0, app)).size() == 1; }));
+    auto r = get_port(running(ps)[0].value("port", 0));
+    REQUIRE(r.ok());
+    CHECK(r->status == 200);
+    if (app == "site") {
+      CHECK_THAT(pushed.err, Catch::Contains("remote: -----> Done"));
+      CHECK_THAT(r->body, Catch::Contains("Hello from a static site"));
+    } else {
+      CHECK_THAT(pushed.err, Catch::Contains("detected a python app (requirements.txt)"));
+      CHECK_THAT(pushed.err, Catch::Contains("running build: python3 -m venv --copies .venv"));
+      // It runs under the virtualenv the build made, not the system's python.
+      CHECK_THAT(r->body, Catch::Contains("/.venv"));
+    }
+  }
+}
+
 }  // namespace shoal::test

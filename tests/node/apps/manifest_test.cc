@@ -293,3 +293,72 @@ TEST_CASE("manifest: [deploy] defaults, values, bounds and JSON", "[apps][manife
   bad["deploy"]["max_unavailable"] = 0;
   CHECK_THAT(manifest_from_json(bad).status().message(), Catch::Contains("both 0"));
 }
+
+TEST_CASE("manifest: an app without a Procfile is detected by its files", "[apps][manifest][detect]") {
+  SECTION("python: requirements.txt, a virtualenv, app.py run with it") {
+    TempDir d;
+    d.write("requirements.txt", "");
+    d.write("app.py", "print(1)");
+    d.write("main.py", "print(2)");  // app.py comes first
+    auto m = load_manifest(d.path);
+    REQUIRE(m.ok());
+    CHECK(*m->command("web") == "exec .venv/bin/python app.py");
+    REQUIRE(m->build);
+    CHECK_THAT(*m->build, Catch::StartsWith("python3 -m venv --copies .venv && ") &&
+                              Catch::EndsWith("-r requirements.txt"));
+    // shoal.toml's build wins over the detected one; its other keys apply as always.
+    d.write("shoal.toml", "build = \"make\"\n[formation]\nweb = 2\n");
+    m = load_manifest(d.path);
+    REQUIRE(m.ok());
+    CHECK(*m->build == "make");
+    CHECK(m->default_count("web") == 2);
+  }
+  SECTION("python: pyproject.toml, and no entry point is an error naming the fix") {
+    TempDir d;
+    d.write("pyproject.toml", "[project]\nname = \"x\"\n");
+    d.write("server.py", "");
+    auto m = load_manifest(d.path);
+    REQUIRE(m.ok());
+    CHECK(*m->command("web") == "exec .venv/bin/python server.py");
+    CHECK_THAT(*m->build, Catch::EndsWith("--no-build-isolation ."));
+    TempDir none;
+    none.write("requirements.txt", "flask\n");
+    CHECK_THAT(error_of(load_manifest(none.path)),
+               Catch::Contains("none of app.py, main.py, server.py") && Catch::Contains("Procfile"));
+  }
+  SECTION("node, go and a static site") {
+    TempDir node;
+    node.write("package.json", "{}");
+    auto m = load_manifest(node.path);
+    REQUIRE(m.ok());
+    CHECK(*m->command("web") == "exec npm start");
+    CHECK(*m->build == "npm install --no-audit --no-fund");
+    node.write("package-lock.json", "{}");
+    CHECK(*load_manifest(node.path)->build == "npm ci --no-audit --no-fund");
+
+    TempDir go;
+    go.write("go.mod", "module x\n");
+    go.write("main.go", "package main\n");
+    m = load_manifest(go.path);
+    REQUIRE(m.ok());
+    CHECK(*m->build == "go build -o .shoal-web .");
+    CHECK(*m->command("web") == "exec ./.shoal-web");
+
+    TempDir site;
+    site.write("index.html", "<h1>hi</h1>");
+    site.write("style.css", "");
+    m = load_manifest(site.path);
+    REQUIRE(m.ok());
+    CHECK_FALSE(m->build);
+    CHECK_THAT(*m->command("web"), Catch::StartsWith("exec python3 -m http.server \"$PORT\""));
+  }
+  SECTION("a Procfile is always taken as it is") {
+    TempDir d;
+    d.write("requirements.txt", "");
+    d.write("Procfile", "web: gunicorn app:app\n");
+    auto m = load_manifest(d.path);
+    REQUIRE(m.ok());
+    CHECK(*m->command("web") == "gunicorn app:app");
+    CHECK_FALSE(m->build);
+  }
+}
