@@ -25,7 +25,14 @@ packages=(
   golang-github-hashicorp-memberlist-dev golang-github-hashicorp-serf-dev
   # test harness tools
   iproute2 procps curl openssl python3 python3-msgpack
+  # what builds of detected apps run (docs/apps.md, "Detected apps"): a Python virtualenv,
+  # the Go toolchain (Node.js below)
+  python3-venv golang-go
 )
+# npm for Node.js apps, from Debian unless a Node.js install already brings its own.
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

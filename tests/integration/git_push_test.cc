@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <map>
 
 #include "tests/integration/apps_cluster.h"
 #include "tests/integration/request_loop.h"
@@ -154,6 +155,20 @@ TEST_CASE("git push: any node deploys, rolls out with no failed request, refuses
   json ps = c.ps(n0, "gp");
   CHECK(ps.value("release", 0) == 3);
   CHECK(web_up(ps).size() == 3);
+
+  // 6. A force push: a history that does not descend from node 1's main (v2) deploys.
+  REQUIRE(git(src, {"checkout", "--quiet", "-b", "rewrite", v1}).exit_code == 0);
+  std::ofstream(src / "NOTES") << "rewritten\n";
+  REQUIRE(git(src, {"add", "NOTES"}).exit_code == 0);
+  REQUIRE(git(src, {"commit", "--quiet", "-m", "rewritten"}).exit_code == 0);
+  const std::string rewritten = head_commit(src);
+  auto plain = git(src, {"push", remote(n1, "gp", admin), "rewrite:main"});
+  CHECK(plain.exit_code != 0);  // git itself refuses a non-fast-forward without --force
+  auto forced = git(src, {"push", "--force", remote(n1, "gp", admin), "rewrite:main"});
+  INFO(forced.out << forced.err);
+  REQUIRE(forced.exit_code == 0);
+  CHECK_THAT(forced.err, Catch::Contains("deploying " + rewritten.substr(0, 12)));
+  CHECK(c.ps(n0, "gp").value("release", 0) == 4);
 }
 
 TEST_CASE("git push: apps without a Procfile are detected, built and served",
@@ -161,13 +176,20 @@ TEST_CASE("git push: apps without a Procfile are detected, built and served",
   AppsCluster c(1);
   AgentProcess& n0 = *c.agents[0];
   const std::string admin = test_admin_token();
-  for (const std::string example : {"python-detected", "static-site"}) {
+  std::vector<std::string> examples = {"python-detected", "static-site", "go-web"};
+  // npm comes from Debian unless a node install already brings its own (install-deps.sh).
+  if (find_program("npm") != "npm") examples.push_back("node-web");
+  for (const std::string& example : examples) {
     const fs::path src = c.scratch / example;
     fs::copy(source_dir() / "examples" / example, src, fs::copy_options::recursive);
     REQUIRE(git(src, {"init", "--quiet", "--initial-branch=main"}).exit_code == 0);
     REQUIRE(git(src, {"add", "-A"}).exit_code == 0);
     REQUIRE(git(src, {"commit", "--quiet", "-m", "first"}).exit_code == 0);
-    const std::string app = example == "static-site" ? "site" : "pydetect";
+    const std::map<std::string, std::string> apps = {{"python-detected", "pydetect"},
+                                                     {"static-site", "site"},
+                                                     {"go-web", "goweb"},
+                                                     {"node-web", "nodeweb"}};
+    const std::string app = apps.at(example);
     auto pushed = git(src, {"push", remote(n0, app, admin), "main"});
     INFO(pushed.out << pushed.err);
     REQUIRE(pushed.exit_code == 0);
@@ -176,9 +198,15 @@ TEST_CASE("git push: apps without a Procfile are detected, built and served",
     auto r = get_port(running(ps)[0].value("port", 0));
     REQUIRE(r.ok());
     CHECK(r->status == 200);
+    CHECK_THAT(pushed.err, Catch::Contains("remote: -----> Done"));
     if (app == "site") {
-      CHECK_THAT(pushed.err, Catch::Contains("remote: -----> Done"));
       CHECK_THAT(r->body, Catch::Contains("Hello from a static site"));
+    } else if (app == "goweb") {
+      CHECK_THAT(pushed.err, Catch::Contains("detected a go app (go.mod)"));
+      CHECK_THAT(r->body, Catch::Contains("(go, go1."));
+    } else if (app == "nodeweb") {
+      CHECK_THAT(pushed.err, Catch::Contains("detected a node app (package.json)"));
+      CHECK_THAT(r->body, Catch::Contains("(node v"));
     } else {
       CHECK_THAT(pushed.err, Catch::Contains("detected a python app (requirements.txt)"));
       CHECK_THAT(pushed.err, Catch::Contains("running build: python3 -m venv --copies .venv"));
