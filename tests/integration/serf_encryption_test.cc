@@ -132,8 +132,9 @@ TEST_CASE("serf keys rotates the key of a mixed serf/shoal cluster, no member lo
 
   // A step is idempotent; on a loaded machine a member's answer can miss the query's
   // deadline (1.6 s here), and an operator would simply run the step again: so may we.
+  // Three tries once fell short beside two heavy tests on 2 cores; as shoal keys below, 5.
   auto serf_keys = [&](const std::string& flag, const std::string& key) {
-    auto r = until_ok([&] { return serf1->cli("keys", {flag, key}); });
+    auto r = until_ok([&] { return serf1->cli("keys", {flag, key}); }, 5);
     INFO("serf keys " << flag << ": " << r.out << r.err);
     CHECK(r.exit_code == 0);
     CHECK(eventually([&] { return everyone_alive(); }, [](bool b) { return b; }, kConverge));
