@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 
+#include "node/http_exchange.h"
 #include "node/http_file_body.h"
 #include "node/http_server_impl.h"
 #include "node/http_util.h"
@@ -26,8 +27,6 @@ using tcp = net::ip::tcp;
 namespace {
 
 constexpr size_t kHeaderLimit = 16 * 1024;
-// A streaming client that stops reading is dropped once this much is queued for it.
-constexpr size_t kStreamQueueLimit = 4 * 1024 * 1024;
 // While streaming we keep reading (to notice a hang-up); this bounds what a client may
 // pipeline meanwhile.
 constexpr size_t kPipelineBufferLimit = 64 * 1024;
@@ -51,26 +50,12 @@ bool parse_query(std::string_view raw, std::multimap<std::string, std::string>& 
   return true;
 }
 
-// What one request/response exchange shares between the connection (IO thread) and the
-// handler's responder (any thread).
-struct Exchange {
-  enum class State { fresh, replied, streaming, ended };
-  std::mutex mu;
-  State state = State::fresh;
-  bool closed = false;
-  size_t queued = 0;  // stream bytes handed to the IO thread, not yet written
-  std::vector<std::function<void()>> on_close;
-};
-
-}  // namespace
-
-namespace {
-
 using WriteOp = std::function<void(std::function<void(beast::error_code)>)>;
 
 }  // namespace
 
 class Connection final : public ServerConnection,
+                         public ExchangeSink,
                          public std::enable_shared_from_this<Connection> {
  public:
   Connection(std::shared_ptr<HttpServer::Impl> server, tcp::socket socket, std::string remote)
@@ -139,7 +124,7 @@ class Connection final : public ServerConnection,
 
   // ---- called on the IO thread by responders (via post) ----
   void send_whole(uint64_t exchange, int status, std::string body, std::string content_type,
-                  HttpHeaders headers) {
+                  HttpHeaders headers) override {
     if (exchange != exchange_id_ || closed_) return;
     auto res = head<http::string_body>(status, content_type, headers);
     if (head_) {
@@ -169,7 +154,7 @@ class Connection final : public ServerConnection,
   }
 
   void send_file(uint64_t exchange, int status, std::shared_ptr<UniqueFd> file, uint64_t offset,
-                 uint64_t length, std::string content_type, HttpHeaders headers) {
+                 uint64_t length, std::string content_type, HttpHeaders headers) override {
     if (exchange != exchange_id_ || closed_) return;
     auto res = head<http::empty_body>(status, content_type, headers);
     res->content_length(length);
@@ -187,7 +172,7 @@ class Connection final : public ServerConnection,
   }
 
   void send_stream_header(uint64_t exchange, int status, std::string content_type,
-                          HttpHeaders headers) {
+                          HttpHeaders headers) override {
     if (exchange != exchange_id_ || closed_) return;
     auto res = head<http::empty_body>(status, content_type, headers);
     if (res->find(http::field::cache_control) == res->end()) {
@@ -199,7 +184,7 @@ class Connection final : public ServerConnection,
     watch_for_hangup();
   }
 
-  void send_chunk(uint64_t exchange, std::shared_ptr<std::string> chunk) {
+  void send_chunk(uint64_t exchange, std::shared_ptr<std::string> chunk) override {
     if (exchange != exchange_id_ || closed_) return;
     enqueue([self = shared_from_this(), chunk](auto done) {
       net::async_write(self->stream_, http::make_chunk(net::buffer(*chunk)),
@@ -213,7 +198,7 @@ class Connection final : public ServerConnection,
     });
   }
 
-  void send_last_chunk(uint64_t exchange) {
+  void send_last_chunk(uint64_t exchange) override {
     if (exchange != exchange_id_ || closed_) return;
     enqueue([self = shared_from_this()](auto done) {
       net::async_write(self->stream_, http::make_chunk_last(),
@@ -494,128 +479,9 @@ class Connection final : public ServerConnection,
   std::shared_ptr<Exchange> exchange_;
 };
 
-namespace {
-
-class Responder final : public HttpResponder {
- public:
-  // Holds the connection: while a handler works, nothing else does (no read is pending).
-  // Holds the server (not just its io_context) so a responder kept past stop() still has
-  // a context to check before posting; see Impl::io_finished.
-  Responder(std::shared_ptr<Connection> conn, std::shared_ptr<HttpServer::Impl> server,
-            uint64_t id, std::shared_ptr<Exchange> ex)
-      : conn_(std::move(conn)), server_(std::move(server)), id_(id), ex_(std::move(ex)) {}
-
-  ~Responder() override {
-    Exchange::State state;
-    {
-      std::lock_guard lock(ex_->mu);
-      state = ex_->state;
-    }
-    if (state == Exchange::State::fresh) {
-      spdlog::error("http-handler-no-answer id={}", id_);
-      post([id = id_, body = json_error("internal error: the handler gave no answer")](
-               Connection& c) { c.send_whole(id, 500, body, "application/json", {}); });
-    } else if (state == Exchange::State::streaming) {
-      post([id = id_](Connection& c) { c.send_last_chunk(id); });
-    }
-  }
-
-  void reply(int status, std::string body, std::string content_type,
-             HttpHeaders headers) override {
-    if (!transition(Exchange::State::fresh, Exchange::State::replied, "reply")) return;
-    post([id = id_, status, body = std::move(body), ct = std::move(content_type),
-          headers = std::move(headers)](Connection& c) mutable {
-      c.send_whole(id, status, std::move(body), std::move(ct), std::move(headers));
-    });
-  }
-
-  void reply_file(int status, UniqueFd file, uint64_t offset, uint64_t length,
-                  std::string content_type, HttpHeaders headers) override {
-    if (!transition(Exchange::State::fresh, Exchange::State::replied, "reply_file")) return;
-    post([id = id_, status, f = std::make_shared<UniqueFd>(std::move(file)), offset, length,
-          ct = std::move(content_type), headers = std::move(headers)](Connection& c) mutable {
-      c.send_file(id, status, std::move(f), offset, length, std::move(ct), std::move(headers));
-    });
-  }
-
-  void start_stream(int status, std::string content_type, HttpHeaders headers) override {
-    if (!transition(Exchange::State::fresh, Exchange::State::streaming, "start_stream")) return;
-    post([id = id_, status, ct = std::move(content_type),
-          headers = std::move(headers)](Connection& c) mutable {
-      c.send_stream_header(id, status, std::move(ct), std::move(headers));
-    });
-  }
-
-  bool write(std::string chunk) override {
-    if (chunk.empty()) return !closed();  // an empty chunk would end the stream
-    {
-      std::lock_guard lock(ex_->mu);
-      if (ex_->closed || ex_->state != Exchange::State::streaming) return false;
-      if (ex_->queued + chunk.size() > kStreamQueueLimit) {
-        spdlog::warn("http-stream-slow-client id={} queued={}", id_, ex_->queued);
-        ex_->closed = true;
-        post([](Connection& c) { c.close(); });
-        return false;
-      }
-      ex_->queued += chunk.size();
-    }
-    post([id = id_, c = std::make_shared<std::string>(std::move(chunk))](Connection& conn) {
-      conn.send_chunk(id, c);
-    });
-    return true;
-  }
-
-  void end() override {
-    if (!transition(Exchange::State::streaming, Exchange::State::ended, "end")) return;
-    post([id = id_](Connection& c) { c.send_last_chunk(id); });
-  }
-
-  bool closed() const override {
-    std::lock_guard lock(ex_->mu);
-    return ex_->closed;
-  }
-
-  void on_close(std::function<void()> fn) override {
-    {
-      std::lock_guard lock(ex_->mu);
-      if (!ex_->closed) {
-        ex_->on_close.push_back(std::move(fn));
-        return;
-      }
-    }
-    fn();
-  }
-
- private:
-  bool transition(Exchange::State from, Exchange::State to, const char* what) {
-    std::lock_guard lock(ex_->mu);
-    if (ex_->state != from) {
-      spdlog::error("http-handler-misuse id={} call={} (answered already, or no stream)", id_,
-                    what);
-      return false;
-    }
-    ex_->state = to;
-    return true;
-  }
-
-  template <typename Fn>
-  void post(Fn fn) {
-    std::lock_guard lock(server_->post_mu);
-    if (server_->io_finished) return;  // the connection is closed; nothing could be sent
-    net::post(server_->io, [conn = conn_, fn = std::move(fn)]() mutable { fn(*conn); });
-  }
-
-  std::shared_ptr<Connection> conn_;
-  std::shared_ptr<HttpServer::Impl> server_;
-  uint64_t id_;
-  std::shared_ptr<Exchange> ex_;
-};
-
-}  // namespace
 
 void Connection::dispatch(const HttpHandler& handler, HttpRequest req) {
-  auto responder =
-      std::make_shared<Responder>(shared_from_this(), server_, exchange_id_, exchange_);
+  auto responder = make_responder(shared_from_this(), server_, exchange_id_, exchange_);
   net::post(*server_->workers, [&handler, req = std::move(req), responder]() mutable {
     try {
       handler(req, responder);

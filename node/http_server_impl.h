@@ -2,7 +2,8 @@
 //
 // Inside HttpServer (http_server.cc: listening, admitting, stopping) and its connections
 // (http_connection.cc: reading requests, dispatching them to handlers on the worker pool,
-// writing answers and streams). Not for use outside those two files.
+// writing answers and streams; the handlers' responders are http_responder.cc's, through
+// http_exchange.h). Not for use outside those files.
 #pragma once
 
 #include <utility>  // first: Boost 1.74 awaitable.hpp uses std::exchange without it
