@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/temp_dir.h"
 #include "cli/deploy_render.h"
 #include "cli/human_units.h"
 #include "cli/progress.h"
@@ -29,15 +30,6 @@ struct DeployOptions {
   std::string commit;  // the git commit the source is (recorded in the release)
 };
 
-// A temporary directory removed with everything in it when this goes away.
-struct TempDir {
-  fs::path path;
-  ~TempDir() {
-    std::error_code ec;
-    if (!path.empty()) fs::remove_all(path, ec);
-  }
-};
-
 bool ends_with(const std::string& text, std::string_view suffix) {
   return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -50,12 +42,7 @@ struct Artifact {
 };
 
 Result<Artifact> pack(const fs::path& dir, const std::string& app, TempDir& tmp) {
-  std::string tmpl = (fs::temp_directory_path() / "shoal-deploy-XXXXXX").string();
-  if (::mkdtemp(tmpl.data()) == nullptr) {
-    return Status::io_error("cannot make a temporary directory for the archive: " +
-                            std::string(std::strerror(errno)));
-  }
-  tmp.path = tmpl;
+  if (Status s = tmp.make("shoal-deploy"); !s.ok()) return s.with_context("packing " + dir.string());
   Artifact a{tmp.path / (app + ".tar.gz"), app + ".tar.gz"};
   node::PackStats stats;
   if (Status s = node::pack_directory(dir, a.file, &stats); !s.ok()) {

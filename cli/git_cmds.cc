@@ -8,13 +8,13 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/temp_dir.h"
 #include "node/apps/names.h"
 #include "node/script_process.h"
 #include "node/unique_fd.h"
@@ -26,7 +26,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kDeployBranch = "refs/heads/main";
-const std::string kZeroCommit(40, '0');
 
 std::string env_or(const char* name, const char* fallback = "") {
   const char* v = std::getenv(name);
@@ -65,7 +64,7 @@ int pre_receive(Cli& cli) {
       say("shoal: refusing " + ref + ": " + app + " deploys from branch main (git push REMOTE HEAD:main)");
       return kExitFailed;
     }
-    if (new_rev == kZeroCommit || new_rev.find_first_not_of('0') == std::string::npos) {
+    if (new_rev.find_first_not_of('0') == std::string::npos) {  // all zeros: a delete
       say("shoal: refusing to delete main: an app's releases are removed with shoal apps destroy");
       return kExitFailed;
     }
@@ -88,19 +87,12 @@ int pre_receive(Cli& cli) {
   say("-----> deploying " + commit.substr(0, 12) + " to " + app);
 
   // The commit's tree as the tarball `shoal deploy` would upload.
-  char tmpl[] = "/tmp/shoal-push-XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr) {
-    say("shoal: cannot make a temporary directory: " + std::string(std::strerror(errno)));
+  TempDir tmp;
+  if (Status s = tmp.make("shoal-push"); !s.ok()) {
+    say("shoal: " + s.message());
     return kExitFailed;
   }
-  struct Cleanup {
-    fs::path dir;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } cleanup{tmpl};
-  const fs::path archive = fs::path(tmpl) / (app + ".tar.gz");
+  const fs::path archive = tmp.path / (app + ".tar.gz");
   node::ScriptLimits limits;
   limits.timeout = std::chrono::minutes(5);
   auto packed = node::run_script("exec git archive --format=tar.gz -o \"$OUT\" \"$COMMIT\"",
