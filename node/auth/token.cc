@@ -187,4 +187,9 @@ std::optional<std::string> basic_password(std::string_view authorization) {
   return decoded.substr(colon + 1);
 }
 
+std::optional<std::string> token_of_header(std::string_view authorization) {
+  if (auto bearer = bearer_token(authorization)) return std::string(*bearer);
+  return basic_password(authorization);
+}
+
 }  // namespace shoal::node::auth

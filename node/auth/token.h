@@ -70,5 +70,8 @@ std::optional<std::string_view> bearer_token(std::string_view authorization);
 // send only user and password (git): the password is the token, the user is not looked at.
 // nullopt for another scheme, bad base64, no ':' or an empty password.
 std::optional<std::string> basic_password(std::string_view authorization);
+// The token an Authorization header carries: Bearer's, else Basic's password; nullopt when
+// it carries neither.
+std::optional<std::string> token_of_header(std::string_view authorization);
 
 }  // namespace shoal::node::auth

@@ -38,9 +38,7 @@ Result<Identity> TokenStore::authenticate(std::string_view authorization_header)
         "this request needs an API token: send \"Authorization: Bearer TOKEN\" (shoal login, "
         "or SHOAL_TOKEN for the CLI)");
   }
-  std::optional<std::string> basic;
-  auto text = bearer_token(authorization_header);
-  if (!text && (basic = basic_password(authorization_header))) text = *basic;
+  auto text = token_of_header(authorization_header);
   if (!text) {
     return Status::unauthenticated(
         "the Authorization header is not \"Bearer TOKEN\" (nor Basic with the token as password)");

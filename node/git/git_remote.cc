@@ -80,13 +80,8 @@ void serve(Remote& r, const HttpRequest& req, const std::shared_ptr<HttpResponde
   }
 
   // The hook deploys as the pusher: it gets the token the request came with.
-  std::string token;
-  const std::string authorization = req.header("Authorization").value_or("");
-  if (auto bearer = auth::bearer_token(authorization)) {
-    token = std::string(*bearer);
-  } else if (auto basic = auth::basic_password(authorization)) {
-    token = *basic;
-  }
+  const std::string token =
+      auth::token_of_header(req.header("Authorization").value_or("")).value_or("");
   const LocalApi api = r.options.local_api ? r.options.local_api() : LocalApi{};
   std::vector<std::pair<std::string, std::string>> env = {
       {"PATH", "/usr/local/bin:/usr/bin:/bin"},

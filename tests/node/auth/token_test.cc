@@ -62,6 +62,10 @@ TEST_CASE("tokens: basic header parsing takes the password (git's credentials)",
   CHECK_FALSE(basic_password("Basic not base64!"));
   CHECK_FALSE(basic_password("Bearer cHVzaDpzM2NyZXQ="));
   CHECK_FALSE(basic_password(""));
+  // What the server takes from either: Bearer's token, else Basic's password.
+  CHECK(token_of_header("Bearer abc") == std::optional<std::string>("abc"));
+  CHECK(token_of_header("Basic cHVzaDpzM2NyZXQ=") == std::optional<std::string>("s3cret"));
+  CHECK_FALSE(token_of_header("Digest abc"));
 }
 
 TEST_CASE("tokens: scopes parse, and allow exactly what they say", "[auth]") {
