@@ -142,7 +142,8 @@ std::string render_releases_table(const json& answer) {
     const bool current = r.is_object() && r.value("current", false) == true;
     node::TableRow row = {current ? "*" : "", version_text(r, "version"),
                           json_text(r, "description"), json_text(r, "digest").substr(0, 12)};
-    if (commits) row.push_back(json_text(r, "commit").empty() ? "-" : json_text(r, "commit").substr(0, 12));
+    const std::string commit = json_text(r, "commit");
+    if (commits) row.push_back(commit.empty() ? "-" : commit.substr(0, 12));
     row.push_back(created);
     rows.push_back(std::move(row));
   }

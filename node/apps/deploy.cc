@@ -11,7 +11,6 @@
 #include "node/apps/app_service.h"
 #include "node/apps/app_views.h"
 #include "node/apps/auto_rollback.h"
-#include "node/apps/detect.h"
 #include "node/apps/manifest.h"
 #include "node/apps/names.h"
 #include "node/artifacts/archive.h"
@@ -322,7 +321,8 @@ void handle_deploy(AppService& apps, ArtifactStore& store, const DeployOptions& 
   } else if (Status s = extract_archive(upload, src); !s.ok()) {
     return reply_status(*res, s.with_context("the archive was refused"));
   }
-  auto manifest = load_manifest(src);
+  std::optional<Detection> detected;  // the kind of app, when it has no Procfile
+  auto manifest = load_manifest(src, &detected);
   if (!manifest.ok()) return reply_status(*res, manifest.status());
   auto source_digest = store.put_file(source_file);
   if (!source_digest.ok()) return reply_status(*res, source_digest.status());
@@ -367,10 +367,10 @@ void handle_deploy(AppService& apps, ArtifactStore& store, const DeployOptions& 
   // The slug: built once, here, if the manifest asks.
   std::string slug = *source_digest;
   if (manifest->build) {
-    if (auto kind = detect_app(src); kind.ok() && *kind && !std::filesystem::exists(src / "Procfile")) {
+    if (detected) {
       emit(*res, {{"event", "build"},
-                  {"line", "-----> detected a " + (*kind)->kind + " app (" + (*kind)->reason +
-                               "); web: " + (*kind)->web}});
+                  {"line", "-----> detected a " + detected->kind + " app (" + detected->reason +
+                               "); web: " + detected->web}});
     }
     emit(*res, {{"event", "build"}, {"line", "-----> running build: " + *manifest->build}});
     std::vector<std::pair<std::string, std::string>> env(manifest->env.begin(), manifest->env.end());

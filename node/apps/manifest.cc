@@ -11,7 +11,6 @@
 #include <set>
 #include <sstream>
 
-#include "node/apps/detect.h"
 #include "node/apps/json_fields.h"
 #include "node/apps/names.h"
 #include "node/duration_text.h"
@@ -496,7 +495,8 @@ Result<Manifest> parse_manifest(std::string_view procfile, std::string_view shoa
   return m;
 }
 
-Result<Manifest> load_manifest(const std::filesystem::path& dir) {
+Result<Manifest> load_manifest(const std::filesystem::path& dir,
+                               std::optional<Detection>* detected_out) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return bad(dir.string() + " is not a directory");
@@ -523,6 +523,7 @@ Result<Manifest> load_manifest(const std::filesystem::path& dir) {
     auto m = parse_manifest("web: " + (*detected)->web + "\n", toml_text);
     if (!m.ok()) return m.status();
     if (!m->build && !(*detected)->build.empty()) m->build = (*detected)->build;
+    if (detected_out) *detected_out = **detected;
     return m;
   }
   std::vector<std::string> others;

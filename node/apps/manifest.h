@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "node/apps/detect.h"
 
 namespace shoal::node::apps {
 
@@ -122,9 +123,11 @@ Status validate_manifest(const Manifest& m);
 // `procfile`: the Procfile's text. `shoal_toml`: its text, empty when there is none.
 Result<Manifest> parse_manifest(std::string_view procfile, std::string_view shoal_toml);
 
-// Reads DIR/Procfile and DIR/shoal.toml. Without a Procfile, a directory that holds exactly
-// one regular executable file (besides an optional shoal.toml) runs it as `web: ./FILE`.
-Result<Manifest> load_manifest(const std::filesystem::path& dir);
+// Reads DIR/Procfile and DIR/shoal.toml. Without a Procfile, the directory's kind decides
+// (detect.h; `detected`, when given, says which), else a directory that holds exactly one
+// regular executable file (besides an optional shoal.toml) runs it as `web: ./FILE`.
+Result<Manifest> load_manifest(const std::filesystem::path& dir,
+                               std::optional<Detection>* detected = nullptr);
 
 nlohmann::json to_json(const Manifest& m);
 Result<Manifest> manifest_from_json(const nlohmann::json& j);
