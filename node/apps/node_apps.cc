@@ -32,6 +32,11 @@ void add_token_routes(HttpRouter& router, apps::AppService& apps,
 
 namespace shoal::node::apps {
 
+namespace {
+// DATA_DIR/tmp: uploads and builds in progress; builds run there as their app's uid.
+constexpr const char* kBuildDirName = "tmp";
+}  // namespace
+
 NodeApps::NodeApps(NodeAppsOptions options, AgentControl& agent, RaftService& raft)
     : opts_(std::move(options)), agent_(agent), raft_(raft) {}
 
@@ -65,6 +70,7 @@ Result<std::unique_ptr<NodeApps>> NodeApps::open(NodeAppsOptions options, AgentC
   supervisor::SupervisorOptions so;
   so.node_name = n->opts_.node_name;
   so.data_dir = dir;
+  so.build_dir = dir / kBuildDirName;
   so.shim_binary = n->opts_.shim_binary;
   so.usage_interval = n->opts_.usage_interval;
   ReleaseCache* cache = n->releases_.get();
@@ -163,7 +169,7 @@ Result<std::unique_ptr<NodeApps>> NodeApps::open(NodeAppsOptions options, AgentC
 }
 
 void NodeApps::add_routes(HttpRouter& router) {
-  add_app_routes(router, *service_, *store_, opts_.data_dir / "tmp");
+  add_app_routes(router, *service_, *store_, opts_.data_dir / kBuildDirName);
   add_event_log_routes(router, *service_);
   add_log_routes(router, *service_);
   add_usage_routes(router, *service_, agent_, *supervisor_, raft_);

@@ -99,10 +99,11 @@ void Supervisor::Impl::seal() {
   if (!dropping()) return;
   std::set<std::string> open = {root.filename().string()};
   if (releases.parent_path() == opt.data_dir) open.insert(releases.filename().string());
-  // DATA_DIR/tmp: builds run in it as their app's uid (artifacts/builder.h, hand_over), which
-  // adds o+x to it and nothing more; each entry in it is private (mkdtemp). Sealing it took
-  // the way to its build away from a build that outlived the next instance start or sample.
-  open.insert("tmp");
+  // Sealing the build dir would take the way to its build away from a build that outlived
+  // the next instance start or usage sample.
+  if (!opt.build_dir.empty() && opt.build_dir.parent_path() == opt.data_dir) {
+    open.insert(opt.build_dir.filename().string());
+  }
   auto sealed = seal_data_dir(opt.data_dir, open);
   if (!sealed.ok()) {
     spdlog::warn("data-dir-seal-failed dir={} reason=\"{}\"", opt.data_dir.string(),

@@ -68,6 +68,9 @@ struct SupervisorOptions {
   // Where `prepare` puts each app's releases (as APP/...); empty: DATA_DIR/releases. The
   // supervisor owns the modes of it and of its APP directories.
   std::filesystem::path releases_dir;
+  // Where builds run as their app's uid (artifacts/builder.h): its owner opens it to
+  // traversal and keeps each entry in it private, so sealing the data dir leaves it be.
+  std::filesystem::path build_dir;
   int port_min = 20000;
   int port_max = 29999;
   CorePolicy policy;
